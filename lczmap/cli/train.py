@@ -1,0 +1,3 @@
+"""Commands of this group are added as their features land."""
+
+commands: list = []

@@ -1,0 +1,47 @@
+"""lczmap's exception tree.
+
+Every error a user can cause derives from :class:`LczmapError`; the CLI turns these into a
+one-line message and a non-zero exit code without a traceback. Each subclass also derives from
+the built-in exception a Python caller would expect, so ``except ValueError`` keeps working.
+Messages name the problem and the fix.
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "LczmapError",
+    "DataError",
+    "ConfigError",
+    "CheckpointError",
+    "SceneError",
+    "OutputExistsError",
+    "MissingDependencyError",
+]
+
+
+class LczmapError(Exception):
+    """Root of all lczmap errors."""
+
+
+class DataError(LczmapError, ValueError):
+    """A So2Sat file, folder or cache is missing, malformed or cannot supply what was asked."""
+
+
+class ConfigError(LczmapError, ValueError):
+    """An option or a combination of options is invalid (unknown band set, class setting, ...)."""
+
+
+class CheckpointError(LczmapError, ValueError):
+    """A file is not an lczmap checkpoint, is corrupt, or comes from an incompatible version."""
+
+
+class SceneError(LczmapError, ValueError):
+    """A scene cannot be read or cannot supply the bands, resolution or extent a model needs."""
+
+
+class OutputExistsError(LczmapError, FileExistsError):
+    """An output exists and ``overwrite`` was not given."""
+
+
+class MissingDependencyError(LczmapError, ImportError):
+    """An optional dependency is not installed; the message gives the ``pip install`` line."""
