@@ -1,0 +1,94 @@
+"""So2Sat LCZ42 data: lazy HDF5 reading, band sets, caches, class settings and budgets."""
+
+from __future__ import annotations
+
+import os
+from typing import Protocol
+
+import numpy as np
+
+from .bands import EO_BAND_SETS, SAR_BAND_SETS, BandSet, Channel, band_set
+from .cache import CachePatches, is_cache, prepare, read_cache_index
+from .fewshot import draw_budget, parse_budget, select_classes
+from .so2sat import ROW_BLOCK, H5Patches, So2Sat, So2SatSplit, open_so2sat
+
+__all__ = [
+    "BandSet", "Channel", "band_set", "EO_BAND_SETS", "SAR_BAND_SETS",
+    "So2Sat", "So2SatSplit", "open_so2sat", "H5Patches", "CachePatches", "prepare", "is_cache",
+    "read_cache_index", "open_patches", "select_classes", "draw_budget", "parse_budget",
+    "channel_stats", "PatchSource",
+]
+
+
+class PatchSource(Protocol):
+    """What training reads: ``len``, ``labels`` (int64 label index 0-16) and ``src[idx]`` ->
+    float32 ``(n, C, 32, 32)``; ``blocks()`` streams the whole split."""
+
+    band_set: BandSet
+    split: str
+
+    def __len__(self) -> int: ...
+    @property
+    def labels(self) -> np.ndarray: ...
+    def __getitem__(self, idx) -> np.ndarray: ...
+
+
+def open_patches(
+    data: str | os.PathLike | None,
+    split: str,
+    bands: str | BandSet,
+    cache: str | os.PathLike | None = None,
+) -> H5Patches | CachePatches:
+    """Patches of one band set of one split: from ``cache`` when it holds them complete, else from
+    the raw So2Sat files at ``data`` (a folder or a single .h5 file)."""
+    bs = band_set(bands) if isinstance(bands, str) else bands
+    if cache is not None and is_cache(cache):
+        index = read_cache_index(cache)
+        state = index["splits"].get(split, {}).get("band_sets", {}).get(bs.name)
+        if state and state.get("complete"):
+            return CachePatches(cache, split, bs)
+        if data is None:
+            CachePatches(cache, split, bs)  # raises the cache's own message
+    if data is None:
+        from ..errors import DataError
+
+        raise DataError(f"no So2Sat data given and no cache at {cache}: give the So2Sat folder or run `lczmap prepare`")
+    return H5Patches(open_so2sat(data).split(split), bs)
+
+
+def channel_stats(src, positions: np.ndarray | None = None, block: int = ROW_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+    """Per-channel mean and (population) standard deviation, float64 ``(C,)``, in one streaming pass.
+
+    Blocks are combined with Chan et al.'s parallel update, so the result equals numpy's over the
+    whole array to float64 precision without ever holding it. ``positions`` restricts the pass.
+    """
+    count = 0
+    mean = None
+    m2 = None
+    if positions is None:
+        chunks = (x for _, x in src.blocks(block))
+    else:
+        positions = np.sort(np.asarray(positions, dtype=np.int64))
+        chunks = (src[positions[i : i + block]] for i in range(0, len(positions), block))
+    for x in chunks:
+        x = np.asarray(x, dtype=np.float64)
+        c = x.shape[1]
+        flat = x.transpose(1, 0, 2, 3).reshape(c, -1)
+        n_b = flat.shape[1]
+        if n_b == 0:
+            continue
+        mean_b = flat.mean(axis=1)
+        m2_b = ((flat - mean_b[:, None]) ** 2).sum(axis=1)
+        if mean is None:
+            mean, m2, count = mean_b, m2_b, n_b
+        else:
+            delta = mean_b - mean
+            total = count + n_b
+            mean = mean + delta * n_b / total
+            m2 = m2 + m2_b + delta**2 * count * n_b / total
+            count = total
+    if mean is None:
+        from ..errors import DataError
+
+        raise DataError("no patches to compute statistics from: check the split and class setting")
+    return mean, np.sqrt(m2 / count)
