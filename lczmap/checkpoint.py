@@ -1,0 +1,261 @@
+"""Self-describing, safe lczmap checkpoints.
+
+A checkpoint is one ``.safetensors`` file: the weights of the whole :class:`~lczmap.models.YNet`
+(EO encoder, SAR encoder, classifier, projection head, input statistics as buffers) plus JSON
+metadata in the safetensors header. Loading parses JSON and raw tensors only, never code.
+
+Header metadata (all strings): ``format`` = ``"lczmap-checkpoint"``, ``format_version`` (an
+integer; this lczmap reads versions up to :data:`FORMAT_VERSION`) and ``meta``, a JSON object:
+``lczmap_version``, ``method``, ``norm``, ``eo_bands`` / ``sar_bands`` (``BandSet.to_dict()``:
+channels with polarisation, quantity and unit), ``eo_mean`` / ``eo_std`` / ``sar_mean`` /
+``sar_std``, ``classes`` (setting), ``codes`` (output index -> LCZ code), ``patch_size``,
+``architecture``, ``seed``, ``config`` and ``metrics``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import struct
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import torch
+
+from . import __version__
+from ._io import atomic_path
+from .data.bands import BandSet
+from .errors import CheckpointError
+from .models import Architecture, SarNetwork, YNet
+
+__all__ = [
+    "FORMAT",
+    "FORMAT_VERSION",
+    "Checkpoint",
+    "save_checkpoint",
+    "load_checkpoint",
+    "is_checkpoint",
+    "describe",
+    "last_checkpoint",
+    "record_last_checkpoint",
+    "user_data_dir",
+]
+
+log = logging.getLogger(__name__)
+
+#: Marker in the safetensors header of every lczmap checkpoint.
+FORMAT = "lczmap-checkpoint"
+#: Checkpoint format version written by this lczmap; it reads this version and older ones.
+FORMAT_VERSION = 1
+
+_REQUIRED = ("method", "norm", "eo_bands", "sar_bands", "codes", "patch_size", "architecture", "classes")
+_MAX_HEADER = 100 * 1024 * 1024
+
+
+def _bandset_from_dict(data: dict) -> BandSet:
+    return BandSet(str(data["name"]), data["key"], tuple(int(i) for i in data["indices"]), str(data.get("description", "")))
+
+
+@dataclass
+class Checkpoint:
+    """A loaded checkpoint: ``meta`` (dict), ``state`` (tensors) and the network builders."""
+
+    path: Path
+    meta: dict
+    state: dict = field(repr=False)
+    format_version: int = FORMAT_VERSION
+
+    @property
+    def codes(self) -> tuple[int, ...]:
+        """LCZ code of each output index."""
+        return tuple(int(c) for c in self.meta["codes"])
+
+    @property
+    def sar_bands(self) -> BandSet:
+        return _bandset_from_dict(self.meta["sar_bands"])
+
+    @property
+    def eo_bands(self) -> BandSet:
+        return _bandset_from_dict(self.meta["eo_bands"])
+
+    @property
+    def patch_size(self) -> int:
+        return int(self.meta["patch_size"])
+
+    @property
+    def method(self) -> str:
+        return str(self.meta["method"])
+
+    @property
+    def norm(self) -> str:
+        return str(self.meta["norm"])
+
+    @property
+    def architecture(self) -> Architecture:
+        return Architecture.from_dict(self.meta["architecture"])
+
+    def model(self) -> YNet:
+        """The whole Y-network (eval mode, CPU) with the saved weights."""
+        net = YNet(
+            self.eo_bands.n_channels, self.sar_bands.n_channels, len(self.codes), self.norm, self.architecture
+        )
+        try:
+            net.load_state_dict(self.state, strict=True)
+        except RuntimeError as exc:
+            first = str(exc).splitlines()[0]
+            raise CheckpointError(
+                f"{self.path}: weights do not match the architecture in its metadata ({first}): "
+                "the file is damaged; retrain or restore it"
+            ) from None
+        return net.eval()
+
+    def sar_network(self) -> SarNetwork:
+        """SAR encoder + classifier: (B, C, 32, 32) float32 in physical units -> logits (B, K)."""
+        return self.model().sar_network().eval()
+
+    def eo_network(self) -> SarNetwork:
+        """EO encoder + classifier (eval mode, CPU)."""
+        return self.model().eo_network().eval()
+
+
+def save_checkpoint(path: str | os.PathLike, model: YNet, meta: dict, overwrite: bool = False) -> Path:
+    """Write ``model``'s weights and ``meta`` (JSON-able) atomically to ``path``."""
+    from safetensors.torch import save_file
+
+    missing = [k for k in _REQUIRED if k not in meta]
+    if missing:
+        raise CheckpointError(f"checkpoint metadata lacks {', '.join(missing)}: this is a bug in the caller")
+    meta = {"lczmap_version": __version__, **meta}
+    header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "meta": json.dumps(meta)}
+    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    with atomic_path(path, overwrite=overwrite) as tmp:
+        save_file(state, str(tmp), metadata=header)
+    return Path(path)
+
+
+def _read_header(path: Path) -> dict | None:
+    """The safetensors header of ``path`` as a dict, or None if it is not a safetensors file."""
+    try:
+        with open(path, "rb") as fh:
+            raw = fh.read(8)
+            if len(raw) != 8:
+                return None
+            (size,) = struct.unpack("<Q", raw)
+            if size <= 0 or size > _MAX_HEADER or size > path.stat().st_size - 8:
+                return None
+            header = json.loads(fh.read(size).decode("utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        return None
+    return header if isinstance(header, dict) else None
+
+
+def is_checkpoint(path: str | os.PathLike) -> bool:
+    """True if ``path`` is a file whose safetensors header carries the lczmap marker."""
+    path = Path(path)
+    if not path.is_file():
+        return False
+    header = _read_header(path)
+    return bool(header) and (header.get("__metadata__") or {}).get("format") == FORMAT
+
+
+def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
+    """Load a checkpoint without running any code from it.
+
+    Raises :class:`CheckpointError` for a missing file, a file of another type, a corrupt file
+    and a checkpoint of a newer, incompatible format version.
+    """
+    path = Path(path)
+    if not path.exists():
+        raise CheckpointError(f"checkpoint {path} does not exist: give the path of a file written by lczmap train")
+    if not path.is_file():
+        raise CheckpointError(f"{path} is not a file: give the path of a .safetensors file written by lczmap train")
+    header = _read_header(path)
+    if header is None:
+        raise CheckpointError(
+            f"{path} is not an lczmap checkpoint (not a readable safetensors file) or is corrupt: "
+            "give a .safetensors file written by lczmap train"
+        )
+    extra = header.get("__metadata__") or {}
+    if extra.get("format") != FORMAT:
+        raise CheckpointError(
+            f"{path} is a safetensors file but not an lczmap checkpoint: give a file written by lczmap train"
+        )
+    try:
+        version = int(extra.get("format_version", ""))
+    except ValueError:
+        raise CheckpointError(f"{path} has no valid format version: the file is corrupt; retrain or restore it") from None
+    if version > FORMAT_VERSION or version < 1:
+        raise CheckpointError(
+            f"{path} has checkpoint format version {version}, this lczmap {__version__} reads versions 1-{FORMAT_VERSION}: "
+            "upgrade lczmap (pip install -U lczmap) or retrain the model with this version"
+        )
+    try:
+        meta = json.loads(extra["meta"])
+    except (KeyError, json.JSONDecodeError):
+        raise CheckpointError(f"{path} has unreadable metadata: the file is corrupt; retrain or restore it") from None
+    missing = [k for k in _REQUIRED if k not in meta]
+    if not isinstance(meta, dict) or missing:
+        raise CheckpointError(f"{path} metadata lacks {', '.join(missing)}: the file is corrupt; retrain or restore it")
+    try:
+        from safetensors.torch import load_file
+
+        state = load_file(str(path), device="cpu")
+    except Exception as exc:  # safetensors raises its own error types for damaged files
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise CheckpointError(f"{path} is corrupt ({first}): retrain or restore it from a backup") from None
+    return Checkpoint(path=path, meta=meta, state=state, format_version=version)
+
+
+def describe(path: str | os.PathLike) -> dict:
+    """Metadata of a checkpoint for ``lczmap info``: the stored ``meta`` plus file facts and
+    parameter counts per part."""
+    ckpt = load_checkpoint(path)
+    counts: dict[str, int] = {}
+    for name, tensor in ckpt.state.items():
+        part = name.split(".", 1)[0]
+        if ".standardize." in name or name.endswith(("running_mean", "running_var", "num_batches_tracked")):
+            continue
+        counts[part] = counts.get(part, 0) + int(tensor.numel())
+    return {
+        "path": str(Path(path).resolve()),
+        "file_type": FORMAT,
+        "format_version": ckpt.format_version,
+        "file_size": Path(path).stat().st_size,
+        "parameters": counts,
+        **ckpt.meta,
+    }
+
+
+def user_data_dir() -> Path:
+    """lczmap's user data folder: ``$LCZMAP_HOME``, else ``$XDG_DATA_HOME/lczmap``, else
+    ``~/.local/share/lczmap``."""
+    if os.environ.get("LCZMAP_HOME"):
+        return Path(os.environ["LCZMAP_HOME"])
+    if os.environ.get("XDG_DATA_HOME"):
+        return Path(os.environ["XDG_DATA_HOME"]) / "lczmap"
+    return Path.home() / ".local" / "share" / "lczmap"
+
+
+_LAST = "last_checkpoint.json"
+
+
+def record_last_checkpoint(path: str | os.PathLike) -> None:
+    """Remember ``path`` as the last checkpoint ``lczmap train`` wrote."""
+    folder = user_data_dir()
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        with atomic_path(folder / _LAST, overwrite=True) as tmp:
+            tmp.write_text(json.dumps({"path": str(Path(path).resolve())}))
+    except OSError as exc:  # never fail a finished training run over a convenience record
+        log.warning("could not record the last checkpoint in %s: %s", folder, exc)
+
+
+def last_checkpoint() -> Path | None:
+    """The last checkpoint ``lczmap train`` wrote, if it still exists."""
+    try:
+        data = json.loads((user_data_dir() / _LAST).read_text())
+        path = Path(data["path"])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+    return path if path.is_file() else None
