@@ -1,3 +1,82 @@
-"""Commands of this group are added as their features land."""
+"""Data commands: ``info``, ``prepare``, ``demo-data`` and ``demo``."""
 
-commands: list = []
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..data.bands import EO_BAND_SETS, SAR_BAND_SETS
+from .options import overwrite_opt, progress_factory, seed_opt
+
+
+@click.command()
+@click.argument("path", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+def info(path: Path, as_json: bool) -> None:
+    """Describe PATH: a So2Sat folder or .h5 file, an lczmap cache, or a checkpoint."""
+    from ..info import describe, format_description
+
+    result = describe(path)
+    click.echo(json.dumps(result, indent=2) if as_json else format_description(result))
+
+
+@click.command()
+@click.argument("so2sat_dir", type=click.Path(path_type=Path))
+@click.argument("cache_dir", type=click.Path(path_type=Path))
+@click.option("--eo-bands", multiple=True, type=click.Choice(sorted(EO_BAND_SETS)), default=("rgb",),
+              show_default=True, help="EO band sets to cache (repeatable).")
+@click.option("--sar-bands", multiple=True, type=click.Choice(sorted(SAR_BAND_SETS)),
+              default=("vv-complex", "lee-intensity"), show_default=True, help="SAR band sets to cache (repeatable).")
+@click.option("--split", "splits", multiple=True, help="Splits to cache (repeatable; default: all).")
+@click.pass_context
+def prepare(ctx, so2sat_dir: Path, cache_dir: Path, eo_bands, sar_bands, splits) -> None:
+    """Cache the chosen band sets of So2Sat for fast training epochs (resumable)."""
+    from ..data.cache import prepare as run
+
+    out = run(so2sat_dir, cache_dir, band_sets=[*eo_bands, *sar_bands], splits=splits or None,
+              progress=progress_factory(ctx))
+    click.echo(f"cache ready: {out}")
+
+
+@click.command("demo-data")
+@click.argument("out_dir", type=click.Path(path_type=Path))
+@click.option("--n-train", type=click.IntRange(min=17), default=2000, show_default=True, help="Training patches.")
+@click.option("--n-val", type=click.IntRange(min=17), default=500, show_default=True, help="Validation patches.")
+@click.option("--n-test", type=click.IntRange(min=17), default=500, show_default=True, help="Testing patches.")
+@click.option("--scene-size", type=(int, int), default=(1000, 1200), show_default=True, metavar="ROWS COLS",
+              help="Size of the Sentinel-1-like scene in 10 m pixels.")
+@click.option("--scene-kind", type=click.Choice(["grd", "slc"]), default="grd", show_default=True,
+              help="GRD: VV/VH intensity; SLC: complex VV/VH.")
+@click.option("--units", type=click.Choice(["linear", "db"]), default="db", show_default=True,
+              help="Units of a GRD scene.")
+@seed_opt
+@overwrite_opt
+@click.pass_context
+def demo_data(ctx, out_dir: Path, n_train, n_val, n_test, scene_size, scene_kind, units, seed, overwrite) -> None:
+    """Write a seeded So2Sat twin and a Sentinel-1-like scene with its ground truth to OUT_DIR."""
+    from ..demo import write_demo_data
+
+    paths = write_demo_data(out_dir, n_train=n_train, n_val=n_val, n_test=n_test, scene_size=tuple(scene_size),
+                            scene_kind=scene_kind, units=units, seed=seed, overwrite=overwrite,
+                            progress=progress_factory(ctx))
+    for key, value in paths.items():
+        click.echo(f"{key}: {value}")
+
+
+@click.command()
+@click.argument("out_dir", type=click.Path(path_type=Path), default="lczmap-demo", required=False)
+@seed_opt
+@overwrite_opt
+@click.pass_context
+def demo(ctx, out_dir: Path, seed: int, overwrite: bool) -> None:
+    """Run the main job end to end on the built-in twin: data, cache, train, evaluate, predict, zones."""
+    from ..demo import run_demo
+
+    report = run_demo(out_dir, seed=seed, overwrite=overwrite, progress=progress_factory(ctx),
+                      log=lambda msg: click.echo(msg, err=True))
+    click.echo(report.summary())
+
+
+commands = [info, prepare, demo_data, demo]
