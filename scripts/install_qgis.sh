@@ -1,0 +1,42 @@
+#!/usr/bin/env bash
+# Install headless QGIS 3.22 (Debian bookworm's python3-qgis + qgis-providers) and a virtual
+# environment on QGIS's own Python (/usr/bin/python3) that holds lczmap, for the real-QGIS tests
+# in tests/qgis/ and for trying the QGIS plugin.  Idempotent: rerunning it only does what is missing.
+#
+#   bash scripts/install_qgis.sh            # venv at .venv-qgis/ in the repository
+#   LCZMAP_QGIS_VENV=/opt/lczmap-qgis bash scripts/install_qgis.sh
+#
+# Why a venv: QGIS's Python bindings are built for Debian's Python 3.11.2 and its numpy/GDAL.
+# A venv made with --system-site-packages sees PyQGIS and Processing, and gets lczmap's own
+# dependencies from PyPI on top.  numpy stays below 2 so that Debian's GDAL bindings (built
+# against numpy 1.x) keep working in the same process; torch is pinned to the CPU wheel.
+set -euo pipefail
+
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+VENV=${LCZMAP_QGIS_VENV:-$ROOT/.venv-qgis}
+PY=/usr/bin/python3
+SUDO=""
+if [ "$(id -u)" != 0 ]; then SUDO="sudo"; fi
+
+# 1. QGIS, headless, and venv support for Debian's Python.
+if ! QT_QPA_PLATFORM=offscreen "$PY" -c "import qgis.core, venv, ensurepip" >/dev/null 2>&1; then
+    echo "install_qgis: installing python3-qgis qgis-providers (Debian, ~1 GB)" >&2
+    $SUDO apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $SUDO apt-get install -y -qq --no-install-recommends \
+        python3-qgis qgis-providers python3-venv python3-pip >/dev/null
+fi
+QT_QPA_PLATFORM=offscreen "$PY" -c "from qgis.core import Qgis; print('install_qgis: QGIS', Qgis.QGIS_VERSION)"
+
+# 2. The venv on QGIS's Python, seeing PyQGIS through --system-site-packages.
+if [ ! -x "$VENV/bin/python" ]; then
+    "$PY" -m venv --system-site-packages "$VENV"
+fi
+
+# 3. lczmap (editable) and what the tests need.  Constraints keep the CPU torch and numpy 1.x.
+CONSTRAINTS=$(mktemp)
+trap 'rm -f "$CONSTRAINTS"' EXIT
+printf 'torch==2.13.0\nnumpy<2\naffine<3\n' > "$CONSTRAINTS"
+# pip install is idempotent: quick when everything is already there, and it picks up dependencies
+# added to setup.cfg since the last run.
+"$VENV/bin/python" -m pip install -qq -c "$CONSTRAINTS" -e "$ROOT" pytest
+QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -c "import qgis.core, lczmap; print('install_qgis: lczmap', lczmap.__version__, 'in', '$VENV')"
