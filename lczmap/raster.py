@@ -130,14 +130,14 @@ def publish_cog(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool 
     )
     if kind != "lcz":
         options["PREDICTOR"] = "FLOATING_POINT"
+    with atomic_path(out, overwrite=overwrite) as tmp:
+        with rasterio.Env(GDAL_PAM_ENABLED="NO"):
+            rasterio.shutil.copy(src, tmp, driver="COG", **options)
     if kind == "lcz":
         with atomic_path(out.with_name(out.name + ".aux.xml"), overwrite=True) as tmp:
             tmp.write_text(lcz_aux_xml())
         with atomic_path(out.with_suffix(".qml"), overwrite=True) as tmp:
             shutil.copyfile(STYLE_PATH, tmp)
-    with atomic_path(out, overwrite=overwrite) as tmp:
-        with rasterio.Env(GDAL_PAM_ENABLED="NO"):
-            rasterio.shutil.copy(src, tmp, driver="COG", **options)
     log.info("wrote %s", out)
     return out
 

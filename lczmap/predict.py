@@ -1,0 +1,820 @@
+"""LCZ mapping of whole scenes: tiles -> windows -> batches -> model -> LCZ raster.
+
+Window convention: output pixel ``(i, j)`` at stride ``s`` is the class of the 32 x 32 window whose
+rows are ``i*s + s//2 - 16 ... i*s + s//2 + 15`` (columns alike), i.e. centred on the centre of
+the output pixel's ``s x s`` footprint (exactly for even ``s``, half a pixel up-left for odd
+``s``). The output grid is ``ceil(H/s) x ceil(W/s)`` pixels with transform
+``input_transform * Affine.scale(s)``, so it is aligned with the input grid and covers its extent.
+Windows running off the scene edge are filled by mirroring the scene (numpy ``reflect``).
+
+Nodata rule: a window whose centre pixel is nodata, or in which more than ``max_nodata`` of the
+pixels are nodata, gets output nodata (0; NaN in float outputs) and is not sent to the model. Other
+nodata pixels are filled with the model's training mean of the channel (a constant, so the
+result never depends on the tiling).
+
+Tiling: the output grid is cut into tiles of ``tile_size`` output pixels; each tile's input block
+(with a halo of 16 pixels plus the stride offset) is read once, moved to the compute device, and
+the windows are cut there as strided views (``Tensor.unfold``): only one batch of windows at a
+time is ever copied. Reading the next tiles overlaps computing this one. A tiled prediction equals
+the untiled one. Tiles can run on a dask.distributed cluster (``scheduler``); finished tiles are
+recorded beside the output so that ``resume`` continues an interrupted run.
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import hashlib
+import json
+import logging
+import math
+import os
+import shutil
+import time
+from collections import deque
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Iterable, Sequence
+
+import numpy as np
+import torch
+from affine import Affine
+from rasterio.windows import Window
+
+from . import __version__
+from ._io import check_output
+from .classes import NODATA, lcz
+from .data.bands import BandSet, band_set as _band_set
+from .errors import CheckpointError, ConfigError, LczmapError, SceneError
+from .scene import Scene, open_scene, reflect_index
+
+__all__ = [
+    "Model",
+    "load_model",
+    "resolve_model_path",
+    "predict_scene",
+    "predict_scenes",
+    "predict_dataarray",
+    "PredictResult",
+    "output_grid",
+    "window_rows",
+    "plan_tiles",
+    "DEFAULT_STRIDE",
+    "DEFAULT_TILE",
+]
+
+log = logging.getLogger(__name__)
+
+DEFAULT_STRIDE = 10
+DEFAULT_TILE = 256
+PATCH = 32
+
+
+# ---------------------------------------------------------------------------------------------
+# The model
+
+@dataclass
+class Model:
+    """What prediction needs of a model: ``network`` ((B, C, 32, 32) physical units -> logits
+    (B, K)), ``codes`` (LCZ code of each output index), the SAR ``band_set``, a per-channel
+    ``fill`` value (physical units) for nodata pixels inside valid windows, and a ``name``."""
+
+    network: torch.nn.Module
+    codes: tuple[int, ...]
+    band_set: BandSet
+    fill: tuple[float, ...] | None = None
+    name: str = "model"
+    patch_size: int = PATCH
+    _on: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self):
+        self.codes = tuple(int(c) for c in self.codes)
+        for c in self.codes:
+            lcz(c)  # raises ConfigError for a non-LCZ code
+        if self.fill is None:
+            self.fill = (0.0,) * self.band_set.n_channels
+        if len(self.fill) != self.band_set.n_channels:
+            raise ConfigError(f"fill has {len(self.fill)} values for {self.band_set.n_channels} channels")
+        self.network.eval()
+
+    def on(self, device: torch.device) -> torch.nn.Module:
+        """The network on ``device`` (moved once, cached)."""
+        key = str(device)
+        if key not in self._on:
+            if device.type == "cpu":
+                self._on[key] = self.network
+            else:
+                import copy
+
+                self._on[key] = copy.deepcopy(self.network).to(device)
+        return self._on[key]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_on"] = {}
+        return state
+
+
+def resolve_model_path(model: str | os.PathLike | None) -> Path:
+    """The checkpoint to use: ``model``, else ``$LCZMAP_MODEL``, else the last one trained."""
+    if model is not None:
+        return Path(model)
+    env = os.environ.get("LCZMAP_MODEL")
+    if env:
+        return Path(env)
+    from .checkpoint import last_checkpoint
+
+    last = last_checkpoint()
+    if last is None:
+        raise CheckpointError(
+            "no model given and none trained yet: pass --model CHECKPOINT, set LCZMAP_MODEL, "
+            "or train one with `lczmap train DATA --sar-bands lee-intensity`"
+        )
+    return last
+
+
+def load_model(model: Any = None, codes: Sequence[int] | None = None, band_set: BandSet | str | None = None) -> Model:
+    """Normalise ``model`` to a :class:`Model`.
+
+    Accepts a :class:`Model`; a checkpoint path (None: ``$LCZMAP_MODEL``, else the last checkpoint
+    ``lczmap train`` wrote); a loaded checkpoint (anything with ``sar_network()``); or a bare
+    ``torch.nn.Module`` together with ``codes`` and ``band_set``.
+    """
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, torch.nn.Module):
+        if codes is None or band_set is None:
+            raise ConfigError("a bare torch module needs codes=... and band_set=...: or pass a checkpoint path")
+        bs = _band_set(band_set, "sar") if isinstance(band_set, str) else band_set
+        return Model(model, tuple(codes), bs, name=type(model).__name__)
+    if model is None or isinstance(model, (str, os.PathLike)):
+        from .checkpoint import load_checkpoint
+
+        path = resolve_model_path(model)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint {path} does not exist: check --model or train one with `lczmap train`")
+        model = load_checkpoint(path)
+    if hasattr(model, "sar_network"):
+        meta = getattr(model, "meta", {}) or {}
+        fill = meta.get("sar_mean")
+        name = str(getattr(model, "path", "checkpoint"))
+        return Model(model.sar_network(), tuple(model.codes), model.sar_bands,
+                     tuple(float(v) for v in fill) if fill else None, name=name,
+                     patch_size=int(getattr(model, "patch_size", PATCH)))
+    raise ConfigError(f"cannot use {type(model).__name__} as a model: pass a checkpoint path or a lczmap Model")
+
+
+def _device(device: str | torch.device | None) -> torch.device:
+    if isinstance(device, torch.device):
+        return device
+    if device in (None, "auto"):
+        if torch.cuda.is_available():
+            return torch.device("cuda")
+        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
+            return torch.device("mps")
+        return torch.device("cpu")
+    try:
+        dev = torch.device(device)
+    except RuntimeError:
+        raise ConfigError(f"unknown device {device!r}: use auto, cpu, cuda or mps") from None
+    if dev.type == "cuda" and not torch.cuda.is_available():
+        raise ConfigError("--device cuda asked for but CUDA is not available: use --device cpu or auto")
+    return dev
+
+
+# ---------------------------------------------------------------------------------------------
+# Geometry
+
+def output_grid(height: int, width: int, stride: int) -> tuple[int, int]:
+    """Output shape: ``(ceil(height / stride), ceil(width / stride))``."""
+    return -(-height // stride), -(-width // stride)
+
+
+def window_rows(i0: int, i1: int, stride: int, patch: int = PATCH) -> tuple[int, int]:
+    """Input rows ``[a, b)`` holding the windows of output rows ``i0 .. i1-1`` (same for columns)."""
+    a = i0 * stride + stride // 2 - patch // 2
+    b = (i1 - 1) * stride + stride // 2 + patch // 2
+    return a, b
+
+
+def plan_tiles(out_h: int, out_w: int, tile: int) -> list[tuple[int, int, int, int]]:
+    """Tiles ``(i0, i1, j0, j1)`` of the output grid, row-major, covering it exactly once."""
+    if tile < 1:
+        raise ConfigError(f"tile size must be at least 1, got {tile}")
+    return [
+        (i0, min(out_h, i0 + tile), j0, min(out_w, j0 + tile))
+        for i0 in range(0, out_h, tile)
+        for j0 in range(0, out_w, tile)
+    ]
+
+
+def _read_tile(read: Callable, t, stride: int, patch: int) -> np.ndarray:
+    a, b = window_rows(t[0], t[1], stride, patch)
+    c, d = window_rows(t[2], t[3], stride, patch)
+    return read(a, b, c, d)
+
+
+# ---------------------------------------------------------------------------------------------
+# Compute one tile
+
+@dataclass(frozen=True)
+class _Params:
+    stride: int
+    max_nodata: float
+    batch_size: int | None
+    device: str
+    probs: bool
+    amp: bool = True
+
+
+def _batch_forward(net, x: torch.Tensor, device: torch.device, amp: bool) -> torch.Tensor:
+    if device.type == "cuda" and amp:
+        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+        with torch.autocast("cuda", dtype=dtype):
+            logits = net(x)
+    else:
+        logits = net(x)
+    return torch.softmax(logits.float(), dim=1)
+
+
+def compute_tile(block: np.ndarray, model: Model, params: _Params, state: dict | None = None) -> dict:
+    """Classify all windows of one input block (C, hb, wb) -> codes (th, tw) uint8, confidence
+    (th, tw) float32 (NaN nodata), probabilities (K, th, tw) float32 or None, n_valid."""
+    device = _device(params.device)
+    s, p = params.stride, model.patch_size
+    state = state if state is not None else {}
+    batch = state.get("batch") or params.batch_size or (4096 if device.type == "cuda" else 512)
+    net = model.on(device)
+    with torch.inference_mode():
+        x = torch.from_numpy(np.ascontiguousarray(block)).to(device, non_blocking=True)
+        c = x.shape[0]
+        th = (x.shape[1] - p) // s + 1
+        tw = (x.shape[2] - p) // s + 1
+        missing = torch.isnan(x).any(0)
+        centre = missing[p // 2 :: s, p // 2 :: s][:th, :tw]
+        share = torch.nn.functional.avg_pool2d(missing[None, None].float(), p, stride=s)[0, 0, :th, :tw]
+        valid = ~centre & (share <= params.max_nodata)
+        if bool(missing.any()):
+            fill = torch.tensor(model.fill, dtype=x.dtype, device=device)[:, None, None].expand_as(x)
+            x = torch.where(missing[None], fill, x)
+        windows = x.unfold(1, p, s).unfold(2, p, s)  # (C, th', tw', p, p), a view
+        flat = valid.flatten().nonzero().squeeze(1)
+        k = len(model.codes)
+        probs = torch.full((k, th * tw), float("nan"), dtype=torch.float32, device=device)
+        start = 0
+        while start < flat.numel():
+            idx = flat[start : start + batch]
+            ii, jj = idx // tw, idx % tw
+            xb = windows[:, ii, jj].permute(1, 0, 2, 3).contiguous()  # (B, C, p, p): one batch copied
+            try:
+                pb = _batch_forward(net, xb, device, params.amp)
+            except torch.cuda.OutOfMemoryError:
+                if batch == 1:
+                    raise
+                batch = max(1, batch // 2)
+                state["batch"] = batch
+                torch.cuda.empty_cache()
+                log.warning("CUDA out of memory: batch size halved to %d", batch)
+                continue
+            probs[:, idx] = pb.T
+            start += idx.numel()
+        conf, arg = probs.max(0) if k else (None, None)
+        lut = torch.tensor(model.codes, dtype=torch.uint8, device=device)
+        codes = torch.where(valid.flatten(), lut[arg.clamp(min=0)], torch.zeros((), dtype=torch.uint8, device=device))
+        conf = torch.where(valid.flatten(), conf, torch.full_like(conf, float("nan")))
+        out = {
+            "codes": codes.reshape(th, tw).cpu().numpy(),
+            "confidence": conf.reshape(th, tw).cpu().numpy(),
+            "probabilities": probs.reshape(k, th, tw).cpu().numpy() if params.probs else None,
+            "n_valid": int(flat.numel()),
+        }
+    return out
+
+
+def _remote_tile(scene: Scene, model: Model, tile, params: _Params) -> dict:
+    """A tile computed on a dask worker (reads its own block)."""
+    block = _read_tile(scene.read, tile, params.stride, model.patch_size)
+    return compute_tile(block, model, params)
+
+
+# ---------------------------------------------------------------------------------------------
+# Running tiles
+
+def _run_local(read: Callable, tiles, model: Model, params: _Params, put: Callable, bar, prefetch: int = 2) -> None:
+    state: dict = {}
+    with ThreadPoolExecutor(max_workers=max(1, prefetch), thread_name_prefix="lczmap-read") as pool:
+        pending: deque = deque()
+        it = iter(tiles)
+        for k, t in zip(range(prefetch + 1), it):
+            pending.append((k, t, pool.submit(_read_tile, read, t, params.stride, model.patch_size)))
+        n = len(pending)
+        while pending:
+            k, t, fut = pending.popleft()
+            block = fut.result()
+            nxt = next(it, None)
+            if nxt is not None:
+                pending.append((n, nxt, pool.submit(_read_tile, read, nxt, params.stride, model.patch_size)))
+                n += 1
+            put(t, compute_tile(block, model, params, state))
+            del block
+            if bar is not None:
+                bar.update(1)
+
+
+def _run_distributed(scheduler, scene: Scene, tiles, model: Model, params: _Params, put: Callable, bar) -> None:
+    try:
+        from distributed import Client, as_completed
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        from .errors import MissingDependencyError
+
+        raise MissingDependencyError("--scheduler needs dask.distributed: pip install distributed") from None
+    own = not hasattr(scheduler, "submit")
+    try:
+        client = Client(scheduler, set_as_default=False) if own else scheduler
+    except OSError as exc:
+        raise LczmapError(f"cannot reach the dask scheduler at {scheduler} ({exc}): check the address") from None
+    try:
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        model_f = client.scatter(model, broadcast=True)
+        scene_f = client.scatter(scene, broadcast=True)
+        todo = deque(tiles)
+        running = as_completed()
+        keys = {}
+
+        def submit():
+            t = todo.popleft()
+            f = client.submit(_remote_tile, scene_f, model_f, t, params, pure=False)
+            keys[f.key] = t
+            running.add(f)
+
+        for _ in range(min(len(todo), 3 * n_workers)):
+            submit()
+        for fut in running:
+            t = keys.pop(fut.key)
+            put(t, fut.result())
+            fut.release()
+            if todo:
+                submit()
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if own:
+            client.close()
+
+
+class _MemoryStore:
+    def __init__(self, shape, k, probs: bool):
+        self.codes = np.zeros(shape, np.uint8)
+        self.confidence = np.full(shape, np.nan, np.float32)
+        self.probabilities = np.full((k, *shape), np.nan, np.float32) if probs else None
+        self.n_valid = 0
+        self.done: set = set()
+
+    def put(self, t, res):
+        i0, i1, j0, j1 = t
+        self.codes[i0:i1, j0:j1] = res["codes"]
+        self.confidence[i0:i1, j0:j1] = res["confidence"]
+        if self.probabilities is not None:
+            self.probabilities[:, i0:i1, j0:j1] = res["probabilities"]
+        self.n_valid += res["n_valid"]
+
+
+class _PartialRun(_MemoryStore):
+    """Tile results in memory-mapped arrays beside the output, with a log of finished tiles."""
+
+    def __init__(self, out: Path, fingerprint: dict, shape, k, probs: bool, resume: bool):
+        self.dir = out.parent / f".{out.name}.partial"
+        fp = json.dumps(fingerprint, sort_keys=True)
+        state_file = self.dir / "state.json"
+        self.done = set()
+        if self.dir.exists():
+            old = None
+            try:
+                old = json.loads(state_file.read_text())
+            except (OSError, ValueError):
+                pass
+            if resume and old is not None and old.get("fingerprint") == fp:
+                self.state = old
+                try:
+                    lines = (self.dir / "done.txt").read_text().split("\n")
+                    self.done = {int(x) for x in lines[:-1] if x.strip().isdigit()}
+                except OSError:
+                    self.done = set()
+                self._open("r+", shape, k, probs)
+                self.n_valid = int(sum(old.get("n_valid_by_tile", {}).get(str(i), 0) for i in self.done))
+                self._nv = {str(i): old.get("n_valid_by_tile", {}).get(str(i), 0) for i in self.done}
+                log.info("resuming: %d tiles already done", len(self.done))
+                return
+            if resume and old is not None:
+                raise LczmapError(
+                    f"the interrupted run in {self.dir} used other inputs or options: rerun without --resume to start over"
+                )
+            shutil.rmtree(self.dir)
+        elif resume:
+            log.warning("nothing to resume for %s: starting from the beginning", out)
+        self.dir.mkdir()
+        self.state = {"fingerprint": fp, "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        state_file.write_text(json.dumps(self.state))
+        self._open("w+", shape, k, probs)
+        self.n_valid = 0
+        self._nv = {}
+
+    def _open(self, mode, shape, k, probs):
+        from numpy.lib.format import open_memmap
+
+        def mm(name, dtype, shp, fill):
+            path = self.dir / name
+            if mode == "w+":
+                arr = open_memmap(path, mode="w+", dtype=dtype, shape=shp)
+                arr[...] = fill
+                return arr
+            return open_memmap(path, mode="r+")
+
+        self.codes = mm("codes.npy", np.uint8, shape, 0)
+        self.confidence = mm("confidence.npy", np.float32, shape, np.nan)
+        self.probabilities = mm("probabilities.npy", np.float32, (k, *shape), np.nan) if probs else None
+
+    def put_indexed(self, index: int, t, res):
+        super().put(t, res)
+        for arr in (self.codes, self.confidence, self.probabilities):
+            if arr is not None:
+                arr.flush()
+        self._nv[str(index)] = res["n_valid"]
+        with open(self.dir / "done.txt", "a") as f:
+            f.write(f"{index}\n")
+        if len(self._nv) % 16 == 0:
+            self._save_state()
+
+    def _save_state(self):
+        self.state["n_valid_by_tile"] = self._nv
+        tmp = self.dir / "state.json.tmp"
+        tmp.write_text(json.dumps(self.state))
+        os.replace(tmp, self.dir / "state.json")
+
+    def close(self):
+        self._save_state()
+
+    def remove(self):
+        self.codes = self.confidence = self.probabilities = None
+        shutil.rmtree(self.dir, ignore_errors=True)
+
+
+# ---------------------------------------------------------------------------------------------
+# Public API
+
+@dataclass
+class PredictResult:
+    """What :func:`predict_scene` wrote and how fast."""
+
+    out: Path
+    probabilities: Path | None
+    confidence: Path | None
+    filtered: Path | None
+    shape: tuple[int, int]
+    n_windows: int
+    seconds: float
+
+    @property
+    def windows_per_s(self) -> float:
+        return self.n_windows / self.seconds if self.seconds > 0 else float("nan")
+
+
+def _fingerprint(scene: Scene, model: Model, params: _Params, tile: int, extra: dict) -> dict:
+    files = []
+    for src in scene.sources:
+        try:
+            st = os.stat(src)
+            files.append([src, st.st_size, int(st.st_mtime)])
+        except OSError:
+            files.append([src])
+    h = hashlib.sha256()
+    for v in model.network.state_dict().values():
+        h.update(v.detach().cpu().numpy().tobytes())
+    return {
+        "files": files,
+        "scene": [scene.crs, list(scene.transform), scene.height, scene.width, scene.units,
+                  [[b.path, b.band, b.part] for b in scene.bands]],
+        "model": h.hexdigest(),
+        "codes": list(model.codes),
+        "stride": params.stride,
+        "max_nodata": params.max_nodata,
+        "tile": tile,
+        "probs": params.probs,
+        **extra,
+    }
+
+
+def predict_scene(
+    scene: str | os.PathLike | Scene | None,
+    out: str | os.PathLike,
+    model: Any = None,
+    *,
+    vv: str | os.PathLike | None = None,
+    vh: str | os.PathLike | None = None,
+    bands: Sequence[str] | None = None,
+    units: str | None = None,
+    resample: str | None = None,
+    stride: int = DEFAULT_STRIDE,
+    batch_size: int | None = None,
+    device: str = "auto",
+    tile_size: int = DEFAULT_TILE,
+    max_nodata: float = 0.5,
+    probabilities: str | os.PathLike | None = None,
+    confidence: str | os.PathLike | None = None,
+    filtered: str | os.PathLike | None = None,
+    filter_sigma: float = 1.0,
+    scheduler: Any = None,
+    resume: bool = False,
+    overwrite: bool = False,
+    amp: bool = True,
+    progress: Callable | None = None,
+) -> PredictResult:
+    """Map one scene to an LCZ raster (uint8 COG, codes 1-17, nodata 0) at ``out``.
+
+    ``scene``: a raster path/URL or an opened :class:`~lczmap.scene.Scene`; or None with
+    ``vv``/``vh`` files. ``model``: checkpoint path, loaded checkpoint or :class:`Model`; None uses
+    ``$LCZMAP_MODEL`` or the last checkpoint ``lczmap train`` wrote. ``stride``: output pixel size
+    in input pixels (10 = 100 m). ``probabilities``/``confidence``/``filtered``: optional extra
+    outputs (float32 per-class probabilities; float32 top probability; LCZ map from probabilities
+    smoothed by a Gaussian of ``filter_sigma`` output pixels). ``scheduler``: a dask.distributed
+    address or Client to run tiles on. ``resume``: continue an interrupted run. ``progress``:
+    ``progress(total=..., desc=...)`` -> tqdm-like, or None.
+    """
+    t_start = time.perf_counter()
+    out = Path(out)
+    extras = {"probabilities": probabilities, "confidence": confidence, "filtered": filtered}
+    paths = [out] + [Path(p) for p in extras.values() if p is not None]
+    if len({p.resolve() for p in paths}) != len(paths):
+        raise ConfigError("output files must differ: give distinct paths for the LCZ map and extra outputs")
+    for p in paths:
+        check_output(p, overwrite)
+    if stride < 1:
+        raise ConfigError(f"stride must be at least 1, got {stride}")
+    if not 0 <= max_nodata <= 1:
+        raise ConfigError(f"max_nodata must lie in 0..1, got {max_nodata}")
+
+    m = load_model(model)
+    if not isinstance(scene, Scene):
+        scene = open_scene(scene, m.band_set, vv=vv, vh=vh, bands=bands, units=units, resample=resample)
+    elif [b.channel for b in scene.bands] != list(m.band_set.channels):
+        raise SceneError(f"the scene was opened for band set {scene.band_set} but the model needs {m.band_set.name}: reopen it")
+    p = m.patch_size
+    if scene.height < p or scene.width < p:
+        raise SceneError(
+            f"scene is {scene.height} x {scene.width} pixels, smaller than one {p} x {p} window: give a larger scene"
+        )
+    params = _Params(stride, float(max_nodata), batch_size, str(_device(device)) if scheduler is None else str(device),
+                     probs=probabilities is not None or filtered is not None, amp=amp)
+    shape = output_grid(scene.height, scene.width, stride)
+    tiles = plan_tiles(*shape, tile_size)
+    fp = _fingerprint(scene, m, params, tile_size, {"sigma": filter_sigma, "outputs": sorted(k for k, v in extras.items() if v)})
+    run = _PartialRun(out, fp, shape, len(m.codes), params.probs, resume)
+    todo = [(k, t) for k, t in enumerate(tiles) if k not in run.done]
+    index = {t: k for k, t in enumerate(tiles)}
+    log.info("%s: %d x %d pixels -> %d x %d LCZ pixels, %d tiles (%d to do)",
+             scene.name, scene.height, scene.width, *shape, len(tiles), len(todo))
+    bar = progress(total=len(tiles), desc=scene.name) if progress else None
+    if bar is not None and run.done:
+        bar.update(len(run.done))
+
+    def put(t, res):
+        run.put_indexed(index[t], t, res)
+
+    try:
+        if scheduler is None:
+            _run_local(scene.read, [t for _, t in todo], m, params, put, bar)
+        else:
+            _run_distributed(scheduler, scene, [t for _, t in todo], m, params, put, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+        run.close()
+
+    if run.n_valid == 0 and not (run.codes != 0).any():
+        run.remove()
+        raise SceneError(f"{scene.name} holds no data (every window is nodata): check the input and its nodata value")
+
+    transform = scene.affine * Affine.scale(stride)
+    tags = {
+        "model": m.name,
+        "lczmap_version": __version__,
+        "input": ", ".join(scene.sources),
+        "date": run.state["date"],
+        "stride": stride,
+        "band_set": m.band_set.name,
+        "codes": ",".join(str(c) for c in m.codes),
+    }
+    from . import raster
+
+    written: dict[str, Path | None] = {k: None for k in extras}
+    if confidence is not None:
+        written["confidence"] = _publish_float(run, run.confidence[None], Path(confidence), transform, scene.crs,
+                                               ["confidence"], tags, overwrite)
+    if probabilities is not None:
+        desc = [f"LCZ {lcz(c).label} {lcz(c).name}" for c in m.codes]
+        written["probabilities"] = _publish_float(run, run.probabilities, Path(probabilities), transform, scene.crs,
+                                                  desc, tags, overwrite)
+    if filtered is not None:
+        stage = run.dir / "filtered.tif"
+        with raster.create_lcz(stage, *shape, transform, scene.crs, {**tags, "filter_sigma": filter_sigma}) as ds:
+            for r0, r1, codes in _filtered_strips(run.probabilities, run.codes, m.codes, filter_sigma):
+                ds.write(codes, 1, window=Window(0, r0, shape[1], r1 - r0))
+        written["filtered"] = raster.publish_cog(stage, filtered, overwrite=overwrite, kind="lcz")
+    stage = run.dir / "lcz.tif"
+    with raster.create_lcz(stage, *shape, transform, scene.crs, tags) as ds:
+        for r0 in range(0, shape[0], 2048):
+            r1 = min(shape[0], r0 + 2048)
+            ds.write(np.asarray(run.codes[r0:r1]), 1, window=Window(0, r0, shape[1], r1 - r0))
+    raster.publish_cog(stage, out, overwrite=overwrite, kind="lcz")
+    n_valid = run.n_valid
+    run.remove()
+    seconds = time.perf_counter() - t_start
+    log.info("%s: %d windows in %.1f s (%.0f windows/s) -> %s", scene.name, n_valid, seconds,
+             n_valid / max(seconds, 1e-9), out)
+    return PredictResult(out, written["probabilities"], written["confidence"], written["filtered"], shape, n_valid, seconds)
+
+
+def _publish_float(run, data, path: Path, transform, crs, desc, tags, overwrite) -> Path:
+    from . import raster
+
+    stage = run.dir / f"float-{path.name}"
+    with raster.create_float(stage, data.shape[0], *data.shape[1:], transform, crs, desc, tags) as ds:
+        for r0 in range(0, data.shape[1], 1024):
+            r1 = min(data.shape[1], r0 + 1024)
+            ds.write(np.asarray(data[:, r0:r1]), window=Window(0, r0, data.shape[2], r1 - r0))
+    return raster.publish_cog(stage, path, overwrite=overwrite, kind="float")
+
+
+def _smooth(p: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
+    """Gaussian smoothing of (K, h, w) probabilities over valid pixels only (normalised convolution)."""
+    r = max(1, int(math.ceil(3 * sigma)))
+    kern = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2).astype(np.float32)
+    w = valid.astype(np.float32)
+    num = np.where(valid[None], p, 0).astype(np.float32) * w[None]
+    for axis in (-1, -2):
+        num = _conv1d(num, kern, axis)
+        w = _conv1d(w, kern, axis)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        return num / w
+
+
+def _conv1d(a: np.ndarray, kern: np.ndarray, axis: int) -> np.ndarray:
+    r = len(kern) // 2
+    pad = [(0, 0)] * a.ndim
+    pad[axis] = (r, r)
+    ap = np.pad(a, pad)
+    out = np.zeros_like(a)
+    n = a.shape[axis]
+    for k, wgt in enumerate(kern):
+        out += wgt * np.take(ap, range(k, k + n), axis=axis)
+    return out
+
+
+def _filtered_strips(probs, codes, model_codes, sigma, rows: int = 512):
+    """Yield (r0, r1, filtered codes) strips; each strip reads a halo so strips join seamlessly."""
+    h = codes.shape[0]
+    r = max(1, int(math.ceil(3 * sigma)))
+    lut = np.asarray(model_codes, dtype=np.uint8)
+    for r0 in range(0, h, rows):
+        r1 = min(h, r0 + rows)
+        a, b = max(0, r0 - r), min(h, r1 + r)
+        valid = np.asarray(codes[a:b]) != 0
+        sm = _smooth(np.nan_to_num(np.asarray(probs[:, a:b])), valid, sigma)[:, r0 - a : r0 - a + (r1 - r0)]
+        v = valid[r0 - a : r0 - a + (r1 - r0)]
+        out = np.where(v, lut[np.nan_to_num(sm, nan=-1).argmax(0)], 0).astype(np.uint8)
+        yield r0, r1, out
+
+
+def predict_scenes(
+    scenes: Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    model: Any = None,
+    *,
+    with_probabilities: bool = False,
+    with_confidence: bool = False,
+    with_filtered: bool = False,
+    progress: Callable | None = None,
+    **kwargs,
+) -> list[PredictResult]:
+    """Map several scenes into ``out_dir``: ``<stem>_lcz.tif`` (and ``<stem>_probabilities.tif``,
+    ``<stem>_confidence.tif``, ``<stem>_filtered.tif`` when asked). The model is loaded once;
+    other keyword arguments go to :func:`predict_scene`."""
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise LczmapError(f"output folder {out_dir} does not exist: create it first")
+    m = load_model(model)
+    scenes = [str(s) for s in scenes]
+    stems = [Path(s).stem for s in scenes]
+    if len(set(stems)) != len(stems):
+        raise ConfigError("two scenes share a file name, so their outputs would collide: rename one")
+    results = []
+    for src, stem in zip(scenes, stems):
+        results.append(
+            predict_scene(
+                src,
+                out_dir / f"{stem}_lcz.tif",
+                m,
+                probabilities=out_dir / f"{stem}_probabilities.tif" if with_probabilities else None,
+                confidence=out_dir / f"{stem}_confidence.tif" if with_confidence else None,
+                filtered=out_dir / f"{stem}_filtered.tif" if with_filtered else None,
+                progress=progress,
+                **kwargs,
+            )
+        )
+    return results
+
+
+def predict_dataarray(
+    da,
+    model: Any = None,
+    *,
+    stride: int = DEFAULT_STRIDE,
+    batch_size: int | None = None,
+    device: str = "auto",
+    tile_size: int = DEFAULT_TILE,
+    max_nodata: float = 0.5,
+    probabilities: bool = False,
+    progress: Callable | None = None,
+):
+    """LCZ map of an ``xarray.DataArray`` (band, y, x) in the model's physical units (NaN = nodata).
+
+    Bands are matched by the ``band`` coordinate ('VV', 'VH intensity', ...) when it holds names,
+    else taken in order. Returns a uint8 DataArray ``lcz`` (y, x) with coordinates at the output
+    pixel centres (or, with ``probabilities=True``, a Dataset with ``lcz``, ``confidence`` and
+    ``probabilities``). dask-backed inputs are read tile by tile.
+    """
+    import xarray as xr
+
+    m = load_model(model)
+    if da.ndim == 2:
+        da = da.expand_dims("band")
+    if set(("y", "x")) - set(da.dims) or da.ndim != 3:
+        raise SceneError(f"expected a DataArray with dims (band, y, x), got {da.dims}: transpose or rename it")
+    other = [d for d in da.dims if d not in ("y", "x")][0]
+    da = da.transpose(other, "y", "x")
+    da = _order_bands(da, other, m.band_set)
+    _, h, w = da.shape
+    if h < m.patch_size or w < m.patch_size:
+        raise SceneError(f"array is {h} x {w} pixels, smaller than one {m.patch_size} x {m.patch_size} window: give a larger one")
+    data = da.data
+
+    def read(r0, r1, c0, c1):
+        rows = reflect_index(np.arange(r0, r1), h)
+        cols = reflect_index(np.arange(c0, c1), w)
+        rlo, rhi, clo, chi = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
+        block = np.asarray(data[:, rlo:rhi, clo:chi], dtype=np.float32)
+        return block[:, rows - rlo][:, :, cols - clo]
+
+    params = _Params(stride, float(max_nodata), batch_size, str(_device(device)), probs=probabilities)
+    shape = output_grid(h, w, stride)
+    tiles = plan_tiles(*shape, tile_size)
+    store = _MemoryStore(shape, len(m.codes), probabilities)
+    bar = progress(total=len(tiles), desc="lcz") if progress else None
+    try:
+        _run_local(read, tiles, m, params, store.put, bar)
+    finally:
+        if bar is not None:
+            bar.close()
+    coords = {}
+    for dim, n_out in (("y", shape[0]), ("x", shape[1])):
+        if dim in da.coords and da.sizes[dim] > 1:
+            v = np.asarray(da[dim].values, dtype=np.float64)
+            step = v[1] - v[0]
+            edge = v[0] - step / 2
+            coords[dim] = edge + (np.arange(n_out) * stride + stride / 2) * step
+    attrs = {k: v for k, v in da.attrs.items() if k in ("crs", "spatial_ref")}
+    if "transform" in da.attrs:
+        attrs["transform"] = tuple((Affine(*da.attrs["transform"][:6]) * Affine.scale(stride))[:6])
+    attrs.update(nodata=NODATA, codes=list(m.codes), stride=stride, model=m.name)
+    lczda = xr.DataArray(store.codes, dims=("y", "x"), coords=coords, name="lcz", attrs=attrs)
+    if not probabilities:
+        return lczda
+    return xr.Dataset(
+        {
+            "lcz": lczda,
+            "confidence": xr.DataArray(store.confidence, dims=("y", "x"), coords=coords),
+            "probabilities": xr.DataArray(store.probabilities, dims=("code", "y", "x"),
+                                          coords={**coords, "code": list(m.codes)}),
+        },
+        attrs=attrs,
+    )
+
+
+def _order_bands(da, dim: str, bs: BandSet):
+    if da.sizes[dim] != bs.n_channels:
+        raise SceneError(
+            f"the array has {da.sizes[dim]} bands but the model needs {bs.n_channels} "
+            f"({', '.join(c.name for c in bs.channels)}): select those bands"
+        )
+    if dim not in da.coords or da[dim].dtype.kind not in "UO":
+        return da
+    names = [str(v).strip().upper() for v in da[dim].values]
+    order = []
+    for ch in bs.channels:
+        cands = [i for i, n in enumerate(names) if n == ch.name.upper()]
+        if not cands and ch.quantity == "intensity":
+            cands = [i for i, n in enumerate(names) if n == ch.band]
+        if not cands:
+            raise SceneError(f"the array's bands {names} do not include {ch.name}: name the band coordinate values like {ch.name!r}")
+        order.append(cands[0])
+    return da.isel({dim: order})
