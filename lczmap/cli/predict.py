@@ -1,3 +1,102 @@
-"""Commands of this group are added as their features land."""
+"""``lczmap predict``: map whole Sentinel-1 scenes to LCZ rasters (a door over lczmap.predict)."""
 
-commands: list = []
+from __future__ import annotations
+
+import click
+
+from .options import batch_size_opt, device_opt, overwrite_opt, progress_factory
+
+
+def _bands(ctx, param, value):
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise click.BadParameter("give band names separated by commas, e.g. VV,VH")
+    return names
+
+
+@click.command("predict", short_help="Map Sentinel-1 scenes to LCZ rasters.")
+@click.argument("paths", nargs=-1, metavar="SCENE OUT")
+@click.option("--model", "-m", type=click.Path(dir_okay=False), default=None,
+              help="Checkpoint (default: $LCZMAP_MODEL, else the last one `lczmap train` wrote).")
+@click.option("--vv", type=str, default=None, help="File holding VV (one file per polarisation).")
+@click.option("--vh", type=str, default=None, help="File holding VH (one file per polarisation).")
+@click.option("--bands", callback=_bands, default=None,
+              help="Names of the scene's bands in order, e.g. VH,VV (default: band descriptions).")
+@click.option("--units", type=click.Choice(["linear", "db"]), default=None,
+              help="Units of intensity bands (default: the file's unit tag, else linear).")
+@click.option("--resample", type=click.Choice(["nearest", "bilinear", "cubic", "average", "lanczos"]), default=None,
+              help="Resample scenes whose pixels are not 10 m (refused otherwise).")
+@click.option("--stride", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Output pixel size in input pixels (10 = 100 m, the LCZ convention).")
+@click.option("--tile-size", type=click.IntRange(min=1), default=256, show_default=True,
+              help="Output pixels per tile side (memory scales with it).")
+@click.option("--max-nodata", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+              help="Largest nodata share of a window that is still classified.")
+@click.option("--probabilities", type=click.Path(dir_okay=False), default=None,
+              help="Also write per-class probabilities (float32 GeoTIFF) here.")
+@click.option("--confidence", type=click.Path(dir_okay=False), default=None,
+              help="Also write the top-class probability (float32 GeoTIFF) here.")
+@click.option("--filtered", type=click.Path(dir_okay=False), default=None,
+              help="Also write an LCZ map from spatially smoothed probabilities here.")
+@click.option("--filter-sigma", type=click.FloatRange(min=0.1), default=1.0, show_default=True,
+              help="Gaussian sigma of --filtered, in output pixels.")
+@click.option("--out-dir", type=click.Path(file_okay=False), default=None,
+              help="Map every SCENE given into this folder as <name>_lcz.tif.")
+@click.option("--with-extras", is_flag=True, default=False,
+              help="With --out-dir: also write <name>_probabilities/_confidence/_filtered.tif.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run tiles on this dask.distributed scheduler (e.g. tcp://host:8786).")
+@click.option("--resume", is_flag=True, default=False, help="Continue an interrupted run of the same command.")
+@click.option("--no-amp", is_flag=True, default=False, help="Full precision on CUDA (default: mixed precision).")
+@device_opt
+@batch_size_opt
+@overwrite_opt
+@click.pass_context
+def predict(ctx, paths, model, vv, vh, bands, units, resample, stride, tile_size, max_nodata, probabilities,
+            confidence, filtered, filter_sigma, out_dir, with_extras, scheduler, resume, no_amp, device, batch_size, overwrite):
+    """Map a Sentinel-1 scene to an LCZ raster: `lczmap predict SCENE OUT`.
+
+    \b
+    lczmap predict scene.tif lcz.tif
+    lczmap predict --vv vv.tif --vh vh.tif --units db lcz.tif
+    lczmap predict a.tif b.tif c.tif --out-dir maps/
+    """
+    from .. import predict as lib
+
+    common = dict(
+        bands=bands, units=units, resample=resample, stride=stride, batch_size=batch_size, device=device,
+        tile_size=tile_size, max_nodata=max_nodata, filter_sigma=filter_sigma, scheduler=scheduler,
+        resume=resume, overwrite=overwrite, amp=not no_amp, progress=progress_factory(ctx),
+    )
+    if out_dir is not None:
+        if vv or vh:
+            raise click.UsageError("--out-dir maps multi-band scene files; --vv/--vh name one scene: drop one of them")
+        if not paths:
+            raise click.UsageError("give the scenes to map: lczmap predict SCENE... --out-dir DIR")
+        if probabilities or confidence or filtered:
+            raise click.UsageError(
+                "--probabilities/--confidence/--filtered name one file: with --out-dir use --with-extras"
+            )
+        results = lib.predict_scenes(paths, out_dir, model, with_probabilities=with_extras,
+                                     with_confidence=with_extras,
+                                     with_filtered=with_extras, **common)
+    else:
+        if vv or vh:
+            if len(paths) != 1:
+                raise click.UsageError("with --vv/--vh give exactly one argument, the output: lczmap predict --vv VV --vh VH OUT")
+            scene, out = None, paths[0]
+        else:
+            if len(paths) != 2:
+                raise click.UsageError("give a scene and an output: lczmap predict SCENE OUT (or several SCENEs with --out-dir)")
+            scene, out = paths
+        results = [lib.predict_scene(scene, out, model, vv=vv, vh=vh, probabilities=probabilities,
+                                     confidence=confidence, filtered=filtered, **common)]
+    for r in results:
+        extra = [str(p) for p in (r.probabilities, r.confidence, r.filtered) if p is not None]
+        click.echo(f"{r.out}: {r.shape[0]} x {r.shape[1]} LCZ pixels, {r.n_windows} windows "
+                   f"in {r.seconds:.1f} s ({r.windows_per_s:.0f}/s)" + (f"; also {', '.join(extra)}" if extra else ""))
+
+
+commands = [predict]
