@@ -413,7 +413,7 @@ class _PartialRun(_MemoryStore):
         elif resume:
             log.warning("nothing to resume for %s: starting from the beginning", out)
         self.dir.mkdir()
-        self.state = {"fingerprint": fp, "date": _dt.datetime.now(_dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
+        self.state = {"fingerprint": fp, "date": _now()}
         state_file.write_text(json.dumps(self.state))
         self._open("w+", shape, k, probs)
         self.n_valid = 0
@@ -547,7 +547,7 @@ def predict_scene(
     if len({p.resolve() for p in paths}) != len(paths):
         raise ConfigError("output files must differ: give distinct paths for the LCZ map and extra outputs")
     for p in paths:
-        check_output(p, overwrite)
+        _probe_writable(check_output(p, overwrite))
     if stride < 1:
         raise ConfigError(f"stride must be at least 1, got {stride}")
     if not 0 <= max_nodata <= 1:
@@ -594,7 +594,7 @@ def predict_scene(
         run.remove()
         raise SceneError(f"{scene.name} holds no data (every window is nodata): check the input and its nodata value")
 
-    transform = scene.affine * Affine.scale(stride)
+    transform = scene.affine @ Affine.scale(stride)
     tags = {
         "model": m.name,
         "lczmap_version": __version__,
@@ -632,6 +632,25 @@ def predict_scene(
     log.info("%s: %d windows in %.1f s (%.0f windows/s) -> %s", scene.name, n_valid, seconds,
              n_valid / max(seconds, 1e-9), out)
     return PredictResult(out, written["probabilities"], written["confidence"], written["filtered"], shape, n_valid, seconds)
+
+
+def _probe_writable(path: Path) -> None:
+    import tempfile
+
+    folder = path.parent if str(path.parent) else Path(".")
+    try:
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise LczmapError(f"cannot write in {folder} ({exc.strerror}): choose a writable output folder") from None
+
+
+def _now() -> str:
+    """UTC time for the ``date`` tag; ``$SOURCE_DATE_EPOCH`` pins it for reproducible outputs."""
+    epoch = os.environ.get("SOURCE_DATE_EPOCH")
+    when = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch and epoch.isdigit()
+            else _dt.datetime.now(_dt.timezone.utc))
+    return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 def _publish_float(run, data, path: Path, transform, crs, desc, tags, overwrite) -> Path:
@@ -784,7 +803,7 @@ def predict_dataarray(
             coords[dim] = edge + (np.arange(n_out) * stride + stride / 2) * step
     attrs = {k: v for k, v in da.attrs.items() if k in ("crs", "spatial_ref")}
     if "transform" in da.attrs:
-        attrs["transform"] = tuple((Affine(*da.attrs["transform"][:6]) * Affine.scale(stride))[:6])
+        attrs["transform"] = tuple((Affine(*da.attrs["transform"][:6]) @ Affine.scale(stride))[:6])
     attrs.update(nodata=NODATA, codes=list(m.codes), stride=stride, model=m.name)
     lczda = xr.DataArray(store.codes, dims=("y", "x"), coords=coords, name="lcz", attrs=attrs)
     if not probabilities:
