@@ -1,3 +1,166 @@
-"""Commands of this group are added as their features land."""
+"""``lczmap train`` and ``lczmap evaluate``: thin doors over :mod:`lczmap.train` and
+:mod:`lczmap.evaluate`."""
 
-commands: list = []
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import click
+
+from ..data.bands import EO_BAND_SETS, SAR_BAND_SETS
+from .options import batch_size_opt, device_opt, overwrite_opt, progress_factory, seed_opt
+
+_DEFAULTS = None
+
+
+def _defaults():
+    global _DEFAULTS
+    if _DEFAULTS is None:
+        from ..train import TrainConfig
+
+        _DEFAULTS = TrainConfig(data=None)
+    return _DEFAULTS
+
+
+def _labels(ctx, param, value: str):
+    text = str(value).strip().lower()
+    if text == "all":
+        return "all"
+    if not text.isdigit() or int(text) < 1:
+        raise click.BadParameter(f"{value!r} is not a budget: give a positive number (e.g. 32, 128, 1024) or 'all'")
+    return int(text)
+
+
+@click.command()
+@click.argument("data", type=click.Path(path_type=Path), required=False)
+@click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Checkpoint to write (.safetensors). Default: METHOD_CLASSES_LABELS_sSEED.safetensors.")
+@click.option("--method", type=click.Choice(["sar-only", "finetune", "swd"]), default="swd", show_default=True,
+              help="sar-only: labelled SAR only; finetune: EO then labelled SAR; swd: EO then SWD-transfer.")
+@click.option("--classes", type=click.Choice(["lowrise", "urban", "all"]), default="lowrise", show_default=True,
+              help="Class setting: lowrise = LCZ 3, 6, 7, 8; urban = LCZ 1-10; all = 17 classes.")
+@click.option("--labels", callback=_labels, default="128", show_default=True,
+              help="Labelled SAR patches (stratified draw), or 'all'.")
+@seed_opt
+@click.option("--eo-bands", type=click.Choice(sorted(EO_BAND_SETS)), default="rgb", show_default=True,
+              help="EO (Sentinel-2) band set.")
+@click.option("--sar-bands", type=click.Choice(sorted(SAR_BAND_SETS)), default="vv-complex", show_default=True,
+              help="SAR (Sentinel-1) band set; lee-intensity suits GRD scenes.")
+@click.option("--norm", type=click.Choice(["batch", "instance"]), default="instance", show_default=True,
+              help="Normalisation layers of both encoders.")
+@click.option("--supcon/--no-supcon", default=False, show_default=True, help="Add SupCon to the EO stage.")
+@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
+              help="SupCon temperature.")
+@click.option("--supcon-weight", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Weight of SupCon against cross-entropy in the EO stage.")
+@click.option("--lambda", "swd_lambda", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Weight of the marginal SWD term (EO vs all SAR).")
+@click.option("--eta", "swd_eta", type=click.FloatRange(min=0), default=1.0, show_default=True,
+              help="Weight of the class-conditional SWD term.")
+@click.option("--projections", type=click.IntRange(min=1), default=50, show_default=True,
+              help="Random projections per SWD step.")
+@click.option("--eo-epochs", type=click.IntRange(min=0), default=10, show_default=True, help="EO stage epochs.")
+@click.option("--sar-epochs", type=click.IntRange(min=1), default=10, show_default=True, help="SAR stage epochs.")
+@click.option("--eo-lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
+              help="EO stage learning rate (AdamW).")
+@click.option("--sar-lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
+              help="SAR stage learning rate (AdamW).")
+@batch_size_opt
+@click.option("--freeze-eo", is_flag=True, default=False, help="swd: keep the EO encoder fixed in the SAR stage.")
+@click.option("--no-augment", is_flag=True, default=False, help="No rotations, flips or shifts of training patches.")
+@click.option("--width", type=click.IntRange(min=1), default=16, show_default=True, help="Channels of the first conv stage.")
+@click.option("--depth", type=click.IntRange(min=1, max=5), default=3, show_default=True, help="Conv stages.")
+@click.option("--embedding", type=click.IntRange(min=1), default=64, show_default=True, help="Embedding size.")
+@click.option("--val-split", default="validation", show_default=True,
+              help="Split for per-epoch validation accuracy ('none' to skip).")
+@click.option("--cache", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Cache from `lczmap prepare` (used when it holds the band sets).")
+@device_opt
+@click.option("--amp/--no-amp", default=True, show_default=True, help="Mixed precision on CUDA.")
+@click.option("--resume", is_flag=True, default=False, help="Continue an interrupted run with the same options.")
+@overwrite_opt
+@click.pass_context
+def train(ctx, data, out, batch_size, val_split, cache, resume, overwrite, **options) -> None:
+    """Train a SAR land-use model on So2Sat DATA (folder or .h5) and write a checkpoint.
+
+    Also writes OUT's .metrics.csv (per epoch), .curve.png (learning curves) and, with
+    tensorboard installed, .tb/. Under `torchrun --nproc_per_node N -m lczmap train ...` it
+    trains data-parallel over N processes.
+    """
+    from ..train import TrainConfig, train as run
+
+    if data is None and cache is None:
+        raise click.UsageError("give the So2Sat DATA folder or .h5 file, or --cache from `lczmap prepare`")
+    if options["supcon"] and options["method"] == "sar-only":
+        raise click.UsageError("--supcon applies to the EO stage, which --method sar-only does not have")
+    options["augment"] = not options.pop("no_augment")
+    if out is None:
+        out = Path(f"{options['method']}_{options['classes']}_{options['labels']}_s{options['seed']}.safetensors")
+    config = TrainConfig(
+        data=None if data is None else str(data),
+        cache=None if cache is None else str(cache),
+        batch_size=batch_size or _defaults().batch_size,
+        val_split=None if val_split.lower() == "none" else val_split,
+        **options,
+    )
+    result = run(config, out, overwrite=overwrite, resume=resume, progress=progress_factory(ctx))
+    if result.csv is None:  # not the writing process of a distributed run
+        return
+    m = result.metrics
+    click.echo(f"checkpoint: {result.checkpoint}")
+    click.echo(f"metrics: {result.csv}")
+    click.echo(f"learning curve: {result.curve}")
+    if "sar_val_accuracy" in m:
+        click.echo(f"validation accuracy (SAR): {m['sar_val_accuracy']:.4f}")
+
+
+@click.command()
+@click.argument("checkpoint", type=click.Path(path_type=Path), required=False)
+@click.argument("data", type=click.Path(path_type=Path), required=False)
+@click.option("--split", default=None, help="Split to evaluate on. Default: testing if present, else validation.")
+@click.option("--cache", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Cache from `lczmap prepare` (used when it holds the split).")
+@click.option("-o", "--out-dir", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Folder for report.json, confusion.csv and confusion.png. Default: CHECKPOINT_STEM.eval-SPLIT.")
+@click.option("--json", "as_json", is_flag=True, help="Print the whole report as JSON.")
+@batch_size_opt
+@device_opt
+@overwrite_opt
+@click.pass_context
+def evaluate(ctx, checkpoint, data, split, cache, out_dir, as_json, batch_size, device, overwrite) -> None:
+    """Evaluate CHECKPOINT on the SAR patches of So2Sat DATA: accuracy, kappa, per-class
+    precision/recall/F1, confusion matrix (CSV and PNG), all in a JSON report.
+
+    CHECKPOINT defaults to the last one `lczmap train` wrote.
+    """
+    from ..checkpoint import last_checkpoint, load_checkpoint
+    from ..data.so2sat import open_so2sat
+    from ..evaluate import evaluate as run
+
+    if checkpoint is None:
+        checkpoint = last_checkpoint()
+        if checkpoint is None:
+            raise click.UsageError("no CHECKPOINT given and no earlier `lczmap train` run recorded: give a checkpoint")
+    if data is None and cache is None:
+        raise click.UsageError("give the So2Sat DATA folder or .h5 file (or --cache with --split)")
+    ckpt = load_checkpoint(checkpoint)
+    if split is None and data is not None:
+        split = open_so2sat(data).test_split
+    if out_dir is None:
+        stem = checkpoint.name[: -len(checkpoint.suffix)] if checkpoint.suffix else checkpoint.name
+        out_dir = checkpoint.with_name(f"{stem}.eval-{(split or 'split').replace('/', '-')}")
+    report = run(ckpt, data, split=split, cache=cache, out_dir=out_dir, batch_size=batch_size or 256,
+                 device=device, overwrite=overwrite, progress=progress_factory(ctx))
+    if as_json:
+        click.echo(json.dumps(report, indent=2))
+        return
+    click.echo(f"{report['split']}: {report['n']} patches, overall accuracy {report['overall_accuracy']:.4f}, "
+               f"kappa {report['kappa']:.4f}, macro F1 {report['macro_f1']:.4f}")
+    for row in report["per_class"]:
+        click.echo(f"  LCZ {row['label']:>2} {row['name']:<22} n={row['support']:<5} precision {row['precision']:.3f} "
+                   f"recall {row['recall']:.3f} F1 {row['f1']:.3f}")
+    click.echo(f"report: {out_dir / 'report.json'}")
+
+
+commands = [train, evaluate]

@@ -1,0 +1,232 @@
+"""Evaluate a checkpoint's SAR network on a So2Sat split.
+
+:func:`evaluate` reports overall accuracy, Cohen's kappa, per-class precision / recall / F1 and
+the confusion matrix (rows: true class, columns: predicted class), and writes ``report.json``,
+``confusion.csv`` and ``confusion.png`` (labelled with LCZ names) to ``out_dir`` when given.
+Only patches of the checkpoint's class setting are evaluated.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import logging
+import os
+from pathlib import Path
+from typing import Callable
+
+import numpy as np
+import torch
+
+from ._io import atomic_path, check_output
+from .classes import label_of, name_of
+from .errors import DataError, LczmapError
+
+__all__ = ["predict_logits", "confusion_matrix", "classification_metrics", "evaluate", "REPORT_FILES"]
+
+log = logging.getLogger(__name__)
+
+#: Files :func:`evaluate` writes into ``out_dir``.
+REPORT_FILES = ("report.json", "confusion.csv", "confusion.png")
+
+
+@torch.no_grad()
+def predict_logits(
+    network: torch.nn.Module,
+    x,
+    batch_size: int = 256,
+    device: torch.device | str = "cpu",
+    progress: Callable | None = None,
+) -> torch.Tensor:
+    """Logits (N, K) on the CPU of ``network`` for patches ``x`` (N, C, 32, 32): a tensor, or
+    any object with ``len`` and ``x[i:j]`` (e.g. a patch source)."""
+    was_training = network.training
+    network.eval()
+    device = torch.device(device)
+    network.to(device)
+    outs = []
+    n = len(x)
+    bar = progress(total=n, desc="predicting") if progress else None
+    try:
+        for start in range(0, n, batch_size):
+            xb = x[start : start + batch_size]
+            xb = torch.as_tensor(np.asarray(xb) if not isinstance(xb, torch.Tensor) else xb, dtype=torch.float32)
+            outs.append(network(xb.to(device)).float().cpu())
+            if bar is not None:
+                bar.update(len(xb))
+    finally:
+        if bar is not None:
+            bar.close()
+        network.train(was_training)
+    if not outs:
+        return torch.empty(0, 0)
+    return torch.cat(outs)
+
+
+def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
+    """(K, K) int64 counts, rows true class, columns predicted class."""
+    y_true = np.asarray(y_true, dtype=np.int64)
+    y_pred = np.asarray(y_pred, dtype=np.int64)
+    return np.bincount(y_true * k + y_pred, minlength=k * k).reshape(k, k)
+
+
+def classification_metrics(cm: np.ndarray) -> dict:
+    """Overall accuracy, Cohen's kappa, per-class precision / recall / F1 (0 where undefined),
+    macro F1 from a confusion matrix."""
+    cm = np.asarray(cm, dtype=np.float64)
+    n = cm.sum()
+    diag = np.diag(cm)
+    rows, cols = cm.sum(axis=1), cm.sum(axis=0)
+    oa = diag.sum() / n if n else 0.0
+    pe = (rows * cols).sum() / n**2 if n else 0.0
+    kappa = (oa - pe) / (1 - pe) if pe < 1 else 0.0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        precision = np.where(cols > 0, diag / cols, 0.0)
+        recall = np.where(rows > 0, diag / rows, 0.0)
+        f1 = np.where(precision + recall > 0, 2 * precision * recall / (precision + recall), 0.0)
+    return {
+        "overall_accuracy": float(oa),
+        "kappa": float(kappa),
+        "precision": precision.tolist(),
+        "recall": recall.tolist(),
+        "f1": f1.tolist(),
+        "support": rows.astype(int).tolist(),
+        "macro_f1": float(f1.mean()) if len(f1) else 0.0,
+    }
+
+
+def _plot_confusion(cm: np.ndarray, codes, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg", force=False)
+    from matplotlib.figure import Figure
+
+    k = len(codes)
+    names = [f"{label_of(c)} {name_of(c)}" for c in codes]
+    rows = cm.sum(axis=1, keepdims=True)
+    frac = np.divide(cm, rows, out=np.zeros_like(cm, dtype=float), where=rows > 0)
+    size = max(4.0, 0.55 * k + 2.5)
+    fig = Figure(figsize=(size + 1, size), constrained_layout=True)
+    ax = fig.subplots()
+    im = ax.imshow(frac, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(k), names, rotation=45, ha="right", fontsize=8)
+    ax.set_yticks(range(k), names, fontsize=8)
+    ax.set_xlabel("predicted LCZ")
+    ax.set_ylabel("true LCZ")
+    ax.set_title(title, fontsize=9)
+    if k <= 20:
+        for i in range(k):
+            for j in range(k):
+                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
+                        color="white" if frac[i, j] > 0.5 else "black")
+    fig.colorbar(im, ax=ax, label="fraction of true class")
+    with atomic_path(path, overwrite=True) as tmp:
+        fig.savefig(tmp, format="png", dpi=100)
+
+
+def evaluate(
+    ckpt,
+    data: str | os.PathLike | None,
+    split: str | None = None,
+    cache: str | os.PathLike | None = None,
+    out_dir: str | os.PathLike | None = None,
+    batch_size: int = 256,
+    device: str = "cpu",
+    overwrite: bool = False,
+    progress: Callable | None = None,
+) -> dict:
+    """Evaluate checkpoint ``ckpt`` (path or :class:`~lczmap.checkpoint.Checkpoint`) on the SAR
+    patches of ``split`` (default: ``testing`` if present, else ``validation``).
+
+    Returns the report dict; with ``out_dir``, also writes :data:`REPORT_FILES` there (the folder
+    is created; existing files are kept unless ``overwrite``).
+    """
+    from .checkpoint import Checkpoint, load_checkpoint
+    from .data import open_patches, select_classes
+    from .data.so2sat import open_so2sat
+    from .train import resolve_device
+
+    ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt)
+    if split is None:
+        if data is not None:
+            split = open_so2sat(data).test_split
+        else:
+            raise LczmapError("no split given and no So2Sat data to choose one from: pass --split testing (or validation)")
+    out_paths = None
+    if out_dir is not None:
+        out_dir = Path(out_dir)
+        if out_dir.exists() and not out_dir.is_dir():
+            raise LczmapError(f"{out_dir} exists and is not a folder: choose another --out-dir")
+        out_paths = {name: out_dir / name for name in REPORT_FILES}
+        if out_dir.is_dir():
+            for p in out_paths.values():
+                check_output(p, overwrite)
+    src = open_patches(data, split, ck.sar_bands, cache)
+    positions, y = select_classes(src.labels, ck.meta["classes"], split)
+    network = ck.sar_network()
+    x = _Positions(src, positions)
+    logits = predict_logits(network, x, batch_size=batch_size, device=resolve_device(device), progress=progress)
+    pred = logits.argmax(1).numpy()
+    codes = ck.codes
+    cm = confusion_matrix(y, pred, len(codes))
+    m = classification_metrics(cm)
+    report = {
+        "checkpoint": str(ck.path),
+        "data": None if data is None else str(data),
+        "split": split,
+        "method": ck.method,
+        "norm": ck.norm,
+        "classes": ck.meta["classes"],
+        "sar_bands": ck.sar_bands.name,
+        "n": int(len(y)),
+        "overall_accuracy": m["overall_accuracy"],
+        "kappa": m["kappa"],
+        "macro_f1": m["macro_f1"],
+        "per_class": [
+            {
+                "code": int(c),
+                "label": label_of(c),
+                "name": name_of(c),
+                "support": m["support"][i],
+                "precision": m["precision"][i],
+                "recall": m["recall"][i],
+                "f1": m["f1"][i],
+            }
+            for i, c in enumerate(codes)
+        ],
+        "confusion_matrix": cm.tolist(),
+        "confusion_axes": "rows: true LCZ, columns: predicted LCZ, in the order of per_class",
+    }
+    log.info("%s on %s (%d patches): accuracy %.4f, kappa %.4f", ck.path.name, split, len(y), m["overall_accuracy"], m["kappa"])
+    if out_paths is not None:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        buf = io.StringIO()
+        writer = csv.writer(buf)
+        writer.writerow(["true \\ predicted"] + [f"LCZ {label_of(c)} {name_of(c)}" for c in codes])
+        for i, c in enumerate(codes):
+            writer.writerow([f"LCZ {label_of(c)} {name_of(c)}"] + [int(v) for v in cm[i]])
+        with atomic_path(out_paths["confusion.csv"], overwrite=overwrite) as tmp:
+            tmp.write_text(buf.getvalue())
+        title = f"{ck.path.name} on {split}: OA {m['overall_accuracy']:.3f}, kappa {m['kappa']:.3f}"
+        _plot_confusion(cm, codes, out_paths["confusion.png"], title)
+        report["files"] = {k: str(v) for k, v in out_paths.items()}
+        with atomic_path(out_paths["report.json"], overwrite=overwrite) as tmp:
+            tmp.write_text(json.dumps(report, indent=2))
+    return report
+
+
+class _Positions:
+    """``src`` restricted to ``positions``, sliceable for :func:`predict_logits`."""
+
+    def __init__(self, src, positions: np.ndarray):
+        self.src = src
+        self.positions = np.asarray(positions, dtype=np.int64)
+        if not len(self.positions):
+            raise DataError(f"no patches of the class setting in split {src.split!r}: choose another split")
+
+    def __len__(self) -> int:
+        return len(self.positions)
+
+    def __getitem__(self, sl: slice) -> np.ndarray:
+        return self.src[self.positions[sl]]
