@@ -1,0 +1,155 @@
+"""Opening scenes: band matching, units, complex data, resolution, reprojection, refusals."""
+
+import numpy as np
+import pytest
+import rasterio
+from hypothesis import given, settings, strategies as st
+from rasterio.control import GroundControlPoint
+
+from lczmap.errors import SceneError
+from lczmap.scene import open_scene, reflect_index
+
+from _predict_fixtures import grd, write_tif
+
+
+@pytest.fixture
+def vv_vh(tmp_path):
+    a = grd(64, 80, seed=1)
+    return write_tif(tmp_path / "s.tif", a, descriptions=["VV", "VH"]), a
+
+
+def test_bands_matched_by_description(vv_vh):
+    path, a = vv_vh
+    scene = open_scene(path, "lee-intensity")  # the model wants VH, VV
+    assert scene.channel_names == ["VH intensity", "VV intensity"]
+    np.testing.assert_array_equal(scene.read(0, 64, 0, 80), a[[1, 0]])
+    assert scene.shape == (2, 64, 80) and scene.units == "linear"
+
+
+def test_bands_option_overrides_descriptions(tmp_path):
+    a = grd(40, 40)
+    path = write_tif(tmp_path / "s.tif", a)  # no descriptions
+    with pytest.raises(SceneError, match="--bands"):
+        open_scene(path, "lee-intensity")
+    scene = open_scene(path, "lee-intensity", bands=["VH", "VV"])
+    np.testing.assert_array_equal(scene.read(0, 40, 0, 40), a)
+    with pytest.raises(SceneError, match="one name per band"):
+        open_scene(path, "lee-intensity", bands=["VV"])
+
+
+def test_separate_files_in_db(tmp_path):
+    a = grd(48, 48)
+    db = 10 * np.log10(a)
+    vv = write_tif(tmp_path / "vv.tif", db[0])
+    vh = write_tif(tmp_path / "vh.tif", db[1])
+    with pytest.raises(SceneError, match="--units db"):
+        open_scene(vv=vv, vh=vh)
+    scene = open_scene(vv=vv, vh=vh, units="db")
+    np.testing.assert_allclose(scene.read(0, 48, 0, 48), a[[1, 0]], rtol=1e-5)
+
+
+def test_db_unit_tag_is_read(tmp_path):
+    a = grd(40, 40)
+    path = write_tif(tmp_path / "s.tif", 10 * np.log10(a), descriptions=["VV", "VH"], units=["dB", "dB"])
+    scene = open_scene(path)
+    assert scene.units == "db"
+    np.testing.assert_allclose(scene.read(0, 40, 0, 40), a[[1, 0]], rtol=1e-5)
+
+
+def test_nodata_becomes_nan(tmp_path):
+    a = grd(40, 40)
+    a[:, :3] = -9999
+    scene = open_scene(write_tif(tmp_path / "s.tif", a, nodata=-9999, descriptions=["VV", "VH"]))
+    block = scene.read(0, 40, 0, 40)
+    assert np.isnan(block[:, :3]).all() and np.isfinite(block[:, 3:]).all()
+
+
+def test_complex_scene(tmp_path):
+    rng = np.random.default_rng(0)
+    z = (rng.normal(size=(2, 40, 40)) + 1j * rng.normal(size=(2, 40, 40))).astype(np.complex64)
+    path = write_tif(tmp_path / "slc.tif", z, descriptions=["VV", "VH"])
+    scene = open_scene(path, "vv-complex")
+    np.testing.assert_array_equal(scene.read(0, 40, 0, 40), np.stack([z[0].real, z[0].imag]))
+    with pytest.raises(SceneError, match="complex VH .SLC."):
+        open_scene(path, "lee-intensity")
+
+
+def test_grd_refused_for_complex_model(vv_vh):
+    with pytest.raises(SceneError, match="--sar-bands lee-intensity"):
+        open_scene(vv_vh[0], "vv-complex")
+
+
+def test_missing_polarisation(tmp_path):
+    path = write_tif(tmp_path / "vv.tif", grd(40, 40)[0], descriptions=["VV"])
+    with pytest.raises(SceneError, match="no VH band"):
+        open_scene(path, "lee-intensity")
+
+
+def test_resolution_refused_or_resampled(tmp_path):
+    path = write_tif(tmp_path / "s20.tif", grd(30, 40), res=20.0, descriptions=["VV", "VH"])
+    with pytest.raises(SceneError, match="--resample"):
+        open_scene(path)
+    scene = open_scene(path, resample="bilinear")
+    assert (scene.height, scene.width) == (60, 80)
+    assert scene.affine.a == 10.0 and scene.affine.c == 500000.0
+    assert np.isfinite(scene.read(0, 60, 0, 80)).mean() > 0.9
+
+
+def test_geographic_crs_warped_to_utm(tmp_path):
+    path = write_tif(tmp_path / "geo.tif", grd(60, 60), crs="EPSG:4326", res=0.0001, origin=(9.1, 45.5),
+                     descriptions=["VV", "VH"])
+    scene = open_scene(path)
+    assert rasterio.crs.CRS.from_wkt(scene.crs).to_epsg() == 32632
+    assert abs(scene.affine.a - 10) < 1e-6
+    assert np.isfinite(scene.read(0, scene.height, 0, scene.width)).mean() > 0.5
+
+
+def test_gcp_only_warped_to_utm(tmp_path):
+    gcps = [GroundControlPoint(0, 0, 9.0, 45.0), GroundControlPoint(0, 50, 9.0005, 45.0),
+            GroundControlPoint(50, 0, 9.0, 44.9995), GroundControlPoint(50, 50, 9.0005, 44.9995)]
+    path = write_tif(tmp_path / "gcp.tif", grd(50, 50), crs="EPSG:4326", gcps=gcps, descriptions=["VV", "VH"])
+    scene = open_scene(path)
+    assert rasterio.crs.CRS.from_wkt(scene.crs).to_epsg() == 32632
+    assert abs(scene.affine.a - 10) < 1e-6
+
+
+def test_unreadable_and_missing(tmp_path):
+    bad = tmp_path / "bad.tif"
+    bad.write_text("not a raster")
+    with pytest.raises(SceneError, match="cannot read"):
+        open_scene(bad)
+    with pytest.raises(SceneError, match="does not exist"):
+        open_scene(tmp_path / "nope.tif")
+
+
+def test_no_crs(tmp_path):
+    path = tmp_path / "nocrs.tif"
+    a = grd(40, 40)
+    with rasterio.open(path, "w", driver="GTiff", height=40, width=40, count=2, dtype="float32") as ds:
+        ds.write(a)
+    with pytest.raises(SceneError, match="no CRS"):
+        open_scene(path, bands=["VV", "VH"])
+
+
+def test_read_outside_mirrors_and_dataarray(vv_vh):
+    path, a = vv_vh
+    scene = open_scene(path)
+    block = scene.read(-5, 70, -3, 85)
+    full = np.pad(a[[1, 0]], ((0, 0), (5, 6), (3, 5)), mode="reflect")
+    np.testing.assert_array_equal(block, full)
+    da = scene.to_dataarray(chunks=25)
+    assert da.dims == ("band", "y", "x") and list(da.band.values) == ["VH intensity", "VV intensity"]
+    np.testing.assert_array_equal(da.values, a[[1, 0]])
+    assert da.x.values[0] == 500005.0 and da.y.values[0] == 4999995.0
+
+
+@settings(max_examples=200, deadline=None)
+@given(n=st.integers(2, 50), lo=st.integers(-49, 0), length=st.integers(1, 140))
+def test_reflect_index_matches_numpy(n, lo, length):
+    hi = lo + length
+    if hi - n > n - 1:  # numpy reflects once per side for pads up to n-1
+        hi = 2 * n - 1
+    idx = reflect_index(np.arange(lo, hi), n)
+    assert ((idx >= 0) & (idx < n)).all()
+    ref = np.pad(np.arange(n), (max(0, -lo), max(0, hi - n)), mode="reflect")
+    np.testing.assert_array_equal(idx, ref[lo + max(0, -lo) : hi + max(0, -lo)])
