@@ -464,14 +464,21 @@ def polsar_lee(vh: np.ndarray, vv: np.ndarray, size: int = 5, looks: float = 1.0
     """
     vh = np.asarray(vh)
     vv = np.asarray(vv)
-    i_vh = vh.real**2 + vh.imag**2
-    i_vv = vv.real**2 + vv.imag**2
-    cov = vv * np.conj(vh)
+    a, b = vh.real.astype(np.float64), vh.imag.astype(np.float64)
+    c, d = vv.real.astype(np.float64), vv.imag.astype(np.float64)
+    i_vh = a * a + b * b
+    i_vv = c * c + d * d
+    # VV * conj(VH), in real arithmetic so that results do not depend on array sizes (SIMD paths).
+    cov_re = c * a + d * b
+    cov_im = d * a - c * b
     m, k = _lee_weight(i_vh + i_vv, size, looks)
-    c = size // 2
-    sl = (Ellipsis, slice(c, c + m.shape[-2]), slice(c, c + m.shape[-1]))
-    m_cov = _box_mean(cov.real, size) + 1j * _box_mean(cov.imag, size)
-    return lee_filter(i_vh, size, looks), lee_filter(i_vv, size, looks), m_cov + k * (cov[sl] - m_cov)
+    h = size // 2
+    sl = (Ellipsis, slice(h, h + m.shape[-2]), slice(h, h + m.shape[-1]))
+    out_re = _box_mean(cov_re, size)
+    out_re += k * (cov_re[sl] - out_re)
+    out_im = _box_mean(cov_im, size)
+    out_im += k * (cov_im[sl] - out_im)
+    return lee_filter(i_vh, size, looks), lee_filter(i_vv, size, looks), out_re + 1j * out_im
 
 
 def _eo(m: dict, x, y, key: int, gain, haze) -> np.ndarray:
