@@ -338,23 +338,23 @@ def _run_distributed(scheduler, scene: Scene, tiles, model: Model, params: _Para
         model_f = client.scatter(model, broadcast=True)
         scene_f = client.scatter(scene, broadcast=True)
         todo = deque(tiles)
-        running = as_completed()
         keys = {}
 
         def submit():
             t = todo.popleft()
             f = client.submit(_remote_tile, scene_f, model_f, t, params, pure=False)
             keys[f.key] = t
-            running.add(f)
+            return f
 
-        for _ in range(min(len(todo), 3 * n_workers)):
-            submit()
+        if not todo:
+            return
+        running = as_completed([submit() for _ in range(min(len(todo), 3 * n_workers))], loop=client.loop)
         for fut in running:
             t = keys.pop(fut.key)
             put(t, fut.result())
             fut.release()
             if todo:
-                submit()
+                running.add(submit())
             if bar is not None:
                 bar.update(1)
     finally:
