@@ -9,7 +9,8 @@
 # Why a venv: QGIS's Python bindings are built for Debian's Python 3.11.2 and its numpy/GDAL.
 # A venv made with --system-site-packages sees PyQGIS and Processing, and gets lczmap's own
 # dependencies from PyPI on top.  numpy stays below 2 so that Debian's GDAL bindings (built
-# against numpy 1.x) keep working in the same process; torch is pinned to the CPU wheel.
+# against numpy 1.x) keep working in the same process; attrs must be newer than Debian's 22.2
+# (affine 3 needs it); torch is pinned to the CPU wheel (an unpinned torch pulls a CUDA build).
 set -euo pipefail
 
 ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
@@ -32,10 +33,10 @@ if [ ! -x "$VENV/bin/python" ]; then
     "$PY" -m venv --system-site-packages "$VENV"
 fi
 
-# 3. lczmap (editable) and what the tests need.  Constraints keep the CPU torch and numpy 1.x.
+# 3. lczmap (editable) and what the tests need, under the constraints above.
 CONSTRAINTS=$(mktemp)
 trap 'rm -f "$CONSTRAINTS"' EXIT
-printf 'torch==2.13.0\nnumpy<2\naffine<3\n' > "$CONSTRAINTS"
+printf 'torch==2.13.0\nnumpy<2\nattrs>=23.2\n' > "$CONSTRAINTS"
 # pip install is idempotent: quick when everything is already there, and it picks up dependencies
 # added to setup.cfg since the last run.
 "$VENV/bin/python" -m pip install -qq -c "$CONSTRAINTS" -e "$ROOT" pytest

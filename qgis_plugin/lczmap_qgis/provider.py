@@ -1,0 +1,26 @@
+"""The ``lczmap`` Processing provider: three algorithms in the toolbox group "lczmap"."""
+
+from qgis.core import QgsProcessingProvider
+
+from .algorithms import PredictAlgorithm, SummarizeAlgorithm, ZonesAlgorithm
+
+
+class LczmapProvider(QgsProcessingProvider):
+    def id(self):
+        return "lczmap"
+
+    def name(self):
+        return "lczmap"
+
+    def longName(self):  # noqa: N802
+        return "lczmap: Local Climate Zones from Sentinel-1"
+
+    def supportedOutputRasterLayerExtensions(self):  # noqa: N802
+        return ["tif"]  # lczmap writes Cloud-Optimized GeoTIFFs
+
+    def supportedOutputVectorLayerExtensions(self):  # noqa: N802
+        return ["gpkg", "fgb", "geojson", "shp"]  # formats lczmap.zones writes and QGIS reads
+
+    def loadAlgorithms(self):  # noqa: N802
+        for alg in (PredictAlgorithm(), ZonesAlgorithm(), SummarizeAlgorithm()):
+            self.addAlgorithm(alg)
