@@ -327,3 +327,53 @@ def test_cli_no_model_and_bad_checkpoint(scene_tif, tmp_path, monkeypatch):
     r = runner.invoke(main, ["predict", "-m", str(junk), str(scene_tif), str(tmp_path / "o.tif")])
     assert r.exit_code == 1 and "not an lczmap checkpoint" in r.output
     assert not (tmp_path / "o.tif").exists()
+
+
+# ------------------------------------------------------------------ real Sentinel-1 GRD data (bigearthnet-common)
+
+@pytest.fixture(scope="session")
+def twin_lee_model(twin_dir, tmp_path_factory):
+    """A small lee-intensity model trained on the So2Sat twin (real lczmap.train)."""
+    from lczmap.train import TrainConfig, train
+
+    cfg = TrainConfig(data=str(twin_dir), method="sar-only", classes="all", labels="all", sar_bands="lee-intensity",
+                      sar_epochs=3, width=8, depth=2, blocks=1, embedding=32, batch_size=64, device="cpu",
+                      val_max=200)
+    return train(cfg, tmp_path_factory.mktemp("lee") / "lee.safetensors").checkpoint
+
+
+@pytest.fixture(scope="session")
+def bigearthnet_s1(tmp_path_factory):
+    """The real Sentinel-1 GRD patches shipped in the bigearthnet-common wheel (VV/VH GeoTIFFs in dB)."""
+    import tarfile
+    from importlib import resources
+
+    ben = pytest.importorskip("bigearthnet_common", reason="pip install bigearthnet-common (test extra)")
+    archive = resources.files(ben) / "BigEarthNet-S1-Example.tar.bz2"
+    out = tmp_path_factory.mktemp("ben")
+    with tarfile.open(archive) as tar:
+        tar.extractall(out, filter="data")
+    pairs = []
+    for vv in sorted(out.rglob("*_VV.tif")):
+        vh = vv.with_name(vv.name.replace("_VV.tif", "_VH.tif"))
+        if vh.exists():
+            pairs.append((vv, vh))
+    assert pairs, "the archive holds VV/VH pairs"
+    return pairs
+
+
+@pytest.mark.slow
+def test_real_grd_patches(bigearthnet_s1, twin_lee_model, tmp_path):
+    codes = set(load_model(twin_lee_model).codes)
+    for k, (vv, vh) in enumerate(bigearthnet_s1[:3]):
+        out = tmp_path / f"lcz{k}.tif"
+        with pytest.raises(SceneError, match="--units db"):
+            predict_scene(None, out, twin_lee_model, vv=vv, vh=vh)
+        res = predict_scene(None, out, twin_lee_model, vv=vv, vh=vh, units="db")
+        with rasterio.open(vv) as src, rasterio.open(res.out) as ds:
+            assert ds.crs == src.crs and src.crs.is_projected
+            step = ds.transform.a
+            for a, b in zip(ds.bounds, src.bounds):
+                assert abs(a - b) <= step
+            got = ds.read(1)
+        assert (got != 0).all() and set(np.unique(got)) <= codes
