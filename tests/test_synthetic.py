@@ -338,3 +338,24 @@ def test_scene_refuses_to_clobber_and_bad_options(tmp_path, scene):
     with pytest.raises(LczmapError, match="does not exist"):
         write_scene(tmp_path / "missing" / "x.tif", size=(40, 40))
     assert not list(tmp_path.glob("x*"))
+
+
+class _Bar:
+    """A tqdm-like recorder for progress callbacks."""
+
+    def __init__(self, log, total=None, desc=None):
+        self.log, self.total, self.done = log, total, 0
+        log.append(self)
+
+    def update(self, n=1):
+        self.done += n
+
+    def close(self):
+        self.closed = True
+
+
+def test_progress_callbacks_count_the_work(tmp_path):
+    bars = []
+    write_twin(tmp_path / "t", 40, 20, 17, seed=0, chunk=16, progress=lambda **kw: _Bar(bars, **kw))
+    write_scene(tmp_path / "s.tif", size=(100, 130), block=64, progress=lambda **kw: _Bar(bars, **kw))
+    assert [(b.total, b.done, b.closed) for b in bars] == [(77, 77, True), (6, 6, True)]
