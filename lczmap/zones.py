@@ -180,12 +180,7 @@ def inspect_lcz(
         bar = progress(total=src.height, desc="scan LCZ map") if progress else None
         for win in _windows(src.height, src.width, block_rows):
             raw = src.read(1, window=win)
-            weights = np.repeat(row_area[win.row_off : win.row_off + win.height], win.width)
-            flat = raw.ravel()
-            keep = _valid_raw(flat, nd)
-            values, inverse = np.unique(flat[keep], return_inverse=True)
-            counts = np.bincount(inverse, minlength=values.size)
-            area = np.bincount(inverse, weights=weights[keep], minlength=values.size)
+            values, counts, area = _histogram(raw, nd, row_area[win.row_off : win.row_off + win.height])
             for v, n, a in zip(values.tolist(), counts.tolist(), area.tolist()):
                 slot = found.setdefault(v, [0, 0.0])
                 slot[0] += n
@@ -217,6 +212,36 @@ def inspect_lcz(
             pixels=pixels,
             areas=areas,
         )
+
+
+def _histogram(raw: np.ndarray, nodata, row_area: np.ndarray):
+    """Valid raw values of a strip (H, W), their pixel counts and areas (m2)."""
+    keep = _valid_raw(raw, nodata)
+    small_ints = raw.dtype.kind == "u" and raw.dtype.itemsize <= 2
+    constant = row_area.size == 0 or np.all(row_area == row_area[0])
+    if small_ints:
+        counts = np.bincount(raw[keep])
+        values = np.flatnonzero(counts)
+        counts = counts[values]
+        index = raw
+    else:
+        values, inverse = np.unique(raw[keep], return_inverse=True)
+        counts = np.bincount(inverse, minlength=values.size)
+        index = np.zeros(raw.shape, np.int64)
+        index[keep] = inverse
+    if constant:
+        area = counts * (float(row_area[0]) if row_area.size else 0.0)
+    else:  # geographic: pixel area changes from row to row
+        lookup = np.zeros(int(index.max()) + 1 if index.size else 1, np.int64) - 1
+        if small_ints:
+            lookup[values] = np.arange(values.size)
+        else:
+            lookup[: values.size] = np.arange(values.size)
+        area = np.zeros(values.size)
+        for i in range(raw.shape[0]):
+            slots = lookup[index[i][keep[i]]]
+            area += np.bincount(slots, minlength=values.size) * row_area[i]
+    return values, counts, area
 
 
 def _valid_raw(raw: np.ndarray, nodata) -> np.ndarray:

@@ -414,3 +414,33 @@ def test_cli_bad_input(tmp_path, halves, args, message):
     result = run([a.format(lcz=lcz, tmp=tmp_path) for a in args])
     assert result.exit_code in (1, 2) and message in result.output, result.output
     assert "Traceback" not in result.output
+
+
+# --------------------------------------------------------------------------------------------
+# The parts zones meets: predict's LCZ COGs and the synthetic twin scene
+
+
+def test_reads_predicts_lcz_cog(tmp_path):
+    from lczmap.raster import write_lcz
+
+    codes = blobby(64, 48, seed=4)
+    cog = write_lcz(tmp_path / "map.tif", codes, ORIGIN, UTM)
+    plain = write_raster(tmp_path / "plain.tif", codes)
+    assert inspect_lcz(cog).is_native
+    a = gpd.read_file(zones(cog, tmp_path / "a.gpkg", min_area=40_000, style=False).path)
+    b = gpd.read_file(zones(plain, tmp_path / "b.gpkg", min_area=40_000, style=False).path)
+    assert zone_set(a) == zone_set(b)
+
+
+def test_twin_scene_truth_zones_and_district_summary(tmp_path):
+    from lczmap.data.synthetic import write_scene
+
+    _, truth = write_scene(tmp_path / "scene.tif", size=(300, 400), seed=1)
+    result = zones(truth, tmp_path / "zones.gpkg", min_area=20_000, block_rows=16)
+    frame = gpd.read_file(result.path)
+    assert result.zones == len(frame) > 0 and frame.is_valid.all()
+    summary = summarize(truth, tmp_path / "districts.gpkg", by=grid_districts(truth, 1000), csv_path=tmp_path / "d.csv")
+    table = summarize(truth)
+    classified = (summary["area_m2"] * (1 - summary["nodata"])).sum()
+    assert classified == pytest.approx(table["area_m2"][:17].sum())
+    assert frame["area_m2"].sum() == pytest.approx(classified)
