@@ -21,5 +21,4 @@ if ! "$PY" -c "import qgis.core, lczmap" 2>/dev/null; then
     exit 1
 fi
 cd "$ROOT"
-# Debian's matplotlib toolkits beside the venv's matplotlib: a harmless import-time warning.
-exec "$PY" -m pytest -q -p no:cacheprovider -rs -W "ignore:Unable to import Axes3D:UserWarning" tests/qgis "$@"
+exec "$PY" -m pytest -q -p no:cacheprovider -rs tests/qgis "$@"
