@@ -66,7 +66,7 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 DEFAULT_STRIDE = 10
-DEFAULT_TILE = 256
+DEFAULT_TILE = 128
 PATCH = 32
 
 
@@ -237,37 +237,77 @@ def _batch_forward(net, x: torch.Tensor, device: torch.device, amp: bool) -> tor
     return torch.softmax(logits.float(), dim=1)
 
 
+def _window_sums(mask: torch.Tensor, p: int, s: int, th: int, tw: int) -> torch.Tensor:
+    """Count of true pixels in each p x p window at stride s (integral image, exact)."""
+    cs = torch.nn.functional.pad(mask.to(torch.int32).cumsum(0).cumsum(1), (1, 0, 1, 0))
+    r = torch.arange(th, device=mask.device) * s
+    c = torch.arange(tw, device=mask.device) * s
+    a, b = r[:, None], c[None, :]
+    return cs[a + p, b + p] - cs[a, b + p] - cs[a + p, b] + cs[a, b]
+
+
+def _chunks(th: int, tw: int, batch: int):
+    """Rectangles (r0, r1, c0, c1) of the tile's window grid holding at most ``batch`` windows."""
+    if tw <= batch:
+        nr = batch // tw
+        return [(r0, min(th, r0 + nr), 0, tw) for r0 in range(0, th, nr)]
+    return [(r, r + 1, c0, min(tw, c0 + batch)) for r in range(th) for c0 in range(0, tw, batch)]
+
+
+#: A batch of windows whose valid share is at least this is run whole (invalid ones masked
+#: afterwards, one copy); sparser batches gather the valid windows only.
+_DENSE = 0.75
+
+
 def compute_tile(block: np.ndarray, model: Model, params: _Params, state: dict | None = None) -> dict:
     """Classify all windows of one input block (C, hb, wb) -> codes (th, tw) uint8, confidence
-    (th, tw) float32 (NaN nodata), probabilities (K, th, tw) float32 or None, n_valid."""
+    (th, tw) float32 (NaN nodata), probabilities (K, th, tw) float32 or None, n_valid.
+
+    Windows are strided views of the block on the device; each batch (a rectangle of the window
+    grid) is copied once into a contiguous (B, C, 32, 32) tensor for the model."""
     device = _device(params.device)
     s, p = params.stride, model.patch_size
     state = state if state is not None else {}
     batch = state.get("batch") or params.batch_size or (4096 if device.type == "cuda" else 512)
     net = model.on(device)
+    k = len(model.codes)
     with torch.inference_mode():
         x = torch.from_numpy(np.ascontiguousarray(block)).to(device, non_blocking=True)
         c = x.shape[0]
         th = (x.shape[1] - p) // s + 1
         tw = (x.shape[2] - p) // s + 1
         missing = torch.isnan(x).any(0)
-        centre = missing[p // 2 :: s, p // 2 :: s][:th, :tw]
-        share = torch.nn.functional.avg_pool2d(missing[None, None].float(), p, stride=s)[0, 0, :th, :tw]
-        valid = ~centre & (share <= params.max_nodata)
-        if bool(missing.any()):
+        any_missing = bool(missing.any())
+        if any_missing:
+            centre = missing[p // 2 :: s, p // 2 :: s][:th, :tw]
+            share = _window_sums(missing, p, s, th, tw).float() / (p * p)
+            valid = ~centre & (share <= params.max_nodata)
             fill = torch.tensor(model.fill, dtype=x.dtype, device=device)[:, None, None].expand_as(x)
             x = torch.where(missing[None], fill, x)
-        windows = x.unfold(1, p, s).unfold(2, p, s)  # (C, th', tw', p, p), a view
-        flat = valid.flatten().nonzero().squeeze(1)
-        k = len(model.codes)
-        probs = torch.full((k, th * tw), float("nan"), dtype=torch.float32, device=device)
-        start = 0
-        while start < flat.numel():
-            idx = flat[start : start + batch]
-            ii, jj = idx // tw, idx % tw
-            xb = windows[:, ii, jj].permute(1, 0, 2, 3).contiguous()  # (B, C, p, p): one batch copied
+            valid_np = valid.cpu().numpy()
+        else:
+            valid = torch.ones((th, tw), dtype=torch.bool, device=device)
+            valid_np = np.ones((th, tw), dtype=bool)
+        windows = x.unfold(1, p, s).unfold(2, p, s)  # (C, th', tw', p, p): a view, nothing copied
+        probs = torch.full((k, th, tw), float("nan"), dtype=torch.float32, device=device)
+        while True:
             try:
-                pb = _batch_forward(net, xb, device, params.amp)
+                for r0, r1, c0, c1 in _chunks(th, tw, batch):
+                    v = valid_np[r0:r1, c0:c1]
+                    nv = int(v.sum())
+                    if nv == 0:
+                        continue
+                    rect = windows[:, r0:r1, c0:c1].permute(1, 2, 0, 3, 4)  # (nr, nc, C, p, p) view
+                    if nv >= _DENSE * v.size:
+                        xb = rect.reshape(-1, c, p, p)  # the one copy
+                        pb = _batch_forward(net, xb, device, params.amp)
+                        probs[:, r0:r1, c0:c1] = pb.T.reshape(k, r1 - r0, c1 - c0)
+                    else:
+                        mask = torch.from_numpy(v).to(device)
+                        xb = rect[mask]  # gathers the valid windows only: (nv, C, p, p)
+                        pb = _batch_forward(net, xb, device, params.amp)
+                        probs[:, r0:r1, c0:c1][:, mask] = pb.T
+                break
             except torch.cuda.OutOfMemoryError:
                 if batch == 1:
                     raise
@@ -275,18 +315,17 @@ def compute_tile(block: np.ndarray, model: Model, params: _Params, state: dict |
                 state["batch"] = batch
                 torch.cuda.empty_cache()
                 log.warning("CUDA out of memory: batch size halved to %d", batch)
-                continue
-            probs[:, idx] = pb.T
-            start += idx.numel()
-        conf, arg = probs.max(0) if k else (None, None)
+        if any_missing:
+            probs = torch.where(valid[None], probs, torch.full((), float("nan"), device=device))
+        conf, arg = probs.max(0)
         lut = torch.tensor(model.codes, dtype=torch.uint8, device=device)
-        codes = torch.where(valid.flatten(), lut[arg.clamp(min=0)], torch.zeros((), dtype=torch.uint8, device=device))
-        conf = torch.where(valid.flatten(), conf, torch.full_like(conf, float("nan")))
+        codes = torch.where(valid, lut[arg.clamp(min=0)], torch.zeros((), dtype=torch.uint8, device=device))
+        conf = torch.where(valid, conf, torch.full((), float("nan"), device=device))
         out = {
-            "codes": codes.reshape(th, tw).cpu().numpy(),
-            "confidence": conf.reshape(th, tw).cpu().numpy(),
-            "probabilities": probs.reshape(k, th, tw).cpu().numpy() if params.probs else None,
-            "n_valid": int(flat.numel()),
+            "codes": codes.cpu().numpy(),
+            "confidence": conf.cpu().numpy(),
+            "probabilities": probs.cpu().numpy() if params.probs else None,
+            "n_valid": int(valid_np.sum()),
         }
     return out
 

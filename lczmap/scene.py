@@ -105,10 +105,29 @@ class Scene:
 
     def read(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         """Pixels of rows ``r0:r1`` and columns ``c0:c1`` (may run outside the scene: mirrored)."""
+        pads = (max(0, -r0), max(0, r1 - self.height), max(0, -c0), max(0, c1 - self.width))
+        simple = (r0 < self.height and r1 > 0 and c0 < self.width and c1 > 0
+                  and max(pads[:2]) < self.height and max(pads[2:]) < self.width)
+        if simple:  # the common case: inside the scene, or running off its edges by less than its size
+            rlo, rhi = max(0, r0), min(self.height, r1)
+            clo, chi = max(0, c0), min(self.width, c1)
+            if any(pads) and (rhi - rlo <= max(pads[:2]) or chi - clo <= max(pads[2:])):
+                simple = False  # the mirror needs pixels beyond the read range
+        if simple:
+            out = self._read_window(rlo, rhi, clo, chi)
+            if any(pads):
+                out = np.pad(out, ((0, 0), pads[:2], pads[2:]), mode="reflect")
+            return out
         rows = reflect_index(np.arange(r0, r1), self.height)
         cols = reflect_index(np.arange(c0, c1), self.width)
         rlo, rhi = int(rows.min()), int(rows.max()) + 1
         clo, chi = int(cols.min()), int(cols.max()) + 1
+        out = self._read_window(rlo, rhi, clo, chi)
+        if rlo != r0 or rhi != r1 or clo != c0 or chi != c1:
+            out = out[:, rows - rlo][:, :, cols - clo]
+        return out
+
+    def _read_window(self, rlo: int, rhi: int, clo: int, chi: int) -> np.ndarray:
         window = Window(clo, rlo, chi - clo, rhi - rlo)
         out = np.empty((len(self.bands), rhi - rlo, chi - clo), dtype=np.float32)
         by_file: dict[str, list[int]] = {}
@@ -127,8 +146,6 @@ class Scene:
                 b = self.bands[i]
                 raw = data[wanted.index(b.band)]
                 out[i] = _part(raw, b.part, b.nodata, self.units, b.channel.quantity)
-        if rlo != r0 or rhi != r1 or clo != c0 or chi != c1:
-            out = out[:, rows - rlo][:, :, cols - clo]
         return out
 
     def _warped(self, src):

@@ -153,3 +153,18 @@ def test_reflect_index_matches_numpy(n, lo, length):
     assert ((idx >= 0) & (idx < n)).all()
     ref = np.pad(np.arange(n), (max(0, -lo), max(0, hi - n)), mode="reflect")
     np.testing.assert_array_equal(idx, ref[lo + max(0, -lo) : hi + max(0, -lo)])
+
+
+@settings(max_examples=60, deadline=None)
+@given(r0=st.integers(-20, 30), h=st.integers(1, 60), c0=st.integers(-20, 30), w=st.integers(1, 60))
+def test_read_any_range_is_mirrored_scene(tmp_path_factory, r0, h, c0, w):
+    folder = tmp_path_factory.getbasetemp() / "mirror"
+    folder.mkdir(exist_ok=True)
+    path = folder / "s.tif"
+    a = grd(21, 23, seed=3)
+    if not path.exists():
+        write_tif(path, a, descriptions=["VH", "VV"])
+    scene = open_scene(path)
+    rows = reflect_index(np.arange(r0, r0 + h), 21)
+    cols = reflect_index(np.arange(c0, c0 + w), 23)
+    np.testing.assert_array_equal(scene.read(r0, r0 + h, c0, c0 + w), a[:, rows][:, :, cols])

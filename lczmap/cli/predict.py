@@ -30,7 +30,7 @@ def _bands(ctx, param, value):
               help="Resample scenes whose pixels are not 10 m (refused otherwise).")
 @click.option("--stride", type=click.IntRange(min=1), default=10, show_default=True,
               help="Output pixel size in input pixels (10 = 100 m, the LCZ convention).")
-@click.option("--tile-size", type=click.IntRange(min=1), default=256, show_default=True,
+@click.option("--tile-size", type=click.IntRange(min=1), default=128, show_default=True,
               help="Output pixels per tile side (memory scales with it).")
 @click.option("--max-nodata", type=click.FloatRange(0, 1), default=0.5, show_default=True,
               help="Largest nodata share of a window that is still classified.")

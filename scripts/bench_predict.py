@@ -1,0 +1,294 @@
+#!/usr/bin/env python
+"""Benchmark `lczmap predict` (issue 5, item 6) and its memory bound (item 4).
+
+Speed, in one run on the same GeoTIFF and model (windows/s):
+  (a)  model-only forward throughput on windows already on the device (the bound);
+  (b)  lczmap predict end to end (read, cut, batch, model, write the COG);
+  (c)  torchgeo's RasterDataset + GridGeoSampler (32 px, stride 10) + DataLoader, same model;
+  (b') and (c') again with a trivial model, so that only reading, cutting and batching count.
+Targets: b/a >= 0.75, b'/c' >= 100. torchgeo runs in a separate venv (--torchgeo-python,
+default .venv-torchgeo/bin/python; it needs torch, torchvision, torchgeo, safetensors, h5py);
+--skip-torchgeo leaves c/c' out (e.g. on a GPU machine).
+
+Memory (--memory): writes a 20,000 x 20,000 two-band float32 scene (3.2 GB) in blocks, runs
+`lczmap predict` on it in a child process and reports the child's peak RSS (target 1.5 GB),
+then deletes the scene.
+
+Examples:
+  python scripts/bench_predict.py --size 4000                      # CPU, all of a/b/c/b'/c'
+  python scripts/bench_predict.py --size 10980 --skip-torchgeo     # GPU check
+  python scripts/bench_predict.py --memory --memory-size 20000
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import subprocess
+import sys
+import tempfile
+import textwrap
+import time
+from pathlib import Path
+
+import numpy as np
+import torch
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+class Trivial(torch.nn.Module):
+    """Almost no compute: per-channel mean -> K logits (keeps the data path honest)."""
+
+    def __init__(self, c: int, k: int):
+        super().__init__()
+        self.lin = torch.nn.Linear(c, k)
+
+    def forward(self, x):
+        return self.lin(x.mean((2, 3)))
+
+
+def make_checkpoint(path: Path, width=16, depth=3, blocks=2, embedding=64) -> Path:
+    """An untrained checkpoint of lczmap's default architecture (speed does not depend on weights)."""
+    from lczmap.checkpoint import save_checkpoint
+    from lczmap.data.bands import band_set
+    from lczmap.models import Architecture, YNet
+
+    torch.manual_seed(0)
+    arch = Architecture(width=width, depth=depth, blocks=blocks, embedding=embedding, projection=64)
+    bs = band_set("lee-intensity", "sar")
+    net = YNet(3, 2, 17, "instance", arch).eval()
+    net.sar_encoder.standardize.set_stats([0.05, 0.2], [0.05, 0.2])
+    meta = {"method": "sar-only", "norm": "instance", "eo_bands": band_set("rgb", "eo").to_dict(),
+            "sar_bands": bs.to_dict(), "eo_mean": [0.1] * 3, "eo_std": [0.05] * 3, "sar_mean": [0.05, 0.2],
+            "sar_std": [0.05, 0.2], "classes": "all", "codes": list(range(1, 18)), "patch_size": 32,
+            "architecture": arch.to_dict(), "seed": 0, "metrics": {}}
+    return save_checkpoint(path, net, meta, overwrite=True)
+
+
+def write_big_scene(path: Path, size: int, block: int = 1024) -> Path:
+    """A size x size two-band float32 GeoTIFF (VV, VH), written block by block (bounded memory)."""
+    import rasterio
+    from rasterio.transform import from_origin
+    from rasterio.windows import Window
+
+    rng = np.random.default_rng(0)
+    profile = dict(driver="GTiff", height=size, width=size, count=2, dtype="float32", crs="EPSG:32633",
+                   transform=from_origin(380000, 5830000, 10, 10), tiled=True, blockxsize=512, blockysize=512,
+                   BIGTIFF="YES", nodata=float("nan"))
+    with rasterio.open(path, "w", **profile) as ds:
+        ds.set_band_description(1, "VV")
+        ds.set_band_description(2, "VH")
+        for r in range(0, size, block):
+            h = min(block, size - r)
+            data = rng.gamma(2.0, 0.05, size=(2, h, size)).astype(np.float32)
+            ds.write(data, window=Window(0, r, size, h))
+    return path
+
+
+def model_only(network, n_windows, batch, device, amp=True, channels=2, reps=None) -> float:
+    """(a): windows/s of forward + softmax + argmax on windows already on the device."""
+    from lczmap.predict import _batch_forward
+
+    net = network.to(device).eval()
+    x = torch.rand(batch, channels, 32, 32, device=device) * 0.2
+    n_batches = max(1, (reps or n_windows) // batch)
+    with torch.inference_mode():
+        _batch_forward(net, x, device, amp).argmax(1)  # warm-up
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t = time.perf_counter()
+        for _ in range(n_batches):
+            _batch_forward(net, x, device, amp).argmax(1)
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        return n_batches * batch / (time.perf_counter() - t)
+
+
+TORCHGEO_SCRIPT = textwrap.dedent(
+    """
+    import json, sys, time, torch
+    from torch.utils.data import DataLoader
+    from torchgeo.datasets import RasterDataset, stack_samples
+    from torchgeo.samplers import GridGeoSampler, Units
+    args = json.loads(sys.argv[1])
+    torch.set_num_threads(args["threads"])
+    class Scene(RasterDataset):
+        filename_glob = args["glob"]
+        is_image = True
+        separate_files = False
+    class Trivial(torch.nn.Module):
+        def __init__(self, c, k):
+            super().__init__(); self.lin = torch.nn.Linear(c, k)
+        def forward(self, x):
+            return self.lin(x.mean((2, 3)))
+    if args["trivial"]:
+        net = Trivial(2, 17)
+    else:
+        sys.path.insert(0, args["root"])
+        from lczmap.checkpoint import load_checkpoint
+        net = load_checkpoint(args["model"]).sar_network()
+    net.eval()
+    ds = Scene(paths=args["folder"])
+    sampler = GridGeoSampler(ds, size=32, stride=args["stride"], units=Units.PIXELS)
+    loader = DataLoader(ds, sampler=sampler, batch_size=args["batch"], collate_fn=stack_samples,
+                        num_workers=args["workers"])
+    n = 0; t = None; batches = 0
+    with torch.inference_mode():
+        for b in loader:
+            x = b["image"].float()
+            # same order as lczmap's lee-intensity channels: VH, VV (file holds VV, VH)
+            net(x[:, [1, 0]]).softmax(1).argmax(1)
+            batches += 1
+            if batches == 2:
+                t = time.perf_counter(); n = 0
+            elif batches > 2:
+                n += x.shape[0]
+            if batches >= args["max_batches"] + 2:
+                break
+    print(json.dumps({"windows": n, "seconds": time.perf_counter() - t, "total_windows": len(sampler)}))
+    """
+)
+
+
+def torchgeo_rate(python: str, scene: Path, model: Path, trivial: bool, batch: int, stride: int, workers: int,
+                  max_batches: int, threads: int) -> dict:
+    """(c)/(c'): windows/s of torchgeo's grid sampler + DataLoader + model, timed after 2 warm-up batches."""
+    folder = tempfile.mkdtemp(prefix="tg-")
+    link = Path(folder) / scene.name
+    os.symlink(scene.resolve(), link)
+    args = dict(glob=scene.name, folder=folder, model=str(model), trivial=trivial, batch=batch, stride=stride,
+                workers=workers, max_batches=max_batches, root=str(ROOT), threads=threads)
+    try:
+        proc = subprocess.run([python, "-c", TORCHGEO_SCRIPT, json.dumps(args)], capture_output=True, text=True)
+    finally:
+        link.unlink()
+        os.rmdir(folder)
+    if proc.returncode != 0:
+        raise RuntimeError(f"torchgeo baseline failed:\n{proc.stderr[-3000:]}")
+    res = json.loads(proc.stdout.strip().splitlines()[-1])
+    res["windows_per_s"] = res["windows"] / res["seconds"]
+    return res
+
+
+def speed(args) -> dict:
+    from lczmap.data.synthetic import write_scene
+    from lczmap.predict import Model, _device, load_model, predict_scene
+
+    device = _device(args.device)
+    work = Path(tempfile.mkdtemp(prefix="bench-predict-", dir=args.workdir))
+    results: dict = {"device": str(device), "size": args.size, "stride": args.stride, "torch_threads": torch.get_num_threads()}
+    if device.type == "cuda":
+        results["gpu"] = torch.cuda.get_device_name()
+    scene = Path(args.scene) if args.scene else None
+    if scene is None:
+        t = time.perf_counter()
+        scene, _ = write_scene(work / "scene.tif", size=(args.size, args.size), seed=0)
+        results["scene_write_s"] = round(time.perf_counter() - t, 1)
+    model_path = Path(args.model) if args.model else make_checkpoint(work / "model.safetensors")
+    model = load_model(model_path)
+    batch = args.batch_size or (4096 if device.type == "cuda" else 512)
+    results["batch_size"] = batch
+
+    # (b) end to end
+    t = time.perf_counter()
+    res = predict_scene(scene, work / "lcz.tif", model, stride=args.stride, batch_size=batch, device=args.device,
+                        tile_size=args.tile_size, overwrite=True)
+    wall = time.perf_counter() - t
+    n_windows = res.n_windows
+    results["n_windows"] = n_windows
+    results["b_end_to_end"] = {"windows_per_s": n_windows / wall, "seconds": wall}
+    # (a) the bound: same number of windows, pre-staged on the device
+    a_rate = model_only(model.network, n_windows, batch, device, amp=True)
+    results["a_model_only"] = {"windows_per_s": a_rate}
+    results["b_over_a"] = results["b_end_to_end"]["windows_per_s"] / a_rate
+
+    # (b') trivial model
+    trivial = Model(Trivial(2, 17), tuple(range(1, 18)), model.band_set, name="trivial")
+    t = time.perf_counter()
+    res = predict_scene(scene, work / "lcz_trivial.tif", trivial, stride=args.stride, batch_size=batch,
+                        device=args.device, tile_size=args.tile_size, overwrite=True)
+    wall = time.perf_counter() - t
+    results["b_prime_trivial"] = {"windows_per_s": res.n_windows / wall, "seconds": wall}
+
+    if not args.skip_torchgeo:
+        py = args.torchgeo_python
+        if not Path(py).exists():
+            raise SystemExit(f"{py} not found: make the torchgeo venv (see docs/dev/predict.md) or pass --skip-torchgeo")
+        for key, triv, nb in (("c_torchgeo", False, args.torchgeo_batches), ("c_prime_torchgeo_trivial", True, args.torchgeo_batches)):
+            best = None
+            for workers in args.torchgeo_workers:
+                r = torchgeo_rate(py, scene, model_path, triv, batch, args.stride, workers, nb, torch.get_num_threads())
+                r["num_workers"] = workers
+                if best is None or r["windows_per_s"] > best["windows_per_s"]:
+                    best = r
+            results[key] = best
+        results["b_over_c"] = results["b_end_to_end"]["windows_per_s"] / results["c_torchgeo"]["windows_per_s"]
+        results["b_prime_over_c_prime"] = (results["b_prime_trivial"]["windows_per_s"]
+                                           / results["c_prime_torchgeo_trivial"]["windows_per_s"])
+    if not args.keep:
+        for p in sorted(work.iterdir()):
+            p.unlink()
+        work.rmdir()
+    return results
+
+
+def memory(args) -> dict:
+    work = Path(tempfile.mkdtemp(prefix="bench-mem-", dir=args.workdir))
+    scene = work / "big.tif"
+    t = time.perf_counter()
+    write_big_scene(scene, args.memory_size)
+    write_s = time.perf_counter() - t
+    model = Path(args.model) if args.model else make_checkpoint(work / "model.safetensors", width=4, depth=2, blocks=1,
+                                                                embedding=16)
+    cmd = [sys.executable, "-m", "lczmap", "-q", "predict", str(scene), str(work / "big_lcz.tif"), "-m", str(model),
+           "--device", args.device, "--tile-size", str(args.tile_size)]
+    t = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    wall = time.perf_counter() - t
+    peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
+    out = {"scene": f"{args.memory_size} x {args.memory_size} x 2 float32",
+           "scene_gb": args.memory_size**2 * 8 / 1e9, "scene_write_s": round(write_s, 1),
+           "predict_s": round(wall, 1), "peak_rss_gb": peak_kb / 1e6, "returncode": proc.returncode,
+           "stdout": proc.stdout.strip()[-300:], "stderr": proc.stderr.strip()[-1000:],
+           "model": "given" if args.model else "tiny (width 4, depth 2): memory is set by the data path",
+           "command": " ".join(cmd)}
+    for p in sorted(work.iterdir(), reverse=True):
+        if p.is_file():
+            p.unlink()
+    for p in work.iterdir():
+        p.rmdir()
+    work.rmdir()
+    return out
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("--size", type=int, default=4000, help="scene side in pixels (written by write_scene)")
+    ap.add_argument("--scene", help="use this GeoTIFF instead of writing one")
+    ap.add_argument("--model", help="checkpoint (default: untrained default architecture, 17 classes)")
+    ap.add_argument("--stride", type=int, default=10)
+    ap.add_argument("--tile-size", type=int, default=128)
+    ap.add_argument("--batch-size", type=int, default=None)
+    ap.add_argument("--device", default="auto")
+    ap.add_argument("--skip-torchgeo", action="store_true")
+    ap.add_argument("--torchgeo-python", default=str(ROOT / ".venv-torchgeo" / "bin" / "python"))
+    ap.add_argument("--torchgeo-batches", type=int, default=10, help="timed torchgeo batches (after 2 warm-up)")
+    ap.add_argument("--torchgeo-workers", type=int, nargs="+", default=[0, 2], help="DataLoader num_workers tried")
+    ap.add_argument("--memory", action="store_true", help="run the memory benchmark instead")
+    ap.add_argument("--memory-size", type=int, default=20000)
+    ap.add_argument("--workdir", default=None, help="folder for temporary scenes (default: system temp)")
+    ap.add_argument("--keep", action="store_true", help="keep the scene and outputs")
+    ap.add_argument("--json", help="also write the results here")
+    args = ap.parse_args(argv)
+    results = memory(args) if args.memory else speed(args)
+    text = json.dumps(results, indent=2)
+    print(text)
+    if args.json:
+        Path(args.json).write_text(text)
+
+
+if __name__ == "__main__":
+    main()
