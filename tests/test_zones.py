@@ -396,6 +396,13 @@ def test_cli_zones_and_summaries(tmp_path, halves):
     assert result.exit_code == 0, result.output
     assert "Compact mid-rise" in result.output and "No data" in result.output
 
+    bowtie = Polygon([(500000, 5000100), (501000, 5001000), (501000, 5000100), (500000, 5001000)])
+    gpd.GeoDataFrame({"name": ["b"]}, geometry=[bowtie], crs=UTM).to_file(tmp_path / "bad.gpkg")
+    result = run(["summarize", str(halves), "--by", str(tmp_path / "bad.gpkg"), str(tmp_path / "b.csv")])
+    assert result.exit_code == 0, result.output
+    assert "repaired 1 invalid geometries (rows 0)" in result.output  # the log line
+    assert "Summarised 1 districts into" in result.output and "1 invalid geometries repaired" in result.output
+
 
 @pytest.mark.parametrize(
     "args, message",
