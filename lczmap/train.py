@@ -638,8 +638,6 @@ def train(
 def _train(cfg: TrainConfig, paths: dict, overwrite: bool, resume: bool, progress, dist_info: _Dist) -> TrainResult:
     if paths["checkpoint"].suffix != ".safetensors":
         raise ConfigError(f"checkpoint {paths['checkpoint']} must end in .safetensors: rename the output")
-    for key in ("checkpoint", "csv", "curve"):
-        check_output(paths[key], overwrite)
     state = None
     if paths["resume"].exists():
         if resume:
@@ -650,6 +648,9 @@ def _train(cfg: TrainConfig, paths: dict, overwrite: bool, resume: bool, progres
             )
     elif resume:
         log.warning("no interrupted run at %s: starting from the beginning", paths["resume"])
+    # the CSV and curve of an interrupted run are ours to continue
+    for key in ("checkpoint",) if state is not None else ("checkpoint", "csv", "curve"):
+        check_output(paths[key], overwrite)
 
     if dist_info.world > 1 and cfg.device in ("auto", "cuda") and torch.cuda.is_available():
         device = torch.device("cuda", dist_info.local_rank)

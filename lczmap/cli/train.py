@@ -132,12 +132,16 @@ def evaluate(ctx, checkpoint, data, split, cache, out_dir, as_json, batch_size, 
     """Evaluate CHECKPOINT on the SAR patches of So2Sat DATA: accuracy, kappa, per-class
     precision/recall/F1, confusion matrix (CSV and PNG), all in a JSON report.
 
-    CHECKPOINT defaults to the last one `lczmap train` wrote.
+    Without CHECKPOINT (`lczmap evaluate DATA`), the last checkpoint `lczmap train` wrote.
     """
-    from ..checkpoint import last_checkpoint, load_checkpoint
+    from ..checkpoint import is_checkpoint, last_checkpoint, load_checkpoint
     from ..data.so2sat import open_so2sat
     from ..evaluate import evaluate as run
 
+    if data is None and checkpoint is not None and not is_checkpoint(checkpoint) and (
+        checkpoint.is_dir() or checkpoint.suffix.lower() in (".h5", ".hdf5")
+    ):
+        checkpoint, data = None, checkpoint  # `lczmap evaluate DATA`: the last checkpoint on DATA
     if checkpoint is None:
         checkpoint = last_checkpoint()
         if checkpoint is None:
