@@ -3,7 +3,8 @@
 lczmap must be importable by the Python QGIS runs. Where it lives elsewhere (a virtual
 environment made on QGIS's Python, say), set ``LCZMAP_SITE_PACKAGES`` to that environment's
 site-packages folder (or to the environment itself) before starting QGIS: the folder is added
-with :func:`site.addsitedir`, so editable installs (``.pth`` files) work too.
+with :func:`site.addsitedir` (so editable installs, ``.pth`` files, work too), ahead of the
+system's packages.
 """
 
 import contextlib
@@ -44,8 +45,14 @@ def import_lczmap():
     extra = os.environ.get(SITE_ENV)
     if extra:
         for folder in _site_dirs(extra):
-            if str(folder) not in sys.path:
-                site.addsitedir(str(folder))
+            if str(folder) in sys.path:
+                continue
+            # addsitedir appends the folder (and what its .pth files name); put them first so that
+            # the environment's own numpy, pandas... win over older ones of the system Python.
+            before = list(sys.path)
+            site.addsitedir(str(folder))
+            added = [p for p in sys.path if p not in before]
+            sys.path[:] = added + before
     try:
         return importlib.import_module("lczmap")
     except ImportError:

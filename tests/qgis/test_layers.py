@@ -9,6 +9,7 @@ import pytest
 from _qgis_support import SKIP_REASON
 
 pytest.importorskip("qgis.core", reason=SKIP_REASON)
+pytestmark = pytest.mark.qgis
 
 from qgis.core import QgsRasterLayer, QgsVectorLayer  # noqa: E402
 

@@ -3,13 +3,16 @@
 from __future__ import annotations
 
 import configparser
+import os
 import zipfile
+from pathlib import Path
 
 import pytest
 
 from _qgis_support import SKIP_REASON
 
 pytest.importorskip("qgis.core", reason=SKIP_REASON)
+pytestmark = pytest.mark.qgis
 
 from qgis.core import (  # noqa: E402
     QgsApplication,
@@ -192,3 +195,67 @@ def test_outputs_are_added_to_the_project_named_and_styled(plugin, model, scene,
     colours = {int(c.value()): c.symbol().color().name() for c in summary.categories()}
     assert colours == {c.code: c.colour for c in LCZ_CLASSES}
     project.clear()
+
+
+_QGIS_START = r"""
+import json, os, sys
+os.environ["QT_QPA_PLATFORM"] = "offscreen"
+from qgis.core import QgsApplication, QgsProcessingFeedback
+QgsApplication.setPrefixPath(os.environ.get("QGIS_PREFIX_PATH", "/usr"), True)
+app = QgsApplication([], False)
+app.initQgis()
+sys.path.append(os.path.join(QgsApplication.pkgDataPath(), "python", "plugins"))
+from processing.core.Processing import Processing
+Processing.initialize()
+import processing
+sys.path.insert(0, sys.argv[1])
+import lczmap_qgis
+plugin = lczmap_qgis.classFactory(None)  # QGIS keeps the plugin object alive; so must we
+plugin.initProcessing()
+alg = QgsApplication.processingRegistry().algorithmById("lczmap:predict")
+ok, message = alg.canExecute()
+report = {"ok": ok, "message": message}
+if ok:
+    params = json.loads(sys.argv[2])
+    report["result"] = processing.run("lczmap:predict", params, feedback=QgsProcessingFeedback())
+    import lczmap
+    report["lczmap"] = lczmap.__file__
+print("REPORT " + json.dumps(report))
+"""
+
+
+@pytest.mark.slow
+def test_plugin_finds_lczmap_through_lczmap_site_packages(plugin, model, scene, tmp_path):
+    """As in QGIS itself: the bare QGIS Python, lczmap only in another environment named by
+    LCZMAP_SITE_PACKAGES (docs/dev/qgis.md, option 1)."""
+    import json
+    import site
+    import subprocess
+    import sys
+
+    import lczmap
+
+    base = getattr(sys, "_base_executable", sys.executable)
+    plugins = Path(sys.modules["lczmap_qgis"].__file__).parents[1]  # the folder the zip was unpacked into
+    params = {"INPUT": str(scene), "MODEL": str(model), "UNITS": 2, "DEVICE": 1, "OUTPUT": str(tmp_path / "lcz.tif")}
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "LCZMAP_SITE_PACKAGES")}
+
+    def start(extra_env):
+        done = subprocess.run([base, "-c", _QGIS_START, str(plugins), json.dumps(params)], capture_output=True,
+                              text=True, env={**env, **extra_env}, cwd=tmp_path)
+        assert done.returncode == 0, done.stderr[-3000:]
+        line = [x for x in done.stdout.splitlines() if x.startswith("REPORT ")][-1]
+        return json.loads(line[len("REPORT "):])
+
+    bare_has_lczmap = subprocess.run([base, "-c", "import lczmap"], capture_output=True, env=env, cwd=tmp_path).returncode == 0
+    if not bare_has_lczmap:
+        without = start({})
+        assert without["ok"] is False
+        assert "lczmap is not installed in QGIS's Python" in without["message"]
+        assert "LCZMAP_SITE_PACKAGES" in without["message"] and "pip install lczmap" in without["message"]
+    folders = os.pathsep.join(p for p in site.getsitepackages() if Path(p).is_dir())
+    with_site = start({"LCZMAP_SITE_PACKAGES": folders})
+    assert with_site["ok"], with_site["message"]
+    assert Path(with_site["lczmap"]).resolve() == Path(lczmap.__file__).resolve()
+    assert with_site["result"]["OUTPUT"] == str(tmp_path / "lcz.tif")
+    assert QgsRasterLayer(str(tmp_path / "lcz.tif"), "lcz").isValid()

@@ -12,6 +12,7 @@ import pytest
 from _qgis_support import SKIP_REASON
 
 pytest.importorskip("qgis.core", reason=SKIP_REASON)
+pytestmark = pytest.mark.qgis
 
 ROOT = Path(__file__).resolve().parents[2]
 
