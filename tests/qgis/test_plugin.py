@@ -127,6 +127,23 @@ def test_predict_algorithm_reports_user_errors_as_processing_errors(plugin, mode
     assert not (tmp_path / "b.tif").exists()
 
 
+def test_predict_algorithm_cancel_then_resume(plugin, model, scene, lcz_outputs, tmp_path):
+    """Cancel stops the run without an output; 'Continue an interrupted run' then finishes it."""
+    import numpy as np
+    import rasterio
+
+    out = tmp_path / "lcz.tif"
+    params = {"INPUT": str(scene), "MODEL": str(model), "UNITS": 2, "DEVICE": 1, "OUTPUT": str(out)}
+    cancelled = QgsProcessingFeedback()
+    cancelled.cancel()
+    with pytest.raises(QgsProcessingException, match="cancelled"):
+        _run("lczmap:predict", params, feedback=cancelled)
+    assert not out.exists()
+    _run("lczmap:predict", {**params, "RESUME": True})
+    with rasterio.open(out) as a, rasterio.open(lcz_outputs.out) as b:
+        assert np.array_equal(a.read(1), b.read(1))
+
+
 def test_zones_algorithm_writes_a_styled_zone_layer(plugin, lcz_outputs, tmp_path):
     out = tmp_path / "zones.gpkg"
     result = _run("lczmap:zones", {"INPUT": str(lcz_outputs.out), "MIN_AREA": 20000,
