@@ -237,13 +237,13 @@ def _batch_forward(net, x: torch.Tensor, device: torch.device, amp: bool) -> tor
     return torch.softmax(logits.float(), dim=1)
 
 
-def _window_sums(mask: torch.Tensor, p: int, s: int, th: int, tw: int) -> torch.Tensor:
+def _window_sums(mask: np.ndarray, p: int, s: int, th: int, tw: int) -> np.ndarray:
     """Count of true pixels in each p x p window at stride s (integral image, exact)."""
-    cs = torch.nn.functional.pad(mask.to(torch.int32).cumsum(0).cumsum(1), (1, 0, 1, 0))
-    r = torch.arange(th, device=mask.device) * s
-    c = torch.arange(tw, device=mask.device) * s
-    a, b = r[:, None], c[None, :]
-    return cs[a + p, b + p] - cs[a, b + p] - cs[a + p, b] + cs[a, b]
+    cs = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int64)
+    np.cumsum(np.cumsum(mask, axis=0, dtype=np.int64), axis=1, out=cs[1:, 1:])
+    r = (np.arange(th) * s)[:, None]
+    c = (np.arange(tw) * s)[None, :]
+    return cs[r + p, c + p] - cs[r, c + p] - cs[r + p, c] + cs[r, c]
 
 
 def _chunks(th: int, tw: int, batch: int):
@@ -259,35 +259,61 @@ def _chunks(th: int, tw: int, batch: int):
 _DENSE = 0.75
 
 
-def compute_tile(block: np.ndarray, model: Model, params: _Params, state: dict | None = None) -> dict:
-    """Classify all windows of one input block (C, hb, wb) -> codes (th, tw) uint8, confidence
-    (th, tw) float32 (NaN nodata), probabilities (K, th, tw) float32 or None, n_valid.
+@dataclass
+class _Prepared:
+    """A tile's block after the host-side work: nodata filled, window validity known."""
 
-    Windows are strided views of the block on the device; each batch (a rectangle of the window
-    grid) is copied once into a contiguous (B, C, 32, 32) tensor for the model."""
+    block: torch.Tensor  # (C, hb, wb) float32 on the host (pinned for CUDA)
+    valid: np.ndarray  # (th, tw) bool
+    any_invalid: bool
+
+
+def prepare_block(block: np.ndarray, model: Model, params: _Params, pin: bool = False) -> _Prepared:
+    """Host-side part of a tile (runs in the reader threads): the nodata rule and the fill."""
+    s, p = params.stride, model.patch_size
+    th = (block.shape[1] - p) // s + 1
+    tw = (block.shape[2] - p) // s + 1
+    block = np.ascontiguousarray(block, dtype=np.float32)
+    missing = np.isnan(block).any(0)
+    if missing.any():
+        centre = missing[p // 2 :: s, p // 2 :: s][:th, :tw]
+        share = _window_sums(missing, p, s, th, tw) / float(p * p)
+        valid = ~centre & (share <= params.max_nodata)
+        block = block.copy() if not block.flags.writeable else block
+        for ch, value in enumerate(model.fill):
+            block[ch][missing] = value
+    else:
+        valid = np.ones((th, tw), dtype=bool)
+    t = torch.from_numpy(block)
+    if pin:
+        t = t.pin_memory()
+    return _Prepared(t, valid, not bool(valid.all()))
+
+
+@dataclass
+class _Launched:
+    codes: torch.Tensor
+    confidence: torch.Tensor
+    probabilities: torch.Tensor | None
+    n_valid: int
+    event: Any = None
+
+
+def launch_tile(prep: _Prepared, model: Model, params: _Params, state: dict | None = None) -> _Launched:
+    """Queue a tile's device work (windows cut as strided views, one copy per batch, model,
+    softmax, argmax) and the copies of its results to the host; returns without waiting on CUDA."""
     device = _device(params.device)
     s, p = params.stride, model.patch_size
     state = state if state is not None else {}
     batch = state.get("batch") or params.batch_size or (4096 if device.type == "cuda" else 512)
     net = model.on(device)
     k = len(model.codes)
+    valid_np = prep.valid
+    th, tw = valid_np.shape
+    cuda = device.type == "cuda"
     with torch.inference_mode():
-        x = torch.from_numpy(np.ascontiguousarray(block)).to(device, non_blocking=True)
+        x = prep.block.to(device, non_blocking=True)
         c = x.shape[0]
-        th = (x.shape[1] - p) // s + 1
-        tw = (x.shape[2] - p) // s + 1
-        missing = torch.isnan(x).any(0)
-        any_missing = bool(missing.any())
-        if any_missing:
-            centre = missing[p // 2 :: s, p // 2 :: s][:th, :tw]
-            share = _window_sums(missing, p, s, th, tw).float() / (p * p)
-            valid = ~centre & (share <= params.max_nodata)
-            fill = torch.tensor(model.fill, dtype=x.dtype, device=device)[:, None, None].expand_as(x)
-            x = torch.where(missing[None], fill, x)
-            valid_np = valid.cpu().numpy()
-        else:
-            valid = torch.ones((th, tw), dtype=torch.bool, device=device)
-            valid_np = np.ones((th, tw), dtype=bool)
         windows = x.unfold(1, p, s).unfold(2, p, s)  # (C, th', tw', p, p): a view, nothing copied
         probs = torch.full((k, th, tw), float("nan"), dtype=torch.float32, device=device)
         while True:
@@ -303,7 +329,7 @@ def compute_tile(block: np.ndarray, model: Model, params: _Params, state: dict |
                         pb = _batch_forward(net, xb, device, params.amp)
                         probs[:, r0:r1, c0:c1] = pb.T.reshape(k, r1 - r0, c1 - c0)
                     else:
-                        mask = torch.from_numpy(v).to(device)
+                        mask = torch.from_numpy(np.ascontiguousarray(v)).to(device)
                         xb = rect[mask]  # gathers the valid windows only: (nv, C, p, p)
                         pb = _batch_forward(net, xb, device, params.amp)
                         probs[:, r0:r1, c0:c1][:, mask] = pb.T
@@ -315,19 +341,50 @@ def compute_tile(block: np.ndarray, model: Model, params: _Params, state: dict |
                 state["batch"] = batch
                 torch.cuda.empty_cache()
                 log.warning("CUDA out of memory: batch size halved to %d", batch)
-        if any_missing:
-            probs = torch.where(valid[None], probs, torch.full((), float("nan"), device=device))
+        nan = torch.full((), float("nan"), device=device)
+        if prep.any_invalid:
+            valid = torch.from_numpy(valid_np).to(device, non_blocking=True)
+            probs = torch.where(valid[None], probs, nan)
         conf, arg = probs.max(0)
         lut = torch.tensor(model.codes, dtype=torch.uint8, device=device)
-        codes = torch.where(valid, lut[arg.clamp(min=0)], torch.zeros((), dtype=torch.uint8, device=device))
-        conf = torch.where(valid, conf, torch.full((), float("nan"), device=device))
-        out = {
-            "codes": codes.cpu().numpy(),
-            "confidence": conf.cpu().numpy(),
-            "probabilities": probs.cpu().numpy() if params.probs else None,
-            "n_valid": int(valid_np.sum()),
-        }
-    return out
+        codes = lut[arg.clamp(min=0)]
+        if prep.any_invalid:
+            codes = torch.where(valid, codes, torch.zeros((), dtype=torch.uint8, device=device))
+            conf = torch.where(valid, conf, nan)
+        outs = [codes, conf, probs if params.probs else None]
+        event = None
+        if cuda:
+            host = []
+            for t in outs:
+                if t is None:
+                    host.append(None)
+                    continue
+                h = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+                h.copy_(t, non_blocking=True)
+                host.append(h)
+            outs = host
+            event = torch.cuda.Event()
+            event.record()
+    return _Launched(outs[0], outs[1], outs[2], int(valid_np.sum()), event)
+
+
+def finish_tile(launched: _Launched) -> dict:
+    """Wait for a launched tile and return its results as numpy arrays."""
+    if launched.event is not None:
+        launched.event.synchronize()
+    return {
+        "codes": launched.codes.numpy(),
+        "confidence": launched.confidence.numpy(),
+        "probabilities": None if launched.probabilities is None else launched.probabilities.numpy(),
+        "n_valid": launched.n_valid,
+    }
+
+
+def compute_tile(block: np.ndarray, model: Model, params: _Params, state: dict | None = None) -> dict:
+    """Classify all windows of one input block (C, hb, wb) -> codes (th, tw) uint8, confidence
+    (th, tw) float32 (NaN nodata), probabilities (K, th, tw) float32 or None, n_valid."""
+    prep = prepare_block(block, model, params, pin=_device(params.device).type == "cuda")
+    return finish_tile(launch_tile(prep, model, params, state))
 
 
 def _remote_tile(scene: Scene, model: Model, tile, params: _Params) -> dict:
@@ -339,23 +396,40 @@ def _remote_tile(scene: Scene, model: Model, tile, params: _Params) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Running tiles
 
-def _run_local(read: Callable, tiles, model: Model, params: _Params, put: Callable, bar, prefetch: int = 2) -> None:
+def _read_prepared(read: Callable, t, model: Model, params: _Params, pin: bool) -> _Prepared:
+    return prepare_block(_read_tile(read, t, params.stride, model.patch_size), model, params, pin)
+
+
+def _run_local(read: Callable, tiles, model: Model, params: _Params, put: Callable, bar, prefetch: int | None = None) -> None:
+    """Reader threads read and prepare the next tiles while this thread queues the device work
+    of one tile and collects the results of the one before (so CUDA never waits on the host)."""
     state: dict = {}
+    pin = _device(params.device).type == "cuda"
+    if prefetch is None:
+        prefetch = min(4, max(2, (os.cpu_count() or 2) // 4))
     with ThreadPoolExecutor(max_workers=max(1, prefetch), thread_name_prefix="lczmap-read") as pool:
         pending: deque = deque()
         it = iter(tiles)
-        for k, t in zip(range(prefetch + 1), it):
-            pending.append((k, t, pool.submit(_read_tile, read, t, params.stride, model.patch_size)))
-        n = len(pending)
+        for t in it:
+            pending.append((t, pool.submit(_read_prepared, read, t, model, params, pin)))
+            if len(pending) > prefetch:
+                break
+        previous = None
         while pending:
-            k, t, fut = pending.popleft()
-            block = fut.result()
+            t, fut = pending.popleft()
+            prep = fut.result()
             nxt = next(it, None)
             if nxt is not None:
-                pending.append((n, nxt, pool.submit(_read_tile, read, nxt, params.stride, model.patch_size)))
-                n += 1
-            put(t, compute_tile(block, model, params, state))
-            del block
+                pending.append((nxt, pool.submit(_read_prepared, read, nxt, model, params, pin)))
+            launched = launch_tile(prep, model, params, state)
+            del prep
+            if previous is not None:
+                put(previous[0], finish_tile(previous[1]))
+                if bar is not None:
+                    bar.update(1)
+            previous = (t, launched)
+        if previous is not None:
+            put(previous[0], finish_tile(previous[1]))
             if bar is not None:
                 bar.update(1)
 
@@ -474,17 +548,19 @@ class _PartialRun(_MemoryStore):
         self.probabilities = mm("probabilities.npy", np.float32, (k, *shape), np.nan) if probs else None
 
     def put_indexed(self, index: int, t, res):
+        # The arrays are shared file mappings: what is written here reaches the files even if the
+        # process is killed right after, so the tile is logged as done without a (slow) msync.
         super().put(t, res)
-        for arr in (self.codes, self.confidence, self.probabilities):
-            if arr is not None:
-                arr.flush()
         self._nv[str(index)] = res["n_valid"]
         with open(self.dir / "done.txt", "a") as f:
             f.write(f"{index}\n")
-        if len(self._nv) % 16 == 0:
+        if len(self._nv) % 64 == 0:
             self._save_state()
 
     def _save_state(self):
+        for arr in (self.codes, self.confidence, self.probabilities):
+            if arr is not None:
+                arr.flush()
         self.state["n_valid_by_tile"] = self._nv
         tmp = self.dir / "state.json.tmp"
         tmp.write_text(json.dumps(self.state))
