@@ -49,8 +49,8 @@ def prepare(ctx, so2sat_dir: Path, cache_dir: Path, eo_bands, sar_bands, splits)
               help="Size of the Sentinel-1-like scene in 10 m pixels.")
 @click.option("--scene-kind", type=click.Choice(["grd", "slc"]), default="grd", show_default=True,
               help="GRD: VV/VH intensity; SLC: complex VV/VH.")
-@click.option("--units", type=click.Choice(["linear", "db"]), default="db", show_default=True,
-              help="Units of a GRD scene.")
+@click.option("--units", type=click.Choice(["linear", "db"]), default=None,
+              help="Units of a GRD scene (default: db); an SLC scene is always linear.")
 @seed_opt
 @overwrite_opt
 @click.pass_context
@@ -73,9 +73,10 @@ def demo_data(ctx, out_dir: Path, n_train, n_val, n_test, scene_size, scene_kind
 def demo(ctx, out_dir: Path, seed: int, overwrite: bool) -> None:
     """Run the main job end to end on the built-in twin: data, cache, train, evaluate, predict, zones."""
     from ..demo import run_demo
+    from .options import quiet
 
     report = run_demo(out_dir, seed=seed, overwrite=overwrite, progress=progress_factory(ctx),
-                      log=lambda msg: click.echo(msg, err=True))
+                      log=None if quiet(ctx) else (lambda msg: click.echo(msg, err=True)))
     click.echo(report.summary())
 
 

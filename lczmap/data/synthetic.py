@@ -948,6 +948,7 @@ def write_scene(
                 )
                 for b, pol in ((1, "VV"), (2, "VH")):
                     dst.set_band_description(b, pol)
+                    dst.set_band_unit(b, unit)  # GDAL's band unit type, what readers (and lczmap.scene) look at
                     dst.update_tags(b, POLARISATION=pol, UNITS=unit, QUANTITY=quantity)
                 for r0, c0 in blocks:
                     h, w = min(block, rows - r0), min(block, cols - c0)

@@ -1,0 +1,183 @@
+"""The built-in demo: the main job end to end on the seeded So2Sat twin.
+
+:func:`write_demo_data` writes the twin and a Sentinel-1-like scene; :func:`run_demo` runs data ->
+cache -> train -> evaluate -> predict -> zones -> summary, and returns where each output is.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Callable
+
+from .errors import OutputExistsError
+
+log = logging.getLogger(__name__)
+
+__all__ = ["write_demo_data", "run_demo", "DemoReport"]
+
+
+def write_demo_data(
+    out_dir: str | os.PathLike,
+    n_train: int = 2000,
+    n_val: int = 500,
+    n_test: int = 500,
+    scene_size: tuple[int, int] = (1000, 1200),
+    scene_kind: str = "grd",
+    units: str | None = None,
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: Callable | None = None,
+) -> dict[str, Path]:
+    """Write the So2Sat twin (``OUT_DIR/so2sat``) and a scene with its 100 m ground truth.
+
+    ``units``: of a GRD scene, ``db`` (default) or ``linear``; an SLC scene is complex, always linear.
+    """
+    from .data.synthetic import write_scene, write_twin
+    from .errors import ConfigError
+
+    if scene_kind == "slc" and units == "db":
+        raise ConfigError("an SLC scene holds complex amplitudes and cannot be in dB: drop --units or use --scene-kind grd")
+    units = units or ("db" if scene_kind == "grd" else "linear")
+
+    out = Path(out_dir)
+    twin = out / "so2sat"
+    scene = out / f"scene_{scene_kind}.tif"
+    truth = out / "scene_truth_lcz.tif"
+    if not overwrite:  # the twin itself resumes: write_twin keeps files written with the same parameters
+        for path in (scene, truth):
+            if path.exists():
+                raise OutputExistsError(f"{path} exists: pass --overwrite to write the demo data again")
+    twin.mkdir(parents=True, exist_ok=True)
+    write_twin(twin, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed, progress=progress, overwrite=overwrite)
+    write_scene(scene, size=scene_size, seed=seed, kind=scene_kind, units=units, truth_path=truth, overwrite=overwrite,
+                progress=progress)
+    return {"so2sat": twin, "scene": scene, "truth": truth}
+
+
+@dataclass
+class DemoReport:
+    """Where the demo wrote each output, and the figures it measured."""
+
+    out_dir: Path
+    outputs: dict[str, Path] = field(default_factory=dict)
+    figures: dict[str, float] = field(default_factory=dict)
+
+    def summary(self) -> str:
+        lines = [f"lczmap demo finished in {self.out_dir}", "", "Outputs:"]
+        width = max(len(k) for k in self.outputs)
+        for key, path in self.outputs.items():
+            lines.append(f"  {key:<{width}}  {path}")
+        lines += ["", "Figures (synthetic twin, short schedule):"]
+        for key, value in self.figures.items():
+            lines.append(f"  {key}: {value:.3f}" if isinstance(value, float) else f"  {key}: {value}")
+        lines += [
+            "",
+            "Open in QGIS: Layer > Add Layer > Add Raster Layer... and pick",
+            f"  {self.outputs.get('lcz_map')} (styled: LCZ colours and names come with the file),",
+            "then Add Vector Layer... for the zones (its .qml style beside it is applied automatically)",
+            f"  {self.outputs.get('zones')}",
+        ]
+        return "\n".join(lines)
+
+
+def map_agreement(pred_path: str | os.PathLike, truth_path: str | os.PathLike) -> dict[str, float]:
+    """Share of pixels where an LCZ map equals a reference LCZ map on the same grid.
+
+    Pixels that are nodata (0) in either map are left out. Returns ``agreement`` and ``pixels``.
+    """
+    import numpy as np
+    import rasterio
+
+    from .errors import SceneError
+
+    with rasterio.open(pred_path) as p, rasterio.open(truth_path) as t:
+        if p.shape != t.shape or not p.transform.almost_equals(t.transform) or p.crs != t.crs:
+            raise SceneError(f"{pred_path} and {truth_path} are not on the same grid: compare maps of one grid")
+        a, b = p.read(1), t.read(1)
+    valid = (a > 0) & (b > 0)
+    n = int(valid.sum())
+    return {"agreement": float((a[valid] == b[valid]).mean()) if n else float("nan"), "pixels": n}
+
+
+def run_demo(
+    out_dir: str | os.PathLike = "lczmap-demo",
+    seed: int = 0,
+    overwrite: bool = False,
+    progress: Callable | None = None,
+    log: Callable[[str], None] | None = None,
+) -> DemoReport:
+    """Run the main job end to end on the twin and return a :class:`DemoReport`.
+
+    Steps: twin + scene (``demo-data``), cache (``prepare``), training (SWD transfer with the
+    ``lee-intensity`` SAR bands a GRD scene supplies, all 17 classes, short schedule), evaluation
+    on the twin's test split, prediction of the scene, agreement with its ground truth, zones and
+    a district summary. A rerun reuses finished steps; ``overwrite`` redoes them all.
+    """
+    from .data.cache import prepare
+    from .evaluate import evaluate
+    from .predict import predict_scene
+    from .train import TrainConfig, train
+    from .zones import grid_districts, summarize, zones
+
+    say = log or (lambda msg: logging.getLogger(__name__).info(msg))
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    report = DemoReport(out)
+    o = report.outputs
+
+    def fresh(path: Path) -> bool:
+        return overwrite or not path.exists()
+
+    say("1/7 synthetic So2Sat twin and Sentinel-1-like scene")
+    if fresh(out / "scene_grd.tif"):
+        o.update(write_demo_data(out, seed=seed, overwrite=overwrite, progress=progress))
+    else:
+        o.update(so2sat=out / "so2sat", scene=out / "scene_grd.tif", truth=out / "scene_truth_lcz.tif")
+
+    say("2/7 cache of the band sets used for training")
+    o["cache"] = prepare(o["so2sat"], out / "cache", band_sets=["rgb", "lee-intensity"], progress=progress)
+
+    say("3/7 training: EO stage, then SWD transfer to SAR (lee-intensity, 512 labelled SAR patches)")
+    o["checkpoint"] = out / "model.safetensors"
+    config = TrainConfig(
+        data=str(o["so2sat"]), cache=str(o["cache"]), method="swd", classes="all", labels=512, seed=seed,
+        sar_bands="lee-intensity", eo_epochs=4, sar_epochs=6, device="cpu",
+    )
+    if fresh(o["checkpoint"]):
+        train(config, o["checkpoint"], overwrite=overwrite, resume=not overwrite, progress=progress)
+
+    say("4/7 evaluation on the twin's test split")
+    o["evaluation"] = out / "evaluation"
+    if fresh(o["evaluation"] / "report.json"):
+        metrics = evaluate(o["checkpoint"], o["so2sat"], cache=o["cache"], out_dir=o["evaluation"], overwrite=True,
+                           progress=progress)
+    else:
+        import json
+
+        metrics = json.loads((o["evaluation"] / "report.json").read_text())
+    report.figures["test overall accuracy (twin, SAR)"] = float(metrics["overall_accuracy"])
+    report.figures["test kappa"] = float(metrics["kappa"])
+
+    say("5/7 prediction of the scene (100 m LCZ map, confidence)")
+    o["lcz_map"], o["confidence"] = out / "scene_lcz.tif", out / "scene_confidence.tif"
+    if fresh(o["lcz_map"]):
+        result = predict_scene(o["scene"], o["lcz_map"], model=o["checkpoint"], confidence=o["confidence"],
+                               device="cpu", overwrite=overwrite, progress=progress)
+        report.figures["prediction windows/s (CPU)"] = float(result.windows_per_s)
+    agreement = map_agreement(o["lcz_map"], o["truth"])
+    report.figures["map agreement with the scene's ground truth"] = agreement["agreement"]
+
+    say("6/7 vector zones (patches below 20,000 m2 dissolved)")
+    o["zones"] = out / "scene_zones.gpkg"
+    if fresh(o["zones"]):
+        zones(o["lcz_map"], o["zones"], min_area=20000, confidence=o["confidence"], overwrite=overwrite)
+
+    say("7/7 district summary (1 km grid)")
+    o["districts"], o["summary_csv"] = out / "districts_summary.gpkg", out / "districts_summary.csv"
+    if fresh(o["districts"]):
+        summarize(o["lcz_map"], o["districts"], by=grid_districts(o["lcz_map"], 1000), csv_path=o["summary_csv"],
+                  overwrite=overwrite)
+    return report
