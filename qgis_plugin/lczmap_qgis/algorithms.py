@@ -36,7 +36,8 @@ def _layer_path(layer, what):
         return None
     if layer.providerType() != "gdal":
         raise QgsProcessingException(
-            f"{what} '{layer.name()}' is not a file GDAL reads ({layer.providerType()} layer): export it to GeoTIFF first"
+            f"{what} '{layer.name()}' is not a file GDAL reads ({layer.providerType()} layer): "
+            "export it to GeoTIFF first"
         )
     return layer.source().split("|")[0]
 
@@ -160,7 +161,7 @@ class PredictAlgorithm(_LczmapAlgorithm):
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         extras = {key: _output(self, parameters, key, context)
                   for key in (self.CONFIDENCE, self.PROBABILITIES, self.FILTERED)}
-        with bridge.run_library(feedback) as lczmap:
+        with bridge.run_library(feedback):
             from lczmap.predict import predict_scene
 
             result = predict_scene(
@@ -251,7 +252,8 @@ class ZonesAlgorithm(_LczInputAlgorithm):
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         lcz_path, codes, nodata = self._lcz_input(parameters, context)
-        confidence = _layer_path(self.parameterAsRasterLayer(parameters, self.CONFIDENCE, context), "the confidence layer")
+        confidence = _layer_path(self.parameterAsRasterLayer(parameters, self.CONFIDENCE, context),
+                                 "the confidence layer")
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         with bridge.run_library(feedback):
             from lczmap.zones import zones

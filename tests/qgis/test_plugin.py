@@ -264,7 +264,8 @@ def test_plugin_finds_lczmap_through_lczmap_site_packages(plugin, model, scene, 
         line = [x for x in done.stdout.splitlines() if x.startswith("REPORT ")][-1]
         return json.loads(line[len("REPORT "):])
 
-    bare_has_lczmap = subprocess.run([base, "-c", "import lczmap"], capture_output=True, env=env, cwd=tmp_path).returncode == 0
+    bare = subprocess.run([base, "-c", "import lczmap"], capture_output=True, env=env, cwd=tmp_path)
+    bare_has_lczmap = bare.returncode == 0
     if not bare_has_lczmap:
         without = start({})
         assert without["ok"] is False
