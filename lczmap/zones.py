@@ -70,6 +70,8 @@ VECTOR_FORMATS: dict[str, str] = {
 #: ``lcz_10``, ``lcz_A`` ... ``lcz_G``).
 SHARE_COLUMNS: tuple[str, ...] = tuple(f"lcz_{c.label}" for c in LCZ_CLASSES)
 
+#: Rows per strip unless told otherwise (measured: 256 rows beat 1024 in time and memory).
+DEFAULT_BLOCK_ROWS = 256
 #: Most sieve passes; each pass dissolves the small patches that touch a large one.
 MAX_SIEVE_PASSES = 4
 #: Authalic radius of the WGS84 ellipsoid (m), for pixel areas of geographic rasters.
@@ -151,7 +153,7 @@ def inspect_lcz(
     lcz_path: str | os.PathLike,
     codes: CodeScheme = "auto",
     nodata: float | None = None,
-    block_rows: int = 1024,
+    block_rows: int = 256,
     progress: Progress = None,
 ) -> LczRasterInfo:
     """Scan an LCZ raster once (in strips), check its values and work out its coding.
@@ -699,7 +701,7 @@ def zones(
     nodata: float | None = None,
     style: bool = True,
     overwrite: bool = False,
-    block_rows: int = 1024,
+    block_rows: int | None = None,
     progress: Progress = None,
 ) -> ZonesResult:
     """Polygons of an LCZ raster, after removing patches smaller than ``min_area`` m2.
@@ -715,7 +717,8 @@ def zones(
     confidence: a raster on the same grid: one band (confidence) or one band per class
         (probabilities; the per-pixel maximum is used).
     style: also write a QGIS style beside the output (``zones.qml`` for ``zones.gpkg``).
-    block_rows: rows per strip; smaller strips use less memory, the result is the same.
+    block_rows: rows per strip; smaller strips use less memory, the result is the same. Default:
+        256, or twice the sieve's halo if that is more (the halo grows with ``min_area``).
     """
     import rasterio
 
@@ -726,10 +729,12 @@ def zones(
         check_output(out.with_suffix(".qml"), overwrite)
     if not min_area >= 0:
         raise ZonesError(f"min_area must be >= 0 m2, got {min_area}: give 0 to keep every pixel")
-    if block_rows < 1:
+    if block_rows is not None and block_rows < 1:
         raise ZonesError(f"block_rows must be >= 1, got {block_rows}")
-    info = inspect_lcz(lcz_path, codes=codes, nodata=nodata, block_rows=block_rows, progress=progress)
+    info = inspect_lcz(lcz_path, codes=codes, nodata=nodata, block_rows=block_rows or DEFAULT_BLOCK_ROWS, progress=progress)
     min_pixels = _min_pixels(info, min_area)
+    if block_rows is None:
+        block_rows = max(DEFAULT_BLOCK_ROWS, 2 * _sieve_halo(min_pixels))
     log.info("sieve: patches below %d pixels (%.0f m2) are dissolved, 4-connectivity", min_pixels, min_area)
     conf_src, conf_read = _confidence_reader(confidence, info) if confidence is not None else (None, None)
     try:
@@ -906,7 +911,7 @@ def summarize(
     nodata: float | None = None,
     csv_path: str | os.PathLike | None = None,
     overwrite: bool = False,
-    block_rows: int = 1024,
+    block_rows: int = 256,
     progress: Progress = None,
 ):
     """Area shares of the LCZ classes per district, or for the whole map.

@@ -20,9 +20,9 @@ nodata_opt = click.option(
 block_rows_opt = click.option(
     "--block-rows",
     type=click.IntRange(min=16),
-    default=1024,
-    show_default=True,
-    help="Rows per strip: less uses less memory; the result is the same.",
+    default=None,
+    help="Rows per strip: less uses less memory; the result is the same "
+    "[default: 256, more when --min-area needs a wider sieve halo].",
 )
 
 
@@ -113,8 +113,8 @@ def summarize(lcz, output, by, layer, csv_path, codes, nodata, block_rows, overw
         nodata=nodata,
         csv_path=csv_path,
         overwrite=overwrite,
-        block_rows=block_rows,
         progress=progress_factory(),
+        **({"block_rows": block_rows} if block_rows else {}),
     )
     written = [p for p in (output, csv_path) if p]
     if by is not None:
