@@ -108,6 +108,10 @@ def run_demo(
     overwrite: bool = False,
     progress: Callable | None = None,
     log: Callable[[str], None] | None = None,
+    n_train: int = 2000,
+    scene_size: tuple[int, int] = (1000, 1200),
+    eo_epochs: int = 4,
+    sar_epochs: int = 6,
 ) -> DemoReport:
     """Run the main job end to end on the twin and return a :class:`DemoReport`.
 
@@ -115,6 +119,8 @@ def run_demo(
     ``lee-intensity`` SAR bands a GRD scene supplies, all 17 classes, short schedule), evaluation
     on the twin's test split, prediction of the scene, agreement with its ground truth, zones and
     a district summary. A rerun reuses finished steps; ``overwrite`` redoes them all.
+    ``n_train``, ``scene_size`` and the epochs size the run (the defaults take a few minutes on
+    two CPU cores).
     """
     from .data.cache import prepare
     from .evaluate import evaluate
@@ -133,18 +139,20 @@ def run_demo(
 
     say("1/7 synthetic So2Sat twin and Sentinel-1-like scene")
     if fresh(out / "scene_grd.tif"):
-        o.update(write_demo_data(out, seed=seed, overwrite=overwrite, progress=progress))
+        o.update(write_demo_data(out, n_train=n_train, n_val=max(n_train // 4, 100), n_test=max(n_train // 4, 100),
+                                 scene_size=scene_size, seed=seed, overwrite=overwrite, progress=progress))
     else:
         o.update(so2sat=out / "so2sat", scene=out / "scene_grd.tif", truth=out / "scene_truth_lcz.tif")
 
     say("2/7 cache of the band sets used for training")
     o["cache"] = prepare(o["so2sat"], out / "cache", band_sets=["rgb", "lee-intensity"], progress=progress)
 
-    say("3/7 training: EO stage, then SWD transfer to SAR (lee-intensity, 512 labelled SAR patches)")
+    labels = min(512, n_train // 2)
+    say(f"3/7 training: EO stage, then SWD transfer to SAR (lee-intensity, {labels} labelled SAR patches)")
     o["checkpoint"] = out / "model.safetensors"
     config = TrainConfig(
-        data=str(o["so2sat"]), cache=str(o["cache"]), method="swd", classes="all", labels=512, seed=seed,
-        sar_bands="lee-intensity", eo_epochs=4, sar_epochs=6, device="cpu",
+        data=str(o["so2sat"]), cache=str(o["cache"]), method="swd", classes="all", labels=labels, seed=seed,
+        sar_bands="lee-intensity", eo_epochs=eo_epochs, sar_epochs=sar_epochs, device="cpu",
     )
     if fresh(o["checkpoint"]):
         train(config, o["checkpoint"], overwrite=overwrite, resume=not overwrite, progress=progress)
