@@ -647,7 +647,7 @@ def _train(cfg: TrainConfig, paths: dict, overwrite: bool, resume: bool, progres
                 f"an interrupted run left {paths['resume']}: pass --resume to continue it or --overwrite to start afresh"
             )
     elif resume:
-        log.warning("no interrupted run at %s: starting from the beginning", paths["resume"])
+        log.info("no interrupted run at %s: starting from the beginning", paths["resume"])
     # the CSV and curve of an interrupted run are ours to continue
     for key in ("checkpoint",) if state is not None else ("checkpoint", "csv", "curve"):
         check_output(paths[key], overwrite)

@@ -4,6 +4,7 @@ import csv
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 
@@ -273,9 +274,16 @@ def test_torchrun_two_processes(twin_dir, tmp_path):
     env = {**os.environ, "OMP_NUM_THREADS": "1", "LCZMAP_HOME": str(tmp_path / "home")}
     cmd = [sys.executable, "-m", "torch.distributed.run", "--standalone", "--nproc_per_node", "2",
            "-m", "lczmap", "-q", "train", str(twin_dir), "-o", str(out), "--method", "swd", *CLI_TINY]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=240)
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                            start_new_session=True)
+    try:
+        stdout, stderr = proc.communicate(timeout=240)
+    except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)  # the launcher and both workers
+        proc.communicate()
+        raise
+    assert proc.returncode == 0, stdout + stderr
     ckpt = load_checkpoint(out)
     assert ckpt.meta["metrics"]["world_size"] == 2
-    assert proc.stdout.count("checkpoint:") == 1  # only rank 0 reports and writes
+    assert stdout.count("checkpoint:") == 1  # only rank 0 reports and writes
     assert torch.isfinite(ckpt.sar_network()(torch.zeros(1, 2, 32, 32))).all()
