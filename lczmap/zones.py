@@ -533,6 +533,7 @@ def _polygon_zones(
     if bar is not None:
         bar.close()
 
+
 # --------------------------------------------------------------------------------------------
 # Writing vector outputs (atomically, appending batch by batch where the format allows)
 
