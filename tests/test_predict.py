@@ -195,7 +195,7 @@ def test_distributed_cluster_gives_identical_raster(ckpt, scene_tif, tmp_path, m
 
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     local = predict_scene(scene_tif, tmp_path / "local.tif", ckpt, tile_size=6)
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=None) as cluster:
+    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster:
         dist = predict_scene(scene_tif, tmp_path / "dist.tif", ckpt, tile_size=6, scheduler=cluster.scheduler_address)
     assert dist.out.read_bytes() == local.out.read_bytes()
 
