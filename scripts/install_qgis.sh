@@ -37,7 +37,13 @@ fi
 CONSTRAINTS=$(mktemp)
 trap 'rm -f "$CONSTRAINTS"' EXIT
 printf 'torch==2.13.0\nnumpy<2\nattrs>=23.2\n' > "$CONSTRAINTS"
-# pip install is idempotent: quick when everything is already there, and it picks up dependencies
-# added to setup.cfg since the last run.
-"$VENV/bin/python" -m pip install -qq -c "$CONSTRAINTS" -e "$ROOT" pytest
+# Skipped when setup.cfg, pyproject.toml and the constraints are as at the last install (a stamp in
+# the venv) and lczmap still imports; otherwise pip picks up what changed.
+STAMP="$VENV/.lczmap-install-stamp"
+WANT=$(cat "$ROOT/setup.cfg" "$ROOT/pyproject.toml" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1)
+if [ "$(cat "$STAMP" 2>/dev/null)" != "$WANT" ] \
+   || ! QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -c "import lczmap, pytest, torch, rasterio, geopandas" >/dev/null 2>&1; then
+    "$VENV/bin/python" -m pip install -qq -c "$CONSTRAINTS" -e "$ROOT" pytest
+    echo "$WANT" > "$STAMP"
+fi
 QT_QPA_PLATFORM=offscreen "$VENV/bin/python" -c "import qgis.core, lczmap; print('install_qgis: lczmap', lczmap.__version__, 'in', '$VENV')"
