@@ -250,10 +250,18 @@ def memory(args) -> dict:
     t = time.perf_counter()
     write_big_scene(scene, args.memory_size)
     write_s = time.perf_counter() - t
-    model = Path(args.model) if args.model else make_checkpoint(work / "model.safetensors", width=4, depth=2, blocks=1,
-                                                                embedding=16)
-    cmd = [sys.executable, "-m", "lczmap", "-q", "predict", str(scene), str(work / "big_lcz.tif"), "-m", str(model),
-           "--device", args.device, "--tile-size", str(args.tile_size)]
+    if args.memory_model == "trivial":
+        code = ("import sys; sys.path.insert(0, %r); from bench_predict import Trivial; "
+                "from lczmap.predict import Model, predict_scene; from lczmap.data.bands import band_set; "
+                "m = Model(Trivial(2, 17), tuple(range(1, 18)), band_set('lee-intensity'), name='trivial'); "
+                "r = predict_scene(%r, %r, m, device=%r, tile_size=%d); print(r.n_windows, r.seconds)"
+                % (str(ROOT / "scripts"), str(scene), str(work / "big_lcz.tif"), args.device, args.tile_size))
+        cmd = [sys.executable, "-c", code]
+    else:
+        model = Path(args.model) if args.model else make_checkpoint(work / "model.safetensors", width=4, depth=2,
+                                                                    blocks=1, embedding=16)
+        cmd = [sys.executable, "-m", "lczmap", "-q", "predict", str(scene), str(work / "big_lcz.tif"), "-m",
+               str(model), "--device", args.device, "--tile-size", str(args.tile_size)]
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t
@@ -262,7 +270,7 @@ def memory(args) -> dict:
            "scene_gb": args.memory_size**2 * 8 / 1e9, "scene_write_s": round(write_s, 1),
            "predict_s": round(wall, 1), "peak_rss_gb": peak_kb / 1e6, "returncode": proc.returncode,
            "stdout": proc.stdout.strip()[-300:], "stderr": proc.stderr.strip()[-1000:],
-           "model": "given" if args.model else "tiny (width 4, depth 2): memory is set by the data path",
+           "model": args.model or args.memory_model,
            "command": " ".join(cmd)}
     for p in sorted(work.iterdir(), reverse=True):
         if p.is_file():
@@ -293,6 +301,9 @@ def main(argv=None):
     ap.add_argument("--torchgeo-workers", type=int, nargs="+", default=[0, 2], help="DataLoader num_workers tried")
     ap.add_argument("--memory", action="store_true", help="run the memory benchmark instead")
     ap.add_argument("--memory-size", type=int, default=20000)
+    ap.add_argument("--memory-model", choices=["tiny", "trivial"], default="tiny",
+                    help="tiny: a width-4 checkpoint through `lczmap predict`; trivial: near-zero compute "
+                         "through predict_scene (memory is set by the data path, not the model)")
     ap.add_argument("--workdir", default=None, help="folder for temporary scenes (default: system temp)")
     ap.add_argument("--keep", action="store_true", help="keep the scene and outputs")
     ap.add_argument("--json", help="also write the results here")
