@@ -116,6 +116,8 @@ class TrainConfig:
 
     def check(self) -> "TrainConfig":
         """Validate values; raise :class:`ConfigError` naming the option and the fix."""
+        if isinstance(self.val_split, str) and self.val_split.strip().lower() in ("", "none"):
+            self.val_split = None
         if self.method not in METHODS:
             raise ConfigError(f"unknown method {self.method!r}: choose one of {', '.join(METHODS)}")
         check_norm(self.norm)
@@ -323,10 +325,17 @@ def _load(cfg: TrainConfig, progress: Callable | None) -> _Data:
     if cfg.val_split:
         try:
             val_src = open_patches(cfg.data, cfg.val_split, cfg.sar_bands, cfg.cache)
-            vpos, vy = select_classes(val_src.labels, cfg.classes, cfg.val_split)
+        except DataError as exc:
+            if cfg.val_split != "validation":  # asked for by name: a wrong name is an error
+                raise
+            log.info("no validation during training: %s", exc)  # e.g. So2Sat v3 has none
+            val_src = None
+        try:
+            vpos, vy = select_classes(val_src.labels, cfg.classes, cfg.val_split) if val_src else (None, None)
         except DataError as exc:
             log.warning("no validation during training: %s", exc)
-        else:
+            vpos = None
+        if vpos is not None:
             if len(vpos) > cfg.val_max:
                 keep = np.sort(np.random.default_rng(cfg.seed).choice(len(vpos), cfg.val_max, replace=False))
                 vpos, vy = vpos[keep], vy[keep]

@@ -287,3 +287,11 @@ def test_torchrun_two_processes(twin_dir, tmp_path):
     assert ckpt.meta["metrics"]["world_size"] == 2
     assert stdout.count("checkpoint:") == 1  # only rank 0 reports and writes
     assert torch.isfinite(ckpt.sar_network()(torch.zeros(1, 2, 32, 32))).all()
+
+
+def test_val_split_none_skips_validation(twin_dir, tmp_path):
+    result = train(tiny(twin_dir, method="sar-only", val_split="none"), tmp_path / "m.safetensors")
+    assert result.history[-1]["val_accuracy"] is None
+    assert "sar_val_accuracy" not in result.metrics
+    with pytest.raises(DataError, match="split 'nope' not found"):
+        train(tiny(twin_dir, method="sar-only", val_split="nope"), tmp_path / "n.safetensors")
