@@ -25,6 +25,7 @@ from .errors import (  # noqa: E402
     LczmapError,
     OutputExistsError,
     SceneError,
+    ZonesError,
 )
 
 _LAZY = {
@@ -38,6 +39,7 @@ _LAZY = {
     "predict_scenes": "lczmap.predict",
     "predict_dataarray": "lczmap.predict",
     "summarize": "lczmap.zones",
+    "grid_districts": "lczmap.zones",
     "run_demo": "lczmap.demo",
     "run_study": "lczmap.study",
 }
@@ -50,6 +52,7 @@ __all__ = [
     "CheckpointError",
     "SceneError",
     "OutputExistsError",
+    "ZonesError",
     *_LAZY,
 ]
 

@@ -16,6 +16,7 @@ __all__ = [
     "SceneError",
     "OutputExistsError",
     "MissingDependencyError",
+    "ZonesError",
 ]
 
 
@@ -45,3 +46,7 @@ class OutputExistsError(LczmapError, FileExistsError):
 
 class MissingDependencyError(LczmapError, ImportError):
     """An optional dependency is not installed; the message gives the ``pip install`` line."""
+
+
+class ZonesError(LczmapError, ValueError):
+    """An LCZ raster, confidence raster or districts layer cannot be used for zones/summaries."""

@@ -34,7 +34,7 @@ import numpy as np
 
 from ._io import atomic_path, check_output
 from .classes import LCZ_CLASSES, NODATA
-from .errors import LczmapError, MissingDependencyError
+from .errors import MissingDependencyError, ZonesError
 
 __all__ = [
     "ZonesError",
@@ -79,10 +79,6 @@ _AUTHALIC_RADIUS = 6371007.181
 _STYLE = Path(__file__).parent / "styles" / "lcz_zones.qml"
 #: Zones written per append to the output layer.
 _WRITE_BATCH = 20_000
-
-
-class ZonesError(LczmapError, ValueError):
-    """An LCZ raster, confidence raster or districts layer cannot be used for zones/summaries."""
 
 
 # --------------------------------------------------------------------------------------------
