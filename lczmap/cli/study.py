@@ -1,3 +1,150 @@
-"""Commands of this group are added as their features land."""
+"""``lczmap study``: the paper's experiment grid (a thin door over :mod:`lczmap.study`)."""
 
-commands: list = []
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from .options import device_opt, progress_factory
+
+_SPEC_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
+
+
+def _axis(axis: str):
+    def callback(ctx, param, value):
+        if value is None:
+            return None
+        from ..errors import ConfigError
+        from ..study import parse_axis
+
+        items = [v.strip() for v in value.split(",") if v.strip()] if axis != "seeds" else [value.strip()]
+        if not items:
+            raise click.BadParameter("give one or more values separated by commas")
+        try:
+            return parse_axis(axis, items)
+        except ConfigError as exc:
+            raise click.BadParameter(str(exc).removeprefix("command line: ")) from None
+
+    return callback
+
+
+def _train_options(ctx, param, values):
+    out = {}
+    for item in values:
+        key, sep, value = item.partition("=")
+        if not sep or not key.strip():
+            raise click.BadParameter(f"{item!r} is not KEY=VALUE: e.g. --train eo_epochs=5")
+        out[key.strip()] = value.strip()
+    return out
+
+
+@click.command("study", short_help="Run the paper's experiment grid and draw its figures.")
+@click.argument("spec_or_data", metavar="[SPEC | DATA]", type=click.Path(path_type=Path), required=False)
+@click.option("-o", "--out", type=click.Path(path_type=Path, file_okay=False), required=True,
+              help="Study folder: results table, summary, figures and one folder per cell. A rerun continues it.")
+@click.option("--data", type=click.Path(path_type=Path), default=None,
+              help="So2Sat folder or .h5 file (overrides the spec's data).")
+@click.option("--cache", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Cache from `lczmap prepare` (used where it holds the band sets).")
+@click.option("--split", default=None, help="Test split. Default: testing if present, else validation.")
+@click.option("--method", callback=_axis("method"), default=None, metavar="LIST",
+              help="Methods, comma-separated: sar-only, finetune, swd.")
+@click.option("--classes", callback=_axis("classes"), default=None, metavar="LIST",
+              help="Class settings: lowrise, urban, all.")
+@click.option("--labels", callback=_axis("labels"), default=None, metavar="LIST",
+              help="Labelled SAR budgets, e.g. 32,128,1024,all.")
+@click.option("--norm", callback=_axis("norm"), default=None, metavar="LIST", help="Normalisation: batch, instance.")
+@click.option("--supcon", callback=_axis("supcon"), default=None, metavar="LIST", help="SupCon: off, on.")
+@click.option("--seeds", callback=_axis("seeds"), default=None, metavar="N", help="Seeds 0..N-1.")
+@click.option("--seed", callback=_axis("seed"), default=None, metavar="LIST", help="Seeds, e.g. 0,1,2 (instead of --seeds).")
+@click.option("--train", "train_options", multiple=True, callback=_train_options, metavar="KEY=VALUE",
+              help="Fixed training option for every cell (TrainConfig field), e.g. --train eo_epochs=5. Repeatable.")
+@click.option("--quick", is_flag=True, default=False,
+              help="The quick preset: without DATA, on a small twin written into OUT; ~15 min on 2 cores.")
+@click.option("--scheduler", default=None, metavar="ADDRESS",
+              help="Run cells on this dask.distributed scheduler (e.g. tcp://host:8786). Default: a local cluster.")
+@click.option("--workers", type=click.IntRange(min=1), default=None,
+              help="Worker processes of the local cluster. Default: one per core, or one per GPU.")
+@device_opt
+@click.option("--format", "table_format", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
+              help="Results table format (results.csv is always written; parquet adds results.parquet).")
+@click.option("--retry-failed/--keep-failed", default=True, show_default=True,
+              help="Run cells that failed in an earlier run again, or keep their error rows.")
+@click.option("--dry-run", is_flag=True, default=False, help="List the cells and their state; run nothing.")
+@click.pass_context
+def study(ctx, spec_or_data, out, data, cache, split, method, classes, labels, norm, supcon, seeds, seed,
+          train_options, quick, scheduler, workers, device, table_format, retry_failed, dry_run) -> None:
+    """Run the paper's grid: methods x class settings x labelled SAR x norm x SupCon x seeds.
+
+    Each cell trains once and is tested once; results go to OUT/results.csv, the mean and standard
+    error per configuration to OUT/summary.md, the figures to OUT/*.png. A rerun skips finished cells.
+
+    \b
+    lczmap study spec.toml --out study/
+    lczmap study so2sat/ --out study/ --classes lowrise --labels 32,128 --seeds 3
+    lczmap study --quick --out quick-study/
+    """
+    from .. import study as lib
+
+    spec_path = None
+    if spec_or_data is not None:
+        if spec_or_data.suffix.lower() in _SPEC_SUFFIXES:
+            spec_path = spec_or_data
+        elif data is not None:
+            raise click.UsageError(f"{spec_or_data} is not a spec (.toml/.yaml/.json) and --data is given: drop one")
+        else:
+            data = spec_or_data
+    if seeds is not None and seed is not None:
+        raise click.UsageError("give --seeds N or --seed LIST, not both")
+    if quick and spec_path is not None:
+        raise click.UsageError("--quick is a spec of its own: drop SPEC or --quick")
+    if quick and dry_run and data is None:
+        spec = lib.parse_spec(lib.QUICK_SPEC)
+    elif quick:
+        spec = lib.quick_spec(out, data=data, cache=cache, progress=progress_factory(ctx))
+        data = cache = None  # quick_spec already holds them
+    elif spec_path is not None:
+        spec = lib.load_spec(spec_path)
+    else:
+        spec = lib.StudySpec()
+    if data is not None or cache is not None:
+        from dataclasses import replace
+
+        spec = replace(spec, data=str(data) if data is not None else spec.data,
+                       cache=str(cache) if cache is not None else spec.cache)
+    if split is not None or device != "auto":
+        from dataclasses import replace
+
+        spec = replace(spec, split=split or spec.split, device=device if device != "auto" else spec.device)
+    axes = {k: v for k, v in dict(method=method, classes=classes, labels=labels, norm=norm, supcon=supcon,
+                                    seed=seeds if seeds is not None else seed).items() if v is not None}
+    if axes:
+        spec = spec.with_axes(axes)
+    if train_options:
+        spec = spec.with_train(train_options)
+    spec = spec.check()
+
+    if dry_run:
+        cells = lib.plan(spec, out, retry_failed=retry_failed)
+        for c, state in cells:
+            click.echo(f"{c.cell_id}  {state:<6}  {lib.describe_cell(c)}")
+        counts = {s: sum(1 for _, st in cells if st == s) for s in ("done", "failed", "todo")}
+        click.echo(f"{len(cells)} cells: {counts['done']} done, {counts['failed']} failed, {counts['todo']} to run")
+        return
+    if spec.data is None:
+        raise click.UsageError("give the So2Sat DATA folder or .h5 file (or a SPEC with data = ..., or --quick)")
+    result = lib.run_study(spec, out, scheduler=scheduler, workers=workers, retry_failed=retry_failed,
+                           table_format=table_format, progress=progress_factory(ctx))
+    click.echo(f"{result.cells} cells: {result.ran} run, {result.skipped} finished earlier, "
+               f"{result.failed} failed ({result.seconds:.0f} s)")
+    click.echo(f"results: {result.table}")
+    click.echo(f"summary: {result.summary}")
+    for fig in result.figures:
+        click.echo(f"figure: {fig}")
+    if result.failed:
+        click.echo(f"{result.failed} cells failed: see the error column of {out / 'results.csv'}; "
+                   "rerun the same command (without --keep-failed) to try them again", err=True)
+
+
+commands = [study]
