@@ -400,9 +400,26 @@ def _read_prepared(read: Callable, t, model: Model, params: _Params, pin: bool) 
     return prepare_block(_read_tile(read, t, params.stride, model.patch_size), model, params, pin)
 
 
-def _run_local(read: Callable, tiles, model: Model, params: _Params, put: Callable, bar, prefetch: int | None = None) -> None:
+def _run_local(read: Callable, tiles, model: Model, params: _Params, put: Callable, bar, prefetch: int | None = None,
+               threads: int | None = None) -> None:
     """Reader threads read and prepare the next tiles while this thread queues the device work
-    of one tile and collects the results of the one before (so CUDA never waits on the host)."""
+    of one tile and collects the results of the one before (so CUDA never waits on the host).
+
+    On the CPU, torch runs on ``threads`` intra-op threads during the call (default: all cores
+    but one, which is left to the reader threads; torch's setting is restored afterwards)."""
+    dev = _device(params.device)
+    if dev.type != "cpu":
+        return _run_local_on(read, tiles, model, params, put, bar, prefetch)
+    n = threads or max(1, (os.cpu_count() or 1) - 1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        return _run_local_on(read, tiles, model, params, put, bar, prefetch)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_local_on(read: Callable, tiles, model: Model, params: _Params, put: Callable, bar, prefetch) -> None:
     state: dict = {}
     pin = _device(params.device).type == "cuda"
     if prefetch is None:
@@ -642,6 +659,7 @@ def predict_scene(
     resume: bool = False,
     overwrite: bool = False,
     amp: bool = True,
+    threads: int | None = None,
     progress: Callable | None = None,
 ) -> PredictResult:
     """Map one scene to an LCZ raster (uint8 COG, codes 1-17, nodata 0) at ``out``.
@@ -652,7 +670,8 @@ def predict_scene(
     in input pixels (10 = 100 m). ``probabilities``/``confidence``/``filtered``: optional extra
     outputs (float32 per-class probabilities; float32 top probability; LCZ map from probabilities
     smoothed by a Gaussian of ``filter_sigma`` output pixels). ``scheduler``: a dask.distributed
-    address or Client to run tiles on. ``resume``: continue an interrupted run. ``progress``:
+    address or Client to run tiles on. ``resume``: continue an interrupted run. ``threads``: torch
+    threads on the CPU (default: all cores but one, left to the reader threads). ``progress``:
     ``progress(total=..., desc=...)`` -> tqdm-like, or None.
     """
     t_start = time.perf_counter()
@@ -697,7 +716,7 @@ def predict_scene(
 
     try:
         if scheduler is None:
-            _run_local(scene.read, [t for _, t in todo], m, params, put, bar)
+            _run_local(scene.read, [t for _, t in todo], m, params, put, bar, threads=threads)
         else:
             _run_distributed(scheduler, scene, [t for _, t in todo], m, params, put, bar)
     finally:
@@ -868,6 +887,7 @@ def predict_dataarray(
     tile_size: int = DEFAULT_TILE,
     max_nodata: float = 0.5,
     probabilities: bool = False,
+    threads: int | None = None,
     progress: Callable | None = None,
 ):
     """LCZ map of an ``xarray.DataArray`` (band, y, x) in the model's physical units (NaN = nodata).
@@ -905,7 +925,7 @@ def predict_dataarray(
     store = _MemoryStore(shape, len(m.codes), probabilities)
     bar = progress(total=len(tiles), desc="lcz") if progress else None
     try:
-        _run_local(read, tiles, m, params, store.put, bar)
+        _run_local(read, tiles, m, params, store.put, bar, threads=threads)
     finally:
         if bar is not None:
             bar.close()
