@@ -137,15 +137,19 @@ class Scene:
             with rasterio.open(path) as src:
                 ds = self._warped(src) if self.warp else src
                 try:
-                    wanted = sorted({self.bands[i].band for i in members})
-                    data = ds.read(wanted, window=window)
+                    raws: dict[int, np.ndarray] = {}
+                    for i in members:
+                        b = self.bands[i]
+                        if b.part == "value" and ds.dtypes[b.band - 1] == "float32":
+                            ds.read(b.band, window=window, out=out[i])  # straight into place
+                            _value_in_place(out[i], b.nodata, self.units, b.channel.quantity)
+                            continue
+                        if b.band not in raws:
+                            raws[b.band] = ds.read(b.band, window=window)
+                        out[i] = _part(raws[b.band], b.part, b.nodata, self.units, b.channel.quantity)
                 finally:
                     if ds is not src:
                         ds.close()
-            for i in members:
-                b = self.bands[i]
-                raw = data[wanted.index(b.band)]
-                out[i] = _part(raw, b.part, b.nodata, self.units, b.channel.quantity)
         return out
 
     def _warped(self, src):
@@ -204,6 +208,21 @@ def reflect_index(idx: np.ndarray, n: int) -> np.ndarray:
     period = 2 * (n - 1)
     m = np.mod(idx, period)
     return np.where(m < n, m, period - m)
+
+
+def _has_value(nodata) -> bool:
+    return nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata))
+
+
+def _value_in_place(values: np.ndarray, nodata, units: Units, quantity: str) -> None:
+    """float32 band read in place: nodata value and infinities -> NaN, dB -> linear (no copies)."""
+    missing = np.isinf(values)
+    if _has_value(nodata):
+        missing |= values == np.float32(nodata)
+    if quantity == "intensity" and units == "db":
+        np.multiply(values, np.float32(0.1), out=values)
+        np.power(np.float32(10.0), values, out=values)
+    values[missing] = np.nan
 
 
 def _part(raw: np.ndarray, part: Part, nodata, units: Units, quantity: str) -> np.ndarray:

@@ -246,10 +246,16 @@ def speed(args) -> dict:
 
 def memory(args) -> dict:
     work = Path(tempfile.mkdtemp(prefix="bench-mem-", dir=args.workdir))
-    scene = work / "big.tif"
     t = time.perf_counter()
-    write_big_scene(scene, args.memory_size)
+    if args.scene:
+        scene = Path(args.scene)
+    else:
+        scene = write_big_scene(work / "big.tif", args.memory_size)
     write_s = time.perf_counter() - t
+    import rasterio
+
+    with rasterio.open(scene) as ds:
+        shape = (ds.height, ds.width, ds.count, ds.dtypes[0])
     if args.memory_model == "trivial":
         code = ("import sys; sys.path.insert(0, %r); from bench_predict import Trivial; "
                 "from lczmap.predict import Model, predict_scene; from lczmap.data.bands import band_set; "
@@ -266,8 +272,9 @@ def memory(args) -> dict:
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out = {"scene": f"{args.memory_size} x {args.memory_size} x 2 float32",
-           "scene_gb": args.memory_size**2 * 8 / 1e9, "scene_write_s": round(write_s, 1),
+    out = {"scene": "{} x {} x {} {}".format(*shape),
+           "scene_gb": shape[0] * shape[1] * shape[2] * np.dtype(shape[3]).itemsize / 1e9,
+           "scene_write_s": round(write_s, 1),
            "predict_s": round(wall, 1), "peak_rss_gb": peak_kb / 1e6, "returncode": proc.returncode,
            "stdout": proc.stdout.strip()[-300:], "stderr": proc.stderr.strip()[-1000:],
            "model": args.model or args.memory_model,
