@@ -93,6 +93,8 @@ def model_only(network, n_windows, batch, device, amp=True, channels=2, reps=Non
     from lczmap.predict import _batch_forward
 
     net = network.to(device).eval()
+    if device.type == "cpu":  # the same torch threads as lczmap predict uses on the CPU
+        torch.set_num_threads(max(1, (os.cpu_count() or 1) - 1))
     x = torch.rand(batch, channels, 32, 32, device=device) * 0.2
     n_batches = max(1, (reps or n_windows) // batch)
     with torch.inference_mode():
@@ -179,7 +181,8 @@ def speed(args) -> dict:
 
     device = _device(args.device)
     work = Path(tempfile.mkdtemp(prefix="bench-predict-", dir=args.workdir))
-    results: dict = {"device": str(device), "stride": args.stride, "tile_size": args.tile_size, "torch_threads": torch.get_num_threads()}
+    results: dict = {"device": str(device), "stride": args.stride, "tile_size": args.tile_size,
+                     "cpu_count": os.cpu_count(), "torch_threads_lczmap_cpu": max(1, (os.cpu_count() or 1) - 1)}
     if device.type == "cuda":
         results["gpu"] = torch.cuda.get_device_name()
     scene = Path(args.scene) if args.scene else None
