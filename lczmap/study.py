@@ -12,7 +12,8 @@ Outputs, all in the study folder ``out``::
 
     out/study.json                the resolved spec (the folder's identity; a rerun must match its data)
     out/results.csv               one row per cell: configuration, status, error, accuracy, kappa,
-                                  seconds, checkpoint (``results.parquet`` too with table_format="parquet")
+                                  seconds, checkpoint and report (paths relative to ``out``)
+                                  (``results.parquet`` too with table_format="parquet")
     out/summary.md, summary.csv   mean and standard error over seeds per configuration
     out/accuracy_vs_labels.png    accuracy vs labelled SAR per class setting, one line per method
     out/norm.png                  batch vs instance norm for finetune and swd
@@ -124,7 +125,7 @@ QUICK_SPEC: dict = {
         {"method": ["finetune", "swd"], "classes": ["lowrise"], "norm": ["batch"]},
         {"method": ["finetune", "swd"], "classes": ["lowrise"], "supcon": [True]},
     ],
-    "train": {"eo_epochs": 4, "sar_epochs": 4, "batch_size": 64, "width": 16, "val_split": "none"},
+    "train": {"eo_epochs": 6, "sar_epochs": 8, "batch_size": 32, "width": 8, "val_split": "none"},
 }
 
 _RESULT_BASE = ["cell_id", "status", "error", *AXIS_NAMES, "split", "accuracy", "kappa", "macro_f1", "n_test",
@@ -1093,6 +1094,9 @@ def run_study(
                                "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
                     row.update(c.config(data, cache, spec.device).to_dict())
                     row["labels"] = str(c.labels)
+                    for key in ("checkpoint", "report"):  # relative to the study folder, which may move
+                        if row.get(key):
+                            row[key] = os.path.relpath(row[key], out.resolve())
                     rows[c.cell_id] = row
                     if row["status"] != "ok":
                         failed += 1

@@ -287,9 +287,9 @@ def test_study_end_to_end_on_a_local_cluster_with_resume_and_a_failing_cell(tiny
     assert (ok["seconds"] > 0).all() and (ok["n_test"] > 0).all()
     assert {w.split("/")[-1] for w in ok["worker"]} <= {"0", "1"}  # ran on the cluster's workers
     for r in ok.itertuples():
-        report = json.loads(Path(r.report).read_text())
+        report = json.loads((out / r.report).read_text())
         assert report["overall_accuracy"] == pytest.approx(r.accuracy)
-        assert Path(r.checkpoint).is_file()
+        assert (out / r.checkpoint).is_file() and r.checkpoint == f"cells/{r.cell_id}/model.safetensors"
     assert (table["eo_epochs"] == 1).all() and (table["width"] == 4).all()  # full configuration per row
     assert (out / "accuracy_vs_labels.png").is_file()
     summary = (out / "summary.md").read_text()
@@ -308,13 +308,13 @@ def test_study_end_to_end_on_a_local_cluster_with_resume_and_a_failing_cell(tiny
     # a cell whose row was lost (interrupted after training) is tested from its checkpoint without
     # training again; failed cells are tried again (and fail again)
     kept = ok.iloc[0]
-    mtime = os.stat(kept.checkpoint).st_mtime_ns
+    mtime = os.stat(out / kept.checkpoint).st_mtime_ns
     table[table.cell_id != kept.cell_id].to_csv(out / "results.csv", index=False)
     again = run_study(spec, out, workers=1, table_format="parquet")
     assert (again.ran, again.skipped, again.failed) == (3, 2, 2)
     assert again.table == out / "results.parquet"
     assert list(pd.read_parquet(again.table)["cell_id"]) == list(read_results(out)["cell_id"])
-    assert os.stat(kept.checkpoint).st_mtime_ns == mtime
+    assert os.stat(out / kept.checkpoint).st_mtime_ns == mtime
     row = read_results(out).set_index("cell_id").loc[kept.cell_id]
     assert row.status == "ok" and row.accuracy == pytest.approx(kept.accuracy)
 
