@@ -21,7 +21,7 @@ import logging
 import math
 import os
 import re
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Literal, Sequence
 
 import numpy as np
@@ -326,7 +326,7 @@ def open_scene(
     unit_tags: list[str] = []
     for fpath, forced in files:
         with _open(fpath) as src:
-            gcps, gcp_crs = src.gcps
+            gcps, _ = src.gcps
             georef = (src.crs, src.transform, src.width, src.height, bool(gcps))
             if src.crs is None and not gcps:
                 raise SceneError(
