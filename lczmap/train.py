@@ -99,6 +99,7 @@ class TrainConfig:
     weight_decay: float = 1e-4
     batch_size: int = 64
     freeze_eo: bool = False
+    stratified: bool = True
     augment: bool = True
     width: int = 16
     depth: int = 3
@@ -307,7 +308,7 @@ def _load(cfg: TrainConfig, progress: Callable | None) -> _Data:
     codes = class_codes(cfg.classes)
     sar_src = open_patches(cfg.data, "training", cfg.sar_bands, cfg.cache)
     positions, y = select_classes(sar_src.labels, cfg.classes, "training")
-    lab, unl = draw_budget(y, cfg.labels, seed=cfg.seed, stratified=True)
+    lab, unl = draw_budget(y, cfg.labels, seed=cfg.seed, stratified=cfg.stratified)
     # SAR: labels only of the labelled draw; the pool is read by position only.
     x_sar_all = _read(sar_src, positions, progress, f"reading SAR {cfg.sar_bands}")
     sar_stats = _stats(x_sar_all)
@@ -755,6 +756,8 @@ def _train(cfg: TrainConfig, paths: dict, overwrite: bool, resume: bool, progres
     elapsed = elapsed0 + time.perf_counter() - t0
     metrics = _summary(history, elapsed)
     metrics["n_sar_labelled"] = len(data.x_sar_lab)
+    per_class = torch.bincount(data.y_sar_lab, minlength=len(data.codes)).tolist()
+    metrics["n_sar_labelled_per_lcz"] = {str(c): int(n) for c, n in zip(data.codes, per_class)}
     metrics["n_sar_unlabelled"] = data.n_unlabelled
     metrics["n_eo"] = 0 if data.x_eo is None else len(data.x_eo)
     metrics["world_size"] = dist_info.world

@@ -7,7 +7,7 @@ from click.testing import CliRunner
 from lczmap import __version__
 from lczmap.cli import main
 
-from conftest import write_so2sat_file
+from _so2sat_files import write_so2sat_file
 
 
 def run(args):

@@ -13,7 +13,7 @@ from lczmap.data import (
 )
 from lczmap.errors import ConfigError, DataError, OutputExistsError
 
-from conftest import write_so2sat_file
+from _so2sat_files import write_so2sat_file
 
 
 def test_v2_layout_and_band_sets(tmp_path):

@@ -295,3 +295,21 @@ def test_val_split_none_skips_validation(twin_dir, tmp_path):
     assert "sar_val_accuracy" not in result.metrics
     with pytest.raises(DataError, match="split 'nope' not found"):
         train(tiny(twin_dir, method="sar-only", val_split="nope"), tmp_path / "n.safetensors")
+
+
+def test_labelled_budget_stratified_or_random(twin_dir, tmp_path):
+    """--labels 32 over the 4 lowrise classes: 8 each by default; --random-budget draws plainly."""
+    runner = CliRunner()
+    with runner.isolated_filesystem(temp_dir=tmp_path):
+        res = runner.invoke(main, ["-q", "train", str(twin_dir), "-o", "s.safetensors", "--labels", "32",
+                                   "--method", "sar-only", *CLI_TINY])
+        assert res.exit_code == 0, res.output
+        strat = load_checkpoint("s.safetensors").meta
+        assert strat["metrics"]["n_sar_labelled_per_lcz"] == {"3": 8, "6": 8, "7": 8, "8": 8}
+        res = runner.invoke(main, ["-q", "train", str(twin_dir), "-o", "r.safetensors", "--labels", "32",
+                                   "--method", "sar-only", "--random-budget", *CLI_TINY])
+        assert res.exit_code == 0, res.output
+        rand = load_checkpoint("r.safetensors").meta
+        assert rand["config"]["stratified"] is False
+        counts = rand["metrics"]["n_sar_labelled_per_lcz"]
+        assert sum(counts.values()) == 32 and counts != strat["metrics"]["n_sar_labelled_per_lcz"]

@@ -68,6 +68,8 @@ def _labels(ctx, param, value: str):
               help="SAR stage learning rate (AdamW).")
 @batch_size_opt
 @click.option("--freeze-eo", is_flag=True, default=False, help="swd: keep the EO encoder fixed in the SAR stage.")
+@click.option("--random-budget", is_flag=True, default=False,
+              help="Draw the labelled SAR patches plainly at random instead of stratified over classes.")
 @click.option("--no-augment", is_flag=True, default=False, help="No rotations, flips or shifts of training patches.")
 @click.option("--width", type=click.IntRange(min=1), default=16, show_default=True, help="Channels of the first conv stage.")
 @click.option("--depth", type=click.IntRange(min=1, max=5), default=3, show_default=True, help="Conv stages.")
@@ -95,6 +97,7 @@ def train(ctx, data, out, batch_size, val_split, cache, resume, overwrite, **opt
     if options["supcon"] and options["method"] == "sar-only":
         raise click.UsageError("--supcon applies to the EO stage, which --method sar-only does not have")
     options["augment"] = not options.pop("no_augment")
+    options["stratified"] = not options.pop("random_budget")
     if out is None:
         out = Path(f"{options['method']}_{options['classes']}_{options['labels']}_s{options['seed']}.safetensors")
     config = TrainConfig(
