@@ -45,9 +45,8 @@ def main(ctx: click.Context, verbose: int, quiet: int) -> None:
     handler = logging.StreamHandler(sys.stderr)
     handler.setFormatter(logging.Formatter("%(levelname)s %(name)s: %(message)s" if verbosity > 0 else "%(message)s"))
     logger = logging.getLogger("lczmap")
-    logger.handlers[:] = [handler]
+    logger.handlers[:] = [handler]  # replaces the handler of an earlier in-process invocation
     logger.setLevel(level)
-    logger.propagate = False
 
 
 for _name in _COMMAND_MODULES:
