@@ -76,7 +76,7 @@ _READ_CHUNK = 4096
 
 @dataclass
 class TrainConfig:
-    """Everything that defines a training run. Defaults are lczmap's choices (see docs/dev/method.md)."""
+    """Everything that defines a training run. Defaults are lczmap's choices (see docs/training.md)."""
 
     data: str | None
     method: str = "swd"

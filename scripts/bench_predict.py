@@ -228,7 +228,7 @@ def speed(args) -> dict:
     if not args.skip_torchgeo:
         py = args.torchgeo_python
         if not Path(py).exists():
-            raise SystemExit(f"{py} not found: make the torchgeo venv (see docs/dev/predict.md) or pass --skip-torchgeo")
+            raise SystemExit(f"{py} not found: make the torchgeo venv (see docs/predict.md) or pass --skip-torchgeo")
         for key, triv, nb in (("c_torchgeo", False, args.torchgeo_batches), ("c_prime_torchgeo_trivial", True, args.torchgeo_batches)):
             best = None
             for workers in args.torchgeo_workers:

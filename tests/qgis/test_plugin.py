@@ -244,7 +244,7 @@ print("REPORT " + json.dumps(report))
 @pytest.mark.slow
 def test_plugin_finds_lczmap_through_lczmap_site_packages(plugin, model, scene, tmp_path):
     """As in QGIS itself: the bare QGIS Python, lczmap only in another environment named by
-    LCZMAP_SITE_PACKAGES (docs/dev/qgis.md, option 1)."""
+    LCZMAP_SITE_PACKAGES (docs/qgis.md, option 1)."""
     import json
     import site
     import subprocess
