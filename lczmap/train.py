@@ -382,6 +382,27 @@ def _epoch_generator(seed: int, stage: int, epoch: int, rank: int = 0) -> torch.
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
+class _Tally:
+    """Mean of each loss term over an epoch's steps, and the epoch's progress bar."""
+
+    def __init__(self, progress: Callable | None, steps: int, desc: str):
+        self.steps = steps
+        self.sums: dict[str, float] = {}
+        self.bar = progress(total=steps, desc=desc) if progress else None
+
+    def add(self, loss: torch.Tensor, parts: dict) -> None:
+        for k, v in {"loss": loss, **parts}.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v.detach())
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
+
+    def close(self) -> dict:
+        if self.bar is not None:
+            self.bar.close()
+        return {k: v / self.steps for k, v in self.sums.items()}
+
+
 class _Runner:
     def __init__(self, cfg: TrainConfig, data: _Data, dist_info: _Dist, device: torch.device, progress):
         self.cfg = cfg
@@ -424,9 +445,8 @@ class _Runner:
         aug_gen = _epoch_generator(cfg.seed, 11, epoch, self.dist.rank)
         global_batch = cfg.batch_size * self.dist.world
         steps = math.ceil(n / global_batch)
-        sums: dict[str, float] = {}
         net.train()
-        bar = self.progress(total=steps, desc=f"EO stage epoch {epoch + 1}/{cfg.eo_epochs}") if self.progress else None
+        tally = _Tally(self.progress, steps, f"EO stage epoch {epoch + 1}/{cfg.eo_epochs}")
         for s in range(steps):
             chunk = perm[s * global_batch : (s + 1) * global_batch]
             mine = chunk[self.dist.rank :: self.dist.world] if len(chunk) >= self.dist.world else chunk
@@ -449,14 +469,8 @@ class _Runner:
                     loss = ce
                     parts = {"ce_eo": ce}
             self.step(loss, optimizer, params)
-            for k, v in {"loss": loss, **parts}.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
-        if bar is not None:
-            bar.close()
-        out = {k: v / steps for k, v in sums.items()}
+            tally.add(loss, parts)
+        out = tally.close()
         out["samples"] = n
         return out
 
@@ -467,12 +481,11 @@ class _Runner:
         steps = math.ceil(data.n_sar / (b * self.dist.world))
         n_lab, n_unl = len(data.x_sar_lab), len(data.x_sar_unl)
         swd = cfg.method == "swd"
-        sums: dict[str, float] = {}
         samples = 0
         net.train()
         if swd and cfg.freeze_eo:
             net.eo_encoder.eval()
-        bar = self.progress(total=steps, desc=f"SAR stage epoch {epoch + 1}/{cfg.sar_epochs}") if self.progress else None
+        tally = _Tally(self.progress, steps, f"SAR stage epoch {epoch + 1}/{cfg.sar_epochs}")
         for _ in range(steps):
             li = torch.randint(0, n_lab, (b,), generator=gen)
             xl = data.x_sar_lab[li]
@@ -495,7 +508,7 @@ class _Runner:
                     theta = random_projections(cfg.embedding, cfg.projections, gen).to(self.device)
                     z_e = net.eo_encoder(xe)
                     z_s = net.sar_encoder(torch.cat([xl, xu]))
-                    z_l, z_u = z_s[:b], z_s[b:]
+                    z_l = z_s[:b]  # the unlabelled rest of z_s enters only the marginal SWD term
                     ce_eo = F.cross_entropy(net.classifier(z_e).float(), ye)
                     ce_sar = F.cross_entropy(net.classifier(z_l).float(), yl)
                     z_e32, z_s32 = z_e.float(), z_s.float()
@@ -505,14 +518,8 @@ class _Runner:
                     parts = {"ce_eo": ce_eo, "ce_sar": ce_sar, "swd_marginal": marg, "swd_class": cc}
                     samples += 3 * b
             self.step(loss, optimizer, params)
-            for k, v in {"loss": loss, **parts}.items():
-                sums[k] = sums.get(k, 0.0) + float(v.detach())
-            if bar is not None:
-                bar.update(1)
-                bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
-        if bar is not None:
-            bar.close()
-        out = {k: v / steps for k, v in sums.items()}
+            tally.add(loss, parts)
+        out = tally.close()
         out["samples"] = samples * self.dist.world
         return out
 
