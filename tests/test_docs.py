@@ -23,8 +23,9 @@ def test_readme_lists_every_command_and_quick_start():
     for name in main.commands:
         assert f"lczmap {name}" in readme, name
     quick = readme.split("## Quick start", 1)[1].split("\n## ", 1)[0]
-    commands = re.findall(r"^(?!#)(\S.*)$", quick.split("```", 2)[1], flags=re.M)
-    assert len([c for c in commands if not c.startswith("#")]) == 2  # exactly two commands
+    block = quick.split("```", 2)[1].split("\n", 1)[1]  # the first fenced block, without its language tag
+    commands = [line for line in block.splitlines() if line.strip() and not line.startswith("#")]
+    assert len(commands) == 2, commands  # exactly two: install + demo, install + tests
 
 
 def test_readme_links_resolve():
