@@ -818,7 +818,7 @@ def make_figures(results, figure_norm: str = "instance", title: str | None = Non
     agg = agg[agg["seeds"] > 0]
     figures: dict = {}
     xs_order = sorted(agg["labels"].astype(str).unique(), key=_labels_key)
-    caption = "mean ± standard error over seeds" + (f"; {title}" if title else "")
+    caption = "mean ± standard error over seeds" + (f"\n{title}" if title else "")
     settings = [s for s in AXES["classes"] if s in set(agg["classes"])]
 
     # Figure 1: accuracy vs labelled SAR per class setting, three methods.
@@ -831,7 +831,7 @@ def make_figures(results, figure_norm: str = "instance", title: str | None = Non
                 colour, marker = _METHOD_STYLE[m]
                 _line(ax, base[(base["classes"] == s) & (base["method"] == m)], xs_order, _METHOD_NAME[m], colour, marker)
             _finish(ax, xs_order, s, f"{_CLASSES_NAME[s]}, {figure_norm} norm")
-        fig.suptitle(f"Accuracy vs labelled SAR ({caption})", fontsize=10)
+        fig.suptitle(f"Accuracy vs labelled SAR, {caption}", fontsize=10)
         figures["accuracy_vs_labels.png"] = fig
     else:
         log.info("no accuracy-vs-labels figure: no SupCon-off cells with %s norm", figure_norm)
@@ -848,7 +848,7 @@ def make_figures(results, figure_norm: str = "instance", title: str | None = Non
                     _line(ax, nf[(nf["classes"] == s) & (nf["method"] == m) & (nf["norm"] == norm)], xs_order,
                           f"{_METHOD_NAME[m]}, {norm} norm", colour, marker, ls)
             _finish(ax, xs_order, s, f"{_CLASSES_NAME[s]}: batch vs instance norm")
-        fig.suptitle(f"Normalisation ({caption})", fontsize=10)
+        fig.suptitle(f"Batch vs instance norm, {caption}", fontsize=10)
         figures["norm.png"] = fig
     else:
         log.info("no normalisation figure: no class setting has finetune/swd cells with both norms")
@@ -864,7 +864,7 @@ def make_figures(results, figure_norm: str = "instance", title: str | None = Non
                 _line(ax, sc[(sc["method"] == m) & (sc["supcon"] == on)], xs_order,
                       f"{_METHOD_NAME[m]}, {'SupCon' if on else 'no SupCon'}", colour, marker, ls)
         _finish(ax, xs_order, "lowrise", f"{_CLASSES_NAME['lowrise']}, {figure_norm} norm")
-        fig.suptitle(f"SupCon pretraining vs none ({caption})", fontsize=10)
+        fig.suptitle(f"SupCon pretraining vs none, {caption}", fontsize=10)
         figures["supcon.png"] = fig
     else:
         log.info("no SupCon figure: the study lacks low-rise finetune/swd cells with and without SupCon")
@@ -1093,6 +1093,7 @@ def run_study(
                                "error": _first_line(exc),
                                "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
                     row.update(c.config(data, cache, spec.device).to_dict())
+                    row["cell_id"] = c.cell_id  # the client's id is the record's (a worker may run other code)
                     row["labels"] = str(c.labels)
                     for key in ("checkpoint", "report"):  # relative to the study folder, which may move
                         if row.get(key):
