@@ -1122,9 +1122,10 @@ def run_study(
                        round(time.perf_counter() - t0, 1))
 
 
-def plan(spec: StudySpec, out: str | os.PathLike | None = None, retry_failed: bool = True) -> list[tuple[Cell, str]]:
+def plan(spec: StudySpec, out: str | os.PathLike | None = None) -> list[tuple[Cell, str]]:
     """Each cell of ``spec`` with its state in the study folder ``out``: ``done`` (finished earlier),
-    ``failed`` (recorded with an error; rerun unless ``retry_failed`` is false) or ``todo``.
+    ``failed`` (recorded with an error; :func:`run_study` runs it again unless ``retry_failed`` is
+    false) or ``todo``.
     Reads nothing but the results table."""
     spec = spec.check()
     rows: dict = {}

@@ -295,12 +295,16 @@ def test_study_end_to_end_on_a_local_cluster_with_resume_and_a_failing_cell(tiny
     summary = (out / "summary.md").read_text()
     assert "| lowrise | sar-only | instance | off | 1024 | 0 (2 failed) |" in summary
 
-    # rerun keeping failed cells: nothing runs, the table is unchanged
+    # the same grid from the command line: --dry-run shows the states, a rerun keeping failed cells
+    # runs nothing and leaves the table as it was
+    args = ["study", str(tiny_twin), "--out", str(out), "--method", "sar-only", "--classes", "lowrise",
+            "--labels", "16,1024", "--norm", "instance", "--supcon", "off", "--seeds", "2",
+            *[a for k, v in TINY_TRAIN.items() for a in ("--train", f"{k}={v}")]]
+    dry = CliRunner().invoke(main, [*args, "--dry-run"])
+    assert dry.exit_code == 0 and dry.output.endswith("4 cells: 2 done, 2 failed, 2 to run\n"), dry.output
+    assert f"{failed.cell_id.iloc[0]}  failed  sar-only, lowrise, 1024 labels" in dry.output
     before = (out / "results.csv").read_text()
-    cli = CliRunner().invoke(main, ["study", str(tiny_twin), "--out", str(out), "--method", "sar-only",
-                                    "--classes", "lowrise", "--labels", "16,1024", "--norm", "instance",
-                                    "--supcon", "off", "--seeds", "2", "--keep-failed",
-                                    *[a for k, v in TINY_TRAIN.items() for a in ("--train", f"{k}={v}")]])
+    cli = CliRunner().invoke(main, [*args, "--keep-failed"])
     assert cli.exit_code == 0, cli.output
     assert "4 cells: 0 run, 4 finished earlier, 2 failed" in cli.output
     assert (out / "results.csv").read_text() == before

@@ -126,11 +126,12 @@ def study(ctx, spec_or_data, out, data, cache, split, method, classes, labels, n
     spec = spec.check()
 
     if dry_run:
-        cells = lib.plan(spec, out, retry_failed=retry_failed)
+        cells = lib.plan(spec, out)
         for c, state in cells:
             click.echo(f"{c.cell_id}  {state:<6}  {lib.describe_cell(c)}")
         counts = {s: sum(1 for _, st in cells if st == s) for s in ("done", "failed", "todo")}
-        click.echo(f"{len(cells)} cells: {counts['done']} done, {counts['failed']} failed, {counts['todo']} to run")
+        to_run = counts["todo"] + (counts["failed"] if retry_failed else 0)
+        click.echo(f"{len(cells)} cells: {counts['done']} done, {counts['failed']} failed, {to_run} to run")
         return
     if spec.data is None:
         raise click.UsageError("give the So2Sat DATA folder or .h5 file (or a SPEC with data = ..., or --quick)")
