@@ -531,7 +531,7 @@ def run_cell(cell: Cell, data, cache, cell_dir: str | os.PathLike, split: str, d
         if ckpt is None:
             # the cell folder is the study's own: a stale partial output is replaced, an
             # interrupted training (model.resume.pt) continues
-            result = train(config, checkpoint, overwrite=True, resume=True)
+            result = train(config, checkpoint, overwrite=True, resume=True, record_last=False)
             ckpt = load_checkpoint(result.checkpoint)
         train_seconds = float(ckpt.meta.get("metrics", {}).get("seconds", time.perf_counter() - t0))
         t1 = time.perf_counter()

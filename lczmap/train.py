@@ -632,19 +632,22 @@ def train(
     overwrite: bool = False,
     resume: bool = False,
     progress: Callable | None = None,
+    record_last: bool = True,
 ) -> TrainResult:
     """Train ``config.method`` and write the checkpoint ``out`` (a ``.safetensors`` file), plus
     ``<stem>.metrics.csv`` (per-epoch metrics), ``<stem>.curve.png`` (learning curves) and, when
     tensorboard is installed, ``<stem>.tb/``. While running, ``<stem>.resume.pt`` holds the state
     at the last finished epoch; ``resume=True`` continues from it.
 
-    ``progress``: ``(total=, desc=) -> tqdm-like`` or None. Returns a :class:`TrainResult`.
+    ``progress``: ``(total=, desc=) -> tqdm-like`` or None. ``record_last``: record ``out`` as the
+    last trained checkpoint, the model ``lczmap predict`` and ``evaluate`` use when none is named
+    (the study turns this off for its cells). Returns a :class:`TrainResult`.
     """
     cfg = replace(config).check()
     paths = output_paths(out)
     dist_info = _setup_distributed(cfg.device)
     try:
-        return _train(cfg, paths, overwrite, resume, progress, dist_info)
+        return _train(cfg, paths, overwrite, resume, progress, dist_info, record_last)
     finally:
         if dist_info.owned:
             import torch.distributed as dist
@@ -652,7 +655,9 @@ def train(
             dist.destroy_process_group()
 
 
-def _train(cfg: TrainConfig, paths: dict, overwrite: bool, resume: bool, progress, dist_info: _Dist) -> TrainResult:
+def _train(
+    cfg: TrainConfig, paths: dict, overwrite: bool, resume: bool, progress, dist_info: _Dist, record_last: bool
+) -> TrainResult:
     if paths["checkpoint"].suffix != ".safetensors":
         raise ConfigError(f"checkpoint {paths['checkpoint']} must end in .safetensors: rename the output")
     state = None
@@ -795,7 +800,8 @@ def _train(cfg: TrainConfig, paths: dict, overwrite: bool, resume: bool, progres
     save_checkpoint(paths["checkpoint"], net, meta, overwrite=overwrite)
     _plot_curve(history, paths["curve"])
     paths["resume"].unlink(missing_ok=True)
-    record_last_checkpoint(paths["checkpoint"])
+    if record_last:
+        record_last_checkpoint(paths["checkpoint"])
     log.info("wrote %s", paths["checkpoint"])
     return TrainResult(paths["checkpoint"], metrics, history, paths["csv"], paths["curve"])
 

@@ -292,6 +292,9 @@ def test_study_end_to_end_on_a_local_cluster_with_resume_and_a_failing_cell(tiny
         assert (out / r.checkpoint).is_file() and r.checkpoint == f"cells/{r.cell_id}/model.safetensors"
     assert (table["eo_epochs"] == 1).all() and (table["width"] == 4).all()  # full configuration per row
     assert (out / "accuracy_vs_labels.png").is_file()
+    from lczmap.checkpoint import last_checkpoint
+
+    assert last_checkpoint() is None  # study cells never become the model `lczmap predict` picks
     summary = (out / "summary.md").read_text()
     assert "| lowrise | sar-only | instance | off | 1024 | 0 (2 failed) |" in summary
 
