@@ -18,7 +18,13 @@ def test_cli_reference_is_current():
     sections = dict(re.findall(r"^## lczmap (\S+)\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S))
     assert set(sections) == set(main.commands), "docs/cli.md is stale: run python scripts/make_cli_docs.py"
     for name, command in main.commands.items():
-        documented = set(re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", sections[name]))
+        option_block = sections[name].split("Options:", 1)[-1]
+        documented = {  # the flags in the option column of --help (the text before the help)
+            flag
+            for line in option_block.splitlines()
+            if line.lstrip().startswith("-")
+            for flag in re.findall(r"(?<![\w-])(--?[a-zA-Z][\w-]*)", re.split(r"\s{2,}", line.strip())[0])
+        }
         options = [p for p in command.params if isinstance(p, click.Option)]
         for param in options:
             for flag in [*param.opts, *param.secondary_opts]:
