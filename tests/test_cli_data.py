@@ -71,3 +71,24 @@ def test_unknown_band_set_and_split(tmp_path):
     result = CliRunner().invoke(main, ["prepare", str(data), str(tmp_path / "c"), "--split", "testing"])
     assert result.exit_code == 1 and "split 'testing' not found" in result.output
     assert not (tmp_path / "c").exists()
+
+
+@pytest.mark.parametrize(
+    "labels, args, message",
+    [
+        ([2, 5, 6] * 10, ["--classes", "lowrise"], "has no patches of LCZ 8 (Large low-rise)"),
+        ([2, 5, 6, 7] * 10, ["--classes", "lowrise", "--labels", "41"], "budget 41 is larger than the 40"),
+        ([2, 5, 6, 7] * 10, ["--classes", "suburbs"], "'suburbs' is not one of"),
+        ([2, 5, 6, 7] * 10, ["--sar-bands", "hh-complex"], "'hh-complex' is not one of"),
+        ([2, 5, 6, 7] * 10, ["--method", "dann"], "'dann' is not one of"),
+    ],
+)
+def test_train_refuses_bad_data_and_options_in_one_line(tmp_path, labels, args, message):
+    data = tmp_path / "so2sat"
+    data.mkdir()
+    write_so2sat_file(data / "training.h5", labels=np.array(labels))
+    result = CliRunner().invoke(main, ["-q", "train", str(data), "-o", str(tmp_path / "m.safetensors"),
+                                       "--eo-epochs", "1", "--sar-epochs", "1", "--device", "cpu", *args])
+    assert result.exit_code in (1, 2), result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert not (tmp_path / "m.safetensors").exists()
