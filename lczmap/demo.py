@@ -88,7 +88,6 @@ def map_agreement(pred_path: str | os.PathLike, truth_path: str | os.PathLike) -
 
     Pixels that are nodata (0) in either map are left out. Returns ``agreement`` and ``pixels``.
     """
-    import numpy as np
     import rasterio
 
     from .errors import SceneError

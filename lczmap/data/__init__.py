@@ -7,6 +7,7 @@ from typing import Protocol
 
 import numpy as np
 
+from ..errors import DataError
 from .bands import EO_BAND_SETS, SAR_BAND_SETS, BandSet, Channel, band_set
 from .cache import CachePatches, is_cache, prepare, read_cache_index
 from .fewshot import draw_budget, parse_budget, select_classes
@@ -43,15 +44,10 @@ def open_patches(
     the raw So2Sat files at ``data`` (a folder or a single .h5 file)."""
     bs = band_set(bands) if isinstance(bands, str) else bands
     if cache is not None and is_cache(cache):
-        index = read_cache_index(cache)
-        state = index["splits"].get(split, {}).get("band_sets", {}).get(bs.name)
-        if state and state.get("complete"):
-            return CachePatches(cache, split, bs)
-        if data is None:
-            CachePatches(cache, split, bs)  # raises the cache's own message
+        state = read_cache_index(cache)["splits"].get(split, {}).get("band_sets", {}).get(bs.name)
+        if (state and state.get("complete")) or data is None:
+            return CachePatches(cache, split, bs)  # without raw data, the cache's own message says what is missing
     if data is None:
-        from ..errors import DataError
-
         raise DataError(f"no So2Sat data given and no cache at {cache}: give the So2Sat folder or run `lczmap prepare`")
     return H5Patches(open_so2sat(data).split(split), bs)
 
@@ -88,7 +84,5 @@ def channel_stats(src, positions: np.ndarray | None = None, block: int = ROW_BLO
             m2 = m2 + m2_b + delta**2 * count * n_b / total
             count = total
     if mean is None:
-        from ..errors import DataError
-
         raise DataError("no patches to compute statistics from: check the split and class setting")
     return mean, np.sqrt(m2 / count)
