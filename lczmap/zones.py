@@ -33,7 +33,7 @@ from typing import Callable, Iterator, Literal
 import numpy as np
 
 from ._io import atomic_path, check_output
-from .classes import LCZ_CLASSES, NODATA
+from .classes import LCZ_CLASSES, NODATA, colour_of, label_of, name_of
 from .errors import MissingDependencyError, ZonesError
 
 __all__ = [
@@ -673,13 +673,12 @@ def _zones_frame(batch: list[_Zone], info: LczRasterInfo, first_id: int, confide
     )
     geoms = shapely.transform(geoms, lambda xy: xy * np.array([t.a, t.e]) + np.array([t.c, t.f]))
     codes = [z.code for z in batch]
-    by_code = {c.code: c for c in LCZ_CLASSES}
     columns = {
         "zone_id": np.arange(first_id, first_id + len(batch), dtype=np.int64),
         "lcz": np.asarray(codes, np.int32),
-        "label": [by_code[c].label for c in codes],
-        "name": [by_code[c].name for c in codes],
-        "colour": [by_code[c].colour for c in codes],
+        "label": [label_of(c) for c in codes],
+        "name": [name_of(c) for c in codes],
+        "colour": [colour_of(c) for c in codes],
         "pixels": np.asarray([z.pixels for z in batch], np.int64),
         "area_m2": np.asarray([z.area for z in batch], np.float64),
     }
@@ -982,10 +981,9 @@ def summarize(
         result[column] = shares[:, j]
     result["nodata"] = np.clip(1.0 - shares.sum(axis=1), 0.0, 1.0)
     dominant = np.where(shares.max(axis=1) > 0, shares.argmax(axis=1) + 1, NODATA)
-    by_code = {c.code: c for c in LCZ_CLASSES}
     result["dominant"] = dominant.astype(np.int32)
-    result["dom_label"] = [by_code[c].label if c else "" for c in dominant]
-    result["dom_name"] = [by_code[c].name if c else "No data" for c in dominant]
+    result["dom_label"] = [label_of(c) if c else "" for c in dominant]
+    result["dom_name"] = [name_of(c) if c else "No data" for c in dominant]
     result.attrs["repaired"] = repaired
     if out is not None:
         with _VectorSink(out, driver, overwrite) as sink:
