@@ -289,9 +289,7 @@ def _read_codes(src, info: LczRasterInfo, window) -> np.ndarray:
     """Pixels of ``window`` as uint8 LCZ codes 1-17, 0 for no data."""
     raw = src.read(1, window=window)
     if info.is_native and raw.dtype == np.uint8:
-        out = raw.copy()
-        # values outside 1-17 were rejected by inspect_lcz; the raster's nodata may be e.g. 255
-        return out
+        return raw  # already codes 1-17 and 0: inspect_lcz rejected every other value
     out = np.zeros(raw.shape, np.uint8)
     keep = _valid_raw(raw, info.nodata)
     for value, code in info.raw_values.items():
