@@ -149,7 +149,7 @@ def inspect_lcz(
     lcz_path: str | os.PathLike,
     codes: CodeScheme = "auto",
     nodata: float | None = None,
-    block_rows: int = 256,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
     progress: Progress = None,
 ) -> LczRasterInfo:
     """Scan an LCZ raster once (in strips), check its values and work out its coding.
@@ -905,7 +905,7 @@ def summarize(
     nodata: float | None = None,
     csv_path: str | os.PathLike | None = None,
     overwrite: bool = False,
-    block_rows: int = 256,
+    block_rows: int = DEFAULT_BLOCK_ROWS,
     progress: Progress = None,
 ):
     """Area shares of the LCZ classes per district, or for the whole map.
