@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import click
 
 from .options import overwrite_opt, progress_factory
@@ -53,7 +55,7 @@ def zones(lcz, output, min_area, confidence, codes, nodata, style, block_rows, o
     and, with --confidence, the mean confidence of each zone."""
     from ..zones import VECTOR_FORMATS, zones as make_zones
 
-    if click.format_filename(output).lower().rsplit(".", 1)[-1] not in {e.lstrip(".") for e in VECTOR_FORMATS}:
+    if Path(output).suffix.lower() not in VECTOR_FORMATS:
         raise click.BadParameter(
             f"cannot tell the format of {output}: end it with .gpkg, .parquet, .geojson, .shp or .fgb",
             param_hint="OUTPUT",
