@@ -21,12 +21,10 @@ import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import torch
-
 from . import __version__
 from ._io import atomic_path
 from .data.bands import BandSet
-from .errors import CheckpointError
+from .errors import CheckpointError, LczmapError
 from .models import Architecture, SarNetwork, YNet
 
 __all__ = [
@@ -194,8 +192,8 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         meta = json.loads(extra["meta"])
     except (KeyError, json.JSONDecodeError):
         raise CheckpointError(f"{path} has unreadable metadata: the file is corrupt; retrain or restore it") from None
-    missing = [k for k in _REQUIRED if k not in meta]
-    if not isinstance(meta, dict) or missing:
+    missing = [k for k in _REQUIRED if k not in meta] if isinstance(meta, dict) else list(_REQUIRED)
+    if missing:
         raise CheckpointError(f"{path} metadata lacks {', '.join(missing)}: the file is corrupt; retrain or restore it")
     try:
         from safetensors.torch import load_file
@@ -247,7 +245,7 @@ def record_last_checkpoint(path: str | os.PathLike) -> None:
         folder.mkdir(parents=True, exist_ok=True)
         with atomic_path(folder / _LAST, overwrite=True) as tmp:
             tmp.write_text(json.dumps({"path": str(Path(path).resolve())}))
-    except OSError as exc:  # never fail a finished training run over a convenience record
+    except (OSError, LczmapError) as exc:  # never fail a finished training run over a convenience record
         log.warning("could not record the last checkpoint in %s: %s", folder, exc)
 
 
