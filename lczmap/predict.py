@@ -165,21 +165,12 @@ def load_model(model: Any = None, codes: Sequence[int] | None = None, band_set: 
 
 
 def _device(device: str | torch.device | None) -> torch.device:
+    """``device`` as a torch device: None or ``auto`` picks CUDA, then MPS, then the CPU."""
     if isinstance(device, torch.device):
         return device
-    if device in (None, "auto"):
-        if torch.cuda.is_available():
-            return torch.device("cuda")
-        if getattr(torch.backends, "mps", None) is not None and torch.backends.mps.is_available():
-            return torch.device("mps")
-        return torch.device("cpu")
-    try:
-        dev = torch.device(device)
-    except RuntimeError:
-        raise ConfigError(f"unknown device {device!r}: use auto, cpu, cuda or mps") from None
-    if dev.type == "cuda" and not torch.cuda.is_available():
-        raise ConfigError("--device cuda asked for but CUDA is not available: use --device cpu or auto")
-    return dev
+    from .train import resolve_device
+
+    return resolve_device("auto" if device is None else str(device))
 
 
 # ---------------------------------------------------------------------------------------------
