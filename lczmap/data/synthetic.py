@@ -43,8 +43,8 @@ from typing import Callable, Literal
 import numpy as np
 
 from .. import __version__
-from .._io import atomic_path
-from ..classes import LCZ_CLASSES, NODATA
+from .._io import atomic_path, check_output
+from ..classes import NODATA
 from ..errors import ConfigError, OutputExistsError
 
 __all__ = [
@@ -746,7 +746,7 @@ def write_twin(
         raise ConfigError(f"unknown dtype {dtype!r}: use e.g. float64, float32 or uint8") from None
     if dt.kind not in "fiu":
         raise ConfigError(f"dtype {dt} cannot hold So2Sat data: use a float or integer dtype")
-    files = twin_files(layout)
+    twin_files(layout)  # refuses an unknown layout before anything is written
     out = Path(out_dir)
     if out.exists() and not out.is_dir():
         raise OutputExistsError(f"{out} exists and is not a folder: choose another output folder")
@@ -888,6 +888,8 @@ def write_scene(
     from rasterio.transform import Affine
     from rasterio.windows import Window
 
+    from ..raster import LCZ_COLORMAP
+
     rows, cols = (int(v) for v in size)
     if rows < 20 or cols < 20:
         raise ConfigError(f"scene size {size!r} is too small: use at least 20 x 20 pixels")
@@ -900,8 +902,7 @@ def write_scene(
     path = Path(path)
     truth_path = Path(truth_path) if truth_path is not None else path.with_name(f"{path.stem}_truth.tif")
     for p in (path, truth_path):
-        if p.exists() and not overwrite:
-            raise OutputExistsError(f"{p} exists: pass --overwrite (overwrite=True) to replace it")
+        check_output(p, overwrite)
     try:
         crs_obj = rasterio.crs.CRS.from_user_input(crs)
     except Exception as exc:
@@ -980,7 +981,7 @@ def write_scene(
                 dst.set_band_description(1, "LCZ")
                 dst.update_tags(1, UNITS="LCZ code 1-17 (A-G = 11-17), 0 = nodata")
                 dst.update_tags(SCENE=path.name, SEED=str(seed))
-                dst.write_colormap(1, {c.code: c.rgb + (255,) for c in LCZ_CLASSES} | {NODATA: (0, 0, 0, 0)})
+                dst.write_colormap(1, LCZ_COLORMAP)
     finally:
         if bar is not None:
             bar.close()
