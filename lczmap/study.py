@@ -1101,9 +1101,9 @@ def run_study(
                     rows[c.cell_id] = row
                     if row["status"] != "ok":
                         failed += 1
-                        log.warning("cell %s (%s) failed: %s", c.cell_id, _describe(c), row["error"])
+                        log.warning("cell %s (%s) failed: %s", c.cell_id, describe_cell(c), row["error"])
                     else:
-                        log.info("cell %s (%s): accuracy %.3f", c.cell_id, _describe(c), row["accuracy"])
+                        log.info("cell %s (%s): accuracy %.3f", c.cell_id, describe_cell(c), row["accuracy"])
                     _write_table(ordered(), out, table_format)
                     fut.release()
                     if bar is not None:
@@ -1141,10 +1141,6 @@ def plan(spec: StudySpec, out: str | os.PathLike | None = None) -> list[tuple[Ce
 
 def describe_cell(c: Cell) -> str:
     """``"swd, lowrise, 32 labels, instance norm, SupCon off, seed 0"``."""
-    return _describe(c)
-
-
-def _describe(c: Cell) -> str:
     return f"{c.method}, {c.classes}, {c.labels} labels, {c.norm} norm, SupCon {'on' if c.supcon else 'off'}, seed {c.seed}"
 
 
