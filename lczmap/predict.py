@@ -733,24 +733,19 @@ def predict_scene(
 
     written: dict[str, Path | None] = {k: None for k in extras}
     if confidence is not None:
-        written["confidence"] = _publish_float(run, run.confidence[None], Path(confidence), transform, scene.crs,
-                                               ["confidence"], tags, overwrite)
+        written["confidence"] = raster.write_float(confidence, run.confidence, transform, scene.crs,
+                                                   ["confidence"], tags, overwrite)
     if probabilities is not None:
         desc = [f"LCZ {lcz(c).label} {lcz(c).name}" for c in m.codes]
-        written["probabilities"] = _publish_float(run, run.probabilities, Path(probabilities), transform, scene.crs,
-                                                  desc, tags, overwrite)
+        written["probabilities"] = raster.write_float(probabilities, run.probabilities, transform, scene.crs,
+                                                      desc, tags, overwrite)
     if filtered is not None:
         stage = run.dir / "filtered.tif"
         with raster.create_lcz(stage, *shape, transform, scene.crs, {**tags, "filter_sigma": filter_sigma}) as ds:
             for r0, r1, codes in _filtered_strips(run.probabilities, run.codes, m.codes, filter_sigma):
                 ds.write(codes, 1, window=Window(0, r0, shape[1], r1 - r0))
         written["filtered"] = raster.publish_cog(stage, filtered, overwrite=overwrite, kind="lcz")
-    stage = run.dir / "lcz.tif"
-    with raster.create_lcz(stage, *shape, transform, scene.crs, tags) as ds:
-        for r0 in range(0, shape[0], 2048):
-            r1 = min(shape[0], r0 + 2048)
-            ds.write(np.asarray(run.codes[r0:r1]), 1, window=Window(0, r0, shape[1], r1 - r0))
-    raster.publish_cog(stage, out, overwrite=overwrite, kind="lcz")
+    raster.write_lcz(out, run.codes, transform, scene.crs, tags, overwrite)
     n_valid = run.n_valid
     run.remove()
     seconds = time.perf_counter() - t_start
@@ -776,17 +771,6 @@ def _now() -> str:
     when = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch and epoch.isdigit()
             else _dt.datetime.now(_dt.timezone.utc))
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
-
-
-def _publish_float(run, data, path: Path, transform, crs, desc, tags, overwrite) -> Path:
-    from . import raster
-
-    stage = run.dir / f"float-{path.name}"
-    with raster.create_float(stage, data.shape[0], *data.shape[1:], transform, crs, desc, tags) as ds:
-        for r0 in range(0, data.shape[1], 1024):
-            r1 = min(data.shape[1], r0 + 1024)
-            ds.write(np.asarray(data[:, r0:r1]), window=Window(0, r0, data.shape[2], r1 - r0))
-    return raster.publish_cog(stage, path, overwrite=overwrite, kind="float")
 
 
 def _smooth(p: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:

@@ -191,7 +191,7 @@ def write_float(
     with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp:
         stage = Path(tmp) / "stage.tif"
         with create_float(stage, data.shape[0], *data.shape[1:], transform, crs, descriptions, tags) as ds:
-            for r0, r1 in _strips(data.shape[1]):
+            for r0, r1 in _strips(data.shape[1], 1024):  # strips of K bands: half the rows
                 ds.write(data[:, r0:r1], window=Window(0, r0, data.shape[2], r1 - r0))
         publish_cog(stage, out, overwrite=overwrite, kind="float")
     return out
