@@ -188,14 +188,14 @@ def _axis_value(axis: str, value, where: str):
     raise ConfigError(f"{where}: unknown axis {axis!r}: the axes are {', '.join(AXIS_NAMES)}")  # pragma: no cover
 
 
-def _parse_axes(table, where: str, allow_seeds: bool = True) -> dict[str, list]:
+def _parse_axes(table, where: str) -> dict[str, list]:
     """``{axis: [values]}`` from a spec table; ``seeds = N`` stands for ``seed = [0, ..., N-1]``."""
     if not isinstance(table, Mapping):
         raise ConfigError(f"{where} must be a table of axes ({', '.join(AXIS_NAMES)}), not {type(table).__name__}")
     out: dict[str, list] = {}
     for key, raw in table.items():
         key = str(key)
-        if key == "seeds" and allow_seeds:
+        if key == "seeds":
             if "seed" in table:
                 raise ConfigError(f"{where}: give seed = [...] or seeds = N, not both")
             if isinstance(raw, bool) or not isinstance(raw, (int, str)) or not str(raw).strip().isdigit() or int(raw) < 1:
