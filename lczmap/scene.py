@@ -229,13 +229,11 @@ def _part(raw: np.ndarray, part: Part, nodata, units: Units, quantity: str) -> n
     if part == "value":
         values = raw.astype(np.float32)
         missing = ~np.isfinite(values)
-        if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-            missing |= raw == nodata
     else:
         values = (raw.real if part == "real" else raw.imag).astype(np.float32)
         missing = ~np.isfinite(raw)
-        if nodata is not None and not (isinstance(nodata, float) and math.isnan(nodata)):
-            missing |= raw == nodata
+    if _has_value(nodata):
+        missing |= raw == nodata
     if quantity == "intensity" and units == "db":
         values = np.power(np.float32(10.0), values / np.float32(10.0))
     values[missing] = np.nan
