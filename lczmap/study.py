@@ -907,8 +907,9 @@ def _check_data(spec: StudySpec, cells: list[Cell]) -> str:
     split = spec.split or so2sat.test_split
     for name in ("training", split):
         so2sat.split(name)  # DataError naming the split when it is missing
+    sar_bands = spec.train.get("sar_bands", _train_fields()["sar_bands"])
     for name in ("training", split):
-        labels = open_patches(spec.data, name, spec.train.get("sar_bands", "vv-complex"), spec.cache).labels
+        labels = open_patches(spec.data, name, sar_bands, spec.cache).labels
         for setting in sorted({c.classes for c in cells}):
             positions, _ = select_classes(labels, setting, name)
             if name == "training":
