@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import datetime as _dt
 import hashlib
-import io
 import itertools
 import json
 import logging
@@ -650,10 +649,8 @@ def _write_table(rows: list[dict], out: Path, table_format: str) -> Path:
     df = df[columns + [c for c in df.columns if c not in columns]]
     df["labels"] = df["labels"].astype(str)
     df["n_test"] = pd.to_numeric(df["n_test"], errors="coerce").astype("Int64")
-    buf = io.StringIO()
-    df.to_csv(buf, index=False)
     with atomic_path(out / "results.csv", overwrite=True) as tmp:
-        tmp.write_text(buf.getvalue())
+        df.to_csv(tmp, index=False)
     if table_format == "parquet":
         with atomic_path(out / "results.parquet", overwrite=True) as tmp:
             df.to_parquet(tmp, index=False)
