@@ -8,28 +8,19 @@ from pathlib import Path
 
 import click
 
+from ..classes import CLASS_SETTINGS
 from ..data.bands import EO_BAND_SETS, SAR_BAND_SETS
+from ..data.fewshot import parse_budget
+from ..errors import ConfigError
 from .options import batch_size_opt, device_opt, overwrite_opt, progress_factory, seed_opt
-
-_DEFAULTS = None
-
-
-def _defaults():
-    global _DEFAULTS
-    if _DEFAULTS is None:
-        from ..train import TrainConfig
-
-        _DEFAULTS = TrainConfig(data=None)
-    return _DEFAULTS
 
 
 def _labels(ctx, param, value: str):
-    text = str(value).strip().lower()
-    if text == "all":
-        return "all"
-    if not text.isdigit() or int(text) < 1:
-        raise click.BadParameter(f"{value!r} is not a budget: give a positive number (e.g. 32, 128, 1024) or 'all'")
-    return int(text)
+    try:
+        budget = parse_budget(value)
+    except ConfigError:
+        raise click.BadParameter(f"{value!r} is not a budget: give a positive number (e.g. 32, 128, 1024) or 'all'") from None
+    return "all" if budget is None else budget
 
 
 @click.command()
@@ -38,7 +29,7 @@ def _labels(ctx, param, value: str):
               help="Checkpoint to write (.safetensors). Default: METHOD_CLASSES_LABELS_sSEED.safetensors.")
 @click.option("--method", type=click.Choice(["sar-only", "finetune", "swd"]), default="swd", show_default=True,
               help="sar-only: labelled SAR only; finetune: EO then labelled SAR; swd: EO then SWD-transfer.")
-@click.option("--classes", type=click.Choice(["lowrise", "urban", "all"]), default="lowrise", show_default=True,
+@click.option("--classes", type=click.Choice(list(CLASS_SETTINGS)), default="lowrise", show_default=True,
               help="Class setting: lowrise = LCZ 3, 6, 7, 8; urban = LCZ 1-10; all = 17 classes.")
 @click.option("--labels", callback=_labels, default="128", show_default=True,
               help="Labelled SAR patches (stratified draw), or 'all'.")
@@ -83,7 +74,7 @@ def _labels(ctx, param, value: str):
 @click.option("--resume", is_flag=True, default=False, help="Continue an interrupted run with the same options.")
 @overwrite_opt
 @click.pass_context
-def train(ctx, data, out, batch_size, val_split, cache, resume, overwrite, **options) -> None:
+def train(ctx, data, out, batch_size, cache, resume, overwrite, **options) -> None:
     """Train a SAR land-use model on So2Sat DATA (folder or .h5) and write a checkpoint.
 
     Also writes OUT's .metrics.csv (per epoch), .curve.png (learning curves) and, with
@@ -98,15 +89,11 @@ def train(ctx, data, out, batch_size, val_split, cache, resume, overwrite, **opt
         raise click.UsageError("--supcon applies to the EO stage, which --method sar-only does not have")
     options["augment"] = not options.pop("no_augment")
     options["stratified"] = not options.pop("random_budget")
+    if batch_size is not None:
+        options["batch_size"] = batch_size
     if out is None:
         out = Path(f"{options['method']}_{options['classes']}_{options['labels']}_s{options['seed']}.safetensors")
-    config = TrainConfig(
-        data=None if data is None else str(data),
-        cache=None if cache is None else str(cache),
-        batch_size=batch_size or _defaults().batch_size,
-        val_split=None if val_split.lower() == "none" else val_split,
-        **options,
-    )
+    config = TrainConfig(data=None if data is None else str(data), cache=None if cache is None else str(cache), **options)
     result = run(config, out, overwrite=overwrite, resume=resume, progress=progress_factory(ctx))
     if result.csv is None:  # not the writing process of a distributed run
         return
@@ -155,8 +142,7 @@ def evaluate(ctx, checkpoint, data, split, cache, out_dir, as_json, batch_size, 
     if split is None and data is not None:
         split = open_so2sat(data).test_split
     if out_dir is None:
-        stem = checkpoint.name[: -len(checkpoint.suffix)] if checkpoint.suffix else checkpoint.name
-        out_dir = checkpoint.with_name(f"{stem}.eval-{(split or 'split').replace('/', '-')}")
+        out_dir = checkpoint.with_name(f"{checkpoint.stem}.eval-{(split or 'split').replace('/', '-')}")
     report = run(ckpt, data, split=split, cache=cache, out_dir=out_dir, batch_size=batch_size or 256,
                  device=device, overwrite=overwrite, progress=progress_factory(ctx))
     if as_json:
