@@ -46,7 +46,7 @@ from ._io import check_output
 from .classes import NODATA, lcz
 from .data.bands import BandSet, band_set as _band_set
 from .errors import CheckpointError, ConfigError, LczmapError, SceneError
-from .scene import Scene, open_scene, reflect_index
+from .scene import Scene, open_scene, read_mirrored
 
 __all__ = [
     "Model",
@@ -887,12 +887,11 @@ def predict_dataarray(
         raise SceneError(f"array is {h} x {w} pixels, smaller than one {m.patch_size} x {m.patch_size} window: give a larger one")
     data = da.data
 
+    def read_window(rlo, rhi, clo, chi):
+        return np.array(data[:, rlo:rhi, clo:chi], dtype=np.float32)  # a copy: nodata is filled in place
+
     def read(r0, r1, c0, c1):
-        rows = reflect_index(np.arange(r0, r1), h)
-        cols = reflect_index(np.arange(c0, c1), w)
-        rlo, rhi, clo, chi = rows.min(), rows.max() + 1, cols.min(), cols.max() + 1
-        block = np.asarray(data[:, rlo:rhi, clo:chi], dtype=np.float32)
-        return block[:, rows - rlo][:, :, cols - clo]
+        return read_mirrored(read_window, h, w, r0, r1, c0, c1)
 
     params = _Params(stride, float(max_nodata), batch_size, str(_device(device)), probs=probabilities)
     shape = output_grid(h, w, stride)

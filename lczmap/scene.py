@@ -22,7 +22,7 @@ import math
 import os
 import re
 from dataclasses import dataclass, field
-from typing import Literal, Sequence
+from typing import Callable, Literal, Sequence
 
 import numpy as np
 import rasterio
@@ -105,27 +105,7 @@ class Scene:
 
     def read(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
         """Pixels of rows ``r0:r1`` and columns ``c0:c1`` (may run outside the scene: mirrored)."""
-        pads = (max(0, -r0), max(0, r1 - self.height), max(0, -c0), max(0, c1 - self.width))
-        simple = (r0 < self.height and r1 > 0 and c0 < self.width and c1 > 0
-                  and max(pads[:2]) < self.height and max(pads[2:]) < self.width)
-        if simple:  # the common case: inside the scene, or running off its edges by less than its size
-            rlo, rhi = max(0, r0), min(self.height, r1)
-            clo, chi = max(0, c0), min(self.width, c1)
-            if any(pads) and (rhi - rlo <= max(pads[:2]) or chi - clo <= max(pads[2:])):
-                simple = False  # the mirror needs pixels beyond the read range
-        if simple:
-            out = self._read_window(rlo, rhi, clo, chi)
-            if any(pads):
-                out = np.pad(out, ((0, 0), pads[:2], pads[2:]), mode="reflect")
-            return out
-        rows = reflect_index(np.arange(r0, r1), self.height)
-        cols = reflect_index(np.arange(c0, c1), self.width)
-        rlo, rhi = int(rows.min()), int(rows.max()) + 1
-        clo, chi = int(cols.min()), int(cols.max()) + 1
-        out = self._read_window(rlo, rhi, clo, chi)
-        if rlo != r0 or rhi != r1 or clo != c0 or chi != c1:
-            out = out[:, rows - rlo][:, :, cols - clo]
-        return out
+        return read_mirrored(self._read_window, self.height, self.width, r0, r1, c0, c1)
 
     def _read_window(self, rlo: int, rhi: int, clo: int, chi: int) -> np.ndarray:
         window = Window(clo, rlo, chi - clo, rhi - rlo)
@@ -199,6 +179,34 @@ class _ArrayView:
         r = range(*rows.indices(self.shape[1]))
         c = range(*cols.indices(self.shape[2]))
         return self.scene.read(r.start, r.stop, c.start, c.stop)[bands]
+
+
+def read_mirrored(read_window: Callable[[int, int, int, int], np.ndarray], height: int, width: int,
+                  r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+    """Rows ``r0:r1`` and columns ``c0:c1`` of a (C, height, width) image, mirrored outside it.
+
+    ``read_window(rlo, rhi, clo, chi)`` reads a range inside the image into a new array."""
+    pads = (max(0, -r0), max(0, r1 - height), max(0, -c0), max(0, c1 - width))
+    simple = (r0 < height and r1 > 0 and c0 < width and c1 > 0
+              and max(pads[:2]) < height and max(pads[2:]) < width)
+    if simple:  # the common case: inside the image, or running off its edges by less than its size
+        rlo, rhi = max(0, r0), min(height, r1)
+        clo, chi = max(0, c0), min(width, c1)
+        if any(pads) and (rhi - rlo <= max(pads[:2]) or chi - clo <= max(pads[2:])):
+            simple = False  # the mirror needs pixels beyond the read range
+    if simple:
+        out = read_window(rlo, rhi, clo, chi)
+        if any(pads):
+            out = np.pad(out, ((0, 0), pads[:2], pads[2:]), mode="reflect")
+        return out
+    rows = reflect_index(np.arange(r0, r1), height)
+    cols = reflect_index(np.arange(c0, c1), width)
+    rlo, rhi = int(rows.min()), int(rows.max()) + 1
+    clo, chi = int(cols.min()), int(cols.max()) + 1
+    out = read_window(rlo, rhi, clo, chi)
+    if rlo != r0 or rhi != r1 or clo != c0 or chi != c1:
+        out = out[:, rows - rlo][:, :, cols - clo]
+    return out
 
 
 def reflect_index(idx: np.ndarray, n: int) -> np.ndarray:
