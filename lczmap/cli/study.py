@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 import click
@@ -108,15 +109,9 @@ def study(ctx, spec_or_data, out, data, cache, split, method, classes, labels, n
         spec = lib.load_spec(spec_path)
     else:
         spec = lib.StudySpec()
-    if data is not None or cache is not None:
-        from dataclasses import replace
-
-        spec = replace(spec, data=str(data) if data is not None else spec.data,
-                       cache=str(cache) if cache is not None else spec.cache)
-    if split is not None or device != "auto":
-        from dataclasses import replace
-
-        spec = replace(spec, split=split or spec.split, device=device if device != "auto" else spec.device)
+    spec = replace(spec, data=str(data) if data is not None else spec.data,
+                   cache=str(cache) if cache is not None else spec.cache,
+                   split=split or spec.split, device=device if device != "auto" else spec.device)
     axes = {k: v for k, v in dict(method=method, classes=classes, labels=labels, norm=norm, supcon=supcon,
                                     seed=seeds if seeds is not None else seed).items() if v is not None}
     if axes:
