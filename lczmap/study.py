@@ -335,8 +335,7 @@ class StudySpec:
                 cell = Cell(*values, train=train)
                 if cell.method == "sar-only" and cell.supcon:
                     continue
-                key = cell.axes().values()
-                key = tuple(key)
+                key = tuple(cell.axes().values())
                 if key in seen:
                     continue
                 seen.add(key)
