@@ -422,6 +422,11 @@ def _run_local_on(read: Callable, tiles, model: Model, params: _Params, put: Cal
             pending.append((t, pool.submit(_read_prepared, read, t, model, params, pin)))
             if len(pending) > prefetch:
                 break
+        def collect(t, launched):
+            put(t, finish_tile(launched))
+            if bar is not None:
+                bar.update(1)
+
         previous = None
         while pending:
             t, fut = pending.popleft()
@@ -432,14 +437,10 @@ def _run_local_on(read: Callable, tiles, model: Model, params: _Params, put: Cal
             launched = launch_tile(prep, model, params, state)
             del prep
             if previous is not None:
-                put(previous[0], finish_tile(previous[1]))
-                if bar is not None:
-                    bar.update(1)
+                collect(*previous)
             previous = (t, launched)
         if previous is not None:
-            put(previous[0], finish_tile(previous[1]))
-            if bar is not None:
-                bar.update(1)
+            collect(*previous)
 
 
 def _run_distributed(scheduler, scene: Scene, tiles, model: Model, params: _Params, put: Callable, bar) -> None:
@@ -489,7 +490,6 @@ class _MemoryStore:
         self.confidence = np.full(shape, np.nan, np.float32)
         self.probabilities = np.full((k, *shape), np.nan, np.float32) if probs else None
         self.n_valid = 0
-        self.done: set = set()
 
     def put(self, t, res):
         i0, i1, j0, j1 = t
