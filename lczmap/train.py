@@ -57,7 +57,7 @@ from . import __version__
 from ._io import atomic_path, check_output
 from .checkpoint import record_last_checkpoint, save_checkpoint
 from .classes import class_codes
-from .data import band_set, draw_budget, open_patches, select_classes
+from .data import band_set, draw_budget, open_patches, parse_budget, select_classes
 from .errors import ConfigError, DataError, OutputExistsError
 from .evaluate import predict_logits
 from .losses import random_projections, supcon_loss, swd_class_conditional, sliced_wasserstein
@@ -125,8 +125,6 @@ class TrainConfig:
         class_codes(self.classes)
         band_set(self.eo_bands, "eo")
         band_set(self.sar_bands, "sar")
-        from .data import parse_budget
-
         parse_budget(self.labels)
         for name in ("eo_epochs", "sar_epochs"):
             if int(getattr(self, name)) < 0:
@@ -173,7 +171,7 @@ class TrainResult:
 def output_paths(out: str | os.PathLike) -> dict[str, Path]:
     """The files a run writes next to the checkpoint ``out``."""
     out = Path(out)
-    stem = out.name[: -len(out.suffix)] if out.suffix else out.name
+    stem = out.stem
     return {
         "checkpoint": out,
         "csv": out.with_name(f"{stem}.metrics.csv"),
@@ -682,9 +680,8 @@ def _train(
 
     torch.manual_seed(cfg.seed)
     arch = cfg.architecture
-    eo_channels = band_set(cfg.eo_bands, "eo").n_channels
-    sar_channels = band_set(cfg.sar_bands, "sar").n_channels
-    net = YNet(eo_channels, sar_channels, len(data.codes), cfg.norm, arch)
+    eo_set, sar_set = band_set(cfg.eo_bands, "eo"), band_set(cfg.sar_bands, "sar")
+    net = YNet(eo_set.n_channels, sar_set.n_channels, len(data.codes), cfg.norm, arch)
     net.sar_encoder.standardize.set_stats(*data.sar_stats)
     if data.eo_stats is not None:
         net.eo_encoder.standardize.set_stats(*data.eo_stats)
@@ -750,11 +747,11 @@ def _train(
         copied = net.copy_eo_to_sar()
         log.debug("SAR encoder initialised from the EO encoder: %d tensors", len(copied))
     sar_params = list(net.sar_encoder.parameters()) + list(net.classifier.parameters())
-    if cfg.method == "swd" and not cfg.freeze_eo:
-        sar_params += list(net.eo_encoder.parameters())
-    if cfg.method == "swd" and cfg.freeze_eo:
-        for p in net.eo_encoder.parameters():
-            p.requires_grad_(False)
+    if cfg.method == "swd":
+        if cfg.freeze_eo:
+            net.eo_encoder.requires_grad_(False)
+        else:
+            sar_params += list(net.eo_encoder.parameters())
     opt = _optimizer(sar_params, cfg.sar_lr, cfg.weight_decay)
     if sar_state is not None:
         opt.load_state_dict(sar_state["optimizer"])
@@ -762,8 +759,7 @@ def _train(
         t = time.perf_counter()
         stats = runner.sar_epoch(net, opt, sar_params, epoch)
         record("sar", epoch, stats, time.perf_counter() - t, net.sar_network(), opt)
-    for p in net.parameters():
-        p.requires_grad_(True)
+    net.requires_grad_(True)
 
     elapsed = elapsed0 + time.perf_counter() - t0
     metrics = _summary(history, elapsed)
@@ -781,8 +777,8 @@ def _train(
     meta = {
         "method": cfg.method,
         "norm": cfg.norm,
-        "eo_bands": band_set(cfg.eo_bands, "eo").to_dict(),
-        "sar_bands": band_set(cfg.sar_bands, "sar").to_dict(),
+        "eo_bands": eo_set.to_dict(),
+        "sar_bands": sar_set.to_dict(),
         "eo_mean": data.eo_stats[0] if data.eo_stats else None,
         "eo_std": data.eo_stats[1] if data.eo_stats else None,
         "sar_mean": data.sar_stats[0],
