@@ -1057,12 +1057,12 @@ def run_study(
         done = {i for i, r in rows.items() if r.get("status") == "ok"}
         if not retry_failed:
             done |= {i for i, r in rows.items() if r.get("status") != "ok"}
-        todo = [c for c in cells if c.cell_id not in done]
+        todo = [c for i, c in by_id.items() if i not in done]
         skipped = len(cells) - len(todo)
         log.info("study: %d cells, %d finished earlier, %d to run", len(cells), skipped, len(todo))
 
         def ordered() -> list[dict]:
-            ids = [c.cell_id for c in cells] + [i for i in rows if i not in by_id]
+            ids = list(by_id) + [i for i in rows if i not in by_id]
             return [rows[i] for i in ids if i in rows]
 
         failed = 0
@@ -1114,7 +1114,7 @@ def run_study(
                     cluster.close()
         table = _write_table(ordered(), out, table_format)
         written = report(out, figure_norm=spec.figure_norm, title=spec.title, cell_ids=list(by_id))
-    failed_total = sum(1 for c in cells if rows.get(c.cell_id, {}).get("status") != "ok")
+    failed_total = sum(1 for i in by_id if rows.get(i, {}).get("status") != "ok")
     return StudyResult(out, table, out / "summary.md", written, len(cells), len(todo), skipped, failed_total,
                        round(time.perf_counter() - t0, 1))
 
