@@ -487,10 +487,8 @@ def _utm_warp(path: str, resampling: str, dst_crs: CRS | None = None) -> Warp:
     with rasterio.open(path) as src:
         gcps, gcp_crs = src.gcps
         if src.crs is not None and not gcps:
-            src_crs, kw = src.crs, {"left": src.bounds.left, "bottom": src.bounds.bottom,
-                                     "right": src.bounds.right, "top": src.bounds.top}
-            if src.transform.b != 0 or src.transform.d != 0:
-                kw = {}
+            # the bounds are the envelope of the pixel corners, rotated transforms included
+            src_crs, kw = src.crs, dict(zip(("left", "bottom", "right", "top"), src.bounds))
         else:
             src_crs, kw = gcp_crs, {"gcps": gcps}
         if src_crs is None:
@@ -505,10 +503,6 @@ def _utm_warp(path: str, resampling: str, dst_crs: CRS | None = None) -> Warp:
                 cx, cy = (b.left + b.right) / 2, (b.top + b.bottom) / 2
             lon, lat = warp_points(src_crs, "EPSG:4326", [cx], [cy])
             dst_crs = _utm_crs(lon[0], lat[0])
-        if "gcps" not in kw and not kw:
-            from rasterio.warp import transform_bounds
-
-            kw = dict(zip(("left", "bottom", "right", "top"), transform_bounds(src_crs, src_crs, *src.bounds)))
         dst_transform, w, h = calculate_default_transform(
             src_crs, dst_crs, src.width, src.height, resolution=PIXEL_SIZE, **kw
         )
