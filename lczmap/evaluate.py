@@ -97,10 +97,7 @@ def classification_metrics(cm: np.ndarray) -> dict:
 
 
 def _plot_confusion(cm: np.ndarray, codes, path: Path, title: str) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend stays as it is
 
     k = len(codes)
     names = [f"{label_of(c)} {name_of(c)}" for c in codes]

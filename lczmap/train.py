@@ -530,10 +530,7 @@ class _Runner:
 
 
 def _plot_curve(history: list[dict], path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # no pyplot: the caller's backend stays as it is
 
     fig = Figure(figsize=(8, 3.5), constrained_layout=True)
     ax_loss, ax_acc = fig.subplots(1, 2)
