@@ -1065,7 +1065,6 @@ def run_study(
             ids = list(by_id) + [i for i in rows if i not in by_id]
             return [rows[i] for i in ids if i in rows]
 
-        failed = 0
         if todo:
             client, cluster, gpu = _client(scheduler, spec, len(todo), workers)
             bar = progress(total=len(todo), desc="study cells") if progress else None
@@ -1097,7 +1096,6 @@ def run_study(
                             row[key] = os.path.relpath(row[key], out.resolve())
                     rows[c.cell_id] = row
                     if row["status"] != "ok":
-                        failed += 1
                         log.warning("cell %s (%s) failed: %s", c.cell_id, describe_cell(c), row["error"])
                     else:
                         log.info("cell %s (%s): accuracy %.3f", c.cell_id, describe_cell(c), row["accuracy"])
