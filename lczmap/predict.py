@@ -522,8 +522,9 @@ class _PartialRun(_MemoryStore):
                 except OSError:
                     self.done = set()
                 self._open("r+", shape, k, probs)
-                self.n_valid = int(sum(old.get("n_valid_by_tile", {}).get(str(i), 0) for i in self.done))
-                self._nv = {str(i): old.get("n_valid_by_tile", {}).get(str(i), 0) for i in self.done}
+                by_tile = old.get("n_valid_by_tile", {})
+                self._nv = {str(i): by_tile.get(str(i), 0) for i in self.done}
+                self.n_valid = int(sum(self._nv.values()))
                 log.info("resuming: %d tiles already done", len(self.done))
                 return
             if resume and old is not None:
@@ -694,7 +695,7 @@ def predict_scene(
     tiles = plan_tiles(*shape, tile_size)
     fp = _fingerprint(scene, m, params, tile_size, {"sigma": filter_sigma, "outputs": sorted(k for k, v in extras.items() if v)})
     run = _PartialRun(out, fp, shape, len(m.codes), params.probs, resume)
-    todo = [(k, t) for k, t in enumerate(tiles) if k not in run.done]
+    todo = [t for k, t in enumerate(tiles) if k not in run.done]
     index = {t: k for k, t in enumerate(tiles)}
     log.info("%s: %d x %d pixels -> %d x %d LCZ pixels, %d tiles (%d to do)",
              scene.name, scene.height, scene.width, *shape, len(tiles), len(todo))
@@ -707,9 +708,9 @@ def predict_scene(
 
     try:
         if scheduler is None:
-            _run_local(scene.read, [t for _, t in todo], m, params, put, bar, threads=threads)
+            _run_local(scene.read, todo, m, params, put, bar, threads=threads)
         else:
-            _run_distributed(scheduler, scene, [t for _, t in todo], m, params, put, bar)
+            _run_distributed(scheduler, scene, todo, m, params, put, bar)
     finally:
         if bar is not None:
             bar.close()
