@@ -776,27 +776,17 @@ def _now() -> str:
 
 def _smooth(p: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
     """Gaussian smoothing of (K, h, w) probabilities over valid pixels only (normalised convolution)."""
+    from scipy import ndimage
+
     r = max(1, int(math.ceil(3 * sigma)))
     kern = np.exp(-0.5 * (np.arange(-r, r + 1) / sigma) ** 2).astype(np.float32)
     w = valid.astype(np.float32)
-    num = np.where(valid[None], p, 0).astype(np.float32) * w[None]
-    for axis in (-1, -2):
-        num = _conv1d(num, kern, axis)
-        w = _conv1d(w, kern, axis)
+    num = np.where(valid[None], p, 0).astype(np.float32)
+    for axis in (-1, -2):  # zeros beyond the edge
+        num = ndimage.correlate1d(num, kern, axis=axis, mode="constant")
+        w = ndimage.correlate1d(w, kern, axis=axis, mode="constant")
     with np.errstate(invalid="ignore", divide="ignore"):
         return num / w
-
-
-def _conv1d(a: np.ndarray, kern: np.ndarray, axis: int) -> np.ndarray:
-    r = len(kern) // 2
-    pad = [(0, 0)] * a.ndim
-    pad[axis] = (r, r)
-    ap = np.pad(a, pad)
-    out = np.zeros_like(a)
-    n = a.shape[axis]
-    for k, wgt in enumerate(kern):
-        out += wgt * np.take(ap, range(k, k + n), axis=axis)
-    return out
 
 
 def _filtered_strips(probs, codes, model_codes, sigma, rows: int = 512):
