@@ -805,9 +805,6 @@ def make_figures(results, figure_norm: str = "instance", title: str | None = Non
     in the low-rise setting (``figure_norm``). Error bars: standard error over seeds; x positions
     are evenly spaced budgets (``all`` last); the dotted line is chance (1 / number of classes).
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)
     from matplotlib.figure import Figure
 
     agg = aggregate(results)
