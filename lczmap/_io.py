@@ -27,8 +27,11 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
         raise LczmapError(f"output folder {folder} does not exist: create it first")
-    if not os.access(folder, os.W_OK):
-        raise LczmapError(f"output folder {folder} is not writable: choose another output path")
+    try:  # a real probe: os.access says yes to root on read-only mounts and to folders like /proc
+        with tempfile.TemporaryFile(dir=folder):
+            pass
+    except OSError as exc:
+        raise LczmapError(f"cannot write in {folder} ({exc.strerror}): choose a writable output folder") from None
     return path
 
 

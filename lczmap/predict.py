@@ -673,7 +673,7 @@ def predict_scene(
     if len({p.resolve() for p in paths}) != len(paths):
         raise ConfigError("output files must differ: give distinct paths for the LCZ map and extra outputs")
     for p in paths:
-        _probe_writable(check_output(p, overwrite))
+        check_output(p, overwrite)
     if stride < 1:
         raise ConfigError(f"stride must be at least 1, got {stride}")
     if not 0 <= max_nodata <= 1:
@@ -753,17 +753,6 @@ def predict_scene(
     log.info("%s: %d windows in %.1f s (%.0f windows/s) -> %s", scene.name, n_valid, seconds,
              n_valid / max(seconds, 1e-9), out)
     return PredictResult(out, written["probabilities"], written["confidence"], written["filtered"], shape, n_valid, seconds)
-
-
-def _probe_writable(path: Path) -> None:
-    import tempfile
-
-    folder = path.parent if str(path.parent) else Path(".")
-    try:
-        with tempfile.TemporaryFile(dir=folder):
-            pass
-    except OSError as exc:
-        raise LczmapError(f"cannot write in {folder} ({exc.strerror}): choose a writable output folder") from None
 
 
 def _now() -> str:
