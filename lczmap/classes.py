@@ -44,6 +44,11 @@ class LCZClass:
     def rgb(self) -> tuple[int, int, int]:
         return hex_to_rgb(self.colour)
 
+    @property
+    def title(self) -> str:
+        """'LCZ 6 Open low-rise': how legends, category names and band descriptions name it."""
+        return f"LCZ {self.label} {self.name}"
+
 
 _TABLE = [
     (1, "1", "Compact high-rise", "#8c0000"),

@@ -20,7 +20,7 @@ import numpy as np
 import torch
 
 from ._io import atomic_path, check_output
-from .classes import label_of, name_of
+from .classes import label_of, lcz, name_of
 from .errors import DataError, LczmapError
 
 __all__ = ["predict_logits", "confusion_matrix", "classification_metrics", "evaluate", "REPORT_FILES"]
@@ -200,9 +200,9 @@ def evaluate(
         out_dir.mkdir(parents=True, exist_ok=True)
         buf = io.StringIO()
         writer = csv.writer(buf)
-        writer.writerow(["true \\ predicted"] + [f"LCZ {label_of(c)} {name_of(c)}" for c in codes])
+        writer.writerow(["true \\ predicted"] + [lcz(c).title for c in codes])
         for i, c in enumerate(codes):
-            writer.writerow([f"LCZ {label_of(c)} {name_of(c)}"] + [int(v) for v in cm[i]])
+            writer.writerow([lcz(c).title] + [int(v) for v in cm[i]])
         with atomic_path(out_paths["confusion.csv"], overwrite=overwrite) as tmp:
             tmp.write_text(buf.getvalue())
         title = f"{ck.path.name} on {split}: OA {m['overall_accuracy']:.3f}, kappa {m['kappa']:.3f}"

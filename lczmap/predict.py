@@ -737,7 +737,7 @@ def predict_scene(
         written["confidence"] = raster.write_float(confidence, run.confidence, transform, scene.crs,
                                                    ["confidence"], tags, overwrite)
     if probabilities is not None:
-        desc = [f"LCZ {lcz(c).label} {lcz(c).name}" for c in m.codes]
+        desc = [lcz(c).title for c in m.codes]
         written["probabilities"] = raster.write_float(probabilities, run.probabilities, transform, scene.crs,
                                                       desc, tags, overwrite)
     if filtered is not None:

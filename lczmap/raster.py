@@ -202,7 +202,7 @@ def lcz_aux_xml() -> str:
     raster attribute table (Value, Class, Label, Red, Green, Blue, Alpha)."""
     names = ["No data"] + [""] * 17
     for c in LCZ_CLASSES:
-        names[c.code] = f"LCZ {c.label} {c.name}"
+        names[c.code] = c.title
     cats = "\n".join(f"      <Category>{escape(n)}</Category>" for n in names)
     # GDALRATFieldType: 0 int, 2 string; GDALRATFieldUsage: 5 MinMax, 2 Name, 0 Generic, 6-9 RGBA.
     fields = [("Value", 0, 5), ("Class", 2, 2), ("Label", 2, 0), ("Red", 0, 6), ("Green", 0, 7),
@@ -237,7 +237,7 @@ def lcz_qml() -> str:
     lczmap ships its output as ``lczmap/styles/lcz_raster.qml``; this function is its source."""
     entries = "\n".join(
         f'        <paletteEntry value="{c.code}" color="{c.colour}" alpha="255" '
-        f'label="LCZ {escape(c.label)} {escape(c.name)}"/>'
+        f'label="{escape(c.title)}"/>'
         for c in LCZ_CLASSES
     )
     return (
