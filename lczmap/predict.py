@@ -59,6 +59,7 @@ __all__ = [
     "output_grid",
     "window_rows",
     "plan_tiles",
+    "reader_settings",
     "DEFAULT_STRIDE",
     "DEFAULT_TILE",
 ]
@@ -288,6 +289,7 @@ class _Launched:
     probabilities: torch.Tensor | None
     n_valid: int
     event: Any = None
+    start: Any = None
 
 
 def launch_tile(prep: _Prepared, model: Model, params: _Params, state: dict | None = None) -> _Launched:
@@ -302,6 +304,10 @@ def launch_tile(prep: _Prepared, model: Model, params: _Params, state: dict | No
     valid_np = prep.valid
     th, tw = valid_np.shape
     cuda = device.type == "cuda"
+    start = None
+    if cuda:  # marks when the device reaches this tile (timings: device_span)
+        start = torch.cuda.Event(enable_timing=True)
+        start.record()
     with torch.inference_mode():
         x = prep.block.to(device, non_blocking=True)
         c = x.shape[0]
@@ -354,16 +360,20 @@ def launch_tile(prep: _Prepared, model: Model, params: _Params, state: dict | No
                 h.copy_(t, non_blocking=True)
                 host.append(h)
             outs = host
-            event = torch.cuda.Event()
+            event = torch.cuda.Event(enable_timing=True)
             event.record()
-    return _Launched(outs[0], outs[1], outs[2], int(valid_np.sum()), event)
+    return _Launched(outs[0], outs[1], outs[2], int(valid_np.sum()), event, start)
 
 
 def finish_tile(launched: _Launched) -> dict:
     """Wait for a launched tile and return its results as numpy arrays."""
+    span = None
     if launched.event is not None:
         launched.event.synchronize()
+        if launched.start is not None:
+            span = launched.start.elapsed_time(launched.event) / 1000.0
     return {
+        "device_span": span,
         "codes": launched.codes.numpy(),
         "confidence": launched.confidence.numpy(),
         "probabilities": None if launched.probabilities is None else launched.probabilities.numpy(),
@@ -391,56 +401,110 @@ def _read_prepared(read: Callable, t, model: Model, params: _Params, pin: bool) 
     return prepare_block(_read_tile(read, t, params.stride, model.patch_size), model, params, pin)
 
 
-def _run_local(read: Callable, tiles, model: Model, params: _Params, put: Callable, bar, prefetch: int | None = None,
-               threads: int | None = None) -> None:
+def reader_settings(device: str | torch.device, read_threads: int | None = None) -> int:
+    """Reader threads of a local run on ``device`` (``read_threads`` overrides).
+
+    On the CPU the model is the bound (reading takes ~1 % of the time): 2-4 readers, leaving the
+    cores to torch. On an accelerator the host must keep up with the device: half the cores
+    (2-8), so that compressed scenes (GDAL decodes them ~6x slower than raw ones) or slow storage
+    still feed it. GDAL's own decode threads (``GDAL_NUM_THREADS``) are left to the user's
+    environment: with as many readers as cores they gave nothing, and they slowed raw scenes."""
+    dev = _device(device) if device in (None, "auto") else torch.device(device)
+    cpus = os.cpu_count() or 2
+    readers = min(4, max(2, cpus // 4)) if dev.type == "cpu" else min(8, max(2, cpus // 2))
+    if read_threads is not None:
+        if read_threads < 1:
+            raise ConfigError(f"read_threads must be at least 1, got {read_threads}")
+        readers = int(read_threads)
+    return readers
+
+
+def prepared_tiles(read: Callable, tiles, model: Model, params: _Params, readers: int, pin: bool = False,
+                   timings: dict | None = None):
+    """Yield ``(tile, _Prepared)`` in the order of ``tiles``: ``readers`` threads read and prepare
+    (nodata rule, fill, pinning) up to ``readers + 1`` tiles ahead, so host memory stays bounded by
+    the tile size. Time spent waiting for a tile is added to ``timings['read_wait']``."""
+    def work(t):
+        return _read_prepared(read, t, model, params, pin)
+
+    timings = timings if timings is not None else {}
+    timings.setdefault("read_wait", 0.0)
+    with ThreadPoolExecutor(max_workers=max(1, readers), thread_name_prefix="lczmap-read") as pool:
+        pending: deque = deque()
+        it = iter(tiles)
+        try:
+            for t in it:
+                pending.append((t, pool.submit(work, t)))
+                if len(pending) > readers:
+                    break
+            while pending:
+                t, fut = pending.popleft()
+                t0 = time.perf_counter()
+                prep = fut.result()
+                timings["read_wait"] += time.perf_counter() - t0
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append((nxt, pool.submit(work, nxt)))
+                yield t, prep
+                del prep
+        finally:
+            for _, fut in pending:
+                fut.cancel()
+
+
+def _run_local(read: Callable, tiles, model: Model, params: _Params, put: Callable, bar, read_threads: int | None = None,
+               threads: int | None = None, timings: dict | None = None) -> None:
     """Reader threads read and prepare the next tiles while this thread queues the device work
     of one tile and collects the results of the one before (so CUDA never waits on the host).
 
     On the CPU, torch runs on ``threads`` intra-op threads during the call (default: all cores
-    but one, which is left to the reader threads; torch's setting is restored afterwards)."""
+    but one, which is left to the reader threads; torch's setting is restored afterwards).
+    ``timings`` (a dict) receives the seconds this thread waited for reads (``read_wait``), ran or
+    waited for the model (``compute``) and stored results (``store``)."""
     dev = _device(params.device)
     if dev.type != "cpu":
-        return _run_local_on(read, tiles, model, params, put, bar, prefetch)
+        return _run_local_on(read, tiles, model, params, put, bar, read_threads, timings)
     n = threads or max(1, (os.cpu_count() or 1) - 1)
     before = torch.get_num_threads()
     torch.set_num_threads(n)
     try:
-        return _run_local_on(read, tiles, model, params, put, bar, prefetch)
+        return _run_local_on(read, tiles, model, params, put, bar, read_threads, timings)
     finally:
         torch.set_num_threads(before)
 
 
-def _run_local_on(read: Callable, tiles, model: Model, params: _Params, put: Callable, bar, prefetch) -> None:
+def _run_local_on(read: Callable, tiles, model: Model, params: _Params, put: Callable, bar, read_threads,
+                  timings: dict | None) -> None:
     state: dict = {}
     pin = _device(params.device).type == "cuda"
-    if prefetch is None:
-        prefetch = min(4, max(2, (os.cpu_count() or 2) // 4))
-    with ThreadPoolExecutor(max_workers=max(1, prefetch), thread_name_prefix="lczmap-read") as pool:
-        pending: deque = deque()
-        it = iter(tiles)
-        for t in it:
-            pending.append((t, pool.submit(_read_prepared, read, t, model, params, pin)))
-            if len(pending) > prefetch:
-                break
-        def collect(t, launched):
-            put(t, finish_tile(launched))
-            if bar is not None:
-                bar.update(1)
+    readers = reader_settings(params.device, read_threads)
+    timings = timings if timings is not None else {}
+    for key in ("compute", "store"):
+        timings.setdefault(key, 0.0)
 
-        previous = None
-        while pending:
-            t, fut = pending.popleft()
-            prep = fut.result()
-            nxt = next(it, None)
-            if nxt is not None:
-                pending.append((nxt, pool.submit(_read_prepared, read, nxt, model, params, pin)))
-            launched = launch_tile(prep, model, params, state)
-            del prep
-            if previous is not None:
-                collect(*previous)
-            previous = (t, launched)
+    def collect(t, launched):
+        t0 = time.perf_counter()
+        res = finish_tile(launched)
+        t1 = time.perf_counter()
+        put(t, res)
+        timings["compute"] += t1 - t0
+        if res["device_span"] is not None:
+            timings["device_span"] = timings.get("device_span", 0.0) + res["device_span"]
+        timings["store"] += time.perf_counter() - t1
+        if bar is not None:
+            bar.update(1)
+
+    previous = None
+    for t, prep in prepared_tiles(read, tiles, model, params, readers, pin, timings):
+        t0 = time.perf_counter()
+        launched = launch_tile(prep, model, params, state)
+        timings["compute"] += time.perf_counter() - t0
+        del prep
         if previous is not None:
             collect(*previous)
+        previous = (t, launched)
+    if previous is not None:
+        collect(*previous)
 
 
 def _run_distributed(scheduler, scene: Scene, tiles, model: Model, params: _Params, put: Callable, bar) -> None:
@@ -597,6 +661,12 @@ class PredictResult:
     shape: tuple[int, int]
     n_windows: int
     seconds: float
+    timings: dict = field(default_factory=dict)
+    """Where the seconds went: ``setup``, ``tiles`` (of which the main thread spent ``read_wait``
+    waiting for reads, ``compute`` running or waiting for the model, ``store`` storing results;
+    local runs only) and ``write`` (the output files). On CUDA, ``device_span`` sums, per tile,
+    the device time from reaching the tile to finishing it: ``tiles - device_span`` is the time
+    the GPU sat waiting for the host."""
 
     @property
     def windows_per_s(self) -> float:
@@ -652,6 +722,7 @@ def predict_scene(
     overwrite: bool = False,
     amp: bool = True,
     threads: int | None = None,
+    read_threads: int | None = None,
     progress: Callable | None = None,
 ) -> PredictResult:
     """Map one scene to an LCZ raster (uint8 COG, codes 1-17, nodata 0) at ``out``.
@@ -663,8 +734,10 @@ def predict_scene(
     outputs (float32 per-class probabilities; float32 top probability; LCZ map from probabilities
     smoothed by a Gaussian of ``filter_sigma`` output pixels). ``scheduler``: a dask.distributed
     address or Client to run tiles on. ``resume``: continue an interrupted run. ``threads``: torch
-    threads on the CPU (default: all cores but one, left to the reader threads). ``progress``:
-    ``progress(total=..., desc=...)`` -> tqdm-like, or None.
+    threads on the CPU (default: all cores but one, left to the reader threads). ``read_threads``:
+    threads reading tiles (default: see :func:`reader_settings`). ``progress``:
+    ``progress(total=..., desc=...)`` -> tqdm-like, or None. ``PredictResult.timings`` says where
+    the time went (logged at INFO, ``lczmap -v predict``).
     """
     t_start = time.perf_counter()
     out = Path(out)
@@ -678,6 +751,8 @@ def predict_scene(
         raise ConfigError(f"stride must be at least 1, got {stride}")
     if not 0 <= max_nodata <= 1:
         raise ConfigError(f"max_nodata must lie in 0..1, got {max_nodata}")
+    if read_threads is not None and read_threads < 1:
+        raise ConfigError(f"read_threads must be at least 1, got {read_threads}")
 
     m = load_model(model)
     if not isinstance(scene, Scene):
@@ -706,15 +781,20 @@ def predict_scene(
     def put(t, res):
         run.put_indexed(index[t], t, res)
 
+    timings: dict = {"setup": time.perf_counter() - t_start}
+    t_tiles = time.perf_counter()
     try:
         if scheduler is None:
-            _run_local(scene.read, todo, m, params, put, bar, threads=threads)
+            _run_local(scene.read, todo, m, params, put, bar, read_threads=read_threads, threads=threads,
+                       timings=timings)
         else:
             _run_distributed(scheduler, scene, todo, m, params, put, bar)
     finally:
         if bar is not None:
             bar.close()
         run.close()
+    timings["tiles"] = time.perf_counter() - t_tiles
+    t_write = time.perf_counter()
 
     if run.n_valid == 0 and not (run.codes != 0).any():
         run.remove()
@@ -750,9 +830,26 @@ def predict_scene(
     n_valid = run.n_valid
     run.remove()
     seconds = time.perf_counter() - t_start
+    timings["write"] = time.perf_counter() - t_write
     log.info("%s: %d windows in %.1f s (%.0f windows/s) -> %s", scene.name, n_valid, seconds,
              n_valid / max(seconds, 1e-9), out)
-    return PredictResult(out, written["probabilities"], written["confidence"], written["filtered"], shape, n_valid, seconds)
+    _log_timings(scene.name, timings)
+    return PredictResult(out, written["probabilities"], written["confidence"], written["filtered"], shape, n_valid,
+                         seconds, timings)
+
+
+def _log_timings(name: str, timings: dict) -> None:
+    """One INFO line on where the time went, and a hint when reading was the bound."""
+    parts = [f"setup {timings['setup']:.1f} s", f"tiles {timings['tiles']:.1f} s"]
+    if "read_wait" in timings:
+        parts[-1] += (f" (waiting for reads {timings['read_wait']:.1f} s, model {timings['compute']:.1f} s, "
+                      f"storing {timings['store']:.1f} s)")
+    if "device_span" in timings:
+        parts.append(f"device busy {timings['device_span']:.1f} s of the tiles' time")
+    parts.append(f"writing {timings['write']:.1f} s")
+    log.info("%s: %s", name, ", ".join(parts))
+    if timings.get("read_wait", 0.0) > 0.25 * max(timings["tiles"], 1e-9) and timings["tiles"] > 1.0:
+        log.info("%s: reading was the bound: try more --read-threads, or a local copy of a remote scene", name)
 
 
 def _now() -> str:
@@ -843,6 +940,7 @@ def predict_dataarray(
     max_nodata: float = 0.5,
     probabilities: bool = False,
     threads: int | None = None,
+    read_threads: int | None = None,
     progress: Callable | None = None,
 ):
     """LCZ map of an ``xarray.DataArray`` (band, y, x) in the model's physical units (NaN = nodata).
@@ -879,7 +977,7 @@ def predict_dataarray(
     store = _MemoryStore(shape, len(m.codes), probabilities)
     bar = progress(total=len(tiles), desc="lcz") if progress else None
     try:
-        _run_local(read, tiles, m, params, store.put, bar, threads=threads)
+        _run_local(read, tiles, m, params, store.put, bar, read_threads=read_threads, threads=threads)
     finally:
         if bar is not None:
             bar.close()

@@ -6,6 +6,10 @@ Speed, in one run on the same GeoTIFF and model (windows/s):
   (b)  lczmap predict end to end (read, cut, batch, model, write the COG);
   (c)  torchgeo's RasterDataset + GridGeoSampler (32 px, stride 10) + DataLoader, same model;
   (b') and (c') again with a trivial model, so that only reading, cutting and batching count.
+  (r)  the host half of the data path alone (reading tiles and the nodata rule in lczmap's reader
+       threads, no model), with 1 reader and with the readers lczmap uses on this device and on a
+       GPU host: on a GPU this is what must outrun the model, and it is measurable on any machine
+       (--host-path-only measures only it; GDAL_NUM_THREADS in the environment reaches GDAL).
 Targets: b/a >= 0.75, b'/c' >= 100. torchgeo runs in a separate venv (--torchgeo-python,
 default .venv-torchgeo/bin/python; it needs torch, torchvision, torchgeo, safetensors, h5py);
 --skip-torchgeo leaves c/c' out (e.g. on a GPU machine).
@@ -18,6 +22,7 @@ Examples:
   python scripts/bench_predict.py --size 4000                      # CPU, all of a/b/c/b'/c'
   python scripts/bench_predict.py --size 10980 --skip-torchgeo     # GPU check
   python scripts/bench_predict.py --memory --memory-size 20000
+  python scripts/bench_predict.py --size 10980 --scene-kind random --compress deflate --host-path-only
 """
 
 from __future__ import annotations
@@ -68,8 +73,10 @@ def make_checkpoint(path: Path, width=16, depth=3, blocks=2, embedding=64) -> Pa
     return save_checkpoint(path, net, meta, overwrite=True)
 
 
-def write_big_scene(path: Path, size: int, block: int = 1024) -> Path:
-    """A size x size two-band float32 GeoTIFF (VV, VH), written block by block (bounded memory)."""
+def write_big_scene(path: Path, size: int, block: int = 1024, compress: str = "none") -> Path:
+    """A size x size two-band float32 GeoTIFF (VV, VH) in 512-pixel tiles, written block by block
+    (bounded memory); ``compress``: none, deflate or zstd (with the floating-point predictor, as
+    compressed Sentinel-1 products and COGs usually are)."""
     import rasterio
     from rasterio.transform import from_origin
     from rasterio.windows import Window
@@ -78,6 +85,8 @@ def write_big_scene(path: Path, size: int, block: int = 1024) -> Path:
     profile = dict(driver="GTiff", height=size, width=size, count=2, dtype="float32", crs="EPSG:32633",
                    transform=from_origin(380000, 5830000, 10, 10), tiled=True, blockxsize=512, blockysize=512,
                    BIGTIFF="YES", nodata=float("nan"))
+    if compress != "none":
+        profile.update(compress=compress, predictor=3, num_threads="ALL_CPUS")
     with rasterio.open(path, "w", **profile) as ds:
         ds.set_band_description(1, "VV")
         ds.set_band_description(2, "VH")
@@ -175,6 +184,24 @@ def torchgeo_rate(python: str, scene: Path, model: Path, trivial: bool, batch: i
     return res
 
 
+def host_path(scene: Path, model, stride: int, tile_size: int, readers: int) -> dict:
+    """(r): windows/s of the host half of the data path alone - reading tiles and applying the
+    nodata rule in ``readers`` of lczmap's reader threads, no model."""
+    from lczmap.predict import _Params, output_grid, plan_tiles, prepared_tiles
+    from lczmap.scene import open_scene
+
+    sc = open_scene(scene, model.band_set)
+    params = _Params(stride, 0.5, None, "cpu", False)
+    tiles = plan_tiles(*output_grid(sc.height, sc.width, stride), tile_size)
+    n = 0
+    t = time.perf_counter()
+    for _, prep in prepared_tiles(sc.read, tiles, model, params, readers):
+        n += prep.valid.size
+    wall = time.perf_counter() - t
+    return {"windows_per_s": n / wall, "seconds": wall, "readers": readers,
+            "gdal_num_threads": os.environ.get("GDAL_NUM_THREADS", "1")}
+
+
 def speed(args) -> dict:
     from lczmap.data.synthetic import write_scene
     from lczmap.predict import Model, _device, load_model, predict_scene
@@ -191,7 +218,8 @@ def speed(args) -> dict:
         if args.scene_kind == "synthetic":
             scene, _ = write_scene(work / "scene.tif", size=(args.size, args.size), seed=0)
         else:
-            scene = write_big_scene(work / "scene.tif", args.size)
+            scene = write_big_scene(work / "scene.tif", args.size, compress=args.compress)
+        results["compress"] = args.compress
         results["scene_write_s"] = round(time.perf_counter() - t, 1)
     results["scene"] = str(scene) if args.scene else args.scene_kind
     model_path = Path(args.model) if args.model else make_checkpoint(work / "model.safetensors")
@@ -205,6 +233,9 @@ def speed(args) -> dict:
     with rasterio.open(scene) as ds:
         results["scene_shape"] = [ds.height, ds.width]
         est = -(-ds.height // args.stride) * -(-ds.width // args.stride)
+    if args.host_path_only:
+        results["r_host_path"] = host_paths(scene, model, args)
+        return _cleanup(work, args, results)
     a_rate = model_only(model.network, min(est, args.model_only_windows), batch, device, amp=True)
     results["a_model_only"] = {"windows_per_s": a_rate}
     # (b) end to end
@@ -214,7 +245,7 @@ def speed(args) -> dict:
     wall = time.perf_counter() - t
     n_windows = res.n_windows
     results["n_windows"] = n_windows
-    results["b_end_to_end"] = {"windows_per_s": n_windows / wall, "seconds": wall}
+    results["b_end_to_end"] = {"windows_per_s": n_windows / wall, "seconds": wall, "timings": res.timings}
     results["b_over_a"] = results["b_end_to_end"]["windows_per_s"] / a_rate
 
     # (b') trivial model
@@ -223,8 +254,10 @@ def speed(args) -> dict:
     res = predict_scene(scene, work / "lcz_trivial.tif", trivial, stride=args.stride, batch_size=batch,
                         device=args.device, tile_size=args.tile_size, overwrite=True)
     wall = time.perf_counter() - t
-    results["b_prime_trivial"] = {"windows_per_s": res.n_windows / wall, "seconds": wall}
+    results["b_prime_trivial"] = {"windows_per_s": res.n_windows / wall, "seconds": wall, "timings": res.timings}
 
+    # (r) the host half of the data path alone
+    results["r_host_path"] = host_paths(scene, model, args)
     if not args.skip_torchgeo:
         py = args.torchgeo_python
         if not Path(py).exists():
@@ -240,11 +273,34 @@ def speed(args) -> dict:
         results["b_over_c"] = results["b_end_to_end"]["windows_per_s"] / results["c_torchgeo"]["windows_per_s"]
         results["b_prime_over_c_prime"] = (results["b_prime_trivial"]["windows_per_s"]
                                            / results["c_prime_torchgeo_trivial"]["windows_per_s"])
+    return _cleanup(work, args, results)
+
+
+def _cleanup(work: Path, args, results: dict) -> dict:
     if not args.keep:
         for p in sorted(work.iterdir()):
             p.unlink()
         work.rmdir()
     return results
+
+
+def host_paths(scene: Path, model, args) -> dict:
+    """(r) with 1 reader thread, with the readers lczmap uses on this device, and with those it
+    uses on a GPU host of this many cores; each measured ``--repeat`` times round-robin after a
+    warm-up read (page cache warm), median reported."""
+    from lczmap.predict import reader_settings
+
+    settings = {"1_reader": 1, "this_device": reader_settings(args.device), "gpu_host": reader_settings("cuda")}
+    host_path(scene, model, args.stride, args.tile_size, 1)  # warm the page cache
+    runs: dict = {k: [] for k in settings}
+    for _ in range(args.repeat):
+        for k, readers in settings.items():
+            runs[k].append(host_path(scene, model, args.stride, args.tile_size, readers))
+    out = {}
+    for k, rs in runs.items():
+        ordered = sorted(rs, key=lambda r: r["windows_per_s"])
+        out[k] = {**ordered[len(rs) // 2], "all_windows_per_s": [round(r["windows_per_s"]) for r in rs]}
+    return out
 
 
 def memory(args) -> dict:
@@ -253,7 +309,7 @@ def memory(args) -> dict:
     if args.scene:
         scene = Path(args.scene)
     else:
-        scene = write_big_scene(work / "big.tif", args.memory_size)
+        scene = write_big_scene(work / "big.tif", args.memory_size, compress=args.compress)
     write_s = time.perf_counter() - t
     import rasterio
 
@@ -297,6 +353,8 @@ def main(argv=None):
     ap.add_argument("--scene", help="use this GeoTIFF instead of writing one")
     ap.add_argument("--scene-kind", choices=["synthetic", "random"], default="synthetic",
                     help="synthetic: lczmap.data.synthetic.write_scene (with a nodata frame); random: gamma noise (fast to write)")
+    ap.add_argument("--compress", choices=["none", "deflate", "zstd"], default="none",
+                    help="compression of the random scene (--scene-kind random, --write-scene, --memory)")
     ap.add_argument("--write-scene", metavar="PATH", help="only write a random scene of --size here and exit")
     ap.add_argument("--model", help="checkpoint (default: untrained default architecture, 17 classes)")
     ap.add_argument("--stride", type=int, default=10)
@@ -306,9 +364,12 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--skip-torchgeo", action="store_true")
+    ap.add_argument("--host-path-only", action="store_true",
+                    help="only (r): reading and preparing tiles in lczmap's reader threads, no model")
     ap.add_argument("--torchgeo-python", default=str(ROOT / ".venv-torchgeo" / "bin" / "python"))
     ap.add_argument("--torchgeo-batches", type=int, default=10, help="timed torchgeo batches (after 2 warm-up)")
     ap.add_argument("--torchgeo-workers", type=int, nargs="+", default=[0, 2], help="DataLoader num_workers tried")
+    ap.add_argument("--repeat", type=int, default=3, help="runs of each (r) setting (median reported)")
     ap.add_argument("--memory", action="store_true", help="run the memory benchmark instead")
     ap.add_argument("--memory-size", type=int, default=20000)
     ap.add_argument("--memory-model", choices=["tiny", "trivial"], default="tiny",
@@ -319,7 +380,7 @@ def main(argv=None):
     ap.add_argument("--json", help="also write the results here")
     args = ap.parse_args(argv)
     if args.write_scene:
-        write_big_scene(Path(args.write_scene), args.size)
+        write_big_scene(Path(args.write_scene), args.size, compress=args.compress)
         return
     results = memory(args) if args.memory else speed(args)
     text = json.dumps(results, indent=2)

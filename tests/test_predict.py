@@ -189,6 +189,75 @@ def test_resume_is_byte_identical(ckpt, scene_tif, tmp_path, monkeypatch):
     assert not (tmp_path / ".out.tif.partial").exists()
 
 
+def test_prepared_tiles_keep_order_and_bound_reads_ahead(ckpt):
+    """Reader threads finish in any order; tiles come out in plan order, at most readers + 1 ahead."""
+    import threading
+    import time
+
+    from lczmap.predict import _Params, prepared_tiles
+
+    m = load_model(ckpt)
+    params = _Params(10, 0.5, None, "cpu", False)
+    tiles = plan_tiles(12, 12, 2)
+    rng = np.random.default_rng(0)
+    delays = {t: float(d) for t, d in zip(tiles, rng.uniform(0, 0.01, len(tiles)))}
+    lock = threading.Lock()
+    started, consumed, ahead = [], [], []
+
+    def read(r0, r1, c0, c1):
+        with lock:
+            started.append((r0, c0))
+            ahead.append(len(started) - len(consumed))
+        time.sleep(delays[next(t for t in tiles if window_rows(t[0], t[1], 10)[0] == r0
+                                and window_rows(t[2], t[3], 10)[0] == c0)])
+        return np.full((2, r1 - r0, c1 - c0), r0 * 1000 + c0, np.float32)
+
+    timings = {}
+    for t, prep in prepared_tiles(read, tiles, m, params, readers=3, timings=timings):
+        with lock:
+            consumed.append(t)
+        r0, c0 = window_rows(t[0], t[1], 10)[0], window_rows(t[2], t[3], 10)[0]
+        assert float(prep.block[0, 0, 0]) == r0 * 1000 + c0  # this tile's own pixels
+        assert prep.valid.shape == (t[1] - t[0], t[3] - t[2])
+    assert consumed == tiles
+    assert max(ahead) <= 3 + 1 + 1  # the one being consumed plus readers + 1 prefetched
+    assert timings["read_wait"] >= 0
+
+
+def test_reader_settings_and_read_threads_option(ckpt, scene_tif, tmp_path, monkeypatch):
+    from lczmap.predict import reader_settings
+
+    assert 2 <= reader_settings("cpu") <= 4
+    assert 2 <= reader_settings("cuda") <= 8 and reader_settings("cuda") >= reader_settings("cpu")
+    assert reader_settings("cuda:0", 5) == 5
+    with pytest.raises(LczmapError, match="read_threads"):
+        predict_scene(scene_tif, tmp_path / "x.tif", ckpt, read_threads=0)
+    assert not (tmp_path / "x.tif").exists()
+    monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
+    one = predict_scene(scene_tif, tmp_path / "one.tif", ckpt, tile_size=3, read_threads=1)
+    runner = CliRunner()
+    r = runner.invoke(main, ["-q", "predict", "-m", str(ckpt), "--tile-size", "3", "--read-threads", "6",
+                             str(scene_tif), str(tmp_path / "six.tif")])
+    assert r.exit_code == 0, r.output
+    assert (tmp_path / "six.tif").read_bytes() == one.out.read_bytes()  # readers change speed, not results
+    r = runner.invoke(main, ["predict", "-m", str(ckpt), "--read-threads", "0", str(scene_tif), str(tmp_path / "z.tif")])
+    assert r.exit_code == 2 and "--read-threads" in r.output
+
+
+def test_timings_say_where_the_time_went(ckpt, scene_tif, tmp_path, caplog):
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="lczmap.predict"):
+        res = predict_scene(scene_tif, tmp_path / "t.tif", ckpt, tile_size=4)
+    t = res.timings
+    assert set(t) >= {"setup", "tiles", "write", "read_wait", "compute", "store"}
+    assert all(v >= 0 for v in t.values())
+    assert t["read_wait"] + t["compute"] + t["store"] <= t["tiles"] + 1e-3
+    assert t["setup"] + t["tiles"] + t["write"] <= res.seconds + 1e-3
+    assert t["compute"] > 0  # the model ran on this thread (CPU)
+    assert any("waiting for reads" in r.getMessage() and "writing" in r.getMessage() for r in caplog.records)
+
+
 @pytest.mark.slow
 def test_distributed_cluster_gives_identical_raster(ckpt, scene_tif, tmp_path, monkeypatch):
     from distributed import LocalCluster

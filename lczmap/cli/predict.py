@@ -51,13 +51,16 @@ def _bands(ctx, param, value):
 @click.option("--resume", is_flag=True, default=False, help="Continue an interrupted run of the same command.")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="torch threads on the CPU (default: all cores but one, left to reading).")
+@click.option("--read-threads", type=click.IntRange(min=1), default=None,
+              help="Threads reading tiles (default: 2-4 on the CPU, half the cores up to 8 with a GPU).")
 @click.option("--no-amp", is_flag=True, default=False, help="Full precision on CUDA (default: mixed precision).")
 @device_opt
 @batch_size_opt
 @overwrite_opt
 @click.pass_context
 def predict(ctx, paths, model, vv, vh, bands, units, resample, stride, tile_size, max_nodata, probabilities,
-            confidence, filtered, filter_sigma, out_dir, with_extras, scheduler, resume, threads, no_amp, device, batch_size, overwrite):
+            confidence, filtered, filter_sigma, out_dir, with_extras, scheduler, resume, threads, read_threads, no_amp,
+            device, batch_size, overwrite):
     """Map a Sentinel-1 scene to an LCZ raster: `lczmap predict SCENE OUT`.
 
     \b
@@ -70,7 +73,8 @@ def predict(ctx, paths, model, vv, vh, bands, units, resample, stride, tile_size
     common = dict(
         bands=bands, units=units, resample=resample, stride=stride, batch_size=batch_size, device=device,
         tile_size=tile_size, max_nodata=max_nodata, filter_sigma=filter_sigma, scheduler=scheduler,
-        resume=resume, overwrite=overwrite, amp=not no_amp, threads=threads, progress=progress_factory(ctx),
+        resume=resume, overwrite=overwrite, amp=not no_amp, threads=threads, read_threads=read_threads,
+        progress=progress_factory(ctx),
     )
     if out_dir is not None:
         if vv or vh:
