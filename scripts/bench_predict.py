@@ -232,6 +232,7 @@ def speed(args) -> dict:
 
     with rasterio.open(scene) as ds:
         results["scene_shape"] = [ds.height, ds.width]
+        results["scene_compression"] = ds.compression.value if ds.compression else "none"
         est = -(-ds.height // args.stride) * -(-ds.width // args.stride)
     if args.host_path_only:
         results["r_host_path"] = host_paths(scene, model, args)
