@@ -68,6 +68,9 @@ log = logging.getLogger(__name__)
 
 DEFAULT_STRIDE = 10
 DEFAULT_TILE = 128
+#: Local runs read tiles into reused host buffers (pinned on CUDA); False reads each tile into a
+#: new array (pinned by a copy on CUDA). For benchmarks comparing the two in one run.
+_REUSE_BUFFERS = True
 PATCH = 32
 
 
@@ -258,10 +261,70 @@ class _Prepared:
     block: torch.Tensor  # (C, hb, wb) float32 on the host (pinned for CUDA)
     valid: np.ndarray  # (th, tw) bool
     any_invalid: bool
+    pool: "_BufferPool | None" = None
+    buffer: torch.Tensor | None = None
+
+    def release(self, event=None) -> None:
+        """Give the block's buffer back to its pool (once); with a CUDA ``event``, it is reused
+        only after the event (the copy to the device) has completed."""
+        if self.pool is not None and self.buffer is not None:
+            self.pool.release(self.buffer, event)
+            self.buffer = None
 
 
-def prepare_block(block: np.ndarray, model: Model, params: _Params, pin: bool = False) -> _Prepared:
-    """Host-side part of a tile (runs in the reader threads): the nodata rule and the fill."""
+class _PoolClosed(Exception):
+    pass
+
+
+class _BufferPool:
+    """Host buffers for tile blocks, made on demand up to ``n`` and reused: tiles are read straight
+    into them, so there is no allocation per tile and, on CUDA (pinned buffers), no pinning copy
+    and an asynchronous copy to the device. A buffer released with a CUDA event is waited for by
+    the reader that takes it next, never by the compute thread."""
+
+    def __init__(self, n: int, numel: int, pinned: bool):
+        import threading
+
+        self._n, self._numel, self._pinned = n, numel, pinned
+        self._free: deque = deque()
+        self._made = 0
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def acquire(self) -> torch.Tensor:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise _PoolClosed
+                if self._free:
+                    buf, event = self._free.popleft()
+                    break
+                if self._made < self._n:
+                    self._made += 1
+                    buf, event = None, None
+                    break
+                self._cond.wait()
+        if buf is None:
+            buf = torch.empty(self._numel, dtype=torch.float32, pin_memory=self._pinned)
+        if event is not None:
+            event.synchronize()
+        return buf
+
+    def release(self, buf: torch.Tensor, event=None) -> None:
+        with self._cond:
+            self._free.append((buf, event))
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+def prepare_block(block: np.ndarray, model: Model, params: _Params, pin: bool = False,
+                  tensor: torch.Tensor | None = None) -> _Prepared:
+    """Host-side part of a tile (runs in the reader threads): the nodata rule and the fill.
+    ``tensor``: a (C, hb, wb) tensor whose memory ``block`` was read into (a pool buffer)."""
     s, p = params.stride, model.patch_size
     th = (block.shape[1] - p) // s + 1
     tw = (block.shape[2] - p) // s + 1
@@ -276,6 +339,10 @@ def prepare_block(block: np.ndarray, model: Model, params: _Params, pin: bool = 
             block[ch][missing] = value
     else:
         valid = np.ones((th, tw), dtype=bool)
+    if tensor is not None:
+        if block.ctypes.data != tensor.data_ptr():
+            tensor.numpy()[...] = block
+        return _Prepared(tensor, valid, not bool(valid.all()))
     t = torch.from_numpy(block)
     if pin:
         t = t.pin_memory()
@@ -290,6 +357,7 @@ class _Launched:
     n_valid: int
     event: Any = None
     start: Any = None
+    copied: Any = None  # CUDA event: the block's copy to the device is done
 
 
 def launch_tile(prep: _Prepared, model: Model, params: _Params, state: dict | None = None) -> _Launched:
@@ -308,8 +376,12 @@ def launch_tile(prep: _Prepared, model: Model, params: _Params, state: dict | No
     if cuda:  # marks when the device reaches this tile (timings: device_span)
         start = torch.cuda.Event(enable_timing=True)
         start.record()
+    copied = None
     with torch.inference_mode():
         x = prep.block.to(device, non_blocking=True)
+        if cuda:
+            copied = torch.cuda.Event()
+            copied.record()
         c = x.shape[0]
         windows = x.unfold(1, p, s).unfold(2, p, s)  # (C, th', tw', p, p): a view, nothing copied
         probs = torch.full((k, th, tw), float("nan"), dtype=torch.float32, device=device)
@@ -362,7 +434,7 @@ def launch_tile(prep: _Prepared, model: Model, params: _Params, state: dict | No
             outs = host
             event = torch.cuda.Event(enable_timing=True)
             event.record()
-    return _Launched(outs[0], outs[1], outs[2], int(valid_np.sum()), event, start)
+    return _Launched(outs[0], outs[1], outs[2], int(valid_np.sum()), event, start, copied)
 
 
 def finish_tile(launched: _Launched) -> dict:
@@ -397,8 +469,32 @@ def _remote_tile(scene: Scene, model: Model, tile, params: _Params) -> dict:
 # ---------------------------------------------------------------------------------------------
 # Running tiles
 
-def _read_prepared(read: Callable, t, model: Model, params: _Params, pin: bool) -> _Prepared:
-    return prepare_block(_read_tile(read, t, params.stride, model.patch_size), model, params, pin)
+def _read_prepared(read: Callable, t, model: Model, params: _Params, pin: bool,
+                   pool: _BufferPool | None = None) -> _Prepared:
+    s, p = params.stride, model.patch_size
+    if pool is None:
+        return prepare_block(_read_tile(read, t, s, p), model, params, pin)
+    buf = pool.acquire()
+    try:
+        a, b = window_rows(t[0], t[1], s, p)
+        c, d = window_rows(t[2], t[3], s, p)
+        shape = (model.band_set.n_channels, b - a, d - c)
+        view = buf[: math.prod(shape)].view(shape)
+        block = read(a, b, c, d, out=view.numpy())
+        prep = prepare_block(block, model, params, tensor=view)
+    except BaseException:
+        pool.release(buf)
+        raise
+    prep.pool, prep.buffer = pool, buf
+    return prep
+
+
+def _block_numel(tiles, model: Model, params: _Params) -> int:
+    """Elements of the largest input block among ``tiles``."""
+    s, p = params.stride, model.patch_size
+    rows = max(t[1] - t[0] for t in tiles)
+    cols = max(t[3] - t[2] for t in tiles)
+    return model.band_set.n_channels * ((rows - 1) * s + p) * ((cols - 1) * s + p)
 
 
 def reader_settings(device: str | torch.device, read_threads: int | None = None) -> int:
@@ -420,12 +516,22 @@ def reader_settings(device: str | torch.device, read_threads: int | None = None)
 
 
 def prepared_tiles(read: Callable, tiles, model: Model, params: _Params, readers: int, pin: bool = False,
-                   timings: dict | None = None):
+                   timings: dict | None = None, buffers: str | None = "cpu"):
     """Yield ``(tile, _Prepared)`` in the order of ``tiles``: ``readers`` threads read and prepare
     (nodata rule, fill, pinning) up to ``readers + 1`` tiles ahead, so host memory stays bounded by
-    the tile size. Time spent waiting for a tile is added to ``timings['read_wait']``."""
+    the tile size. Time spent waiting for a tile is added to ``timings['read_wait']``.
+
+    ``buffers``: "cpu" or "cuda" reads tiles into ``readers + 4`` reused host buffers (pinned for
+    "cuda"); ``read`` must then take ``out=``. A yielded block's buffer is given back when the
+    consumer moves on, unless it called ``prep.release(event)`` itself (CUDA: after queuing the
+    copy to the device). None: a new array per tile (``pin`` pins it)."""
+    tiles = list(tiles)
+    store = None
+    if buffers in ("cpu", "cuda") and tiles:
+        store = _BufferPool(readers + 4, _block_numel(tiles, model, params), pinned=buffers == "cuda")
+
     def work(t):
-        return _read_prepared(read, t, model, params, pin)
+        return _read_prepared(read, t, model, params, pin, store)
 
     timings = timings if timings is not None else {}
     timings.setdefault("read_wait", 0.0)
@@ -446,10 +552,13 @@ def prepared_tiles(read: Callable, tiles, model: Model, params: _Params, readers
                 if nxt is not None:
                     pending.append((nxt, pool.submit(work, nxt)))
                 yield t, prep
+                prep.release()
                 del prep
         finally:
             for _, fut in pending:
                 fut.cancel()
+            if store is not None:
+                store.close()  # readers waiting for a buffer stop instead of blocking the shutdown
 
 
 def _run_local(read: Callable, tiles, model: Model, params: _Params, put: Callable, bar, read_threads: int | None = None,
@@ -494,11 +603,14 @@ def _run_local_on(read: Callable, tiles, model: Model, params: _Params, put: Cal
         if bar is not None:
             bar.update(1)
 
+    kind = _device(params.device).type
     previous = None
-    for t, prep in prepared_tiles(read, tiles, model, params, readers, pin, timings):
+    for t, prep in prepared_tiles(read, tiles, model, params, readers, pin, timings,
+                                  buffers=kind if kind in ("cpu", "cuda") and _REUSE_BUFFERS else None):
         t0 = time.perf_counter()
         launched = launch_tile(prep, model, params, state)
         timings["compute"] += time.perf_counter() - t0
+        prep.release(launched.copied)  # CPU: done with the block; CUDA: once copied to the device
         del prep
         if previous is not None:
             collect(*previous)
@@ -965,11 +1077,15 @@ def predict_dataarray(
         raise SceneError(f"array is {h} x {w} pixels, smaller than one {m.patch_size} x {m.patch_size} window: give a larger one")
     data = da.data
 
-    def read_window(rlo, rhi, clo, chi):
-        return np.array(data[:, rlo:rhi, clo:chi], dtype=np.float32)  # a copy: nodata is filled in place
+    def read_window(rlo, rhi, clo, chi, out=None):
+        values = np.asarray(data[:, rlo:rhi, clo:chi])
+        if out is None:
+            return np.array(values, dtype=np.float32)  # a copy: nodata is filled in place
+        np.copyto(out, values, casting="unsafe")
+        return out
 
-    def read(r0, r1, c0, c1):
-        return read_mirrored(read_window, h, w, r0, r1, c0, c1)
+    def read(r0, r1, c0, c1, out=None):
+        return read_mirrored(read_window, h, w, r0, r1, c0, c1, out=out)
 
     params = _Params(stride, float(max_nodata), batch_size, str(_device(device)), probs=probabilities)
     shape = output_grid(h, w, stride)

@@ -103,13 +103,15 @@ class Scene:
     def channel_names(self) -> list[str]:
         return [b.channel.name for b in self.bands]
 
-    def read(self, r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
-        """Pixels of rows ``r0:r1`` and columns ``c0:c1`` (may run outside the scene: mirrored)."""
-        return read_mirrored(self._read_window, self.height, self.width, r0, r1, c0, c1)
+    def read(self, r0: int, r1: int, c0: int, c1: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Pixels of rows ``r0:r1`` and columns ``c0:c1`` (may run outside the scene: mirrored),
+        into ``out`` (float32, C x rows x columns) when given."""
+        return read_mirrored(self._read_window, self.height, self.width, r0, r1, c0, c1, out=out)
 
-    def _read_window(self, rlo: int, rhi: int, clo: int, chi: int) -> np.ndarray:
+    def _read_window(self, rlo: int, rhi: int, clo: int, chi: int, out: np.ndarray | None = None) -> np.ndarray:
         window = Window(clo, rlo, chi - clo, rhi - rlo)
-        out = np.empty((len(self.bands), rhi - rlo, chi - clo), dtype=np.float32)
+        if out is None:
+            out = np.empty((len(self.bands), rhi - rlo, chi - clo), dtype=np.float32)
         by_file: dict[str, list[int]] = {}
         for i, b in enumerate(self.bands):
             by_file.setdefault(b.path, []).append(i)
@@ -181,11 +183,21 @@ class _ArrayView:
         return self.scene.read(r.start, r.stop, c.start, c.stop)[bands]
 
 
-def read_mirrored(read_window: Callable[[int, int, int, int], np.ndarray], height: int, width: int,
-                  r0: int, r1: int, c0: int, c1: int) -> np.ndarray:
+def read_mirrored(read_window: Callable[..., np.ndarray], height: int, width: int,
+                  r0: int, r1: int, c0: int, c1: int, out: np.ndarray | None = None) -> np.ndarray:
     """Rows ``r0:r1`` and columns ``c0:c1`` of a (C, height, width) image, mirrored outside it.
 
-    ``read_window(rlo, rhi, clo, chi)`` reads a range inside the image into a new array."""
+    ``read_window(rlo, rhi, clo, chi, out=None)`` reads a range inside the image into ``out`` or
+    a new array. With ``out`` (C x (r1 - r0) x (c1 - c0)), the result lands there: read straight
+    into it when the range lies inside the image, copied in when it is mirrored."""
+    result = _read_mirrored(read_window, height, width, r0, r1, c0, c1, out)
+    if out is not None and result is not out:
+        np.copyto(out, result, casting="same_kind")
+        return out
+    return result
+
+
+def _read_mirrored(read_window, height, width, r0, r1, c0, c1, out):
     pads = (max(0, -r0), max(0, r1 - height), max(0, -c0), max(0, c1 - width))
     simple = (r0 < height and r1 > 0 and c0 < width and c1 > 0
               and max(pads[:2]) < height and max(pads[2:]) < width)
@@ -195,18 +207,17 @@ def read_mirrored(read_window: Callable[[int, int, int, int], np.ndarray], heigh
         if any(pads) and (rhi - rlo <= max(pads[:2]) or chi - clo <= max(pads[2:])):
             simple = False  # the mirror needs pixels beyond the read range
     if simple:
-        out = read_window(rlo, rhi, clo, chi)
-        if any(pads):
-            out = np.pad(out, ((0, 0), pads[:2], pads[2:]), mode="reflect")
-        return out
+        if not any(pads):
+            return read_window(rlo, rhi, clo, chi, out=out)
+        return np.pad(read_window(rlo, rhi, clo, chi), ((0, 0), pads[:2], pads[2:]), mode="reflect")
     rows = reflect_index(np.arange(r0, r1), height)
     cols = reflect_index(np.arange(c0, c1), width)
     rlo, rhi = int(rows.min()), int(rows.max()) + 1
     clo, chi = int(cols.min()), int(cols.max()) + 1
-    out = read_window(rlo, rhi, clo, chi)
+    arr = read_window(rlo, rhi, clo, chi)
     if rlo != r0 or rhi != r1 or clo != c0 or chi != c1:
-        out = out[:, rows - rlo][:, :, cols - clo]
-    return out
+        arr = arr[:, rows - rlo][:, :, cols - clo]
+    return arr
 
 
 def reflect_index(idx: np.ndarray, n: int) -> np.ndarray:

@@ -184,9 +184,10 @@ def torchgeo_rate(python: str, scene: Path, model: Path, trivial: bool, batch: i
     return res
 
 
-def host_path(scene: Path, model, stride: int, tile_size: int, readers: int) -> dict:
+def host_path(scene: Path, model, stride: int, tile_size: int, readers: int, buffers: str | None = "cpu") -> dict:
     """(r): windows/s of the host half of the data path alone - reading tiles and applying the
-    nodata rule in ``readers`` of lczmap's reader threads, no model."""
+    nodata rule in ``readers`` of lczmap's reader threads, no model; ``buffers=None`` reads each
+    tile into a new array instead of lczmap's reused buffers."""
     from lczmap.predict import _Params, output_grid, plan_tiles, prepared_tiles
     from lczmap.scene import open_scene
 
@@ -195,10 +196,10 @@ def host_path(scene: Path, model, stride: int, tile_size: int, readers: int) -> 
     tiles = plan_tiles(*output_grid(sc.height, sc.width, stride), tile_size)
     n = 0
     t = time.perf_counter()
-    for _, prep in prepared_tiles(sc.read, tiles, model, params, readers):
+    for _, prep in prepared_tiles(sc.read, tiles, model, params, readers, buffers=buffers):
         n += prep.valid.size
     wall = time.perf_counter() - t
-    return {"windows_per_s": n / wall, "seconds": wall, "readers": readers,
+    return {"windows_per_s": n / wall, "seconds": wall, "readers": readers, "buffers": buffers or "new per tile",
             "gdal_num_threads": os.environ.get("GDAL_NUM_THREADS", "1")}
 
 
@@ -256,6 +257,19 @@ def speed(args) -> dict:
                         device=args.device, tile_size=args.tile_size, overwrite=True)
     wall = time.perf_counter() - t
     results["b_prime_trivial"] = {"windows_per_s": res.n_windows / wall, "seconds": wall, "timings": res.timings}
+    # (b') again with a new array per tile (pinned by a copy on CUDA) instead of reused buffers
+    import lczmap.predict as lp
+
+    lp._REUSE_BUFFERS = False
+    try:
+        t = time.perf_counter()
+        res = predict_scene(scene, work / "lcz_trivial.tif", trivial, stride=args.stride, batch_size=batch,
+                            device=args.device, tile_size=args.tile_size, overwrite=True)
+        wall = time.perf_counter() - t
+    finally:
+        lp._REUSE_BUFFERS = True
+    results["b_prime_trivial_new_arrays"] = {"windows_per_s": res.n_windows / wall, "seconds": wall,
+                                             "timings": res.timings}
 
     # (r) the host half of the data path alone
     results["r_host_path"] = host_paths(scene, model, args)
@@ -286,17 +300,20 @@ def _cleanup(work: Path, args, results: dict) -> dict:
 
 
 def host_paths(scene: Path, model, args) -> dict:
-    """(r) with 1 reader thread, with the readers lczmap uses on this device, and with those it
-    uses on a GPU host of this many cores; each measured ``--repeat`` times round-robin after a
+    """(r) with 1 reader thread, with the readers lczmap uses on this device, with those it uses on
+    a GPU host of this many cores, and with this device's readers reading each tile into a new
+    array (no buffer pool, as before lczmap reused buffers); each measured ``--repeat`` times round-robin after a
     warm-up read (page cache warm), median reported."""
     from lczmap.predict import reader_settings
 
-    settings = {"1_reader": 1, "this_device": reader_settings(args.device), "gpu_host": reader_settings("cuda")}
+    here = reader_settings(args.device)
+    settings = {"1_reader": (1, "cpu"), "this_device": (here, "cpu"), "gpu_host": (reader_settings("cuda"), "cpu"),
+                "this_device_new_array_per_tile": (here, None)}
     host_path(scene, model, args.stride, args.tile_size, 1)  # warm the page cache
     runs: dict = {k: [] for k in settings}
     for _ in range(args.repeat):
-        for k, readers in settings.items():
-            runs[k].append(host_path(scene, model, args.stride, args.tile_size, readers))
+        for k, (readers, buffers) in settings.items():
+            runs[k].append(host_path(scene, model, args.stride, args.tile_size, readers, buffers))
     out = {}
     for k, rs in runs.items():
         ordered = sorted(rs, key=lambda r: r["windows_per_s"])

@@ -204,24 +204,34 @@ def test_prepared_tiles_keep_order_and_bound_reads_ahead(ckpt):
     lock = threading.Lock()
     started, consumed, ahead = [], [], []
 
-    def read(r0, r1, c0, c1):
+    def read(r0, r1, c0, c1, out=None):
         with lock:
             started.append((r0, c0))
             ahead.append(len(started) - len(consumed))
         time.sleep(delays[next(t for t in tiles if window_rows(t[0], t[1], 10)[0] == r0
                                 and window_rows(t[2], t[3], 10)[0] == c0)])
-        return np.full((2, r1 - r0, c1 - c0), r0 * 1000 + c0, np.float32)
+        block = np.full((2, r1 - r0, c1 - c0), r0 * 1000 + c0, np.float32)
+        if out is not None:
+            out[...] = block
+            return out
+        return block
 
-    timings = {}
-    for t, prep in prepared_tiles(read, tiles, m, params, readers=3, timings=timings):
-        with lock:
-            consumed.append(t)
-        r0, c0 = window_rows(t[0], t[1], 10)[0], window_rows(t[2], t[3], 10)[0]
-        assert float(prep.block[0, 0, 0]) == r0 * 1000 + c0  # this tile's own pixels
-        assert prep.valid.shape == (t[1] - t[0], t[3] - t[2])
-    assert consumed == tiles
-    assert max(ahead) <= 3 + 1 + 1  # the one being consumed plus readers + 1 prefetched
-    assert timings["read_wait"] >= 0
+    for buffers in ("cpu", None):
+        started.clear(), consumed.clear(), ahead.clear()
+        timings, memory = {}, set()
+        for t, prep in prepared_tiles(read, tiles, m, params, readers=3, timings=timings, buffers=buffers):
+            with lock:
+                consumed.append(t)
+            r0, c0 = window_rows(t[0], t[1], 10)[0], window_rows(t[2], t[3], 10)[0]
+            assert float(prep.block[0, 0, 0]) == r0 * 1000 + c0  # this tile's own pixels
+            assert float(prep.block[1, -1, -1]) == r0 * 1000 + c0
+            assert prep.valid.shape == (t[1] - t[0], t[3] - t[2])
+            memory.add(prep.block.data_ptr())
+        assert consumed == tiles
+        assert max(ahead) <= 3 + 1 + 1  # the one being consumed plus readers + 1 prefetched
+        assert timings["read_wait"] >= 0
+        if buffers:
+            assert len(memory) <= 3 + 4, "tiles are read into a few reused buffers"
 
 
 def test_reader_settings_and_read_threads_option(ckpt, scene_tif, tmp_path, monkeypatch):
