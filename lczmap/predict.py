@@ -502,7 +502,7 @@ def reader_settings(device: str | torch.device, read_threads: int | None = None)
 
     On the CPU the model is the bound (reading takes ~1 % of the time): 2-4 readers, leaving the
     cores to torch. On an accelerator the host must keep up with the device: half the cores
-    (2-8), so that compressed scenes (GDAL decodes them ~6x slower than raw ones) or slow storage
+    (2-8), so that compressed scenes (GDAL decodes them ~7x slower than raw ones) or slow storage
     still feed it. GDAL's own decode threads (``GDAL_NUM_THREADS``) are left to the user's
     environment: with as many readers as cores they gave nothing, and they slowed raw scenes."""
     dev = _device(device) if device in (None, "auto") else torch.device(device)

@@ -13,7 +13,7 @@
 #   3. scripts/bench_predict.py on the same scene: model-only bound (a) vs end to end (b), target
 #      b/a >= 0.75; (b') data path; (r) host path; timings of (b) and (b') in the JSON
 #   4. scripts/bench_train.py on CUDA: samples/s per stage and method (short schedule)
-#   5. scripts/bench_predict.py on a DEFLATE-compressed copy of the scene (reading costs ~8x more)
+#   5. scripts/bench_predict.py on a DEFLATE-compressed copy of the scene (reading costs ~7x more)
 #
 # A rehearsal on a machine without a GPU (small scene, CPU; the GPU tests skip):
 #   SIZE=600 DEVICE=cpu bash scripts/gpu_check.sh
