@@ -113,6 +113,13 @@ class Model:
                 self._on[key] = copy.deepcopy(self.network).to(device)
         return self._on[key]
 
+    def lut(self, device: torch.device) -> torch.Tensor:
+        """uint8 LCZ code of each output index, on ``device`` (made once, cached)."""
+        key = f"lut:{device}"
+        if key not in self._on:
+            self._on[key] = torch.tensor(self.codes, dtype=torch.uint8).to(device)
+        return self._on[key]
+
     def __getstate__(self):
         state = dict(self.__dict__)
         state["_on"] = {}
@@ -360,9 +367,28 @@ class _Launched:
     copied: Any = None  # CUDA event: the block's copy to the device is done
 
 
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says the device ran out of memory (torch's own error, or cuDNN/cuBLAS
+    failing to allocate, which arrive as plain RuntimeErrors)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return any(m in text for m in ("out of memory", "NOT_ENOUGH_MEMORY", "ALLOC_FAILED"))
+
+
+def _host_to(device: torch.device, a: np.ndarray) -> torch.Tensor:
+    """A small host array on ``device``; on CUDA through pinned memory and asynchronous, so that
+    the host does not wait for the work already queued (a plain copy would)."""
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
 def launch_tile(prep: _Prepared, model: Model, params: _Params, state: dict | None = None) -> _Launched:
     """Queue a tile's device work (windows cut as strided views, one copy per batch, model,
-    softmax, argmax) and the copies of its results to the host; returns without waiting on CUDA."""
+    softmax, argmax) and the copies of its results to the host; returns without waiting on CUDA
+    (nothing in here synchronises the device, so it runs ahead by a tile: tests/test_gpu.py)."""
     device = _device(params.device)
     s, p = params.stride, model.patch_size
     state = state if state is not None else {}
@@ -398,13 +424,15 @@ def launch_tile(prep: _Prepared, model: Model, params: _Params, state: dict | No
                         pb = _batch_forward(net, xb, device, params.amp)
                         probs[:, r0:r1, c0:c1] = pb.T.reshape(k, r1 - r0, c1 - c0)
                     else:
-                        mask = torch.from_numpy(np.ascontiguousarray(v)).to(device)
-                        xb = rect[mask]  # gathers the valid windows only: (nv, C, p, p)
+                        # the valid windows' positions, found on the host: a boolean mask on the
+                        # device would make CUDA wait for its result (nonzero) before going on
+                        ri, ci = _host_to(device, np.stack(np.nonzero(v)))
+                        xb = rect[ri, ci]  # gathers the valid windows only: (nv, C, p, p)
                         pb = _batch_forward(net, xb, device, params.amp)
-                        probs[:, r0:r1, c0:c1][:, mask] = pb.T
+                        probs[:, r0:r1, c0:c1][:, ri, ci] = pb.T
                 break
-            except torch.cuda.OutOfMemoryError:
-                if batch == 1:
+            except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is one
+                if not _out_of_memory(exc) or batch == 1:
                     raise
                 batch = max(1, batch // 2)
                 state["batch"] = batch
@@ -412,11 +440,10 @@ def launch_tile(prep: _Prepared, model: Model, params: _Params, state: dict | No
                 log.warning("CUDA out of memory: batch size halved to %d", batch)
         nan = torch.full((), float("nan"), device=device)
         if prep.any_invalid:
-            valid = torch.from_numpy(valid_np).to(device, non_blocking=True)
+            valid = _host_to(device, valid_np)
             probs = torch.where(valid[None], probs, nan)
         conf, arg = probs.max(0)
-        lut = torch.tensor(model.codes, dtype=torch.uint8, device=device)
-        codes = lut[arg.clamp(min=0)]
+        codes = model.lut(device)[arg.clamp(min=0)]
         if prep.any_invalid:
             codes = torch.where(valid, codes, torch.zeros((), dtype=torch.uint8, device=device))
             conf = torch.where(valid, conf, nan)

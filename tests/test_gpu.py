@@ -51,3 +51,71 @@ def test_predict_on_cuda_equals_cpu(gpu_twin, tmp_path):
     assert (cpu == gpu).mean() > 0.999  # float32 on both: differences only at exact ties
     assert (cpu == amp).mean() > 0.98  # mixed precision flips only near-tied windows
     assert set(np.unique(cpu)) - {0}
+
+
+def _block_with_nodata():
+    """A tile's input block whose windows are partly nodata: dense and sparse batches both run."""
+    from _predict_fixtures import grd
+
+    block = grd(32 + 10 * 63, 32 + 10 * 47, seed=5)  # 64 x 48 windows at stride 10
+    block[:, :300, :200] = np.nan
+    return block
+
+
+def _tiny_model(tmp_path):
+    from _predict_fixtures import tiny_checkpoint
+    from lczmap.predict import load_model
+
+    return load_model(tiny_checkpoint(tmp_path / "tiny.safetensors"))
+
+
+@cuda
+def test_launching_a_tile_never_waits_for_the_gpu(tmp_path):
+    """launch_tile queues a tile's work without synchronising the device, so the GPU can run a
+    tile ahead of the host: any synchronising call in it raises in sync-debug mode."""
+    from lczmap.predict import _Params, compute_tile, finish_tile, launch_tile, prepare_block
+
+    m = _tiny_model(tmp_path)
+    params = _Params(10, 0.5, 512, "cuda", probs=True, amp=True)
+    block = _block_with_nodata()
+    finish_tile(launch_tile(prepare_block(block.copy(), m, params, pin=True), m, params))  # warm-up: model, LUT
+    prep = prepare_block(block.copy(), m, params, pin=True)
+    assert prep.any_invalid and 0.2 < prep.valid.mean() < 0.95
+    torch.cuda.synchronize()
+    torch.cuda.set_sync_debug_mode("error")
+    try:
+        launched = launch_tile(prep, m, params)
+    finally:
+        torch.cuda.set_sync_debug_mode("default")
+    res = finish_tile(launched)
+    ref = compute_tile(block.copy(), m, _Params(10, 0.5, 512, "cpu", probs=True))
+    assert ((res["codes"] == 0) == ~prep.valid).all() and ((ref["codes"] == 0) == ~prep.valid).all()
+    assert (res["codes"] == ref["codes"]).mean() > 0.98  # bf16 on the GPU, float32 on the CPU
+    assert res["device_span"] is not None and res["device_span"] > 0
+
+
+@cuda
+def test_cuda_out_of_memory_halves_the_batch(tmp_path, caplog):
+    """With little GPU memory left, a batch too large for it is halved until it fits, and the map
+    equals one made with a small batch from the start."""
+    import logging
+
+    from _predict_fixtures import grd, write_tif
+    from lczmap.predict import predict_scene
+
+    m = _tiny_model(tmp_path)
+    scene = write_tif(tmp_path / "s.tif", grd(2600, 2600, seed=2), descriptions=["VV", "VH"])
+    ref = predict_scene(scene, tmp_path / "ref.tif", m, device="cuda", amp=False, batch_size=2048, tile_size=256)
+    torch.cuda.empty_cache()
+    free, _ = torch.cuda.mem_get_info()
+    hog = torch.empty(max(0, free - (1 << 30)), dtype=torch.uint8, device="cuda")  # leave ~1 GiB
+    try:
+        with caplog.at_level(logging.WARNING, logger="lczmap.predict"):
+            big = predict_scene(scene, tmp_path / "big.tif", m, device="cuda", amp=False, batch_size=65536,
+                                tile_size=256)
+    finally:
+        del hog
+        torch.cuda.empty_cache()
+    assert any("batch size halved" in r.getMessage() for r in caplog.records)
+    with rasterio.open(ref.out) as a, rasterio.open(big.out) as b:
+        assert (a.read(1) == b.read(1)).mean() > 0.999

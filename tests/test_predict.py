@@ -254,6 +254,34 @@ def test_reader_settings_and_read_threads_option(ckpt, scene_tif, tmp_path, monk
     assert r.exit_code == 2 and "--read-threads" in r.output
 
 
+def test_out_of_memory_halves_the_batch_once_for_the_run(ckpt, tmp_path, caplog):
+    """A batch the device cannot hold is halved until it fits, the halved size is kept for the
+    following tiles, and the map is the one a run with that batch size makes (the real CUDA case
+    is in tests/test_gpu.py)."""
+    import logging
+
+    class FullDevice(torch.nn.Module):  # fails as a full GPU does on batches over 100 windows
+        def __init__(self, net):
+            super().__init__()
+            self.net = net
+
+        def forward(self, x):
+            if x.shape[0] > 100:
+                raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
+            return self.net(x)
+
+    m = load_model(ckpt)
+    full = Model(FullDevice(m.network), m.codes, m.band_set, m.fill)
+    scene = write_tif(tmp_path / "s.tif", grd(300, 340, border=12), descriptions=["VV", "VH"])
+    ref = predict_scene(scene, tmp_path / "ref.tif", m, batch_size=62, tile_size=12)
+    with caplog.at_level(logging.WARNING, logger="lczmap.predict"):
+        res = predict_scene(scene, tmp_path / "full.tif", full, batch_size=1000, tile_size=12)
+    halved = [r.getMessage() for r in caplog.records if "halved" in r.getMessage()]
+    # 1000 -> 500 -> 250 -> 125 -> 62 on the first 12 x 12 tile; the other full tiles keep 62
+    assert len(halved) == 4 and halved[-1].endswith("halved to 62")
+    np.testing.assert_array_equal(_read(res.out)[0], _read(ref.out)[0])
+
+
 def test_timings_say_where_the_time_went(ckpt, scene_tif, tmp_path, caplog):
     import logging
 
