@@ -231,8 +231,9 @@ class _Params:
 
 def _batch_forward(net, x: torch.Tensor, device: torch.device, amp: bool) -> torch.Tensor:
     if device.type == "cuda" and amp:
-        dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
-        with torch.autocast("cuda", dtype=dtype):
+        from .train import cuda_amp_dtype
+
+        with torch.autocast("cuda", dtype=cuda_amp_dtype(device)):
             logits = net(x)
     else:
         logits = net(x)

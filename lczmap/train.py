@@ -203,6 +203,21 @@ def resolve_device(name: str = "auto") -> torch.device:
     raise ConfigError(f"unknown device {name!r}: choose auto, cpu, cuda or mps")
 
 
+_AMP_DTYPES: dict = {}
+
+
+def cuda_amp_dtype(device: torch.device) -> torch.dtype:
+    """Mixed-precision dtype for a CUDA device: bfloat16 where the GPU computes it natively
+    (compute capability 8.0+: A100, H100, RTX 30xx and later), else float16, which pre-Ampere
+    GPUs (V100, T4) run on tensor cores while they only emulate bfloat16. Cached per device
+    (``torch.cuda.is_bf16_supported`` may probe the device with a synchronising copy)."""
+    index = device.index if device.index is not None else torch.cuda.current_device()
+    if index not in _AMP_DTYPES:
+        major = torch.cuda.get_device_properties(index).major
+        _AMP_DTYPES[index] = torch.bfloat16 if major >= 8 else torch.float16
+    return _AMP_DTYPES[index]
+
+
 # --- distributed ------------------------------------------------------------------------------
 
 
@@ -410,7 +425,7 @@ class _Runner:
         self.progress = progress if dist_info.main else None
         self.amp_dtype = None
         if device.type == "cuda" and cfg.amp:
-            self.amp_dtype = torch.bfloat16 if torch.cuda.is_bf16_supported() else torch.float16
+            self.amp_dtype = cuda_amp_dtype(device)
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
 
     def autocast(self):

@@ -119,3 +119,12 @@ def test_cuda_out_of_memory_halves_the_batch(tmp_path, caplog):
     assert any("batch size halved" in r.getMessage() for r in caplog.records)
     with rasterio.open(ref.out) as a, rasterio.open(big.out) as b:
         assert (a.read(1) == b.read(1)).mean() > 0.999
+
+
+@cuda
+def test_mixed_precision_dtype_follows_the_gpu():
+    from lczmap.train import cuda_amp_dtype
+
+    major = torch.cuda.get_device_properties(0).major
+    assert cuda_amp_dtype(torch.device("cuda")) == (torch.bfloat16 if major >= 8 else torch.float16)
+    assert cuda_amp_dtype(torch.device("cuda:0")) is cuda_amp_dtype(torch.device("cuda"))
