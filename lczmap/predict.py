@@ -210,10 +210,13 @@ def plan_tiles(out_h: int, out_w: int, tile: int) -> list[tuple[int, int, int, i
     ]
 
 
+def _tile_block(t, stride: int, patch: int) -> tuple[int, int, int, int]:
+    """Input rows ``a:b`` and columns ``c:d`` holding all windows of tile ``t``."""
+    return (*window_rows(t[0], t[1], stride, patch), *window_rows(t[2], t[3], stride, patch))
+
+
 def _read_tile(read: Callable, t, stride: int, patch: int) -> np.ndarray:
-    a, b = window_rows(t[0], t[1], stride, patch)
-    c, d = window_rows(t[2], t[3], stride, patch)
-    return read(a, b, c, d)
+    return read(*_tile_block(t, stride, patch))
 
 
 # ---------------------------------------------------------------------------------------------
@@ -504,8 +507,7 @@ def _read_prepared(read: Callable, t, model: Model, params: _Params, pin: bool,
         return prepare_block(_read_tile(read, t, s, p), model, params, pin)
     buf = pool.acquire()
     try:
-        a, b = window_rows(t[0], t[1], s, p)
-        c, d = window_rows(t[2], t[3], s, p)
+        a, b, c, d = _tile_block(t, s, p)
         shape = (model.band_set.n_channels, b - a, d - c)
         view = buf[: math.prod(shape)].view(shape)
         block = read(a, b, c, d, out=view.numpy())
@@ -519,10 +521,8 @@ def _read_prepared(read: Callable, t, model: Model, params: _Params, pin: bool,
 
 def _block_numel(tiles, model: Model, params: _Params) -> int:
     """Elements of the largest input block among ``tiles``."""
-    s, p = params.stride, model.patch_size
-    rows = max(t[1] - t[0] for t in tiles)
-    cols = max(t[3] - t[2] for t in tiles)
-    return model.band_set.n_channels * ((rows - 1) * s + p) * ((cols - 1) * s + p)
+    blocks = [_tile_block(t, params.stride, model.patch_size) for t in tiles]
+    return model.band_set.n_channels * max(b - a for a, b, _, _ in blocks) * max(d - c for _, _, c, d in blocks)
 
 
 def reader_settings(device: str | torch.device, read_threads: int | None = None) -> int:
@@ -613,7 +613,7 @@ def _run_local(read: Callable, tiles, model: Model, params: _Params, put: Callab
 def _run_local_on(read: Callable, tiles, model: Model, params: _Params, put: Callable, bar, read_threads,
                   timings: dict | None) -> None:
     state: dict = {}
-    pin = _device(params.device).type == "cuda"
+    kind = _device(params.device).type
     readers = reader_settings(params.device, read_threads)
     timings = timings if timings is not None else {}
     for key in ("compute", "store"):
@@ -631,9 +631,8 @@ def _run_local_on(read: Callable, tiles, model: Model, params: _Params, put: Cal
         if bar is not None:
             bar.update(1)
 
-    kind = _device(params.device).type
     previous = None
-    for t, prep in prepared_tiles(read, tiles, model, params, readers, pin, timings,
+    for t, prep in prepared_tiles(read, tiles, model, params, readers, kind == "cuda", timings,
                                   buffers=kind if kind in ("cpu", "cuda") and _REUSE_BUFFERS else None):
         t0 = time.perf_counter()
         launched = launch_tile(prep, model, params, state)

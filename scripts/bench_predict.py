@@ -240,36 +240,30 @@ def speed(args) -> dict:
         return _cleanup(work, args, results)
     a_rate = model_only(model.network, min(est, args.model_only_windows), batch, device, amp=True)
     results["a_model_only"] = {"windows_per_s": a_rate}
+    def end_to_end(m, name: str, reuse_buffers: bool = True) -> dict:
+        """Time predict_scene on the scene with model ``m``: windows/s, seconds, timings."""
+        import lczmap.predict as lp
+
+        lp._REUSE_BUFFERS = reuse_buffers
+        try:
+            t = time.perf_counter()
+            res = predict_scene(scene, work / name, m, stride=args.stride, batch_size=batch, device=args.device,
+                                tile_size=args.tile_size, overwrite=True)
+            wall = time.perf_counter() - t
+        finally:
+            lp._REUSE_BUFFERS = True
+        results["n_windows"] = res.n_windows
+        return {"windows_per_s": res.n_windows / wall, "seconds": wall, "timings": res.timings}
+
     # (b) end to end
-    t = time.perf_counter()
-    res = predict_scene(scene, work / "lcz.tif", model, stride=args.stride, batch_size=batch, device=args.device,
-                        tile_size=args.tile_size, overwrite=True)
-    wall = time.perf_counter() - t
-    n_windows = res.n_windows
-    results["n_windows"] = n_windows
-    results["b_end_to_end"] = {"windows_per_s": n_windows / wall, "seconds": wall, "timings": res.timings}
+    results["b_end_to_end"] = end_to_end(model, "lcz.tif")
     results["b_over_a"] = results["b_end_to_end"]["windows_per_s"] / a_rate
 
-    # (b') trivial model
+    # (b') trivial model; and again with a new array per tile (pinned by a copy on CUDA) instead
+    # of reused buffers
     trivial = Model(Trivial(2, 17), tuple(range(1, 18)), model.band_set, name="trivial")
-    t = time.perf_counter()
-    res = predict_scene(scene, work / "lcz_trivial.tif", trivial, stride=args.stride, batch_size=batch,
-                        device=args.device, tile_size=args.tile_size, overwrite=True)
-    wall = time.perf_counter() - t
-    results["b_prime_trivial"] = {"windows_per_s": res.n_windows / wall, "seconds": wall, "timings": res.timings}
-    # (b') again with a new array per tile (pinned by a copy on CUDA) instead of reused buffers
-    import lczmap.predict as lp
-
-    lp._REUSE_BUFFERS = False
-    try:
-        t = time.perf_counter()
-        res = predict_scene(scene, work / "lcz_trivial.tif", trivial, stride=args.stride, batch_size=batch,
-                            device=args.device, tile_size=args.tile_size, overwrite=True)
-        wall = time.perf_counter() - t
-    finally:
-        lp._REUSE_BUFFERS = True
-    results["b_prime_trivial_new_arrays"] = {"windows_per_s": res.n_windows / wall, "seconds": wall,
-                                             "timings": res.timings}
+    results["b_prime_trivial"] = end_to_end(trivial, "lcz_trivial.tif")
+    results["b_prime_trivial_new_arrays"] = end_to_end(trivial, "lcz_trivial.tif", reuse_buffers=False)
 
     # (r) the host half of the data path alone
     results["r_host_path"] = host_paths(scene, model, args)
