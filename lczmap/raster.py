@@ -119,7 +119,6 @@ def publish_cog(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool 
     ``.qml`` beside it. ``kind='float'``: AVERAGE overviews. Returns ``out``.
     """
     out = Path(out)
-    check_output(out, overwrite)
     resampling = "MODE" if kind == "lcz" else "AVERAGE"
     options = dict(
         COMPRESS="DEFLATE",

@@ -905,7 +905,7 @@ def summarize(
     nodata: float | None = None,
     csv_path: str | os.PathLike | None = None,
     overwrite: bool = False,
-    block_rows: int = DEFAULT_BLOCK_ROWS,
+    block_rows: int | None = None,
     progress: Progress = None,
 ):
     """Area shares of the LCZ classes per district, or for the whole map.
@@ -926,6 +926,7 @@ def summarize(
     out_path: written when given: a vector format (.gpkg, .parquet, .geojson, .shp, .fgb) or
     .csv for districts; .csv for the whole-map table. csv_path: an extra CSV copy (no geometry).
     """
+    block_rows = block_rows or DEFAULT_BLOCK_ROWS
     outputs = [Path(p) for p in (out_path, csv_path) if p is not None]
     out = Path(out_path) if out_path is not None else None
     driver = _vector_driver(out, table_ok=True) if out is not None else None

@@ -94,10 +94,6 @@ def render(layers: list[str], out: str | os.PathLike, width_mm: float = 180.0, d
     layout.initializeDefaults()
     item = QgsLayoutItemMap(layout)
     layout.addLayoutItem(item)
-    item.setCrs(crs)
-    item.setLayers(opened)
-    item.attemptResize(QgsLayoutSize(100, 100 * extent.height() / extent.width(), QgsUnitTypes.LayoutMillimeters))
-    item.setExtent(extent)
     legend_w = legend_h = 0.0
     if legend:
         key = QgsLayoutItemLegend(layout)

@@ -116,7 +116,7 @@ def summarize(lcz, output, by, layer, csv_path, codes, nodata, block_rows, overw
         csv_path=csv_path,
         overwrite=overwrite,
         progress=progress_factory(),
-        **({"block_rows": block_rows} if block_rows else {}),
+        block_rows=block_rows,
     )
     written = [p for p in (output, csv_path) if p]
     if by is not None:
