@@ -364,8 +364,9 @@ class StudySpec:
             raise ConfigError(f"figure_norm {self.figure_norm!r}: choose batch or instance")
         if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1):
             raise ConfigError(f"workers {self.workers!r} must be a positive number of dask workers")
-        if self.device not in ("auto", "cpu", "cuda", "mps") and not str(self.device).startswith("cuda:"):
-            raise ConfigError(f"unknown device {self.device!r}: choose auto, cpu, cuda or mps")
+        from .train import check_device
+
+        check_device(self.device)
         cells = self.cells()
         if not cells:
             raise ConfigError("the grid has no cells (sar-only has no SupCon cells): add a method or supcon = false")
@@ -560,9 +561,9 @@ def run_cell(cell: Cell, data, cache, cell_dir: str | os.PathLike, split: str, d
     return row
 
 
-def _cell_task(cell: Cell, data, cache, cell_dir: str, split: str, device: str, threads: int) -> dict:
-    """The dask task: :func:`run_cell` with the worker's name recorded."""
-    row = run_cell(cell, data, cache, cell_dir, split, device, threads)
+def _cell_task(cell: Cell, data, cache, cell_dir: str, split: str, device: str) -> dict:
+    """The dask task: :func:`run_cell` (one torch thread per worker) with the worker's name recorded."""
+    row = run_cell(cell, data, cache, cell_dir, split, device)
     try:
         from distributed import get_worker
 
@@ -1071,7 +1072,7 @@ def run_study(
                 futures, submitted = {}, []
                 for c in todo:
                     fut = client.submit(
-                        _cell_task, c, data, cache, str((out / "cells" / c.cell_id).resolve()), split, spec.device, 1,
+                        _cell_task, c, data, cache, str((out / "cells" / c.cell_id).resolve()), split, spec.device,
                         key=f"lczmap-study-cell-{c.cell_id}-{os.urandom(4).hex()}", pure=False,
                         resources={"GPU": 1} if gpu else None,
                     )

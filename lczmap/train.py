@@ -57,7 +57,7 @@ from . import __version__
 from ._io import atomic_path, check_output
 from .checkpoint import record_last_checkpoint, save_checkpoint
 from .classes import class_codes
-from .data import band_set, draw_budget, open_patches, parse_budget, select_classes
+from .data import band_set, channel_stats, draw_budget, open_patches, parse_budget, select_classes
 from .errors import ConfigError, DataError, OutputExistsError
 from .evaluate import predict_logits
 from .losses import random_projections, supcon_loss, swd_class_conditional, sliced_wasserstein
@@ -139,8 +139,7 @@ class TrainConfig:
                 raise ConfigError(f"{name} must be 0 or more, got {getattr(self, name)}")
         if self.supcon and self.method == "sar-only":
             raise ConfigError("--supcon applies to the EO stage, which sar-only does not have: drop --supcon")
-        if self.device not in ("auto", "cpu", "cuda", "mps") and not str(self.device).startswith("cuda:"):
-            raise ConfigError(f"unknown device {self.device!r}: choose auto, cpu, cuda or mps")
+        check_device(self.device)
         self.architecture  # validates
         return self
 
@@ -179,6 +178,13 @@ def output_paths(out: str | os.PathLike) -> dict[str, Path]:
         "resume": out.with_name(f"{stem}.resume.pt"),
         "tensorboard": out.with_name(f"{stem}.tb"),
     }
+
+
+def check_device(name: str) -> None:
+    """Refuse a device name that is not auto, cpu, cuda, cuda:N or mps (availability is
+    :func:`resolve_device`'s business)."""
+    if name not in ("auto", "cpu", "cuda", "mps") and not str(name).startswith("cuda:"):
+        raise ConfigError(f"unknown device {name!r}: choose auto, cpu, cuda or mps")
 
 
 def resolve_device(name: str = "auto") -> torch.device:
@@ -291,13 +297,9 @@ def _read(src, positions: np.ndarray, progress: Callable | None, desc: str) -> t
 
 
 def _stats(x: torch.Tensor) -> tuple[list[float], list[float]]:
-    """Per-channel mean and population std of (N, C, H, W), in float64."""
-    means, stds = [], []
-    for c in range(x.shape[1]):
-        v = x[:, c].double()
-        means.append(float(v.mean()))
-        stds.append(float(v.std(unbiased=False)))
-    return means, stds
+    """Per-channel mean and population std of (N, C, H, W), in float64 (streamed in blocks)."""
+    mean, std = channel_stats(x.numpy(), np.arange(len(x)))
+    return mean.tolist(), std.tolist()
 
 
 @dataclass
