@@ -24,7 +24,7 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
     path = Path(path)
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists: pass --overwrite (overwrite=True) to replace it")
-    folder = path.parent if str(path.parent) else Path(".")
+    folder = path.parent
     if not folder.is_dir():
         raise LczmapError(f"output folder {folder} does not exist: create it first")
     try:  # a real probe: os.access says yes to root on read-only mounts and to folders like /proc
@@ -43,7 +43,7 @@ def atomic_path(path: str | os.PathLike, overwrite: bool = False, suffix: str | 
     """
     path = check_output(path, overwrite)
     suffix = path.suffix if suffix is None else suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{suffix}", dir=path.parent or ".")
+    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{suffix}", dir=path.parent)
     os.close(fd)
     tmp_path = Path(tmp)
     tmp_path.unlink()  # writers (GDAL, h5py) want to create the file themselves

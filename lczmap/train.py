@@ -298,7 +298,7 @@ def _read(src, positions: np.ndarray, progress: Callable | None, desc: str) -> t
 
 def _stats(x: torch.Tensor) -> tuple[list[float], list[float]]:
     """Per-channel mean and population std of (N, C, H, W), in float64 (streamed in blocks)."""
-    mean, std = channel_stats(x.numpy(), np.arange(len(x)))
+    mean, std = channel_stats(x.numpy())
     return mean.tolist(), std.tolist()
 
 

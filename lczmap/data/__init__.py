@@ -56,13 +56,17 @@ def channel_stats(src, positions: np.ndarray | None = None, block: int = ROW_BLO
     """Per-channel mean and (population) standard deviation, float64 ``(C,)``, in one streaming pass.
 
     Blocks are combined with Chan et al.'s parallel update, so the result equals numpy's over the
-    whole array to float64 precision without ever holding it. ``positions`` restricts the pass.
+    whole array to float64 precision without ever holding it. ``src``: a patch source with
+    ``blocks()`` or an (N, C, H, W) array. ``positions`` restricts the pass.
     """
     count = 0
     mean = None
     m2 = None
     if positions is None:
-        chunks = (x for _, x in src.blocks(block))
+        if hasattr(src, "blocks"):
+            chunks = (x for _, x in src.blocks(block))
+        else:  # an array: contiguous slices
+            chunks = (src[i : i + block] for i in range(0, len(src), block))
     else:
         positions = np.sort(np.asarray(positions, dtype=np.int64))
         chunks = (src[positions[i : i + block]] for i in range(0, len(positions), block))

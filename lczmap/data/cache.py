@@ -109,9 +109,7 @@ class CachePatches:
         return self._labels
 
     def __getitem__(self, idx) -> np.ndarray:
-        if isinstance(idx, (int, np.integer)):
-            return np.array(self.array[idx], dtype=np.float32)
-        if isinstance(idx, slice):
+        if isinstance(idx, (int, np.integer, slice)):
             return np.array(self.array[idx], dtype=np.float32)
         idx = np.asarray(idx, dtype=np.int64)
         return np.take(self.array, idx, axis=0)

@@ -99,9 +99,6 @@ class So2SatSplit:
     def __repr__(self) -> str:
         return f"So2SatSplit({str(self.path)!r}, n={self.n})"
 
-    def dtypes(self) -> dict[str, str]:
-        return {k: str(self.file[k].dtype) for k in ("sen1", "sen2", "label")}
-
     # -- reading -------------------------------------------------------------------------------
     def iter_blocks(self, key: str, block: int = ROW_BLOCK) -> Iterator[tuple[int, np.ndarray]]:
         """Yield ``(start, rows)`` over the whole dataset ``key`` in contiguous row blocks."""

@@ -46,6 +46,7 @@ from .. import __version__
 from .._io import atomic_path, check_output
 from ..classes import NODATA
 from ..errors import ConfigError, OutputExistsError
+from .so2sat import V3_VARIANTS
 
 __all__ = [
     "MATERIALS",
@@ -380,7 +381,7 @@ def _materials(cls: np.ndarray, x: np.ndarray, y: np.ndarray, key: int, height_s
     return {"mat": mat, "height": height, "metal": metal, "albedo": albedo, "orient": orient, "tex": tex}
 
 
-def _sigma0(m: dict, x, y, key: int, gain_db, vh_offset_db, water_db) -> tuple[np.ndarray, np.ndarray]:
+def _sigma0(m: dict, gain_db, vh_offset_db, water_db) -> tuple[np.ndarray, np.ndarray]:
     """Linear sigma0 (VV, VH) per pixel, float64. Valid 3 pixels inside the near-range edge."""
     mat, height = m["mat"], m["height"]
     vv = _SIGMA[mat, 0].astype(np.float64)
@@ -533,7 +534,7 @@ def render_patches(
     table = lambda attr: np.array([getattr(c, attr) for c in cities], dtype=np.float64)[city_index]  # noqa: E731
     per = lambda v: v[:, None, None]  # noqa: E731
     m = _materials(cls, x, y, key, per(table("height_scale")).astype(np.float32))
-    vv, vh = _sigma0(m, x, y, key, per(table("sar_gain_db")), per(table("vh_offset_db")), per(table("water_roughness_db")))
+    vv, vh = _sigma0(m, per(table("sar_gain_db")), per(table("vh_offset_db")), per(table("water_roughness_db")))
     s_vv, s_vh = _speckle(vv, vh, x, y, key)
     i_vh, i_vv, cov = polsar_lee(s_vh, s_vv)
     c1, c2 = _HALO, _HALO + PATCH
@@ -563,7 +564,6 @@ def render_patches(
 # The So2Sat twin.
 
 Layout = Literal["v1", "v2", "v3"]
-_V3_FOLDERS = ("random", "block", "culture_10")
 
 
 def twin_files(layout: str = "v2") -> tuple[str, ...]:
@@ -574,7 +574,7 @@ def twin_files(layout: str = "v2") -> tuple[str, ...]:
         case "v2":
             return ("training.h5", "validation.h5", "testing.h5")
         case "v3":
-            return tuple(f"{d}/{s}.h5" for d in _V3_FOLDERS for s in ("training", "testing"))
+            return tuple(f"{d}/{s}.h5" for d in V3_VARIANTS for s in ("training", "testing"))
     raise ConfigError(f"unknown So2Sat layout {layout!r}: choose v1, v2 or v3")
 
 
@@ -608,7 +608,7 @@ def _split_plan(layout: str, n_train: int, n_val: int, n_test: int, seed: int) -
             ]
         case "v3":
             plan = []
-            for j, folder in enumerate(_V3_FOLDERS):
+            for j, folder in enumerate(V3_VARIANTS):
                 test_c = held_c if folder == "culture_10" else train_c
                 plan += [(f"{folder}/training.h5", n_train, train_c, 10 + 2 * j), (f"{folder}/testing.h5", n_test, test_c, 11 + 2 * j)]
         case _:
@@ -996,7 +996,7 @@ def _render_scene_window(r0, c0, h, w, land, rows, cols, border, city: City, key
     cls = land[np.clip(y // 10, 0, land.shape[0] - 1), np.clip(x // 10, 0, land.shape[1] - 1)]
     cls = cls.astype(np.int64)
     m = _materials(cls, x, y, key, np.float32(city.height_scale))
-    vv, vh = _sigma0(m, x, y, key, city.sar_gain_db, city.vh_offset_db, city.water_roughness_db)
+    vv, vh = _sigma0(m, city.sar_gain_db, city.vh_offset_db, city.water_roughness_db)
     s_vv, s_vh = _speckle(vv, vh, x, y, key)
     valid = _valid_mask(y[_HALO:-_HALO, _HALO:-_HALO], x[_HALO:-_HALO, _HALO:-_HALO], rows, cols, border)
     if kind == "slc":
