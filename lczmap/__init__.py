@@ -20,11 +20,16 @@ __version__ = "0.1.0"
 
 from .errors import (  # noqa: E402
     CheckpointError,
+    ClusterError,
     ConfigError,
     DataError,
     LczmapError,
+    MissingDependencyError,
+    OutputError,
     OutputExistsError,
     SceneError,
+    StudyError,
+    TrainingError,
     ZonesError,
 )
 

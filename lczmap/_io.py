@@ -13,7 +13,7 @@ import tempfile
 from pathlib import Path
 from typing import Iterator
 
-from .errors import LczmapError, OutputExistsError
+from .errors import OutputError, OutputExistsError
 
 __all__ = ["atomic_path", "check_output"]
 
@@ -26,12 +26,12 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
         raise OutputExistsError(f"{path} exists: pass --overwrite (overwrite=True) to replace it")
     folder = path.parent
     if not folder.is_dir():
-        raise LczmapError(f"output folder {folder} does not exist: create it first")
+        raise OutputError(f"output folder {folder} does not exist: create it first")
     try:  # a real probe: os.access says yes to root on read-only mounts and to folders like /proc
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
-        raise LczmapError(f"cannot write in {folder} ({exc.strerror}): choose a writable output folder") from None
+        raise OutputError(f"cannot write in {folder} ({exc.strerror}): choose a writable output folder") from None
     return path
 
 

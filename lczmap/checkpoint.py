@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import __version__
 from ._io import atomic_path
-from .data.bands import BandSet
+from .bands import BandSet
 from .errors import CheckpointError, LczmapError
 from .models import Architecture, SarNetwork, YNet
 

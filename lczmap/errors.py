@@ -17,6 +17,10 @@ __all__ = [
     "OutputExistsError",
     "MissingDependencyError",
     "ZonesError",
+    "OutputError",
+    "StudyError",
+    "ClusterError",
+    "TrainingError",
 ]
 
 
@@ -50,3 +54,21 @@ class MissingDependencyError(LczmapError, ImportError):
 
 class ZonesError(LczmapError, ValueError):
     """An LCZ raster, confidence raster or districts layer cannot be used for zones/summaries."""
+
+
+class OutputError(LczmapError, OSError):
+    """An output cannot be written: its folder is missing or read-only, the disk is full, or it
+    would replace one of the job's own inputs."""
+
+
+class StudyError(LczmapError, ValueError):
+    """A study folder cannot be used for this study (another study's results, a corrupt manifest,
+    a lock held by a live run)."""
+
+
+class ClusterError(LczmapError, ConnectionError):
+    """A dask scheduler cannot be reached or refused the work."""
+
+
+class TrainingError(LczmapError, RuntimeError):
+    """Training cannot go on (e.g. the loss or the weights became non-finite)."""

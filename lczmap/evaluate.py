@@ -21,7 +21,7 @@ import torch
 
 from ._io import atomic_path, check_output
 from .classes import label_of, lcz, name_of
-from .errors import DataError, LczmapError
+from .errors import DataError, OutputError
 
 __all__ = ["predict_logits", "confusion_matrix", "classification_metrics", "evaluate", "REPORT_FILES"]
 
@@ -142,19 +142,19 @@ def evaluate(
     from .checkpoint import Checkpoint, load_checkpoint
     from .data import open_patches, select_classes
     from .data.so2sat import open_so2sat
-    from .train import resolve_device
+    from ._device import resolve_device
 
     ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt)
     if split is None:
         if data is not None:
             split = open_so2sat(data).test_split
         else:
-            raise LczmapError("no split given and no So2Sat data to choose one from: pass --split testing (or validation)")
+            raise DataError("no split given and no So2Sat data to choose one from: pass --split testing (or validation)")
     out_paths = None
     if out_dir is not None:
         out_dir = Path(out_dir)
         if out_dir.exists() and not out_dir.is_dir():
-            raise LczmapError(f"{out_dir} exists and is not a folder: choose another --out-dir")
+            raise OutputError(f"{out_dir} exists and is not a folder: choose another --out-dir")
         out_paths = {name: out_dir / name for name in REPORT_FILES}
         if out_dir.is_dir():
             for p in out_paths.values():

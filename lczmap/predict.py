@@ -44,8 +44,8 @@ from rasterio.windows import Window
 from . import __version__
 from ._io import check_output
 from .classes import NODATA, lcz
-from .data.bands import BandSet, band_set as _band_set
-from .errors import CheckpointError, ConfigError, LczmapError, SceneError
+from .bands import BandSet, band_set as _band_set
+from .errors import CheckpointError, ClusterError, ConfigError, OutputError, SceneError
 from .scene import Scene, open_scene, read_mirrored
 
 __all__ = [
@@ -179,7 +179,7 @@ def _device(device: str | torch.device | None) -> torch.device:
     """``device`` as a torch device: None or ``auto`` picks CUDA, then MPS, then the CPU."""
     if isinstance(device, torch.device):
         return device
-    from .train import resolve_device
+    from ._device import resolve_device
 
     return resolve_device("auto" if device is None else str(device))
 
@@ -234,7 +234,7 @@ class _Params:
 
 def _batch_forward(net, x: torch.Tensor, device: torch.device, amp: bool) -> torch.Tensor:
     if device.type == "cuda" and amp:
-        from .train import cuda_amp_dtype
+        from ._device import cuda_amp_dtype
 
         with torch.autocast("cuda", dtype=cuda_amp_dtype(device)):
             logits = net(x)
@@ -657,7 +657,7 @@ def _run_distributed(scheduler, scene: Scene, tiles, model: Model, params: _Para
     try:
         client = Client(scheduler, set_as_default=False) if own else scheduler
     except OSError as exc:
-        raise LczmapError(f"cannot reach the dask scheduler at {scheduler} ({exc}): check the address") from None
+        raise ClusterError(f"cannot reach the dask scheduler at {scheduler} ({exc}): check the address") from None
     try:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         model_f = client.scatter(model, broadcast=True)
@@ -731,7 +731,7 @@ class _PartialRun(_MemoryStore):
                 log.info("resuming: %d tiles already done", len(self.done))
                 return
             if resume and old is not None:
-                raise LczmapError(
+                raise ConfigError(
                     f"the interrupted run in {self.dir} used other inputs or options: rerun without --resume to start over"
                 )
             shutil.rmtree(self.dir)
@@ -1045,7 +1045,7 @@ def predict_scenes(
     other keyword arguments go to :func:`predict_scene`."""
     out_dir = Path(out_dir)
     if not out_dir.is_dir():
-        raise LczmapError(f"output folder {out_dir} does not exist: create it first")
+        raise OutputError(f"output folder {out_dir} does not exist: create it first")
     m = load_model(model)
     scenes = [str(s) for s in scenes]
     stems = [Path(s).stem for s in scenes]

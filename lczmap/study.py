@@ -54,7 +54,7 @@ from distributed.diagnostics.plugin import WorkerPlugin
 from . import __version__
 from ._io import atomic_path
 from .classes import CLASS_SETTINGS, class_codes, label_of
-from .errors import ConfigError, DataError, LczmapError, MissingDependencyError
+from .errors import ClusterError, ConfigError, DataError, LczmapError, MissingDependencyError, OutputError, StudyError
 
 if TYPE_CHECKING:
     import pandas as pd
@@ -364,7 +364,7 @@ class StudySpec:
             raise ConfigError(f"figure_norm {self.figure_norm!r}: choose batch or instance")
         if self.workers is not None and (isinstance(self.workers, bool) or not isinstance(self.workers, int) or self.workers < 1):
             raise ConfigError(f"workers {self.workers!r} must be a positive number of dask workers")
-        from .train import check_device
+        from ._device import check_device
 
         check_device(self.device)
         cells = self.cells()
@@ -929,7 +929,7 @@ class _Lock:
                 host, _, pid = owner.partition(":")
                 alive = host == socket.gethostname() and pid.isdigit() and _pid_alive(int(pid))
                 if alive or (host and host != socket.gethostname()):
-                    raise LczmapError(
+                    raise StudyError(
                         f"another lczmap study ({owner}) is running in {self.path.parent}: wait for it, "
                         f"or delete {self.path} if it is not running"
                     ) from None
@@ -938,7 +938,7 @@ class _Lock:
             with os.fdopen(fd, "w") as fh:
                 fh.write(me)
             return self
-        raise LczmapError(f"cannot take the lock {self.path}: delete it and rerun")  # pragma: no cover
+        raise StudyError(f"cannot take the lock {self.path}: delete it and rerun")  # pragma: no cover
 
     def __exit__(self, *exc):
         self.path.unlink(missing_ok=True)
@@ -957,19 +957,19 @@ def _pid_alive(pid: int) -> bool:
 def _prepare_out(out: Path, spec: StudySpec, split: str) -> None:
     manifest = out / "study.json"
     if out.exists() and not out.is_dir():
-        raise LczmapError(f"{out} exists and is not a folder: choose another --out")
+        raise OutputError(f"{out} exists and is not a folder: choose another --out")
     if manifest.is_file():
         try:
             old = json.loads(manifest.read_text())
         except ValueError:
-            raise LczmapError(f"{manifest} is corrupt: delete it (the results table is kept) and rerun") from None
+            raise StudyError(f"{manifest} is corrupt: delete it (the results table is kept) and rerun") from None
         was_data, was_split = old.get("spec", {}).get("data"), old.get("split")
         if was_data and spec.data and Path(was_data).resolve() != Path(spec.data).resolve():
-            raise LczmapError(f"{out} holds a study of the data {was_data}, not {spec.data}: choose another --out")
+            raise StudyError(f"{out} holds a study of the data {was_data}, not {spec.data}: choose another --out")
         if was_split and was_split != split:
-            raise LczmapError(f"{out} holds a study tested on {was_split!r}, not {split!r}: choose another --out")
+            raise StudyError(f"{out} holds a study tested on {was_split!r}, not {split!r}: choose another --out")
     elif out.is_dir() and any(p.name not in ("twin", "cache") for p in out.iterdir()):
-        raise LczmapError(f"{out} is not empty and holds no study (no study.json): choose a new or empty --out")
+        raise StudyError(f"{out} is not empty and holds no study (no study.json): choose a new or empty --out")
     out.mkdir(parents=True, exist_ok=True)
 
 
@@ -986,7 +986,7 @@ def _client(scheduler, spec: StudySpec, n_todo: int, workers: int | None):
             try:
                 client = Client(scheduler, set_as_default=False, timeout="20s")
             except (OSError, TimeoutError) as exc:
-                raise LczmapError(f"cannot reach the dask scheduler at {scheduler} ({exc}): check the address") from None
+                raise ClusterError(f"cannot reach the dask scheduler at {scheduler} ({exc}): check the address") from None
         info = client.scheduler_info().get("workers", {})
         gpu = bool(info) and all("GPU" in (w.get("resources") or {}) for w in info.values())
         return client, None, gpu

@@ -58,7 +58,7 @@ class Trivial(torch.nn.Module):
 def make_checkpoint(path: Path, width=16, depth=3, blocks=2, embedding=64) -> Path:
     """An untrained checkpoint of lczmap's default architecture (speed does not depend on weights)."""
     from lczmap.checkpoint import save_checkpoint
-    from lczmap.data.bands import band_set
+    from lczmap.bands import band_set
     from lczmap.models import Architecture, YNet
 
     torch.manual_seed(0)
@@ -329,7 +329,7 @@ def memory(args) -> dict:
         shape = (ds.height, ds.width, ds.count, ds.dtypes[0])
     if args.memory_model == "trivial":
         code = ("import sys; sys.path.insert(0, %r); from bench_predict import Trivial; "
-                "from lczmap.predict import Model, predict_scene; from lczmap.data.bands import band_set; "
+                "from lczmap.predict import Model, predict_scene; from lczmap.bands import band_set; "
                 "m = Model(Trivial(2, 17), tuple(range(1, 18)), band_set('lee-intensity'), name='trivial'); "
                 "r = predict_scene(%r, %r, m, device=%r, tile_size=%d); print(r.n_windows, r.seconds)"
                 % (str(ROOT / "scripts"), str(scene), str(work / "big_lcz.tif"), args.device, args.tile_size))

@@ -7,7 +7,7 @@ import rasterio
 import torch
 from rasterio.transform import from_origin
 
-from lczmap.data.bands import band_set
+from lczmap.bands import band_set
 from lczmap.models import Architecture, YNet
 
 ARCH = Architecture(width=4, depth=2, blocks=1, embedding=8, projection=4)

@@ -8,7 +8,7 @@ import torch
 from safetensors.torch import save_file
 
 from lczmap import checkpoint as ck
-from lczmap.data.bands import band_set
+from lczmap.bands import band_set
 from lczmap.errors import CheckpointError, OutputExistsError
 from lczmap.models import Architecture, YNet
 

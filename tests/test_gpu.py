@@ -123,7 +123,7 @@ def test_cuda_out_of_memory_halves_the_batch(tmp_path, caplog):
 
 @cuda
 def test_mixed_precision_dtype_follows_the_gpu():
-    from lczmap.train import cuda_amp_dtype
+    from lczmap._device import cuda_amp_dtype
 
     major = torch.cuda.get_device_properties(0).major
     assert cuda_amp_dtype(torch.device("cuda")) == (torch.bfloat16 if major >= 8 else torch.float16)

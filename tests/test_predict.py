@@ -10,7 +10,7 @@ from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
 from lczmap.cli import main
-from lczmap.data.bands import band_set
+from lczmap.bands import band_set
 from lczmap.errors import CheckpointError, LczmapError, OutputExistsError, SceneError
 from lczmap.predict import (
     Model,

@@ -7,7 +7,7 @@ from pathlib import Path
 
 import click
 
-from ..data.bands import EO_BAND_SETS, SAR_BAND_SETS
+from ..bands import EO_BAND_SETS, SAR_BAND_SETS
 from .options import overwrite_opt, progress_factory, seed_opt
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import click
 
 from ..classes import CLASS_SETTINGS
-from ..data.bands import EO_BAND_SETS, SAR_BAND_SETS
+from ..bands import EO_BAND_SETS, SAR_BAND_SETS
 from ..data.fewshot import parse_budget
 from ..errors import ConfigError
 from .options import batch_size_opt, device_opt, overwrite_opt, progress_factory, seed_opt

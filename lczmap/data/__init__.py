@@ -8,7 +8,7 @@ from typing import Protocol
 import numpy as np
 
 from ..errors import DataError
-from .bands import EO_BAND_SETS, SAR_BAND_SETS, BandSet, Channel, band_set
+from ..bands import EO_BAND_SETS, SAR_BAND_SETS, BandSet, Channel, band_set
 from .cache import CachePatches, is_cache, prepare, read_cache_index
 from .fewshot import draw_budget, parse_budget, select_classes
 from .so2sat import ROW_BLOCK, H5Patches, So2Sat, So2SatSplit, open_so2sat

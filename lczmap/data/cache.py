@@ -23,7 +23,7 @@ from typing import Callable, Iterable, Iterator
 import numpy as np
 
 from ..errors import DataError, OutputExistsError
-from .bands import BandSet, band_set
+from ..bands import BandSet, band_set
 from .so2sat import ROW_BLOCK, So2Sat, open_so2sat
 
 log = logging.getLogger(__name__)

@@ -17,7 +17,7 @@ import h5py
 import numpy as np
 
 from ..errors import DataError
-from .bands import BandSet, band_set
+from ..bands import BandSet, band_set
 
 log = logging.getLogger(__name__)
 

@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass
 from typing import Literal
 
-from ..errors import ConfigError
+from .errors import ConfigError
 
 __all__ = ["Channel", "BandSet", "EO_BAND_SETS", "SAR_BAND_SETS", "band_set", "SEN1_CHANNELS", "SEN2_CHANNELS"]
 

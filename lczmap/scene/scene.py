@@ -1,0 +1,143 @@
+"""The :class:`Scene`: a small, picklable description of where each model channel comes from
+(file, band, real/imaginary part), its units, and the 10 m grid the model sees."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import rasterio
+from affine import Affine
+from rasterio.crs import CRS
+from rasterio.enums import Resampling
+from rasterio.vrt import WarpedVRT
+from rasterio.windows import Window
+
+from ..bands import Channel
+from .grid import Warp
+from .mirror import read_mirrored
+from .units import Part, Units, _part, _value_in_place
+
+__all__ = ["Scene", "SceneBand"]
+
+
+@dataclass(frozen=True)
+class SceneBand:
+    """Where one model channel comes from: ``path``, 1-based ``band``, ``part`` of a complex value."""
+
+    path: str
+    band: int
+    part: Part
+    nodata: float | None
+    channel: Channel
+
+
+@dataclass(frozen=True)
+class Scene:
+    """A scene ready for a model: channels in the model's order, on a 10 m grid.
+
+    ``read(r0, r1, c0, c1)`` -> float32 (C, r1 - r0, c1 - c0), physical units the model expects
+    (linear intensity or complex parts), NaN where the scene has no data.
+    """
+
+    name: str
+    bands: tuple[SceneBand, ...]
+    units: Units
+    crs: str
+    transform: tuple
+    height: int
+    width: int
+    warp: Warp | None = None
+    band_set: str | None = None
+    sources: tuple[str, ...] = field(default=())
+
+    @property
+    def affine(self) -> Affine:
+        return Affine(*self.transform[:6])
+
+    @property
+    def shape(self) -> tuple[int, int, int]:
+        return (len(self.bands), self.height, self.width)
+
+    @property
+    def channel_names(self) -> list[str]:
+        return [b.channel.name for b in self.bands]
+
+    def read(self, r0: int, r1: int, c0: int, c1: int, out: np.ndarray | None = None) -> np.ndarray:
+        """Pixels of rows ``r0:r1`` and columns ``c0:c1`` (may run outside the scene: mirrored),
+        into ``out`` (float32, C x rows x columns) when given."""
+        return read_mirrored(self._read_window, self.height, self.width, r0, r1, c0, c1, out=out)
+
+    def _read_window(self, rlo: int, rhi: int, clo: int, chi: int, out: np.ndarray | None = None) -> np.ndarray:
+        window = Window(clo, rlo, chi - clo, rhi - rlo)
+        if out is None:
+            out = np.empty((len(self.bands), rhi - rlo, chi - clo), dtype=np.float32)
+        by_file: dict[str, list[int]] = {}
+        for i, b in enumerate(self.bands):
+            by_file.setdefault(b.path, []).append(i)
+        for path, members in by_file.items():
+            with rasterio.open(path) as src:
+                ds = self._warped(src) if self.warp else src
+                try:
+                    raws: dict[int, np.ndarray] = {}
+                    for i in members:
+                        b = self.bands[i]
+                        if b.part == "value" and ds.dtypes[b.band - 1] == "float32":
+                            ds.read(b.band, window=window, out=out[i])  # straight into place
+                            _value_in_place(out[i], b.nodata, self.units, b.channel.quantity)
+                            continue
+                        if b.band not in raws:
+                            raws[b.band] = ds.read(b.band, window=window)
+                        out[i] = _part(raws[b.band], b.part, b.nodata, self.units, b.channel.quantity)
+                finally:
+                    if ds is not src:
+                        ds.close()
+        return out
+
+    def _warped(self, src):
+        w = self.warp
+        nodata = src.nodata if src.nodata is not None else (np.nan if src.dtypes[0].startswith("float") else 0)
+        return WarpedVRT(
+            src,
+            crs=CRS.from_user_input(w.crs),
+            transform=Affine(*w.transform[:6]),
+            width=w.width,
+            height=w.height,
+            resampling=Resampling[w.resampling],
+            src_nodata=src.nodata,
+            nodata=nodata,
+        )
+
+    def to_dataarray(self, chunks: int = 2048):
+        """The scene as a dask-backed ``xarray.DataArray`` (band, y, x) with pixel-centre coordinates."""
+        import dask.array as dsa
+        import xarray as xr
+
+        arr = dsa.from_array(_ArrayView(self), chunks=(len(self.bands), chunks, chunks), lock=False, asarray=True)
+        t = self.affine
+        x = t.c + (np.arange(self.width) + 0.5) * t.a
+        y = t.f + (np.arange(self.height) + 0.5) * t.e
+        return xr.DataArray(
+            arr,
+            dims=("band", "y", "x"),
+            coords={"band": self.channel_names, "y": y, "x": x},
+            name=self.name,
+            attrs={"crs": self.crs, "transform": tuple(self.transform[:6]), "units": self.units,
+                   "band_set": self.band_set or ""},
+        )
+
+
+class _ArrayView:
+    """Array-like view of a scene for ``dask.array.from_array`` (picklable: holds the Scene)."""
+
+    def __init__(self, scene: Scene):
+        self.scene = scene
+        self.shape = scene.shape
+        self.dtype = np.dtype("float32")
+        self.ndim = 3
+
+    def __getitem__(self, key):
+        bands, rows, cols = key
+        r = range(*rows.indices(self.shape[1]))
+        c = range(*cols.indices(self.shape[2]))
+        return self.scene.read(r.start, r.stop, c.start, c.stop)[bands]
