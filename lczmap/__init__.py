@@ -1,20 +1,24 @@
 """lczmap: Local Climate Zone mapping from Sentinel-1 radar with EO-to-SAR few-shot transfer.
 
-The main entry points are re-exported here and imported on first use, so ``import lczmap`` stays
-light (torch, rasterio and geopandas load only when needed)::
+The public API lives here, with verb-noun names, each imported on first use so that
+``import lczmap`` stays light (torch, rasterio and geopandas load only when needed)::
 
-    from lczmap.train import TrainConfig, train
-    train(TrainConfig(data="So2Sat/", sar_bands="lee-intensity"), "model.safetensors")
+    import lczmap
+
+    lczmap.train_model(lczmap.TrainConfig(data="So2Sat/", sar_bands="lee-intensity"), "model.safetensors")
+    lczmap.evaluate_model("model.safetensors", "So2Sat/")
     lczmap.predict_scene("scene.tif", "lcz.tif", model="model.safetensors")
-    lczmap.summarize("lcz.tif")
+    lczmap.vectorize_zones("lcz.tif", "zones.gpkg")
+    lczmap.summarize("lcz.tif", "districts.csv", by="districts.gpkg")
 
-Functions named like their modules (``train``, ``evaluate``, ``zones``) live in those modules:
-``lczmap.train.train``, ``lczmap.evaluate.evaluate``, ``lczmap.zones.zones``.
+The sub-packages (``lczmap.predict``, ``lczmap.train``, ``lczmap.zones``, ``lczmap.study``,
+``lczmap.scene``, ``lczmap.twin``, ``lczmap.data``) hold the rest and keep their own names.
 """
 
 from __future__ import annotations
 
 import importlib
+from typing import Any
 
 __version__ = "0.1.0"
 
@@ -33,20 +37,32 @@ from .errors import (  # noqa: E402
     ZonesError,
 )
 
-_LAZY = {
-    "open_so2sat": "lczmap.data",
-    "open_patches": "lczmap.data",
-    "prepare": "lczmap.data",
-    "TrainConfig": "lczmap.train",
-    "load_checkpoint": "lczmap.checkpoint",
-    "open_scene": "lczmap.scene",
-    "predict_scene": "lczmap.predict",
-    "predict_scenes": "lczmap.predict",
-    "predict_dataarray": "lczmap.predict",
-    "summarize": "lczmap.zones",
-    "grid_districts": "lczmap.zones",
-    "run_demo": "lczmap.demo",
-    "run_study": "lczmap.study",
+#: public name -> (module, attribute in that module)
+_LAZY: dict[str, tuple[str, str]] = {
+    # data
+    "open_so2sat": ("lczmap.data", "open_so2sat"),
+    "open_patches": ("lczmap.data", "open_patches"),
+    "prepare_cache": ("lczmap.data", "prepare"),
+    "prepare": ("lczmap.data", "prepare"),  # the name before verb-noun; kept for existing code
+    "band_set": ("lczmap.bands", "band_set"),
+    "write_twin": ("lczmap.twin", "write_twin"),
+    "write_scene": ("lczmap.twin", "write_scene"),
+    # training
+    "TrainConfig": ("lczmap.train", "TrainConfig"),
+    "train_model": ("lczmap.train", "train"),
+    "evaluate_model": ("lczmap.evaluate", "evaluate"),
+    "load_checkpoint": ("lczmap.checkpoint", "load_checkpoint"),
+    "run_study": ("lczmap.study", "run_study"),
+    # mapping
+    "open_scene": ("lczmap.scene", "open_scene"),
+    "PredictOptions": ("lczmap.predict", "PredictOptions"),
+    "predict_scene": ("lczmap.predict", "predict_scene"),
+    "predict_scenes": ("lczmap.predict", "predict_scenes"),
+    "predict_dataarray": ("lczmap.predict", "predict_dataarray"),
+    "vectorize_zones": ("lczmap.zones", "zones"),
+    "summarize": ("lczmap.zones", "summarize"),
+    "grid_districts": ("lczmap.zones", "grid_districts"),
+    "run_demo": ("lczmap.demo", "run_demo"),
 }
 
 __all__ = [
@@ -56,15 +72,25 @@ __all__ = [
     "ConfigError",
     "CheckpointError",
     "SceneError",
+    "OutputError",
     "OutputExistsError",
     "ZonesError",
+    "StudyError",
+    "ClusterError",
+    "TrainingError",
+    "MissingDependencyError",
     *_LAZY,
 ]
 
 
-def __getattr__(name: str):
+def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        value = getattr(importlib.import_module(_LAZY[name]), name)
+        module, attr = _LAZY[name]
+        value = getattr(importlib.import_module(module), attr)
         globals()[name] = value
         return value
     raise AttributeError(f"module 'lczmap' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(_LAZY))

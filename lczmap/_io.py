@@ -1,27 +1,35 @@
-"""Atomic, non-clobbering output files.
+"""The one way lczmap writes an output: a temporary file beside the target, flushed to disk,
+checked, then renamed into place.
 
-Every file lczmap writes goes to a temporary name in the destination folder and is renamed into
-place only when complete, so an interrupted job never leaves a half-written output under the
-final name, and an existing output is kept unless ``overwrite`` is true.
+An interrupted or failed job never leaves a half-written file under the final name, an existing
+output is kept unless ``overwrite`` is true, and a full disk becomes one line that says how much
+room there is instead of a broken file. Outputs are never allowed to be one of the job's inputs.
 """
 
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
+import shutil
 import tempfile
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Iterator
 
 from .errors import OutputError, OutputExistsError
 
-__all__ = ["atomic_path", "check_output"]
+__all__ = ["atomic_path", "check_output", "check_free_space", "check_not_inputs", "fsync_path", "disk_full_error"]
+
+#: errno values that mean "the file system has no room for this file".
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
-    """Check that ``path`` may be written: its folder exists and is writable, and it does not
-    exist unless ``overwrite``. Returns it as a :class:`~pathlib.Path`."""
+    """Check that ``path`` may be written: its folder exists and is writable, it is not a folder,
+    and it does not exist unless ``overwrite``. Returns it as a :class:`~pathlib.Path`."""
     path = Path(path)
+    if path.is_dir():
+        raise OutputError(f"{path} is a folder: give a file name for the output")
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists: pass --overwrite (overwrite=True) to replace it")
     folder = path.parent
@@ -32,26 +40,121 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
             pass
     except OSError as exc:
         raise OutputError(f"cannot write in {folder} ({exc.strerror}): choose a writable output folder") from None
+    if len(os.fsencode(path.name)) > _name_max(folder):
+        raise OutputError(f"the file name {path.name[:40]}... is too long for {folder}'s file system: choose a shorter name")
     return path
 
 
-@contextlib.contextmanager
-def atomic_path(path: str | os.PathLike, overwrite: bool = False, suffix: str | None = None) -> Iterator[Path]:
-    """Yield a temporary path beside ``path``; on success rename it onto ``path``.
+def _name_max(folder: Path) -> int:
+    try:
+        return os.pathconf(folder, "PC_NAME_MAX")
+    except (OSError, ValueError):  # pragma: no cover - platforms without pathconf
+        return 255
 
-    On any exception the temporary file is removed and ``path`` is left as it was.
+
+def _mb(n: float) -> str:
+    return f"{n / 1e6:,.0f} MB" if n >= 1e6 else f"{n / 1e6:.2f} MB"
+
+
+def disk_full_error(path: str | os.PathLike, needed: int | None = None) -> OutputError:
+    """The one-line error for a full file system under ``path`` (with the room that is left)."""
+    folder = Path(path).parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:  # pragma: no cover
+        free = None
+    need = f"{_mb(needed)} needed, " if needed else ""
+    have = f"{_mb(free)} free" if free is not None else "free space unknown"
+    return OutputError(f"no space left on {folder}: {need}{have}: free some space or choose another output folder")
+
+
+def check_free_space(path: str | os.PathLike, needed: int) -> None:
+    """Refuse up front when the file system holding ``path`` has less than ``needed`` bytes free."""
+    folder = Path(path).parent
+    try:
+        free = shutil.disk_usage(folder).free
+    except OSError:  # pragma: no cover - a folder check_output accepted
+        return
+    if free < needed:
+        raise disk_full_error(path, needed)
+
+
+def _same(a: Path, b: Path) -> bool:
+    if a.resolve() == b.resolve():
+        return True
+    try:
+        return os.path.samefile(a, b)
+    except OSError:
+        return False
+
+
+def check_not_inputs(outputs: Iterable[str | os.PathLike | None], inputs: Iterable[str | os.PathLike | None]) -> None:
+    """Refuse any output that is one of the inputs (same resolved path or the same file)."""
+    ins = [Path(p) for p in inputs if p is not None and not str(p).startswith("/vsi") and "://" not in str(p)]
+    for out in outputs:
+        if out is None:
+            continue
+        out = Path(out)
+        for inp in ins:
+            if _same(out, inp):
+                raise OutputError(f"the output {out} is also an input ({inp}): choose another output name")
+
+
+def fsync_path(path: str | os.PathLike) -> None:
+    """Flush a written file (or folder entry) to disk."""
+    flags = os.O_RDONLY | (os.O_DIRECTORY if Path(path).is_dir() and hasattr(os, "O_DIRECTORY") else 0)
+    fd = os.open(path, flags)
+    try:
+        os.fsync(fd)
+    except OSError as exc:  # some file systems refuse fsync on folders
+        if exc.errno not in (errno.EINVAL, errno.EBADF):
+            raise
+    finally:
+        os.close(fd)
+
+
+@contextlib.contextmanager
+def atomic_path(
+    path: str | os.PathLike,
+    overwrite: bool = False,
+    suffix: str | None = None,
+    verify: Callable[[Path], None] | None = None,
+) -> Iterator[Path]:
+    """Yield a temporary path beside ``path``; on success flush it, ``verify`` it, and rename it
+    onto ``path``.
+
+    ``verify(tmp)`` may reopen the file and raise when it is not whole (e.g. read a raster's last
+    block). On any exception, the temporary file is removed and ``path`` is left as it was; a full
+    file system (``ENOSPC``, quota, file-size limit) becomes a one-line :class:`OutputError`.
     """
     path = check_output(path, overwrite)
     suffix = path.suffix if suffix is None else suffix
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=f".part{suffix}", dir=path.parent)
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:80]}.", suffix=f".part{suffix}", dir=path.parent)
+    except OSError as exc:
+        if exc.errno in _NO_SPACE:
+            raise disk_full_error(path) from None
+        raise OutputError(f"cannot write in {path.parent} ({exc.strerror}): choose a writable output folder") from None
     os.close(fd)
     tmp_path = Path(tmp)
     tmp_path.unlink()  # writers (GDAL, h5py) want to create the file themselves
     try:
-        yield tmp_path
+        try:
+            yield tmp_path
+            if tmp_path.is_file():
+                fsync_path(tmp_path)
+            if verify is not None:
+                verify(tmp_path)
+        except OSError as exc:
+            if exc.errno in _NO_SPACE:
+                raise disk_full_error(path) from None
+            raise
         if not overwrite and path.exists():
             raise OutputExistsError(f"{path} appeared while writing: pass --overwrite to replace it")
         os.replace(tmp_path, path)
+        fsync_path(path.parent)
     finally:
-        if tmp_path.exists():
+        if tmp_path.is_dir() and not tmp_path.is_symlink():
+            shutil.rmtree(tmp_path, ignore_errors=True)
+        elif tmp_path.exists() or tmp_path.is_symlink():
             tmp_path.unlink()

@@ -1,13 +1,15 @@
 #!/usr/bin/env bash
-# Install lczmap with its test extras and run the whole test suite, QGIS tests included.
-# Used by the README's Quick start and by CI (.ci/run). Needs root or sudo for Debian's QGIS packages.
+# Install lczmap with its test extras, lint and type-check it, and run the whole test suite,
+# QGIS tests included. Used by the README's Quick start and by CI (.ci/run). Needs root or sudo
+# for Debian's QGIS packages.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 # torch is pinned to the CPU wheel: an unpinned torch pulls a multi-GB CUDA build.
 "$PY" -m pip install -q "torch==${LCZMAP_TORCH_VERSION:-2.13.0}" -e ".[test]"
+# Lint (pyflakes, pycodestyle, import order, bugbear, pyupgrade) and types, as configured in pyproject.toml.
+"$PY" -m ruff check lczmap tests scripts qgis_plugin
+"$PY" -m mypy
 "$PY" -m pytest -q -p no:cacheprovider "$@"
-if [ -x scripts/install_qgis.sh ] || [ -f scripts/install_qgis.sh ]; then
-  bash scripts/install_qgis.sh
-  bash scripts/run_qgis_tests.sh
-fi
+bash scripts/install_qgis.sh
+bash scripts/run_qgis_tests.sh
