@@ -28,20 +28,20 @@ def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
     """Check that ``path`` may be written: its folder exists and is writable, it is not a folder,
     and it does not exist unless ``overwrite``. Returns it as a :class:`~pathlib.Path`."""
     path = Path(path)
+    folder = path.parent
+    if not folder.is_dir():
+        raise OutputError(f"output folder {folder} does not exist: create it first")
+    if len(os.fsencode(path.name)) > _name_max(folder):
+        raise OutputError(f"the file name {path.name[:40]}... is too long for {folder}'s file system: choose a shorter name")
     if path.is_dir():
         raise OutputError(f"{path} is a folder: give a file name for the output")
     if path.exists() and not overwrite:
         raise OutputExistsError(f"{path} exists: pass --overwrite (overwrite=True) to replace it")
-    folder = path.parent
-    if not folder.is_dir():
-        raise OutputError(f"output folder {folder} does not exist: create it first")
     try:  # a real probe: os.access says yes to root on read-only mounts and to folders like /proc
         with tempfile.TemporaryFile(dir=folder):
             pass
     except OSError as exc:
         raise OutputError(f"cannot write in {folder} ({exc.strerror}): choose a writable output folder") from None
-    if len(os.fsencode(path.name)) > _name_max(folder):
-        raise OutputError(f"the file name {path.name[:40]}... is too long for {folder}'s file system: choose a shorter name")
     return path
 
 
