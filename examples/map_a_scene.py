@@ -12,7 +12,7 @@ from pathlib import Path
 
 import lczmap
 from lczmap.data import prepare
-from lczmap.data.synthetic import write_scene, write_twin
+from lczmap.twin import write_scene, write_twin
 from lczmap.train import TrainConfig, train
 from lczmap.zones import summarize, zones
 

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from .errors import OutputExistsError
+from .twin import SCENE_SIZE, TWIN_PATCHES, SceneKind, SceneUnits, check_scene_options, write_scene, write_twin
 
 log = logging.getLogger(__name__)
 
@@ -21,12 +22,12 @@ __all__ = ["write_demo_data", "run_demo", "DemoReport"]
 
 def write_demo_data(
     out_dir: str | os.PathLike,
-    n_train: int = 2000,
-    n_val: int = 500,
-    n_test: int = 500,
-    scene_size: tuple[int, int] = (1000, 1200),
-    scene_kind: str = "grd",
-    units: str | None = None,
+    n_train: int = TWIN_PATCHES[0],
+    n_val: int = TWIN_PATCHES[1],
+    n_test: int = TWIN_PATCHES[2],
+    scene_size: tuple[int, int] = SCENE_SIZE,
+    scene_kind: SceneKind = "grd",
+    units: SceneUnits | None = None,
     seed: int = 0,
     overwrite: bool = False,
     progress: Callable | None = None,
@@ -34,13 +35,10 @@ def write_demo_data(
     """Write the So2Sat twin (``OUT_DIR/so2sat``) and a scene with its 100 m ground truth.
 
     ``units``: of a GRD scene, ``db`` (default) or ``linear``; an SLC scene is complex, always linear.
+    The scene options are checked before the twin is written.
     """
-    from .data.synthetic import write_scene, write_twin
-    from .errors import ConfigError
-
-    if scene_kind == "slc" and units == "db":
-        raise ConfigError("an SLC scene holds complex amplitudes and cannot be in dB: drop --units or use --scene-kind grd")
     units = units or ("db" if scene_kind == "grd" else "linear")
+    check_scene_options(scene_size, scene_kind, units)
 
     out = Path(out_dir)
     twin = out / "so2sat"
@@ -50,7 +48,6 @@ def write_demo_data(
         for path in (scene, truth):
             if path.exists():
                 raise OutputExistsError(f"{path} exists: pass --overwrite to write the demo data again")
-    twin.mkdir(parents=True, exist_ok=True)
     write_twin(twin, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed, progress=progress, overwrite=overwrite)
     write_scene(scene, size=scene_size, seed=seed, kind=scene_kind, units=units, truth_path=truth, overwrite=overwrite,
                 progress=progress)
@@ -107,8 +104,8 @@ def run_demo(
     overwrite: bool = False,
     progress: Callable | None = None,
     log: Callable[[str], None] | None = None,
-    n_train: int = 2000,
-    scene_size: tuple[int, int] = (1000, 1200),
+    n_train: int = TWIN_PATCHES[0],
+    scene_size: tuple[int, int] = SCENE_SIZE,
     eo_epochs: int = 4,
     sar_epochs: int = 6,
 ) -> DemoReport:
@@ -121,7 +118,7 @@ def run_demo(
     ``n_train``, ``scene_size`` and the epochs size the run (the defaults take a few minutes on
     two CPU cores).
     """
-    from .data.cache import prepare
+    from .data import prepare
     from .evaluate import evaluate
     from .predict import predict_scene
     from .train import TrainConfig, train

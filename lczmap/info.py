@@ -15,8 +15,7 @@ __all__ = ["describe", "format_description"]
 
 def describe(path: str | os.PathLike) -> dict:
     """A JSON-able description of ``path``: ``kind`` is ``so2sat``, ``cache`` or ``checkpoint``."""
-    from .data import open_so2sat
-    from .data.cache import is_cache, read_cache_index
+    from .data import is_cache, open_so2sat, read_cache_index
 
     path = Path(path)
     if not path.exists():

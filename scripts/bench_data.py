@@ -9,7 +9,7 @@ the cache, then measures in one run:
   epoch    one shuffled epoch over the cache vs the same epoch over in-memory tensors
            (batch indexing + torch conversion, what a training loop does)
 
-Targets (issue 2): cache >= 10x raw; cache epoch within 1.2x of in-memory.
+Targets: cache >= 10x raw; cache epoch within 1.2x of in-memory.
 Run by hand:  python scripts/bench_data.py --n 20000
 """
 
@@ -54,7 +54,7 @@ def main() -> None:
         tmp = Path(tmp)
         data = args.data
         if data is None:
-            from lczmap.data.synthetic import write_twin
+            from lczmap.twin import write_twin
 
             data = tmp / "twin"
             t0 = time.perf_counter()

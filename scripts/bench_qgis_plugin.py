@@ -32,7 +32,7 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
-    from lczmap.data.synthetic import write_scene, write_twin
+    from lczmap.twin import write_scene, write_twin
     from lczmap.predict import predict_scene
     from lczmap.train import TrainConfig, train
 

@@ -20,7 +20,7 @@ from pathlib import Path
 
 CASE = r"""
 import json, resource, sys, time
-from lczmap.data.synthetic import write_scene, write_twin
+from lczmap.twin import write_scene, write_twin
 kind, out, *args = sys.argv[1:]
 t = time.perf_counter()
 if kind == "twin":
@@ -48,7 +48,7 @@ def main() -> None:
     if not opts.quick:
         cases.append(("GRD scene 10,980 x 10,980", ["scene", str(scratch / "s10k.tif"), "10980", "10980"], scratch / "s10k.tif"))
     baseline = subprocess.run(
-        [sys.executable, "-c", "import resource, lczmap.data.synthetic; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"],
+        [sys.executable, "-c", "import resource, lczmap.twin; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"],
         check=True, capture_output=True, text=True,
     )
     print(f"import baseline: {baseline.stdout.strip()} MB peak RSS")

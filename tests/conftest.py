@@ -22,7 +22,7 @@ def so2sat_file_factory(tmp_path):
 @pytest.fixture(scope="session")
 def twin_dir(tmp_path_factory):
     """A seeded So2Sat v2 twin (1,200 / 300 / 300 patches), written once per test session."""
-    from lczmap.data.synthetic import write_twin
+    from lczmap.twin import write_twin
 
     out = tmp_path_factory.mktemp("twin")
     write_twin(out, n_train=1200, n_val=300, n_test=300, seed=0)

@@ -8,6 +8,8 @@ from pathlib import Path
 import click
 
 from ..bands import EO_BAND_SETS, SAR_BAND_SETS
+from ..data import PREPARE_EO_BANDS, PREPARE_SAR_BANDS
+from ..twin import MIN_PATCHES, SCENE_KINDS, SCENE_SIZE, SCENE_UNITS, TWIN_PATCHES
 from .options import overwrite_opt, progress_factory, seed_opt
 
 
@@ -25,15 +27,15 @@ def info(path: Path, as_json: bool) -> None:
 @click.command()
 @click.argument("so2sat_dir", type=click.Path(path_type=Path))
 @click.argument("cache_dir", type=click.Path(path_type=Path))
-@click.option("--eo-bands", multiple=True, type=click.Choice(sorted(EO_BAND_SETS)), default=("rgb",),
+@click.option("--eo-bands", multiple=True, type=click.Choice(sorted(EO_BAND_SETS)), default=PREPARE_EO_BANDS,
               show_default=True, help="EO band sets to cache (repeatable).")
 @click.option("--sar-bands", multiple=True, type=click.Choice(sorted(SAR_BAND_SETS)),
-              default=("vv-complex", "lee-intensity"), show_default=True, help="SAR band sets to cache (repeatable).")
+              default=PREPARE_SAR_BANDS, show_default=True, help="SAR band sets to cache (repeatable).")
 @click.option("--split", "splits", multiple=True, help="Splits to cache (repeatable; default: all).")
 @click.pass_context
 def prepare(ctx, so2sat_dir: Path, cache_dir: Path, eo_bands, sar_bands, splits) -> None:
     """Cache the chosen band sets of So2Sat for fast training epochs (resumable)."""
-    from ..data.cache import prepare as run
+    from ..data import prepare as run
 
     out = run(so2sat_dir, cache_dir, band_sets=[*eo_bands, *sar_bands], splits=splits or None,
               progress=progress_factory(ctx))
@@ -42,14 +44,17 @@ def prepare(ctx, so2sat_dir: Path, cache_dir: Path, eo_bands, sar_bands, splits)
 
 @click.command("demo-data")
 @click.argument("out_dir", type=click.Path(path_type=Path))
-@click.option("--n-train", type=click.IntRange(min=17), default=2000, show_default=True, help="Training patches.")
-@click.option("--n-val", type=click.IntRange(min=17), default=500, show_default=True, help="Validation patches.")
-@click.option("--n-test", type=click.IntRange(min=17), default=500, show_default=True, help="Testing patches.")
-@click.option("--scene-size", type=(int, int), default=(1000, 1200), show_default=True, metavar="ROWS COLS",
+@click.option("--n-train", type=int, default=TWIN_PATCHES[0], show_default=True,
+              help=f"Training patches (at least {MIN_PATCHES}).")
+@click.option("--n-val", type=int, default=TWIN_PATCHES[1], show_default=True,
+              help=f"Validation patches (at least {MIN_PATCHES}).")
+@click.option("--n-test", type=int, default=TWIN_PATCHES[2], show_default=True,
+              help=f"Testing patches (at least {MIN_PATCHES}).")
+@click.option("--scene-size", type=(int, int), default=SCENE_SIZE, show_default=True, metavar="ROWS COLS",
               help="Size of the Sentinel-1-like scene in 10 m pixels.")
-@click.option("--scene-kind", type=click.Choice(["grd", "slc"]), default="grd", show_default=True,
+@click.option("--scene-kind", type=click.Choice(SCENE_KINDS), default="grd", show_default=True,
               help="GRD: VV/VH intensity; SLC: complex VV/VH.")
-@click.option("--units", type=click.Choice(["linear", "db"]), default=None,
+@click.option("--units", type=click.Choice(SCENE_UNITS), default=None,
               help="Units of a GRD scene (default: db); an SLC scene is always linear.")
 @seed_opt
 @overwrite_opt

@@ -1,4 +1,6 @@
-"""So2Sat LCZ42 data: lazy HDF5 reading, band sets, caches, class settings and budgets."""
+"""So2Sat LCZ42 data: lazy HDF5 reading, caches, class settings and budgets.
+
+The band sets (:mod:`lczmap.bands`) are re-exported here for existing user code."""
 
 from __future__ import annotations
 
@@ -7,17 +9,17 @@ from typing import Protocol
 
 import numpy as np
 
-from ..errors import DataError
 from ..bands import EO_BAND_SETS, SAR_BAND_SETS, BandSet, Channel, band_set
-from .cache import CachePatches, is_cache, prepare, read_cache_index
+from ..errors import DataError
+from .cache import PREPARE_EO_BANDS, PREPARE_SAR_BANDS, CachePatches, is_cache, prepare, read_cache_index
 from .fewshot import draw_budget, parse_budget, select_classes
 from .so2sat import ROW_BLOCK, H5Patches, So2Sat, So2SatSplit, open_so2sat
 
 __all__ = [
     "BandSet", "Channel", "band_set", "EO_BAND_SETS", "SAR_BAND_SETS",
     "So2Sat", "So2SatSplit", "open_so2sat", "H5Patches", "CachePatches", "prepare", "is_cache",
-    "read_cache_index", "open_patches", "select_classes", "draw_budget", "parse_budget",
-    "channel_stats", "PatchSource",
+    "read_cache_index", "PREPARE_EO_BANDS", "PREPARE_SAR_BANDS", "open_patches", "select_classes",
+    "draw_budget", "parse_budget", "channel_stats", "PatchSource",
 ]
 
 
@@ -87,6 +89,6 @@ def channel_stats(src, positions: np.ndarray | None = None, block: int = ROW_BLO
             mean = mean + delta * n_b / total
             m2 = m2 + m2_b + delta**2 * count * n_b / total
             count = total
-    if mean is None:
+    if mean is None or m2 is None:
         raise DataError("no patches to compute statistics from: check the split and class setting")
     return mean, np.sqrt(m2 / count)

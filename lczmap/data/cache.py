@@ -17,22 +17,28 @@ from __future__ import annotations
 import json
 import logging
 import os
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
-from ..errors import DataError, OutputExistsError
+from .._io import atomic_path
 from ..bands import BandSet, band_set
+from ..errors import DataError, OutputExistsError
 from .so2sat import ROW_BLOCK, So2Sat, open_so2sat
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CachePatches", "prepare", "read_cache_index", "is_cache", "CACHE_FORMAT"]
+__all__ = ["CachePatches", "prepare", "read_cache_index", "is_cache", "CACHE_FORMAT", "PREPARE_EO_BANDS",
+           "PREPARE_SAR_BANDS"]
 
 CACHE_FORMAT = "lczmap-cache"
 CACHE_VERSION = 1
 _INDEX = "cache.json"
+#: Band sets :func:`prepare` caches unless told otherwise: the paper's EO input, and the SAR inputs of
+#: the paper (complex VV) and of GRD scenes (Lee-filtered intensity).
+PREPARE_EO_BANDS: tuple[str, ...] = ("rgb",)
+PREPARE_SAR_BANDS: tuple[str, ...] = ("vv-complex", "lee-intensity")
 
 
 def is_cache(path: str | os.PathLike) -> bool:
@@ -58,9 +64,8 @@ def read_cache_index(cache: str | os.PathLike) -> dict:
 
 
 def _write_index(cache: Path, index: dict) -> None:
-    tmp = cache / f".{_INDEX}.part"
-    tmp.write_text(json.dumps(index, indent=2))
-    os.replace(tmp, cache / _INDEX)
+    with atomic_path(cache / _INDEX, overwrite=True) as tmp:
+        tmp.write_text(json.dumps(index, indent=2))
 
 
 class CachePatches:
@@ -125,14 +130,15 @@ class CachePatches:
 def prepare(
     data: str | os.PathLike,
     cache: str | os.PathLike,
-    band_sets: Iterable[str | BandSet] = ("rgb", "vv-complex"),
+    band_sets: Iterable[str | BandSet] = PREPARE_EO_BANDS + PREPARE_SAR_BANDS,
     splits: Iterable[str] | None = None,
     progress: Callable | None = None,
 ) -> Path:
     """Write the chosen band sets of each split of the So2Sat data at ``data`` into ``cache``.
 
     Resumable: finished band sets are skipped, a partly written one continues from its last
-    finished block. Returns the cache folder. ``progress(total=, desc=, unit=)`` makes a tqdm-like bar.
+    finished block (band-set arrays are filled in place; ``cache.json``, written atomically after
+    each block, records how far, so it is the commit record). Returns the cache folder. ``progress(total=, desc=, unit=)`` makes a tqdm-like bar.
     """
     so2sat: So2Sat = open_so2sat(data)
     cache = Path(cache)
@@ -162,10 +168,8 @@ def prepare(
         folder.mkdir(parents=True, exist_ok=True)
         entry = index["splits"].setdefault(name, {"n": len(split), "labels": False, "band_sets": {}})
         if not entry["labels"]:
-            tmp = folder / ".labels.npy.part"
-            with open(tmp, "wb") as fh:
+            with atomic_path(folder / "labels.npy", overwrite=True) as tmp, open(tmp, "wb") as fh:
                 np.save(fh, split.labels())
-            os.replace(tmp, folder / "labels.npy")
             entry["labels"] = True
             _write_index(cache, index)
         for bs in bands:

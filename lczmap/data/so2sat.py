@@ -9,15 +9,15 @@ from __future__ import annotations
 
 import logging
 import os
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Iterator
 
 import h5py
 import numpy as np
 
-from ..errors import DataError
 from ..bands import BandSet, band_set
+from ..errors import DataError
 
 log = logging.getLogger(__name__)
 

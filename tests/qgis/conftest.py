@@ -86,7 +86,7 @@ def model(qgis_app, twin_dir, tmp_path_factory):
 @pytest.fixture(scope="session")
 def scene(tmp_path_factory):
     """A Sentinel-1-like GRD scene in dB (UTM 33N, 10 m) and its 100 m ground truth."""
-    from lczmap.data.synthetic import write_scene
+    from lczmap.twin import write_scene
 
     folder = tmp_path_factory.mktemp("scene")
     path, truth = write_scene(folder / "scene.tif", size=(300, 360), seed=1, kind="grd", units="db",

@@ -1,4 +1,4 @@
-"""The So2Sat twin and the synthetic Sentinel-1 scene (lczmap.data.synthetic)."""
+"""The So2Sat twin and the synthetic Sentinel-1 scene (lczmap.twin)."""
 
 from __future__ import annotations
 
@@ -10,18 +10,18 @@ import numpy as np
 import pytest
 import rasterio
 
-from lczmap.data.synthetic import (
+from lczmap.errors import ConfigError, LczmapError, OutputExistsError
+from lczmap.twin import (
     CLASS_MODELS,
     MATERIALS,
     lee_filter,
+    make_cities,
     polsar_lee,
     render_patches,
-    make_cities,
     twin_files,
     write_scene,
     write_twin,
 )
-from lczmap.errors import ConfigError, LczmapError, OutputExistsError
 
 N_TRAIN, N_VAL, N_TEST = 700, 500, 500
 

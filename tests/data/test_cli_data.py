@@ -2,12 +2,11 @@ import json
 
 import numpy as np
 import pytest
+from _so2sat_files import write_so2sat_file
 from click.testing import CliRunner
 
 from lczmap import __version__
 from lczmap.cli import main
-
-from _so2sat_files import write_so2sat_file
 
 
 def run(args):

@@ -1,6 +1,7 @@
 import h5py
 import numpy as np
 import pytest
+from _so2sat_files import write_so2sat_file
 
 from lczmap.data import (
     band_set,
@@ -12,8 +13,6 @@ from lczmap.data import (
     select_classes,
 )
 from lczmap.errors import ConfigError, DataError, OutputExistsError
-
-from _so2sat_files import write_so2sat_file
 
 
 def test_v2_layout_and_band_sets(tmp_path):
@@ -178,7 +177,7 @@ def test_prepare_refuses_a_foreign_folder(tmp_path):
 def test_malformed_files(tmp_path, kwargs, message):
     path = write_so2sat_file(tmp_path / "training.h5", n=8, **kwargs)
     with pytest.raises(DataError, match=message):
-        open_patches(path, "training", "rgb").labels
+        _ = open_patches(path, "training", "rgb").labels
 
 
 def test_missing_keys_and_paths(tmp_path):
