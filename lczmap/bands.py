@@ -12,7 +12,12 @@ from typing import Literal
 
 from .errors import ConfigError
 
-__all__ = ["Channel", "BandSet", "EO_BAND_SETS", "SAR_BAND_SETS", "band_set", "SEN1_CHANNELS", "SEN2_CHANNELS"]
+__all__ = ["Channel", "BandSet", "EO_BAND_SETS", "SAR_BAND_SETS", "band_set", "SEN1_CHANNELS", "SEN2_CHANNELS",
+           "Units", "UNITS"]
+
+#: Units of a SAR intensity band as a file stores it: linear power or decibels.
+Units = Literal["linear", "db"]
+UNITS: tuple[Units, ...] = ("linear", "db")
 
 Quantity = Literal[
     "complex_real",  # real part of single-look complex amplitude (unfiltered)

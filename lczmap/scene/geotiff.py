@@ -103,7 +103,7 @@ def open_scene(
             files.append((os.fspath(vh), "VH"))
 
     avail: list[_Avail] = []
-    ref = None  # (crs, transform, width, height, gcps)
+    ref: tuple | None = None  # (crs, transform, width, height, gcps)
     unit_tags: list[str] = []
     for fpath, forced in files:
         with _open(fpath) as src:
@@ -143,6 +143,8 @@ def open_scene(
                 else:
                     avail.append(_Avail(fpath, b, pol, part or "value", False, nodata))
 
+    if ref is None:  # pragma: no cover - files is never empty here
+        raise SceneError("no scene given: pass a scene file, or --vv/--vh files")
     crs, transform, width, height, has_gcps = ref
     chosen = _match(bs, avail, files)
 

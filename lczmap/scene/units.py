@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
+from ..bands import UNITS, Units
 from ..errors import SceneError
 
 if TYPE_CHECKING:
@@ -15,10 +16,7 @@ if TYPE_CHECKING:
 
 __all__ = ["Units", "Part", "UNITS", "check_linear"]
 
-Units = Literal["linear", "db"]
 Part = Literal["value", "real", "imag"]
-#: Accepted ``units`` names.
-UNITS: tuple[str, ...] = ("linear", "db")
 
 
 def _has_value(nodata) -> bool:

@@ -17,6 +17,7 @@ from typing import Literal
 import numpy as np
 
 from .._io import atomic_path, check_output
+from ..bands import UNITS, Units
 from ..classes import NODATA
 from ..errors import ConfigError
 from .cities import City, make_cities
@@ -28,11 +29,11 @@ __all__ = ["SceneKind", "SceneUnits", "SCENE_KINDS", "SCENE_UNITS", "SCENE_SIZE"
            "write_scene"]
 
 SceneKind = Literal["grd", "slc"]
-SceneUnits = Literal["linear", "db"]
+SceneUnits = Units  # one home: lczmap.bands
 #: Accepted scene ``kind`` names: GRD (Lee-filtered intensity) or SLC (complex amplitudes).
 SCENE_KINDS: tuple[SceneKind, ...] = ("grd", "slc")
 #: Accepted scene ``units`` names (an SLC scene is always linear).
-SCENE_UNITS: tuple[SceneUnits, ...] = ("linear", "db")
+SCENE_UNITS = UNITS
 #: Default scene size (rows, columns) in 10 m pixels.
 SCENE_SIZE = (1000, 1200)
 #: Nodata value of synthetic scenes (float32 and complex64): NaN.
