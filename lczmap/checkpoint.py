@@ -2,7 +2,8 @@
 
 A checkpoint is one ``.safetensors`` file: the weights of the whole :class:`~lczmap.models.YNet`
 (EO encoder, SAR encoder, classifier, projection head, input statistics as buffers) plus JSON
-metadata in the safetensors header. Loading parses JSON and raw tensors only, never code.
+metadata in the safetensors header (read with ``safetensors.safe_open(...).metadata()``). Loading
+parses JSON and raw tensors only, never code.
 
 Header metadata (all strings): ``format`` = ``"lczmap-checkpoint"``, ``format_version`` (an
 integer; this lczmap reads versions up to :data:`FORMAT_VERSION`) and ``meta``, a JSON object:
@@ -17,7 +18,6 @@ from __future__ import annotations
 import json
 import logging
 import os
-import struct
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -25,7 +25,8 @@ from . import __version__
 from ._io import atomic_path
 from .bands import BandSet
 from .errors import CheckpointError, LczmapError
-from .models import Architecture, SarNetwork, YNet
+from .models import Architecture
+from .models.networks import SarNetwork, YNet
 
 __all__ = [
     "FORMAT",
@@ -48,7 +49,6 @@ FORMAT = "lczmap-checkpoint"
 FORMAT_VERSION = 1
 
 _REQUIRED = ("method", "norm", "eo_bands", "sar_bands", "codes", "patch_size", "architecture", "classes")
-_MAX_HEADER = 100 * 1024 * 1024
 
 
 def _bandset_from_dict(data: dict) -> BandSet:
@@ -132,20 +132,17 @@ def save_checkpoint(path: str | os.PathLike, model: YNet, meta: dict, overwrite:
     return Path(path)
 
 
-def _read_header(path: Path) -> dict | None:
-    """The safetensors header of ``path`` as a dict, or None if it is not a safetensors file."""
+def _read_metadata(path: Path) -> dict | None:
+    """The metadata of the safetensors header of ``path`` (``{}`` when it has none), or None when
+    ``path`` is not a readable safetensors file (safetensors checks the header and that the tensors
+    it lists fit the file; a truncated file is refused here). Reads no tensor."""
+    from safetensors import SafetensorError, safe_open
+
     try:
-        with open(path, "rb") as fh:
-            raw = fh.read(8)
-            if len(raw) != 8:
-                return None
-            (size,) = struct.unpack("<Q", raw)
-            if size <= 0 or size > _MAX_HEADER or size > path.stat().st_size - 8:
-                return None
-            header = json.loads(fh.read(size).decode("utf-8"))
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError):
+        with safe_open(str(path), framework="pt") as fh:
+            return fh.metadata() or {}
+    except (SafetensorError, OSError):
         return None
-    return header if isinstance(header, dict) else None
 
 
 def is_checkpoint(path: str | os.PathLike) -> bool:
@@ -153,8 +150,8 @@ def is_checkpoint(path: str | os.PathLike) -> bool:
     path = Path(path)
     if not path.is_file():
         return False
-    header = _read_header(path)
-    return bool(header) and (header.get("__metadata__") or {}).get("format") == FORMAT
+    extra = _read_metadata(path)
+    return extra is not None and extra.get("format") == FORMAT
 
 
 def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
@@ -168,13 +165,12 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
         raise CheckpointError(f"checkpoint {path} does not exist: give the path of a file written by lczmap train")
     if not path.is_file():
         raise CheckpointError(f"{path} is not a file: give the path of a .safetensors file written by lczmap train")
-    header = _read_header(path)
-    if header is None:
+    extra = _read_metadata(path)
+    if extra is None:
         raise CheckpointError(
             f"{path} is not an lczmap checkpoint (not a readable safetensors file) or is corrupt: "
             "give a .safetensors file written by lczmap train"
         )
-    extra = header.get("__metadata__") or {}
     if extra.get("format") != FORMAT:
         raise CheckpointError(
             f"{path} is a safetensors file but not an lczmap checkpoint: give a file written by lczmap train"
@@ -226,13 +222,15 @@ def describe(path: str | os.PathLike) -> dict:
 
 
 def user_data_dir() -> Path:
-    """lczmap's user data folder: ``$LCZMAP_HOME``, else ``$XDG_DATA_HOME/lczmap``, else
-    ``~/.local/share/lczmap``."""
+    """lczmap's user data folder: ``$LCZMAP_HOME`` when set (the override), else the platform's
+    user data folder from ``platformdirs.user_data_dir("lczmap")``: ``$XDG_DATA_HOME/lczmap`` or
+    ``~/.local/share/lczmap`` on Linux, ``~/Library/Application Support/lczmap`` on macOS,
+    ``%LOCALAPPDATA%\\lczmap`` on Windows."""
     if os.environ.get("LCZMAP_HOME"):
         return Path(os.environ["LCZMAP_HOME"])
-    if os.environ.get("XDG_DATA_HOME"):
-        return Path(os.environ["XDG_DATA_HOME"]) / "lczmap"
-    return Path.home() / ".local" / "share" / "lczmap"
+    from platformdirs import user_data_dir as platform_data_dir
+
+    return Path(platform_data_dir("lczmap", appauthor=False))
 
 
 _LAST = "last_checkpoint.json"

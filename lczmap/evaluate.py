@@ -1,9 +1,10 @@
 """Evaluate a checkpoint's SAR network on a So2Sat split.
 
-:func:`evaluate` reports overall accuracy, Cohen's kappa, per-class precision / recall / F1 and
-the confusion matrix (rows: true class, columns: predicted class), and writes ``report.json``,
-``confusion.csv`` and ``confusion.png`` (labelled with LCZ names) to ``out_dir`` when given.
-Only patches of the checkpoint's class setting are evaluated.
+:func:`evaluate` (also named :func:`evaluate_model`) reports overall accuracy, Cohen's kappa,
+per-class precision / recall / F1 and the confusion matrix (rows: true class, columns: predicted
+class), and writes ``report.json``, ``confusion.csv`` and ``confusion.png`` (labelled with LCZ
+names) to ``out_dir`` when given. Only patches of the checkpoint's class setting are evaluated.
+It imports nothing of the training stack.
 """
 
 from __future__ import annotations
@@ -13,8 +14,8 @@ import io
 import json
 import logging
 import os
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 import numpy as np
 import torch
@@ -23,7 +24,14 @@ from ._io import atomic_path, check_output
 from .classes import label_of, lcz, name_of
 from .errors import DataError, OutputError
 
-__all__ = ["predict_logits", "confusion_matrix", "classification_metrics", "evaluate", "REPORT_FILES"]
+__all__ = [
+    "predict_logits",
+    "confusion_matrix",
+    "classification_metrics",
+    "evaluate",
+    "evaluate_model",
+    "REPORT_FILES",
+]
 
 log = logging.getLogger(__name__)
 
@@ -139,10 +147,10 @@ def evaluate(
     Returns the report dict; with ``out_dir``, also writes :data:`REPORT_FILES` there (the folder
     is created; existing files are kept unless ``overwrite``).
     """
+    from ._device import resolve_device
     from .checkpoint import Checkpoint, load_checkpoint
     from .data import open_patches, select_classes
     from .data.so2sat import open_so2sat
-    from ._device import resolve_device
 
     ck = ckpt if isinstance(ckpt, Checkpoint) else load_checkpoint(ckpt)
     if split is None:
@@ -151,12 +159,12 @@ def evaluate(
         else:
             raise DataError("no split given and no So2Sat data to choose one from: pass --split testing (or validation)")
     out_paths = None
-    if out_dir is not None:
-        out_dir = Path(out_dir)
-        if out_dir.exists() and not out_dir.is_dir():
-            raise OutputError(f"{out_dir} exists and is not a folder: choose another --out-dir")
-        out_paths = {name: out_dir / name for name in REPORT_FILES}
-        if out_dir.is_dir():
+    folder = None if out_dir is None else Path(out_dir)
+    if folder is not None:
+        if folder.exists() and not folder.is_dir():
+            raise OutputError(f"{folder} exists and is not a folder: choose another --out-dir")
+        out_paths = {name: folder / name for name in REPORT_FILES}
+        if folder.is_dir():
             for p in out_paths.values():
                 check_output(p, overwrite)
     src = open_patches(data, split, ck.sar_bands, cache)
@@ -196,8 +204,8 @@ def evaluate(
         "confusion_axes": "rows: true LCZ, columns: predicted LCZ, in the order of per_class",
     }
     log.info("%s on %s (%d patches): accuracy %.4f, kappa %.4f", ck.path.name, split, len(y), m["overall_accuracy"], m["kappa"])
-    if out_paths is not None:
-        out_dir.mkdir(parents=True, exist_ok=True)
+    if folder is not None and out_paths is not None:
+        folder.mkdir(parents=True, exist_ok=True)
         buf = io.StringIO()
         writer = csv.writer(buf)
         writer.writerow(["true \\ predicted"] + [lcz(c).title for c in codes])
@@ -211,6 +219,10 @@ def evaluate(
         with atomic_path(out_paths["report.json"], overwrite=overwrite) as tmp:
             tmp.write_text(json.dumps(report, indent=2))
     return report
+
+
+#: The verb-noun name of :func:`evaluate` (the same function), as the package root exports it.
+evaluate_model = evaluate
 
 
 class _Positions:

@@ -24,6 +24,8 @@ import torch
 
 
 def main(argv=None) -> int:
+    from lczmap.models import DEFAULT_ARCHITECTURE
+
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--twin", type=Path, default=None, help="So2Sat twin folder (default: write one to a temp dir)")
     ap.add_argument("--n-train", type=int, default=3000)
@@ -35,7 +37,7 @@ def main(argv=None) -> int:
     ap.add_argument("--eo-epochs", type=int, default=2)
     ap.add_argument("--sar-epochs", type=int, default=2)
     ap.add_argument("--batch-size", type=int, default=64)
-    ap.add_argument("--width", type=int, default=16)
+    ap.add_argument("--width", type=int, default=DEFAULT_ARCHITECTURE.width)
     ap.add_argument("--device", default="cpu")
     ap.add_argument("--no-amp", action="store_true")
     ap.add_argument("--threads", type=int, default=1, help="torch CPU threads")
@@ -43,9 +45,9 @@ def main(argv=None) -> int:
     args = ap.parse_args(argv)
 
     torch.set_num_threads(args.threads)
-    from lczmap.data.synthetic import write_twin
-    from lczmap.evaluate import evaluate
-    from lczmap.train import TrainConfig, train
+    from lczmap.evaluate import evaluate_model
+    from lczmap.train import TrainConfig, train_model
+    from lczmap.twin import write_twin
 
     tmp = Path(tempfile.mkdtemp(prefix="lczmap-bench-train-"))
     twin = args.twin
@@ -61,10 +63,10 @@ def main(argv=None) -> int:
             device=args.device, amp=not args.no_amp, val_split=None,
         )
         t = time.perf_counter()
-        result = train(cfg, tmp / f"{method}{'-supcon' if supcon else ''}.safetensors", overwrite=True)
+        result = train_model(cfg, tmp / f"{method}{'-supcon' if supcon else ''}.safetensors", overwrite=True)
         wall = time.perf_counter() - t
         m = result.metrics
-        test = evaluate(result.checkpoint, twin, device=args.device)["overall_accuracy"]
+        test = evaluate_model(result.checkpoint, twin, device=args.device)["overall_accuracy"]
         rows.append({
             "method": method + (" +supcon" if supcon else ""),
             "eo_samples_per_s": m.get("eo_samples_per_s"),

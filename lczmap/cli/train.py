@@ -4,15 +4,21 @@
 from __future__ import annotations
 
 import json
+from dataclasses import fields
 from pathlib import Path
 
 import click
 
-from ..classes import CLASS_SETTINGS
 from ..bands import EO_BAND_SETS, SAR_BAND_SETS
+from ..classes import CLASS_SETTINGS
 from ..data.fewshot import parse_budget
 from ..errors import ConfigError
+from ..models import NORMS
+from ..train.config import METHODS, TrainConfig
 from .options import batch_size_opt, device_opt, overwrite_opt, progress_factory, seed_opt
+
+#: ``lczmap train``'s defaults: TrainConfig's (one home; the option help shows them).
+_DEFAULTS = {f.name: f.default for f in fields(TrainConfig)}
 
 
 def _labels(ctx, param, value: str):
@@ -23,54 +29,51 @@ def _labels(ctx, param, value: str):
     return "all" if budget is None else budget
 
 
+def _option(*decls, field: str | None = None, **kw):
+    """A click option whose default is TrainConfig's field of the same name (or ``field``)."""
+    name = field or decls[-1].split("/")[0].lstrip("-").replace("-", "_")
+    return click.option(*decls, default=_DEFAULTS[name], show_default=True, **kw)
+
+
 @click.command()
 @click.argument("data", type=click.Path(path_type=Path), required=False)
 @click.option("-o", "--out", type=click.Path(path_type=Path, dir_okay=False), default=None,
               help="Checkpoint to write (.safetensors). Default: METHOD_CLASSES_LABELS_sSEED.safetensors.")
-@click.option("--method", type=click.Choice(["sar-only", "finetune", "swd"]), default="swd", show_default=True,
-              help="sar-only: labelled SAR only; finetune: EO then labelled SAR; swd: EO then SWD-transfer.")
-@click.option("--classes", type=click.Choice(list(CLASS_SETTINGS)), default="lowrise", show_default=True,
-              help="Class setting: lowrise = LCZ 3, 6, 7, 8; urban = LCZ 1-10; all = 17 classes.")
-@click.option("--labels", callback=_labels, default="128", show_default=True,
+@_option("--method", type=click.Choice(METHODS),
+         help="sar-only: labelled SAR only; finetune: EO then labelled SAR; swd: EO then SWD-transfer.")
+@_option("--classes", type=click.Choice(list(CLASS_SETTINGS)),
+         help="Class setting: lowrise = LCZ 3, 6, 7, 8; urban = LCZ 1-10; all = 17 classes.")
+@click.option("--labels", callback=_labels, default=str(_DEFAULTS["labels"]), show_default=True,
               help="Labelled SAR patches (stratified draw), or 'all'.")
 @seed_opt
-@click.option("--eo-bands", type=click.Choice(sorted(EO_BAND_SETS)), default="rgb", show_default=True,
-              help="EO (Sentinel-2) band set.")
-@click.option("--sar-bands", type=click.Choice(sorted(SAR_BAND_SETS)), default="vv-complex", show_default=True,
-              help="SAR (Sentinel-1) band set; lee-intensity suits GRD scenes.")
-@click.option("--norm", type=click.Choice(["batch", "instance"]), default="instance", show_default=True,
-              help="Normalisation layers of both encoders.")
-@click.option("--supcon/--no-supcon", default=False, show_default=True, help="Add SupCon to the EO stage.")
-@click.option("--temperature", type=click.FloatRange(min=0, min_open=True), default=0.1, show_default=True,
-              help="SupCon temperature.")
-@click.option("--supcon-weight", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="Weight of SupCon against cross-entropy in the EO stage.")
-@click.option("--lambda", "swd_lambda", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="Weight of the marginal SWD term (EO vs all SAR).")
-@click.option("--eta", "swd_eta", type=click.FloatRange(min=0), default=1.0, show_default=True,
-              help="Weight of the class-conditional SWD term.")
-@click.option("--projections", type=click.IntRange(min=1), default=50, show_default=True,
-              help="Random projections per SWD step.")
-@click.option("--eo-epochs", type=click.IntRange(min=0), default=10, show_default=True, help="EO stage epochs.")
-@click.option("--sar-epochs", type=click.IntRange(min=1), default=10, show_default=True, help="SAR stage epochs.")
-@click.option("--eo-lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
-              help="EO stage learning rate (AdamW).")
-@click.option("--sar-lr", type=click.FloatRange(min=0, min_open=True), default=1e-3, show_default=True,
-              help="SAR stage learning rate (AdamW).")
+@_option("--eo-bands", type=click.Choice(sorted(EO_BAND_SETS)), help="EO (Sentinel-2) band set.")
+@_option("--sar-bands", type=click.Choice(sorted(SAR_BAND_SETS)),
+         help="SAR (Sentinel-1) band set; lee-intensity suits GRD scenes.")
+@_option("--norm", type=click.Choice(NORMS), help="Normalisation layers of both encoders.")
+@_option("--supcon/--no-supcon", help="Add SupCon to the EO stage.")
+@_option("--temperature", type=float, help="SupCon temperature (positive).")
+@_option("--supcon-weight", type=float, help="Weight of SupCon against cross-entropy in the EO stage.")
+@_option("--lambda", "swd_lambda", field="swd_lambda", type=float,
+         help="Weight of the marginal SWD term (EO vs all SAR).")
+@_option("--eta", "swd_eta", field="swd_eta", type=float, help="Weight of the class-conditional SWD term.")
+@_option("--projections", type=int, help="Random projections per SWD step.")
+@_option("--eo-epochs", type=int, help="EO stage epochs (0: none).")
+@_option("--sar-epochs", type=int, help="SAR stage epochs (1 or more).")
+@_option("--eo-lr", type=float, help="EO stage learning rate (AdamW).")
+@_option("--sar-lr", type=float, help="SAR stage learning rate (AdamW).")
 @batch_size_opt
 @click.option("--freeze-eo", is_flag=True, default=False, help="swd: keep the EO encoder fixed in the SAR stage.")
 @click.option("--random-budget", is_flag=True, default=False,
               help="Draw the labelled SAR patches plainly at random instead of stratified over classes.")
 @click.option("--no-augment", is_flag=True, default=False, help="No rotations, flips or shifts of training patches.")
-@click.option("--width", type=click.IntRange(min=1), default=16, show_default=True, help="Channels of the first conv stage.")
-@click.option("--depth", type=click.IntRange(min=1, max=5), default=3, show_default=True, help="Conv stages.")
-@click.option("--embedding", type=click.IntRange(min=1), default=64, show_default=True, help="Embedding size.")
-@click.option("--val-split", default="validation", show_default=True,
-              help="Split for per-epoch validation accuracy ('none' to skip).")
+@_option("--width", type=int, help="Channels of the first conv stage.")
+@_option("--depth", type=int, help="Conv stages (1-5).")
+@_option("--embedding", type=int, help="Embedding size.")
+@_option("--val-split", help="Split for per-epoch validation accuracy ('none' to skip).")
 @click.option("--cache", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Cache from `lczmap prepare` (used when it holds the band sets).")
 @device_opt
-@click.option("--amp/--no-amp", default=True, show_default=True, help="Mixed precision on CUDA.")
+@_option("--amp/--no-amp", help="Mixed precision on CUDA.")
 @click.option("--resume", is_flag=True, default=False, help="Continue an interrupted run with the same options.")
 @overwrite_opt
 @click.pass_context
@@ -81,20 +84,22 @@ def train(ctx, data, out, batch_size, cache, resume, overwrite, **options) -> No
     tensorboard installed, .tb/. Under `torchrun --nproc_per_node N -m lczmap train ...` it
     trains data-parallel over N processes.
     """
-    from ..train import TrainConfig, train as run
+    from ..train import train_model
 
     if data is None and cache is None:
         raise click.UsageError("give the So2Sat DATA folder or .h5 file, or --cache from `lczmap prepare`")
-    if options["supcon"] and options["method"] == "sar-only":
-        raise click.UsageError("--supcon applies to the EO stage, which --method sar-only does not have")
     options["augment"] = not options.pop("no_augment")
     options["stratified"] = not options.pop("random_budget")
     if batch_size is not None:
         options["batch_size"] = batch_size
+    try:  # TrainConfig is the one validator; its messages name the options
+        config = TrainConfig(data=None if data is None else str(data), cache=None if cache is None else str(cache),
+                             **options)
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
     if out is None:
-        out = Path(f"{options['method']}_{options['classes']}_{options['labels']}_s{options['seed']}.safetensors")
-    config = TrainConfig(data=None if data is None else str(data), cache=None if cache is None else str(cache), **options)
-    result = run(config, out, overwrite=overwrite, resume=resume, progress=progress_factory(ctx))
+        out = Path(f"{config.method}_{config.classes}_{config.labels}_s{config.seed}.safetensors")
+    result = train_model(config, out, overwrite=overwrite, resume=resume, progress=progress_factory(ctx))
     if result.csv is None:  # not the writing process of a distributed run
         return
     m = result.metrics
@@ -126,7 +131,7 @@ def evaluate(ctx, checkpoint, data, split, cache, out_dir, as_json, batch_size, 
     """
     from ..checkpoint import is_checkpoint, last_checkpoint, load_checkpoint
     from ..data.so2sat import open_so2sat
-    from ..evaluate import evaluate as run
+    from ..evaluate import evaluate_model
 
     if data is None and checkpoint is not None and not is_checkpoint(checkpoint) and (
         checkpoint.is_dir() or checkpoint.suffix.lower() in (".h5", ".hdf5")
@@ -143,7 +148,7 @@ def evaluate(ctx, checkpoint, data, split, cache, out_dir, as_json, batch_size, 
         split = open_so2sat(data).test_split
     if out_dir is None:
         out_dir = checkpoint.with_name(f"{checkpoint.stem}.eval-{(split or 'split').replace('/', '-')}")
-    report = run(ckpt, data, split=split, cache=cache, out_dir=out_dir, batch_size=batch_size or 256,
+    report = evaluate_model(ckpt, data, split=split, cache=cache, out_dir=out_dir, batch_size=batch_size or 256,
                  device=device, overwrite=overwrite, progress=progress_factory(ctx))
     if as_json:
         click.echo(json.dumps(report, indent=2))

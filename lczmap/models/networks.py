@@ -1,75 +1,15 @@
-"""Encoders, classifier and the EO/SAR "Y-network" of EO-to-SAR few-shot transfer.
-
-Two encoders of identical architecture map EO patches (B, C_eo, 32, 32) and SAR patches
-(B, C_sar, 32, 32) into one shared embedding space (B, D); one linear classifier maps embeddings
-to logits (B, K). A small projection head (used only by SupCon) maps EO embeddings to the
-contrastive space.
-
-Input normalisation lives inside the network (:class:`Standardize`, per-channel mean and std as
-buffers), so a saved network takes patches in the band set's physical units.
-
-Default architecture (lczmap's choice; the paper does not publish one): three stages of two
-3x3 conv -> norm -> ReLU blocks with 32, 64 and 128 channels, 2x2 max-pooling between stages
-(32 -> 16 -> 8), global average pooling and a linear layer to a 64-d embedding. About 0.3 M
-parameters per encoder: fast on a CPU, enough for 32x32 patches.
-"""
+"""The networks: input standardisation, the encoder, the Y-network and the one-branch network
+used for inference (see :mod:`lczmap.models` for the default architecture)."""
 
 from __future__ import annotations
-
-from dataclasses import asdict, dataclass
-from typing import Literal, get_args
 
 import torch
 from torch import nn
 
-from .errors import ConfigError
+from ..errors import ConfigError
+from .architecture import Architecture, check_norm
 
-__all__ = [
-    "Norm",
-    "Architecture",
-    "Standardize",
-    "Encoder",
-    "YNet",
-    "SarNetwork",
-    "check_norm",
-]
-
-Norm = Literal["batch", "instance"]
-
-
-def check_norm(norm: str) -> str:
-    """Return ``norm`` if it is ``batch`` or ``instance``; raise :class:`ConfigError` otherwise."""
-    if norm not in get_args(Norm):
-        raise ConfigError(f"unknown norm {norm!r}: choose batch or instance")
-    return norm
-
-
-@dataclass(frozen=True)
-class Architecture:
-    """Encoder shape: ``width`` channels in the first stage (doubled per stage), ``depth``
-    stages, ``blocks`` conv blocks per stage, ``embedding`` size, SupCon ``projection`` size."""
-
-    width: int = 32
-    depth: int = 3
-    blocks: int = 2
-    embedding: int = 64
-    projection: int = 64
-
-    def __post_init__(self):
-        for name in ("width", "depth", "blocks", "embedding", "projection"):
-            value = getattr(self, name)
-            if not isinstance(value, int) or value < 1:
-                raise ConfigError(f"architecture {name} must be a positive integer, got {value!r}")
-        if self.depth > 5:
-            raise ConfigError(f"architecture depth {self.depth} is too deep for 32x32 patches: use 1-5")
-
-    def to_dict(self) -> dict:
-        return asdict(self)
-
-    @classmethod
-    def from_dict(cls, data: dict) -> "Architecture":
-        known = {k: int(v) for k, v in data.items() if k in cls.__dataclass_fields__}
-        return cls(**known)
+__all__ = ["Standardize", "Encoder", "YNet", "SarNetwork"]
 
 
 def _norm_layer(norm: str, channels: int) -> nn.Module:
@@ -84,6 +24,9 @@ def _norm_layer(norm: str, channels: int) -> nn.Module:
 
 class Standardize(nn.Module):
     """(x - mean) / std per channel; ``mean`` and ``std`` are buffers of shape (C,)."""
+
+    mean: torch.Tensor
+    std: torch.Tensor
 
     def __init__(self, channels: int):
         super().__init__()
@@ -156,10 +99,10 @@ class YNet(nn.Module):
             nn.Linear(arch.embedding, arch.embedding), nn.ReLU(inplace=True), nn.Linear(arch.embedding, arch.projection)
         )
 
-    def sar_network(self) -> "SarNetwork":
+    def sar_network(self) -> SarNetwork:
         return SarNetwork(self.sar_encoder, self.classifier)
 
-    def eo_network(self) -> "SarNetwork":
+    def eo_network(self) -> SarNetwork:
         return SarNetwork(self.eo_encoder, self.classifier)
 
     def copy_eo_to_sar(self) -> list[str]:

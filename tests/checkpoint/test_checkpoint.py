@@ -2,6 +2,8 @@
 
 import json
 import struct
+import sys
+from pathlib import Path
 
 import pytest
 import torch
@@ -142,3 +144,36 @@ def test_last_checkpoint(saved, tmp_path, monkeypatch):
     assert ck.last_checkpoint() == saved[0].resolve()
     saved[0].unlink()
     assert ck.last_checkpoint() is None
+
+
+def test_user_data_dir_is_platformdirs_unless_lczmap_home(tmp_path, monkeypatch):
+    import platformdirs
+
+    monkeypatch.delenv("LCZMAP_HOME", raising=False)
+    monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "xdg"))
+    assert ck.user_data_dir() == Path(platformdirs.user_data_dir("lczmap", appauthor=False))
+    if sys.platform.startswith("linux"):
+        assert ck.user_data_dir() == tmp_path / "xdg" / "lczmap"
+    monkeypatch.setenv("LCZMAP_HOME", str(tmp_path / "home"))
+    assert ck.user_data_dir() == tmp_path / "home"
+
+
+def test_checkpoint_of_another_width_loads(tmp_path):
+    """Checkpoints carry their architecture: one of the former default width (32) still loads."""
+    arch = Architecture(width=32)
+    torch.manual_seed(0)
+    net = YNet(3, 2, 4, "instance", arch).eval()
+    path = ck.save_checkpoint(tmp_path / "w32.safetensors", net, {**_meta(), "architecture": arch.to_dict()})
+    ckpt = ck.load_checkpoint(path)
+    assert ckpt.architecture.width == 32 and Architecture().width == 16
+    x = torch.randn(2, 2, 32, 32)
+    torch.testing.assert_close(ckpt.sar_network()(x), net.sar_network()(x))
+
+
+def test_truncated_file_is_one_line_error(saved, tmp_path):
+    data = saved[0].read_bytes()
+    bad = tmp_path / "cut.safetensors"
+    bad.write_bytes(data[: len(data) // 2])
+    with pytest.raises(CheckpointError, match="corrupt") as info:
+        ck.load_checkpoint(bad)
+    assert "\n" not in str(info.value)

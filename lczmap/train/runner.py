@@ -1,0 +1,206 @@
+"""The run: :func:`train` checks the outputs, loads the data, builds the Y-network, runs the EO
+and SAR stages epoch by epoch (recording and saving the resume state after each), and writes the
+checkpoint, the CSV and the learning curve."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import time
+from collections.abc import Callable
+
+import torch
+
+from .._device import resolve_device
+from .._io import check_output
+from ..bands import band_set
+from ..checkpoint import record_last_checkpoint, save_checkpoint
+from ..errors import ConfigError, OutputExistsError
+from ..models.networks import YNet
+from .config import TrainConfig, TrainResult, output_paths
+from .data import load_training_data
+from .distributed import DistInfo, barrier, setup_distributed, teardown_distributed
+from .records import open_tensorboard, plot_curve, summarize_history, write_csv
+from .resume import load_state, save_state
+from .stages import StageRunner, make_optimizer
+
+__all__ = ["train", "train_model"]
+
+log = logging.getLogger(__name__)
+
+
+def train(
+    config: TrainConfig,
+    out: str | os.PathLike,
+    overwrite: bool = False,
+    resume: bool = False,
+    progress: Callable | None = None,
+    record_last: bool = True,
+) -> TrainResult:
+    """Train ``config.method`` and write the checkpoint ``out`` (a ``.safetensors`` file), plus
+    ``<stem>.metrics.csv`` (per-epoch metrics), ``<stem>.curve.png`` (learning curves) and, when
+    tensorboard is installed, ``<stem>.tb/``. While running, ``<stem>.resume.pt`` holds the state
+    at the last finished epoch; ``resume=True`` continues from it.
+
+    ``progress``: ``(total=, desc=) -> tqdm-like`` or None. ``record_last``: record ``out`` as the
+    last trained checkpoint, the model ``lczmap predict`` and ``evaluate`` use when none is named
+    (the study turns this off for its cells). Returns a :class:`TrainResult`.
+    """
+    cfg = config.check()
+    paths = output_paths(out)
+    dist_info = setup_distributed(cfg.device)
+    try:
+        return _train(cfg, paths, overwrite, resume, progress, dist_info, record_last)
+    finally:
+        teardown_distributed(dist_info)
+
+
+#: The verb-noun name of :func:`train` (the same function), as the package root exports it.
+train_model = train
+
+
+def _train(
+    cfg: TrainConfig, paths: dict, overwrite: bool, resume: bool, progress, dist_info: DistInfo, record_last: bool
+) -> TrainResult:
+    if paths["checkpoint"].suffix != ".safetensors":
+        raise ConfigError(f"checkpoint {paths['checkpoint']} must end in .safetensors: rename the output")
+    state = None
+    if paths["resume"].exists():
+        if resume:
+            state = load_state(paths["resume"], cfg)
+        elif not overwrite:
+            raise OutputExistsError(
+                f"an interrupted run left {paths['resume']}: pass --resume to continue it or --overwrite to start afresh"
+            )
+    elif resume:
+        log.info("no interrupted run at %s: starting from the beginning", paths["resume"])
+    # the CSV and curve of an interrupted run are ours to continue
+    for key in ("checkpoint",) if state is not None else ("checkpoint", "csv", "curve"):
+        check_output(paths[key], overwrite)
+
+    if dist_info.world > 1 and cfg.device in ("auto", "cuda") and torch.cuda.is_available():
+        device = torch.device("cuda", dist_info.local_rank)
+    else:
+        device = resolve_device(cfg.device)
+    data = load_training_data(cfg, progress if dist_info.main else None)
+
+    torch.manual_seed(cfg.seed)
+    arch = cfg.architecture
+    eo_set, sar_set = band_set(cfg.eo_bands, "eo"), band_set(cfg.sar_bands, "sar")
+    net = YNet(eo_set.n_channels, sar_set.n_channels, len(data.codes), cfg.norm, arch)
+    net.sar_encoder.standardize.set_stats(*data.sar_stats)
+    if data.eo_stats is not None:
+        net.eo_encoder.standardize.set_stats(*data.eo_stats)
+    net.to(device)
+    runner = StageRunner(cfg, data, dist_info, device, progress)
+
+    history: list[dict] = []
+    elapsed0 = 0.0
+    start_stage, start_epoch = "eo", 0
+    if state is not None:
+        net.load_state_dict(state["model"])
+        history = json.loads(state["history"])
+        elapsed0 = state["elapsed"]
+        start_stage, start_epoch = state["stage"], state["epoch"] + 1
+        log.info("resuming after %s stage epoch %d", start_stage.upper(), state["epoch"] + 1)
+    tb = open_tensorboard(paths["tensorboard"]) if dist_info.main else None
+    t0 = time.perf_counter()
+
+    def record(stage: str, epoch: int, stats: dict, seconds: float, network, optimizer) -> None:
+        row = {"stage": stage, "epoch": epoch + 1, **stats, "seconds": round(seconds, 3)}
+        row["samples_per_s"] = round(stats["samples"] / seconds, 1) if seconds > 0 else None
+        row["val_accuracy"] = runner.val_accuracy(network, stage) if dist_info.main else None
+        for k, v in list(row.items()):
+            if isinstance(v, float):
+                row[k] = round(v, 6)
+        history.append(row)
+        if dist_info.main:
+            write_csv(history, paths["csv"])
+            if tb is not None:
+                step = len(history)
+                for k, v in row.items():
+                    if isinstance(v, (int, float)) and k not in ("epoch",):
+                        tb.add_scalar(f"{stage}/{k}", v, step)
+            save_state(paths["resume"], cfg, stage, epoch, net, optimizer, history, elapsed0 + time.perf_counter() - t0)
+            log.info(
+                "%s epoch %d: loss %.4f%s",
+                stage.upper(), epoch + 1, row["loss"],
+                "" if row["val_accuracy"] is None else f", validation accuracy {row['val_accuracy']:.3f}",
+            )
+        barrier(dist_info)
+
+    # Stage 1: EO
+    has_eo = cfg.method != "sar-only" and cfg.eo_epochs > 0
+    if has_eo and start_stage == "eo":
+        eo_params = list(net.eo_encoder.parameters()) + list(net.classifier.parameters())
+        if cfg.supcon:
+            eo_params += list(net.projector.parameters())
+        opt = make_optimizer(eo_params, cfg.eo_lr, cfg.weight_decay)
+        if state is not None and state["stage"] == "eo":
+            opt.load_state_dict(state["optimizer"])
+        for epoch in range(start_epoch, cfg.eo_epochs):
+            t = time.perf_counter()
+            stats = runner.eo_epoch(net, opt, eo_params, epoch)
+            record("eo", epoch, stats, time.perf_counter() - t, net.eo_network(), opt)
+        start_epoch = 0
+
+    # Stage 2: SAR
+    sar_state = state if state is not None and state["stage"] == "sar" else None
+    if sar_state is None and cfg.method != "sar-only":
+        copied = net.copy_eo_to_sar()
+        log.debug("SAR encoder initialised from the EO encoder: %d tensors", len(copied))
+    sar_params = list(net.sar_encoder.parameters()) + list(net.classifier.parameters())
+    if cfg.method == "swd":
+        if cfg.freeze_eo:
+            net.eo_encoder.requires_grad_(False)
+        else:
+            sar_params += list(net.eo_encoder.parameters())
+    opt = make_optimizer(sar_params, cfg.sar_lr, cfg.weight_decay)
+    if sar_state is not None:
+        opt.load_state_dict(sar_state["optimizer"])
+    for epoch in range(start_epoch if sar_state is not None else 0, cfg.sar_epochs):
+        t = time.perf_counter()
+        stats = runner.sar_epoch(net, opt, sar_params, epoch)
+        record("sar", epoch, stats, time.perf_counter() - t, net.sar_network(), opt)
+    net.requires_grad_(True)
+
+    elapsed = elapsed0 + time.perf_counter() - t0
+    metrics = summarize_history(history, elapsed)
+    metrics["n_sar_labelled"] = len(data.x_sar_lab)
+    per_class = torch.bincount(data.y_sar_lab, minlength=len(data.codes)).tolist()
+    metrics["n_sar_labelled_per_lcz"] = {str(c): int(n) for c, n in zip(data.codes, per_class)}
+    metrics["n_sar_unlabelled"] = data.n_unlabelled
+    metrics["n_eo"] = 0 if data.x_eo is None else len(data.x_eo)
+    metrics["world_size"] = dist_info.world
+    metrics["device"] = str(device)
+    if tb is not None:
+        tb.close()
+    if not dist_info.main:
+        return TrainResult(paths["checkpoint"], metrics, history)
+    meta = {
+        "method": cfg.method,
+        "norm": cfg.norm,
+        "eo_bands": eo_set.to_dict(),
+        "sar_bands": sar_set.to_dict(),
+        "eo_mean": data.eo_stats[0] if data.eo_stats else None,
+        "eo_std": data.eo_stats[1] if data.eo_stats else None,
+        "sar_mean": data.sar_stats[0],
+        "sar_std": data.sar_stats[1],
+        "classes": cfg.classes,
+        "codes": list(data.codes),
+        "patch_size": 32,
+        "architecture": arch.to_dict(),
+        "seed": cfg.seed,
+        "labels": cfg.labels,
+        "config": cfg.to_dict(),
+        "metrics": metrics,
+    }
+    net.cpu().eval()
+    save_checkpoint(paths["checkpoint"], net, meta, overwrite=overwrite)
+    plot_curve(history, paths["curve"])
+    paths["resume"].unlink(missing_ok=True)
+    if record_last:
+        record_last_checkpoint(paths["checkpoint"])
+    log.info("wrote %s", paths["checkpoint"])
+    return TrainResult(paths["checkpoint"], metrics, history, paths["csv"], paths["curve"])

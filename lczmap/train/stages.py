@@ -1,0 +1,194 @@
+"""One epoch of each stage: the EO stage (cross-entropy, optionally SupCon) and the SAR stage
+(cross-entropy on labelled SAR; for ``swd`` the joint objective with both SWD terms), with mixed
+precision, the gradient average of a distributed run and per-epoch seeded generators."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from .._device import cuda_amp_dtype
+from ..errors import TrainingError
+from ..evaluate import predict_logits
+from ..losses import random_projections, sliced_wasserstein, supcon_loss, swd_class_conditional
+from ..models.networks import YNet
+from .config import TrainConfig
+from .data import TrainData, augment
+from .distributed import DistInfo, all_reduce_grads
+
+__all__ = ["epoch_generator", "make_optimizer", "Tally", "StageRunner"]
+
+
+def epoch_generator(seed: int, stage: int, epoch: int, rank: int = 0) -> torch.Generator:
+    """The generator of one epoch, seeded by (seed, stage, epoch, rank): a run resumed at an
+    epoch boundary draws exactly what an uninterrupted one would."""
+    state = np.random.SeedSequence([seed, stage, epoch, rank]).generate_state(2)
+    return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
+
+
+def make_optimizer(params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+    """AdamW, the optimiser of both stages."""
+    return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
+
+
+class Tally:
+    """Mean of each loss term over an epoch's steps, and the epoch's progress bar."""
+
+    def __init__(self, progress: Callable | None, steps: int, desc: str):
+        self.steps = steps
+        self.sums: dict[str, float] = {}
+        self.bar = progress(total=steps, desc=desc) if progress else None
+
+    def add(self, loss: torch.Tensor, parts: dict) -> None:
+        for k, v in {"loss": loss, **parts}.items():
+            self.sums[k] = self.sums.get(k, 0.0) + float(v.detach())
+        if self.bar is not None:
+            self.bar.update(1)
+            self.bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
+
+    def close(self) -> dict:
+        if self.bar is not None:
+            self.bar.close()
+        return {k: v / self.steps for k, v in self.sums.items()}
+
+
+class StageRunner:
+    """Runs the epochs of both stages of one run on ``device``; each epoch returns the mean of
+    each loss term and the number of samples (patches through an encoder, all processes)."""
+
+    def __init__(self, cfg: TrainConfig, data: TrainData, dist_info: DistInfo, device: torch.device,
+                 progress: Callable | None):
+        self.cfg = cfg
+        self.data = data
+        self.dist = dist_info
+        self.device = device
+        self.progress = progress if dist_info.main else None
+        self.amp_dtype = None
+        if device.type == "cuda" and cfg.amp:
+            self.amp_dtype = cuda_amp_dtype(device)
+        self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
+
+    def autocast(self):
+        if self.amp_dtype is None:
+            return torch.autocast("cpu", enabled=False)
+        return torch.autocast("cuda", dtype=self.amp_dtype)
+
+    def to(self, x: torch.Tensor) -> torch.Tensor:
+        return x.to(self.device, non_blocking=True)
+
+    def step(self, loss: torch.Tensor, optimizer, params) -> None:
+        optimizer.zero_grad(set_to_none=True)
+        if self.scaler is not None:
+            self.scaler.scale(loss).backward()
+            self.scaler.unscale_(optimizer)
+        else:
+            loss.backward()
+        all_reduce_grads(params, self.dist)
+        if self.scaler is not None:
+            self.scaler.step(optimizer)
+            self.scaler.update()
+        else:
+            optimizer.step()
+
+    def eo_epoch(self, net: YNet, optimizer, params, epoch: int) -> dict:
+        cfg, data = self.cfg, self.data
+        if data.x_eo is None or data.y_eo is None:
+            raise TrainingError("the EO stage has no EO patches: this is a bug in lczmap")
+        gen = epoch_generator(cfg.seed, 1, epoch)  # same permutation on every rank
+        n = len(data.x_eo)
+        perm = torch.randperm(n, generator=gen)
+        aug_gen = epoch_generator(cfg.seed, 11, epoch, self.dist.rank)
+        global_batch = cfg.batch_size * self.dist.world
+        steps = math.ceil(n / global_batch)
+        net.train()
+        tally = Tally(self.progress, steps, f"EO stage epoch {epoch + 1}/{cfg.eo_epochs}")
+        for s in range(steps):
+            chunk = perm[s * global_batch : (s + 1) * global_batch]
+            mine = chunk[self.dist.rank :: self.dist.world] if len(chunk) >= self.dist.world else chunk
+            xb, yb = data.x_eo[mine], data.y_eo[mine]
+            with self.autocast():
+                if cfg.supcon:
+                    v1 = augment(xb, aug_gen) if cfg.augment else xb
+                    v2 = augment(xb, aug_gen)
+                    x2 = self.to(torch.cat([v1, v2]))
+                    y2 = self.to(torch.cat([yb, yb]))
+                    z = net.eo_encoder(x2)
+                    ce = F.cross_entropy(net.classifier(z).float(), y2)
+                    sc = supcon_loss(net.projector(z).float(), y2, cfg.temperature)
+                    loss = ce + cfg.supcon_weight * sc
+                    parts = {"ce_eo": ce, "supcon": sc}
+                else:
+                    xa = augment(xb, aug_gen) if cfg.augment else xb
+                    z = net.eo_encoder(self.to(xa))
+                    ce = F.cross_entropy(net.classifier(z).float(), self.to(yb))
+                    loss = ce
+                    parts = {"ce_eo": ce}
+            self.step(loss, optimizer, params)
+            tally.add(loss, parts)
+        out = tally.close()
+        out["samples"] = n
+        return out
+
+    def sar_epoch(self, net: YNet, optimizer, params, epoch: int) -> dict:
+        cfg, data = self.cfg, self.data
+        gen = epoch_generator(cfg.seed, 2, epoch, self.dist.rank)
+        b = cfg.batch_size
+        steps = math.ceil(data.n_sar / (b * self.dist.world))
+        n_lab, n_unl = len(data.x_sar_lab), len(data.x_sar_unl)
+        swd = cfg.method == "swd"
+        samples = 0
+        net.train()
+        if swd and cfg.freeze_eo:
+            net.eo_encoder.eval()
+        tally = Tally(self.progress, steps, f"SAR stage epoch {epoch + 1}/{cfg.sar_epochs}")
+        for _ in range(steps):
+            li = torch.randint(0, n_lab, (b,), generator=gen)
+            xl = data.x_sar_lab[li]
+            if cfg.augment:
+                xl = augment(xl, gen)
+            xl, yl = self.to(xl), self.to(data.y_sar_lab[li])
+            with self.autocast():
+                if not swd:
+                    ce = F.cross_entropy(net.classifier(net.sar_encoder(xl)).float(), yl)
+                    loss, parts = ce, {"ce_sar": ce}
+                    samples += b
+                else:
+                    if data.x_eo is None or data.y_eo is None:
+                        raise TrainingError("swd has no EO patches: this is a bug in lczmap")
+                    ei = torch.randint(0, len(data.x_eo), (b,), generator=gen)
+                    ui = torch.randint(0, n_unl, (b,), generator=gen)
+                    xe = data.x_eo[ei]
+                    if cfg.augment:
+                        xe = augment(xe, gen)
+                    xe, ye = self.to(xe), self.to(data.y_eo[ei])
+                    xu = self.to(data.x_sar_unl[ui])
+                    theta = random_projections(cfg.embedding, cfg.projections, gen).to(self.device)
+                    z_e = net.eo_encoder(xe)
+                    z_s = net.sar_encoder(torch.cat([xl, xu]))
+                    z_l = z_s[:b]  # the unlabelled rest of z_s enters only the marginal SWD term
+                    ce_eo = F.cross_entropy(net.classifier(z_e).float(), ye)
+                    ce_sar = F.cross_entropy(net.classifier(z_l).float(), yl)
+                    z_e32, z_s32 = z_e.float(), z_s.float()
+                    marg = sliced_wasserstein(z_e32, z_s32, theta)
+                    cc = swd_class_conditional(z_e32, ye, z_l.float(), yl, theta)
+                    loss = ce_eo + ce_sar + cfg.swd_lambda * marg + cfg.swd_eta * cc
+                    parts = {"ce_eo": ce_eo, "ce_sar": ce_sar, "swd_marginal": marg, "swd_class": cc}
+                    samples += 3 * b
+            self.step(loss, optimizer, params)
+            tally.add(loss, parts)
+        out = tally.close()
+        out["samples"] = samples * self.dist.world
+        return out
+
+    def val_accuracy(self, network, stage: str) -> float | None:
+        """Accuracy of ``network`` on the validation patches of ``stage`` (None without them)."""
+        x = self.data.x_val_eo if stage == "eo" else self.data.x_val
+        y = self.data.y_val
+        if x is None or y is None:
+            return None
+        logits = predict_logits(network, x, batch_size=256, device=self.device)
+        return float((logits.argmax(1) == y).double().mean())
