@@ -4,9 +4,12 @@ prediction and the study all import from here, so inference never loads the trai
 
 from __future__ import annotations
 
-import torch
+from typing import TYPE_CHECKING
 
 from .errors import ConfigError
+
+if TYPE_CHECKING:
+    import torch
 
 __all__ = ["DEVICES", "check_device", "resolve_device", "cuda_amp_dtype"]
 
@@ -23,6 +26,8 @@ def check_device(name: str) -> None:
 
 def resolve_device(name: str = "auto") -> torch.device:
     """``auto`` -> CUDA, then MPS, then CPU; refuses an unavailable device with a clear error."""
+    import torch
+
     match name:
         case "auto":
             if torch.cuda.is_available():
@@ -51,6 +56,8 @@ def cuda_amp_dtype(device: torch.device) -> torch.dtype:
     (compute capability 8.0+: A100, H100, RTX 30xx and later), else float16, which pre-Ampere
     GPUs (V100, T4) run on tensor cores while they only emulate bfloat16. Cached per device
     (``torch.cuda.is_bf16_supported`` may probe the device with a synchronising copy)."""
+    import torch
+
     index = device.index if device.index is not None else torch.cuda.current_device()
     if index not in _AMP_DTYPES:
         major = torch.cuda.get_device_properties(index).major

@@ -4,14 +4,16 @@ from __future__ import annotations
 
 import click
 
+from .._device import DEVICES
+
 overwrite_opt = click.option(
     "--overwrite", is_flag=True, default=False, help="Replace outputs that already exist."
 )
 device_opt = click.option(
     "--device",
-    type=click.Choice(["auto", "cpu", "cuda", "mps"]),
-    default="auto",
+    default=DEVICES[0],
     show_default=True,
+    metavar="|".join((*DEVICES, "cuda:N")),
     help="Compute device; auto picks CUDA, then MPS, then the CPU.",
 )
 batch_size_opt = click.option(
