@@ -49,8 +49,8 @@ _LAZY: dict[str, tuple[str, str]] = {
     "write_scene": ("lczmap.twin", "write_scene"),
     # training
     "TrainConfig": ("lczmap.train", "TrainConfig"),
-    "train_model": ("lczmap.train", "train"),
-    "evaluate_model": ("lczmap.evaluate", "evaluate"),
+    "train_model": ("lczmap.train", "train_model"),
+    "evaluate_model": ("lczmap.evaluate", "evaluate_model"),
     "load_checkpoint": ("lczmap.checkpoint", "load_checkpoint"),
     "run_study": ("lczmap.study", "run_study"),
     # mapping
@@ -59,7 +59,7 @@ _LAZY: dict[str, tuple[str, str]] = {
     "predict_scene": ("lczmap.predict", "predict_scene"),
     "predict_scenes": ("lczmap.predict", "predict_scenes"),
     "predict_dataarray": ("lczmap.predict", "predict_dataarray"),
-    "vectorize_zones": ("lczmap.zones", "zones"),
+    "vectorize_zones": ("lczmap.zones", "vectorize_zones"),
     "summarize": ("lczmap.zones", "summarize"),
     "grid_districts": ("lczmap.zones", "grid_districts"),
     "run_demo": ("lczmap.demo", "run_demo"),

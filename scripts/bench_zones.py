@@ -8,7 +8,7 @@
         intersection). Reports time per engine and the largest share error against the exact
         shapely engine.
     python scripts/bench_zones.py memory [--size 11000] [--min-area 30000] [--block-rows 1024 256]
-        `zones` (once per --block-rows) and `summarize` (whole map and a 5 km district grid) on a
+        `vectorize_zones` (once per --block-rows) and `summarize` (whole map and a 5 km district grid) on a
         size x size LCZ map at 100 m; each step runs in a fresh process (GDAL_CACHEMAX=64 MB, so
         GDAL's block cache, by default 5% of RAM, does not blur the figures) and reports wall time
         and peak RSS. A map of the same width and a quarter of the height shows that memory does
@@ -177,16 +177,16 @@ def bench_engines(args) -> dict:
 def child(argv: list[str]) -> dict:
     step, lcz, out = argv[0], Path(argv[1]), Path(argv[2])
     t0 = time.perf_counter()
-    from lczmap import zones as Z
+    from lczmap.zones import grid_districts, summarize, vectorize_zones
 
     info = {}
     if step == "zones":
-        result = Z.zones(lcz, out, min_area=float(argv[3]), block_rows=int(argv[4]), overwrite=True)
+        result = vectorize_zones(lcz, out, min_area=float(argv[3]), block_rows=int(argv[4]), overwrite=True)
         info = {"zones": result.zones, "min_pixels": result.min_pixels}
     elif step == "summarize-map":
-        Z.summarize(lcz, out, overwrite=True)
+        summarize(lcz, out, overwrite=True)
     elif step == "summarize-grid":
-        table = Z.summarize(lcz, out, by=Z.grid_districts(lcz, 5000), overwrite=True)
+        table = summarize(lcz, out, by=grid_districts(lcz, 5000), overwrite=True)
         info = {"districts": len(table)}
     elif step == "imports":
         import exactextract  # noqa: F401
