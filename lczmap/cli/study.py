@@ -7,18 +7,21 @@ from pathlib import Path
 
 import click
 
+from ..errors import ConfigError
+from ..study.results import TABLE_FORMATS
+from ..study.spec import AXES, SPEC_SUFFIXES, parse_axis
 from .options import device_opt, progress_factory
 
-_SPEC_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
+
+def _choices(axis: str) -> str:
+    """The values of a study axis as the command line writes them (``off, on`` for SupCon)."""
+    return ", ".join(("on" if v else "off") if isinstance(v, bool) else str(v) for v in AXES[axis])
 
 
 def _axis(axis: str):
     def callback(ctx, param, value):
         if value is None:
             return None
-        from ..errors import ConfigError
-        from ..study import parse_axis
-
         items = [v.strip() for v in value.split(",") if v.strip()] if axis != "seeds" else [value.strip()]
         if not items:
             raise click.BadParameter("give one or more values separated by commas")
@@ -50,13 +53,14 @@ def _train_options(ctx, param, values):
               help="Cache from `lczmap prepare` (used where it holds the band sets).")
 @click.option("--split", default=None, help="Test split. Default: testing if present, else validation.")
 @click.option("--method", callback=_axis("method"), default=None, metavar="LIST",
-              help="Methods, comma-separated: sar-only, finetune, swd.")
+              help=f"Methods, comma-separated: {_choices('method')}.")
 @click.option("--classes", callback=_axis("classes"), default=None, metavar="LIST",
-              help="Class settings: lowrise, urban, all.")
+              help=f"Class settings: {_choices('classes')}.")
 @click.option("--labels", callback=_axis("labels"), default=None, metavar="LIST",
-              help="Labelled SAR budgets, e.g. 32,128,1024,all.")
-@click.option("--norm", callback=_axis("norm"), default=None, metavar="LIST", help="Normalisation: batch, instance.")
-@click.option("--supcon", callback=_axis("supcon"), default=None, metavar="LIST", help="SupCon: off, on.")
+              help=f"Labelled SAR budgets, e.g. {_choices('labels').replace(', ', ',')}.")
+@click.option("--norm", callback=_axis("norm"), default=None, metavar="LIST",
+              help=f"Normalisation: {_choices('norm')}.")
+@click.option("--supcon", callback=_axis("supcon"), default=None, metavar="LIST", help=f"SupCon: {_choices('supcon')}.")
 @click.option("--seeds", callback=_axis("seeds"), default=None, metavar="N", help="Seeds 0..N-1.")
 @click.option("--seed", callback=_axis("seed"), default=None, metavar="LIST", help="Seeds, e.g. 0,1,2 (instead of --seeds).")
 @click.option("--train", "train_options", multiple=True, callback=_train_options, metavar="KEY=VALUE",
@@ -65,10 +69,10 @@ def _train_options(ctx, param, values):
               help="The quick preset: without DATA, on a small twin written into OUT; ~15 min on 2 cores.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Run cells on this dask.distributed scheduler (e.g. tcp://host:8786). Default: a local cluster.")
-@click.option("--workers", type=click.IntRange(min=1), default=None,
+@click.option("--workers", type=int, default=None,
               help="Worker processes of the local cluster. Default: one per core, or one per GPU.")
 @device_opt
-@click.option("--format", "table_format", type=click.Choice(["csv", "parquet"]), default="csv", show_default=True,
+@click.option("--format", "table_format", type=click.Choice(TABLE_FORMATS), default=TABLE_FORMATS[0], show_default=True,
               help="Results table format (results.csv is always written; parquet adds results.parquet).")
 @click.option("--retry-failed/--keep-failed", default=True, show_default=True,
               help="Run cells that failed in an earlier run again, or keep their error rows.")
@@ -90,7 +94,7 @@ def study(ctx, spec_or_data, out, data, cache, split, method, classes, labels, n
 
     spec_path = None
     if spec_or_data is not None:
-        if spec_or_data.suffix.lower() in _SPEC_SUFFIXES:
+        if spec_or_data.suffix.lower() in SPEC_SUFFIXES:
             spec_path = spec_or_data
         elif data is not None:
             raise click.UsageError(f"{spec_or_data} is not a spec (.toml/.yaml/.json) and --data is given: drop one")
@@ -128,8 +132,6 @@ def study(ctx, spec_or_data, out, data, cache, split, method, classes, labels, n
         to_run = counts["todo"] + (counts["failed"] if retry_failed else 0)
         click.echo(f"{len(cells)} cells: {counts['done']} done, {counts['failed']} failed, {to_run} to run")
         return
-    if spec.data is None:
-        raise click.UsageError("give the So2Sat DATA folder or .h5 file (or a SPEC with data = ..., or --quick)")
     result = lib.run_study(spec, out, scheduler=scheduler, workers=workers, retry_failed=retry_failed,
                            table_format=table_format, progress=progress_factory(ctx))
     click.echo(f"{result.cells} cells: {result.ran} run, {result.skipped} finished earlier, "

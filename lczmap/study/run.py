@@ -1,0 +1,366 @@
+"""Running a study: the study folder and its manifest, the lock, resume, and the cells as tasks
+on dask.distributed.
+
+Outputs, all in the study folder ``out``::
+
+    out/study.json                the resolved spec (the folder's identity; a rerun must match its data)
+    out/results.csv               one row per cell: configuration, status, error, accuracy, kappa,
+                                  seconds, checkpoint and report (paths relative to ``out``)
+                                  (``results.parquet`` too with table_format="parquet")
+    out/summary.md, summary.csv   mean and standard error over seeds per configuration
+    out/accuracy_vs_labels.png    accuracy vs labelled SAR per class setting, one line per method
+    out/norm.png                  batch vs instance norm for finetune and swd
+    out/supcon.png                SupCon vs none in the low-rise setting
+    out/cells/<cell id>/          model.safetensors (+ .metrics.csv, .curve.png), eval/report.json, error.txt
+
+A study folder has one data set and one test split, and the cell id is a hash of the cell's full
+training configuration, so a rerun skips every cell whose row says ``ok``; failed cells are tried
+again (``retry_failed``). A cell that raises is recorded with its error and does not stop the
+others. ``results.csv`` is rewritten (atomically) after every finished cell, so an interrupted
+study loses at most the cells that were running; those resume from their last finished epoch.
+
+Cells run as tasks on dask.distributed (:mod:`lczmap.study.cluster`): a local cluster of
+single-threaded worker processes by default, or the cluster at ``scheduler``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import datetime as _dt
+import json
+import logging
+import os
+import socket
+import time
+import traceback
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from .. import __version__
+from .._io import atomic_path, check_output
+from ..errors import ConfigError, LczmapError, MissingDependencyError, OutputError, StudyError
+from .figures import plot_figures
+from .results import TABLE_FORMATS, _write_table, aggregate, read_results, summary_markdown
+from .spec import Cell, StudySpec, _train_fields, describe_cell
+
+__all__ = ["LOCK_NAME", "StudyResult", "plan", "report", "run_cell", "run_study"]
+
+log = logging.getLogger(__name__)
+
+#: The lock file of a running study, in its folder.
+LOCK_NAME = ".study.lock"
+
+
+# --- one cell ---------------------------------------------------------------------------------------
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
+
+
+def run_cell(cell: Cell, data, cache, cell_dir: str | os.PathLike, split: str, device: str = "auto",
+             threads: int = 1) -> dict:
+    """Train and test one cell; never raises. Returns its results row (``status`` ``ok`` or ``failed``).
+
+    Writes ``cell_dir/model.safetensors`` (+ training curves) and ``cell_dir/eval/``; a checkpoint
+    left by an earlier run is tested without training again, an interrupted training resumes.
+    """
+    import torch
+
+    from ..checkpoint import load_checkpoint
+    from ..evaluate import evaluate
+    from ..train import train
+
+    t0 = time.perf_counter()
+    cell_dir = Path(cell_dir)
+    row: dict = {"cell_id": cell.cell_id, **cell.axes(), "split": split, "worker": socket.gethostname()}
+    error_file = cell_dir / "error.txt"
+    try:
+        torch.set_num_threads(max(1, int(threads)))
+        cell_dir.mkdir(parents=True, exist_ok=True)
+        error_file.unlink(missing_ok=True)
+        config = cell.config(data, cache, device)
+        checkpoint = cell_dir / "model.safetensors"
+        ckpt = None
+        if checkpoint.is_file():
+            try:
+                ckpt = load_checkpoint(checkpoint)
+            except LczmapError as exc:
+                log.warning("retraining cell %s: %s", cell.cell_id, exc)
+        if ckpt is None:
+            # the cell folder is the study's own: a stale partial output is replaced, an
+            # interrupted training (model.resume.pt) continues
+            result = train(config, checkpoint, overwrite=True, resume=True, record_last=False)
+            ckpt = load_checkpoint(result.checkpoint)
+        train_seconds = float(ckpt.meta.get("metrics", {}).get("seconds", time.perf_counter() - t0))
+        t1 = time.perf_counter()
+        rep = evaluate(ckpt, data, split=split, cache=cache, out_dir=cell_dir / "eval",
+                       device="cpu" if device == "auto" and not torch.cuda.is_available() else device,
+                       overwrite=True)
+        eval_seconds = time.perf_counter() - t1
+        row.update(
+            status="ok",
+            error="",
+            accuracy=rep["overall_accuracy"],
+            kappa=rep["kappa"],
+            macro_f1=rep["macro_f1"],
+            n_test=rep["n"],
+            train_seconds=round(train_seconds, 2),
+            eval_seconds=round(eval_seconds, 2),
+            seconds=round(train_seconds + eval_seconds, 2),
+            checkpoint=str(checkpoint),
+            report=str(cell_dir / "eval" / "report.json"),
+        )
+    except Exception as exc:  # a failed cell is recorded, never fatal to the study
+        row.update(status="failed", error=_first_line(exc), seconds=round(time.perf_counter() - t0, 2))
+        try:
+            with atomic_path(error_file, overwrite=True) as tmp:
+                tmp.write_text(traceback.format_exc())
+        except OSError:
+            pass
+    row["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    return row
+
+
+def _cell_task(cell: Cell, data, cache, cell_dir: str, split: str, device: str) -> dict:
+    """The dask task: :func:`run_cell` (one torch thread per worker) with the worker's name recorded."""
+    row = run_cell(cell, data, cache, cell_dir, split, device)
+    try:
+        from distributed import get_worker
+
+        row["worker"] = f"{socket.gethostname()}/{get_worker().name}"
+    except Exception:  # not on a dask worker
+        pass
+    return row
+
+
+
+
+# --- the study ---------------------------------------------------------------------------------------
+
+
+@dataclass
+class StudyResult:
+    """What :func:`run_study` did and wrote."""
+
+    out: Path
+    table: Path
+    summary: Path
+    figures: list[Path]
+    cells: int
+    ran: int
+    skipped: int
+    failed: int
+    seconds: float
+
+
+def _check_data(spec: StudySpec, cells: list[Cell]) -> str:
+    """Open the data, find the test split and check that every class setting has patches in the
+    training and test splits. Returns the test split. Raises before any cell runs."""
+    from ..data import open_patches, select_classes
+    from ..data.so2sat import open_so2sat
+
+    if spec.data is None:
+        raise ConfigError("no So2Sat data: give DATA (a So2Sat folder or .h5 file), data = ... in the spec, or --quick")
+    so2sat = open_so2sat(spec.data)
+    split = spec.split or so2sat.test_split
+    for name in ("training", split):
+        so2sat.split(name)  # DataError naming the split when it is missing
+    sar_bands = spec.train.get("sar_bands", _train_fields()["sar_bands"])
+    for name in ("training", split):
+        labels = open_patches(spec.data, name, sar_bands, spec.cache).labels
+        for setting in sorted({c.classes for c in cells}):
+            positions, _ = select_classes(labels, setting, name)
+            if name == "training":
+                for b in sorted({c.labels for c in cells if c.classes == setting and isinstance(c.labels, int)}):
+                    if b > len(positions):
+                        log.warning("labels %d > the %d %s training patches: those cells will fail", b, len(positions), setting)
+    return split
+
+
+def _prepare_out(out: Path, spec: StudySpec, split: str) -> None:
+    manifest = out / "study.json"
+    if out.exists() and not out.is_dir():
+        raise OutputError(f"{out} exists and is not a folder: choose another --out")
+    if manifest.is_file():
+        try:
+            old = json.loads(manifest.read_text())
+        except ValueError:
+            raise StudyError(f"{manifest} is corrupt: delete it (the results table is kept) and rerun") from None
+        was_data, was_split = old.get("spec", {}).get("data"), old.get("split")
+        if was_data and spec.data and Path(was_data).resolve() != Path(spec.data).resolve():
+            raise StudyError(f"{out} holds a study of the data {was_data}, not {spec.data}: choose another --out")
+        if was_split and was_split != split:
+            raise StudyError(f"{out} holds a study tested on {was_split!r}, not {split!r}: choose another --out")
+    elif out.is_dir() and any(p.name not in ("twin", "cache", LOCK_NAME) for p in out.iterdir()):
+        raise StudyError(f"{out} is not empty and holds no study (no study.json): choose a new or empty --out")
+    try:
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise OutputError(f"cannot create the study folder {out} ({exc.strerror}): choose another --out") from None
+    check_output(manifest, overwrite=True)  # OutputError when the folder is not writable
+
+
+@contextlib.contextmanager
+def _lock(out: Path) -> Iterator[None]:
+    """Hold ``out/.study.lock``: one running study per folder. The lock is the operating system's
+    (:class:`filelock.FileLock`), so it goes with its process: a run that was killed leaves no lock
+    that blocks the next one."""
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(out / LOCK_NAME, timeout=0)
+    try:
+        lock.acquire()
+    except Timeout:
+        raise StudyError(f"another lczmap study is running in {out}: wait for it to finish, or stop it") from None
+    try:
+        yield
+    finally:
+        lock.release()
+
+
+def run_study(
+    spec: StudySpec,
+    out: str | os.PathLike,
+    scheduler: Any = None,
+    workers: int | None = None,
+    retry_failed: bool = True,
+    table_format: str = "csv",
+    progress: Callable | None = None,
+) -> StudyResult:
+    """Run every unfinished cell of ``spec`` on dask and write the table, summary and figures to ``out``.
+
+    ``scheduler``: a dask.distributed address (``tcp://host:8786``) or Client; default a local
+    cluster of ``workers`` single-threaded processes (default: one per core, or one per GPU).
+    ``retry_failed``: run cells whose row says ``failed`` again (default) or keep their rows.
+    ``table_format``: ``csv`` (always written) or ``parquet`` (``results.parquet`` too).
+    ``progress``: ``(total=, desc=) -> tqdm-like`` or None. Everything in the spec and the data is
+    checked before any cell runs.
+    """
+    t0 = time.perf_counter()
+    spec = spec.check()
+    if table_format not in TABLE_FORMATS:
+        raise ConfigError(f"unknown table format {table_format!r} (--format): choose {' or '.join(TABLE_FORMATS)}")
+    if table_format == "parquet":
+        import importlib.util
+
+        if importlib.util.find_spec("pyarrow") is None:
+            raise MissingDependencyError("table_format='parquet' needs pyarrow: pip install pyarrow")
+    if workers is not None and workers < 1:
+        raise ConfigError(f"--workers {workers} (workers={workers}) must be at least 1")
+    cells = spec.cells()
+    data = str(Path(spec.data).resolve()) if spec.data else None
+    cache = str(Path(spec.cache).resolve()) if spec.cache else None
+    spec = replace(spec, data=data, cache=cache)
+    split = _check_data(spec, cells)
+    out = Path(out)
+    _prepare_out(out, spec, split)
+    with _lock(out):
+        manifest = {"lczmap_version": __version__, "spec": spec.to_dict(), "split": split, "cells": len(cells)}
+        with atomic_path(out / "study.json", overwrite=True) as tmp:
+            tmp.write_text(json.dumps(manifest, indent=2, default=str))
+        rows: dict[str, dict] = {}
+        if (out / "results.csv").is_file():
+            old = read_results(out / "results.csv")
+            for r in old.to_dict("records"):
+                rows[str(r["cell_id"])] = r
+        by_id = {c.cell_id: c for c in cells}
+        done = {i for i, r in rows.items() if r.get("status") == "ok"}
+        if not retry_failed:
+            done |= {i for i, r in rows.items() if r.get("status") != "ok"}
+        todo = [c for i, c in by_id.items() if i not in done]
+        skipped = len(cells) - len(todo)
+        log.info("study: %d cells, %d finished earlier, %d to run", len(cells), skipped, len(todo))
+
+        def ordered() -> list[dict]:
+            ids = list(by_id) + [i for i in rows if i not in by_id]
+            return [rows[i] for i in ids if i in rows]
+
+        if todo:
+            from .cluster import connect
+
+            client, cluster, gpu = connect(scheduler, spec, len(todo), workers)
+            bar = progress(total=len(todo), desc="study cells") if progress else None
+            try:
+                from distributed import as_completed
+
+                futures, submitted = {}, []
+                for c in todo:
+                    fut = client.submit(
+                        _cell_task, c, data, cache, str((out / "cells" / c.cell_id).resolve()), split, spec.device,
+                        key=f"lczmap-study-cell-{c.cell_id}-{os.urandom(4).hex()}", pure=False,
+                        resources={"GPU": 1} if gpu else None,
+                    )
+                    futures[fut.key] = c
+                    submitted.append(fut)
+                for fut in as_completed(submitted, loop=client.loop):
+                    c = futures[fut.key]
+                    try:
+                        row = fut.result()
+                    except Exception as exc:  # the worker died (KilledWorker) or the task could not run
+                        row = {"cell_id": c.cell_id, **c.axes(), "split": split, "status": "failed",
+                               "error": _first_line(exc),
+                               "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+                    row.update(c.config(data, cache, spec.device).to_dict())
+                    row["cell_id"] = c.cell_id  # the client's id is the record's (a worker may run other code)
+                    row["labels"] = str(c.labels)
+                    for key in ("checkpoint", "report"):  # relative to the study folder, which may move
+                        if row.get(key):
+                            row[key] = os.path.relpath(row[key], out.resolve())
+                    rows[c.cell_id] = row
+                    if row["status"] != "ok":
+                        log.warning("cell %s (%s) failed: %s", c.cell_id, describe_cell(c), row["error"])
+                    else:
+                        log.info("cell %s (%s): accuracy %.3f", c.cell_id, describe_cell(c), row["accuracy"])
+                    _write_table(ordered(), out, table_format)
+                    fut.release()
+                    if bar is not None:
+                        bar.update(1)
+            finally:
+                if bar is not None:
+                    bar.close()
+                if cluster is not None or not hasattr(scheduler, "submit"):
+                    client.close()
+                if cluster is not None:
+                    cluster.close()
+        table = _write_table(ordered(), out, table_format)
+        written = report(out, figure_norm=spec.figure_norm, title=spec.title, cell_ids=list(by_id))
+    failed_total = sum(1 for i in by_id if rows.get(i, {}).get("status") != "ok")
+    return StudyResult(out, table, out / "summary.md", written, len(cells), len(todo), skipped, failed_total,
+                       round(time.perf_counter() - t0, 1))
+
+
+def plan(spec: StudySpec, out: str | os.PathLike | None = None) -> list[tuple[Cell, str]]:
+    """Each cell of ``spec`` with its state in the study folder ``out``: ``done`` (finished earlier),
+    ``failed`` (recorded with an error; :func:`run_study` runs it again unless ``retry_failed`` is
+    false) or ``todo``.
+    Reads nothing but the results table."""
+    spec = spec.check()
+    rows: dict = {}
+    if out is not None and (Path(out) / "results.csv").is_file():
+        df = read_results(out)
+        rows = {str(r["cell_id"]): r["status"] for r in df.to_dict("records")}
+    result = []
+    for c in spec.cells():
+        status = rows.get(c.cell_id)
+        result.append((c, "done" if status == "ok" else "todo" if status is None else "failed"))
+    return result
+
+
+def report(out: str | os.PathLike, figure_norm: str = "instance", title: str | None = None,
+           cell_ids: Iterable[str] | None = None) -> list[Path]:
+    """(Re)write ``summary.md``, ``summary.csv`` and the figures of the study in ``out`` from its
+    results table (only the rows of ``cell_ids`` when given). Returns the figures written."""
+    out = Path(out)
+    df = read_results(out / "results.csv")
+    if cell_ids is not None:
+        df = df[df["cell_id"].isin(set(cell_ids))]
+    agg = aggregate(df)
+    with atomic_path(out / "summary.csv", overwrite=True) as tmp:
+        agg.to_csv(tmp, index=False)
+    with atomic_path(out / "summary.md", overwrite=True) as tmp:
+        tmp.write_text(summary_markdown(agg, title))
+    return plot_figures(df, out, figure_norm=figure_norm, title=title)
