@@ -1,11 +1,14 @@
 #!/usr/bin/env python
-"""Benchmark `lczmap predict` (issue 5, item 6) and its memory bound (item 4).
+"""Benchmark `lczmap predict` and its memory bound.
 
 Speed, in one run on the same GeoTIFF and model (windows/s):
   (a)  model-only forward throughput on windows already on the device (the bound);
   (b)  lczmap predict end to end (read, cut, batch, model, write the COG);
   (c)  torchgeo's RasterDataset + GridGeoSampler (32 px, stride 10) + DataLoader, same model;
-  (b') and (c') again with a trivial model, so that only reading, cutting and batching count.
+  (b') and (c') again with a trivial model, so that only reading, cutting and batching count;
+       beside (b'), what lczmap's reused (pinned on CUDA) tile buffers save: every tile's block
+       read with Scene.read into one reused buffer vs into a new array per tile (pinned by a
+       copy on CUDA), in this script, with no switch in the library.
   (r)  the host half of the data path alone (reading tiles and the nodata rule in lczmap's reader
        threads, no model), with 1 reader and with the readers lczmap uses on this device and on a
        GPU host: on a GPU this is what must outrun the model, and it is measurable on any machine
@@ -57,8 +60,8 @@ class Trivial(torch.nn.Module):
 
 def make_checkpoint(path: Path, width=16, depth=3, blocks=2, embedding=64) -> Path:
     """An untrained checkpoint of lczmap's default architecture (speed does not depend on weights)."""
-    from lczmap.checkpoint import save_checkpoint
     from lczmap.bands import band_set
+    from lczmap.checkpoint import save_checkpoint
     from lczmap.models import Architecture, YNet
 
     torch.manual_seed(0)
@@ -99,7 +102,7 @@ def write_big_scene(path: Path, size: int, block: int = 1024, compress: str = "n
 
 def model_only(network, n_windows, batch, device, amp=True, channels=2, reps=None) -> float:
     """(a): windows/s of forward + softmax + argmax on windows already on the device."""
-    from lczmap.predict import _batch_forward
+    from lczmap.predict.kernel import forward_batch
 
     net = network.to(device).eval()
     if device.type == "cpu":  # the same torch threads as lczmap predict uses on the CPU
@@ -107,12 +110,12 @@ def model_only(network, n_windows, batch, device, amp=True, channels=2, reps=Non
     x = torch.rand(batch, channels, 32, 32, device=device) * 0.2
     n_batches = max(1, (reps or n_windows) // batch)
     with torch.inference_mode():
-        _batch_forward(net, x, device, amp).argmax(1)  # warm-up
+        forward_batch(net, x, device, amp).argmax(1)  # warm-up
         if device.type == "cuda":
             torch.cuda.synchronize()
         t = time.perf_counter()
         for _ in range(n_batches):
-            _batch_forward(net, x, device, amp).argmax(1)
+            forward_batch(net, x, device, amp).argmax(1)
         if device.type == "cuda":
             torch.cuda.synchronize()
         return n_batches * batch / (time.perf_counter() - t)
@@ -184,30 +187,100 @@ def torchgeo_rate(python: str, scene: Path, model: Path, trivial: bool, batch: i
     return res
 
 
-def host_path(scene: Path, model, stride: int, tile_size: int, readers: int, buffers: str | None = "cpu") -> dict:
+def host_path(scene: Path, model, stride: int, tile_size: int, readers: int) -> dict:
     """(r): windows/s of the host half of the data path alone - reading tiles and applying the
-    nodata rule in ``readers`` of lczmap's reader threads, no model; ``buffers=None`` reads each
-    tile into a new array instead of lczmap's reused buffers."""
-    from lczmap.predict import _Params, output_grid, plan_tiles, prepared_tiles
+    nodata rule in ``readers`` of lczmap's reader threads (reused buffers), no model."""
+    from lczmap.predict import PredictOptions, output_grid, plan_tiles, prepared_tiles
     from lczmap.scene import open_scene
 
     sc = open_scene(scene, model.band_set)
-    params = _Params(stride, 0.5, None, "cpu", False)
+    options = PredictOptions(stride=stride, device="cpu")
     tiles = plan_tiles(*output_grid(sc.height, sc.width, stride), tile_size)
     n = 0
     t = time.perf_counter()
-    for _, prep in prepared_tiles(sc.read, tiles, model, params, readers, buffers=buffers):
+    for _, prep in prepared_tiles(sc.read, tiles, model, options, readers):
         n += prep.valid.size
     wall = time.perf_counter() - t
-    return {"windows_per_s": n / wall, "seconds": wall, "readers": readers, "buffers": buffers or "new per tile",
+    return {"windows_per_s": n / wall, "seconds": wall, "readers": readers, "buffers": "cpu",
             "gdal_num_threads": os.environ.get("GDAL_NUM_THREADS", "1")}
 
 
-def speed(args) -> dict:
-    from lczmap.data.synthetic import write_scene
-    from lczmap.predict import Model, _device, load_model, predict_scene
+def host_path_new_arrays(scene: Path, model, stride: int, tile_size: int, readers: int) -> dict:
+    """(r) as lczmap read tiles before it reused buffers: each tile read into a new array and
+    prepared by lczmap's kernel, ``readers`` threads at most ``readers + 1`` tiles ahead."""
+    from collections import deque
+    from concurrent.futures import ThreadPoolExecutor
 
-    device = _device(args.device)
+    from lczmap.predict import PredictOptions, output_grid, plan_tiles, prepare_block
+    from lczmap.predict.grid import tile_block
+    from lczmap.scene import open_scene
+
+    sc = open_scene(scene, model.band_set)
+    options = PredictOptions(stride=stride, device="cpu")
+    tiles = plan_tiles(*output_grid(sc.height, sc.width, stride), tile_size)
+
+    def work(t):
+        return prepare_block(sc.read(*tile_block(t, stride, model.patch_size)), model, options)
+
+    n = 0
+    t0 = time.perf_counter()
+    with ThreadPoolExecutor(max_workers=readers) as pool:
+        pending: deque = deque()
+        for t in tiles:
+            pending.append(pool.submit(work, t))
+            if len(pending) > readers:
+                n += pending.popleft().result().valid.size
+        while pending:
+            n += pending.popleft().result().valid.size
+    wall = time.perf_counter() - t0
+    return {"windows_per_s": n / wall, "seconds": wall, "readers": readers, "buffers": "new per tile",
+            "gdal_num_threads": os.environ.get("GDAL_NUM_THREADS", "1")}
+
+
+def reader_buffers(scene: Path, model, stride: int, tile_size: int, device, repeat: int) -> dict:
+    """Beside (b'): seconds to read every tile's input block with ``Scene.read`` into one reused
+    buffer (pinned on CUDA, as lczmap's buffer pool holds them) vs into a new array per tile
+    (pinned by a copy on CUDA), one thread, median of ``repeat`` rounds after a warm-up."""
+    from lczmap.predict import output_grid, plan_tiles
+    from lczmap.predict.grid import tile_block
+    from lczmap.scene import open_scene
+
+    sc = open_scene(scene, model.band_set)
+    blocks = [tile_block(t, stride, model.patch_size) for t in plan_tiles(*output_grid(sc.height, sc.width, stride),
+                                                                          tile_size)]
+    cuda = device.type == "cuda"
+    numel = model.band_set.n_channels * max(b - a for a, b, _, _ in blocks) * max(d - c for _, _, c, d in blocks)
+    buf = torch.empty(numel, dtype=torch.float32, pin_memory=cuda)
+
+    def reused():
+        for a, b, c, d in blocks:
+            shape = (model.band_set.n_channels, b - a, d - c)
+            sc.read(a, b, c, d, out=buf[: int(np.prod(shape))].view(shape).numpy())
+
+    def new_arrays():
+        for a, b, c, d in blocks:
+            t = torch.from_numpy(sc.read(a, b, c, d))
+            if cuda:
+                t.pin_memory()
+
+    reused()  # warm the page cache
+    runs: dict = {"reused": [], "new_arrays": []}
+    for _ in range(repeat):
+        for name, fn in (("reused", reused), ("new_arrays", new_arrays)):
+            t = time.perf_counter()
+            fn()
+            runs[name].append(time.perf_counter() - t)
+    out = {k: {"seconds": sorted(v)[len(v) // 2], "tiles": len(blocks), "pinned": cuda} for k, v in runs.items()}
+    out["reused_over_new"] = out["new_arrays"]["seconds"] / max(out["reused"]["seconds"], 1e-9)
+    return out
+
+
+def speed(args) -> dict:
+    from lczmap.predict import Model, load_model, predict_scene
+    from lczmap.predict.model import torch_device
+    from lczmap.twin import write_scene
+
+    device = torch_device(args.device)
     work = Path(tempfile.mkdtemp(prefix="bench-predict-", dir=args.workdir))
     results: dict = {"device": str(device), "stride": args.stride, "tile_size": args.tile_size,
                      "cpu_count": os.cpu_count(), "torch_threads_lczmap_cpu": max(1, (os.cpu_count() or 1) - 1)}
@@ -240,30 +313,24 @@ def speed(args) -> dict:
         return _cleanup(work, args, results)
     a_rate = model_only(model.network, min(est, args.model_only_windows), batch, device, amp=True)
     results["a_model_only"] = {"windows_per_s": a_rate}
-    def end_to_end(m, name: str, reuse_buffers: bool = True) -> dict:
+    def end_to_end(m, name: str) -> dict:
         """Time predict_scene on the scene with model ``m``: windows/s, seconds, timings."""
-        import lczmap.predict as lp
-
-        lp._REUSE_BUFFERS = reuse_buffers
-        try:
-            t = time.perf_counter()
-            res = predict_scene(scene, work / name, m, stride=args.stride, batch_size=batch, device=args.device,
-                                tile_size=args.tile_size, overwrite=True)
-            wall = time.perf_counter() - t
-        finally:
-            lp._REUSE_BUFFERS = True
+        t = time.perf_counter()
+        res = predict_scene(scene, work / name, m, stride=args.stride, batch_size=batch, device=args.device,
+                            tile_size=args.tile_size, overwrite=True)
+        wall = time.perf_counter() - t
         results["n_windows"] = res.n_windows
-        return {"windows_per_s": res.n_windows / wall, "seconds": wall, "timings": res.timings}
+        return {"windows_per_s": res.n_windows / wall, "seconds": wall, "timings": res.timings.as_dict()}
 
     # (b) end to end
     results["b_end_to_end"] = end_to_end(model, "lcz.tif")
     results["b_over_a"] = results["b_end_to_end"]["windows_per_s"] / a_rate
 
-    # (b') trivial model; and again with a new array per tile (pinned by a copy on CUDA) instead
-    # of reused buffers
+    # (b') trivial model; and what reading into reused (pinned on CUDA) buffers saves over a new
+    # array per tile (pinned by a copy on CUDA), measured at the reader
     trivial = Model(Trivial(2, 17), tuple(range(1, 18)), model.band_set, name="trivial")
     results["b_prime_trivial"] = end_to_end(trivial, "lcz_trivial.tif")
-    results["b_prime_trivial_new_arrays"] = end_to_end(trivial, "lcz_trivial.tif", reuse_buffers=False)
+    results["b_prime_buffers"] = reader_buffers(scene, model, args.stride, args.tile_size, device, args.repeat)
 
     # (r) the host half of the data path alone
     results["r_host_path"] = host_paths(scene, model, args)
@@ -301,13 +368,14 @@ def host_paths(scene: Path, model, args) -> dict:
     from lczmap.predict import reader_settings
 
     here = reader_settings(args.device)
-    settings = {"1_reader": (1, "cpu"), "this_device": (here, "cpu"), "gpu_host": (reader_settings("cuda"), "cpu"),
-                "this_device_new_array_per_tile": (here, None)}
+    settings = {"1_reader": (1, host_path), "this_device": (here, host_path),
+                "gpu_host": (reader_settings("cuda"), host_path),
+                "this_device_new_array_per_tile": (here, host_path_new_arrays)}
     host_path(scene, model, args.stride, args.tile_size, 1)  # warm the page cache
     runs: dict = {k: [] for k in settings}
     for _ in range(args.repeat):
-        for k, (readers, buffers) in settings.items():
-            runs[k].append(host_path(scene, model, args.stride, args.tile_size, readers, buffers))
+        for k, (readers, measure) in settings.items():
+            runs[k].append(measure(scene, model, args.stride, args.tile_size, readers))
     out = {}
     for k, rs in runs.items():
         ordered = sorted(rs, key=lambda r: r["windows_per_s"])
@@ -328,11 +396,12 @@ def memory(args) -> dict:
     with rasterio.open(scene) as ds:
         shape = (ds.height, ds.width, ds.count, ds.dtypes[0])
     if args.memory_model == "trivial":
-        code = ("import sys; sys.path.insert(0, %r); from bench_predict import Trivial; "
+        scripts, big, out = str(ROOT / "scripts"), str(scene), str(work / "big_lcz.tif")
+        code = (f"import sys; sys.path.insert(0, {scripts!r}); from bench_predict import Trivial; "
                 "from lczmap.predict import Model, predict_scene; from lczmap.bands import band_set; "
                 "m = Model(Trivial(2, 17), tuple(range(1, 18)), band_set('lee-intensity'), name='trivial'); "
-                "r = predict_scene(%r, %r, m, device=%r, tile_size=%d); print(r.n_windows, r.seconds)"
-                % (str(ROOT / "scripts"), str(scene), str(work / "big_lcz.tif"), args.device, args.tile_size))
+                f"r = predict_scene({big!r}, {out!r}, m, device={args.device!r}, tile_size={args.tile_size:d}); "
+                "print(r.n_windows, r.seconds)")
         cmd = [sys.executable, "-c", code]
     else:
         model = Path(args.model) if args.model else make_checkpoint(work / "model.safetensors", width=4, depth=2,
@@ -364,7 +433,7 @@ def main(argv=None):
     ap.add_argument("--size", type=int, default=4000, help="scene side in pixels (written by write_scene)")
     ap.add_argument("--scene", help="use this GeoTIFF instead of writing one")
     ap.add_argument("--scene-kind", choices=["synthetic", "random"], default="synthetic",
-                    help="synthetic: lczmap.data.synthetic.write_scene (with a nodata frame); random: gamma noise (fast to write)")
+                    help="synthetic: lczmap.twin.write_scene (with a nodata frame); random: gamma noise (fast to write)")
     ap.add_argument("--compress", choices=["none", "deflate", "zstd"], default="none",
                     help="compression of the random scene (--scene-kind random, --write-scene, --memory)")
     ap.add_argument("--write-scene", metavar="PATH", help="only write a random scene of --size here and exit")

@@ -7,11 +7,12 @@
 # The GPU image has Python 3.12, torch + CUDA, h5py, numpy, xarray, click, tqdm, pytest, safetensors,
 # matplotlib, pandas, but no rasterio or dask: the carried wheels are installed first. Logs and JSON
 # figures go to $OUT (or ./gpu_out outside the device tool). Steps:
-#   1. tests/test_gpu.py: CUDA training with AMP, CPU-loadable checkpoint, CUDA predict == CPU predict
+#   1. tests/predict/test_gpu.py: CUDA training with AMP, CPU-loadable checkpoint, CUDA predict == CPU predict
 #   2. `lczmap -v predict` on a 10,980 x 10,980 scene, wall clock with Python start (target <= 10 s),
 #      and its timing line (reads waited, model, device busy, writing)
 #   3. scripts/bench_predict.py on the same scene: model-only bound (a) vs end to end (b), target
-#      b/a >= 0.75; (b') data path; (r) host path; timings of (b) and (b') in the JSON
+#      b/a >= 0.75; (b') data path and what reused buffers save at the reader; (r) host path;
+#      timings of (b) and (b') in the JSON
 #   4. scripts/bench_train.py on CUDA: samples/s per stage and method (short schedule)
 #   5. scripts/bench_predict.py on a DEFLATE-compressed copy of the scene (reading costs ~7x more)
 #
@@ -37,7 +38,7 @@ status=0
 cat "$OUT/env.txt" | tail -3
 
 echo "== 1. GPU tests"
-timeout 200 python3 -m pytest -q -p no:cacheprovider -rs tests/test_gpu.py 2>&1 | tee "$OUT/gpu_tests.log" || status=1
+timeout 200 python3 -m pytest -q -p no:cacheprovider -rs tests/predict/test_gpu.py 2>&1 | tee "$OUT/gpu_tests.log" || status=1
 
 echo "== 2. lczmap predict, $SIZE x $SIZE, wall clock"
 scene=/tmp/lczmap_s10980.tif

@@ -1,9 +1,13 @@
-"""``lczmap predict``: map whole Sentinel-1 scenes to LCZ rasters (a door over lczmap.predict)."""
+"""``lczmap predict``: map whole Sentinel-1 scenes to LCZ rasters (a door over lczmap.predict: the
+options become one :class:`~lczmap.predict.PredictOptions`, which checks them)."""
 
 from __future__ import annotations
 
 import click
 
+from ..errors import ConfigError
+from ..predict.options import DEFAULT_FILTER_SIGMA, DEFAULT_MAX_NODATA, DEFAULT_STRIDE, DEFAULT_TILE
+from ..scene import RESAMPLING, UNITS
 from .options import batch_size_opt, device_opt, overwrite_opt, progress_factory
 
 
@@ -24,15 +28,15 @@ def _bands(ctx, param, value):
 @click.option("--vh", type=str, default=None, help="File holding VH (one file per polarisation).")
 @click.option("--bands", callback=_bands, default=None,
               help="Names of the scene's bands in order, e.g. VH,VV (default: band descriptions).")
-@click.option("--units", type=click.Choice(["linear", "db"]), default=None,
+@click.option("--units", type=click.Choice(UNITS), default=None,
               help="Units of intensity bands (default: the file's unit tag, else linear).")
-@click.option("--resample", type=click.Choice(["nearest", "bilinear", "cubic", "average", "lanczos"]), default=None,
+@click.option("--resample", type=click.Choice(RESAMPLING), default=None,
               help="Resample scenes whose pixels are not 10 m (refused otherwise).")
-@click.option("--stride", type=click.IntRange(min=1), default=10, show_default=True,
+@click.option("--stride", type=int, default=DEFAULT_STRIDE, show_default=True,
               help="Output pixel size in input pixels (10 = 100 m, the LCZ convention).")
-@click.option("--tile-size", type=click.IntRange(min=1), default=128, show_default=True,
+@click.option("--tile-size", type=int, default=DEFAULT_TILE, show_default=True,
               help="Output pixels per tile side (memory scales with it).")
-@click.option("--max-nodata", type=click.FloatRange(0, 1), default=0.5, show_default=True,
+@click.option("--max-nodata", type=float, default=DEFAULT_MAX_NODATA, show_default=True,
               help="Largest nodata share of a window that is still classified.")
 @click.option("--probabilities", type=click.Path(dir_okay=False), default=None,
               help="Also write per-class probabilities (float32 GeoTIFF) here.")
@@ -40,7 +44,7 @@ def _bands(ctx, param, value):
               help="Also write the top-class probability (float32 GeoTIFF) here.")
 @click.option("--filtered", type=click.Path(dir_okay=False), default=None,
               help="Also write an LCZ map from spatially smoothed probabilities here.")
-@click.option("--filter-sigma", type=click.FloatRange(min=0.1), default=1.0, show_default=True,
+@click.option("--filter-sigma", type=float, default=DEFAULT_FILTER_SIGMA, show_default=True,
               help="Gaussian sigma of --filtered, in output pixels.")
 @click.option("--out-dir", type=click.Path(file_okay=False), default=None,
               help="Map every SCENE given into this folder as <name>_lcz.tif.")
@@ -49,9 +53,9 @@ def _bands(ctx, param, value):
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Run tiles on this dask.distributed scheduler (e.g. tcp://host:8786).")
 @click.option("--resume", is_flag=True, default=False, help="Continue an interrupted run of the same command.")
-@click.option("--threads", type=click.IntRange(min=1), default=None,
+@click.option("--threads", type=int, default=None,
               help="torch threads on the CPU (default: all cores but one, left to reading).")
-@click.option("--read-threads", type=click.IntRange(min=1), default=None,
+@click.option("--read-threads", type=int, default=None,
               help="Threads reading tiles (default: 2-4 on the CPU, half the cores up to 8 with a GPU).")
 @click.option("--no-amp", is_flag=True, default=False, help="Full precision on CUDA (default: mixed precision).")
 @device_opt
@@ -68,14 +72,17 @@ def predict(ctx, paths, model, vv, vh, bands, units, resample, stride, tile_size
     lczmap predict --vv vv.tif --vh vh.tif --units db lcz.tif
     lczmap predict a.tif b.tif c.tif --out-dir maps/
     """
-    from .. import predict as lib
+    from ..predict import PredictOptions, predict_scene, predict_scenes
 
-    common = dict(
-        bands=bands, units=units, resample=resample, stride=stride, batch_size=batch_size, device=device,
-        tile_size=tile_size, max_nodata=max_nodata, filter_sigma=filter_sigma, scheduler=scheduler,
-        resume=resume, overwrite=overwrite, amp=not no_amp, threads=threads, read_threads=read_threads,
-        progress=progress_factory(ctx),
-    )
+    try:  # the library checks the values; a bad one is a usage error here
+        options = PredictOptions(
+            bands=bands, units=units, resample=resample, stride=stride, max_nodata=max_nodata,
+            filter_sigma=filter_sigma, device=device, batch_size=batch_size, tile_size=tile_size, amp=not no_amp,
+            threads=threads, read_threads=read_threads, scheduler=scheduler, resume=resume, overwrite=overwrite,
+        )
+    except ConfigError as exc:
+        raise click.UsageError(str(exc)) from None
+    progress = progress_factory(ctx)
     if out_dir is not None:
         if vv or vh:
             raise click.UsageError("--out-dir maps multi-band scene files; --vv/--vh name one scene: drop one of them")
@@ -85,9 +92,8 @@ def predict(ctx, paths, model, vv, vh, bands, units, resample, stride, tile_size
             raise click.UsageError(
                 "--probabilities/--confidence/--filtered name one file: with --out-dir use --with-extras"
             )
-        results = lib.predict_scenes(paths, out_dir, model, with_probabilities=with_extras,
-                                     with_confidence=with_extras,
-                                     with_filtered=with_extras, **common)
+        results = predict_scenes(paths, out_dir, model, with_probabilities=with_extras, with_confidence=with_extras,
+                                 with_filtered=with_extras, options=options, progress=progress)
     else:
         if vv or vh:
             if len(paths) != 1:
@@ -97,8 +103,8 @@ def predict(ctx, paths, model, vv, vh, bands, units, resample, stride, tile_size
             if len(paths) != 2:
                 raise click.UsageError("give a scene and an output: lczmap predict SCENE OUT (or several SCENEs with --out-dir)")
             scene, out = paths
-        results = [lib.predict_scene(scene, out, model, vv=vv, vh=vh, probabilities=probabilities,
-                                     confidence=confidence, filtered=filtered, **common)]
+        results = [predict_scene(scene, out, model, vv=vv, vh=vh, probabilities=probabilities, confidence=confidence,
+                                 filtered=filtered, options=options, progress=progress)]
     for r in results:
         extra = [str(p) for p in (r.probabilities, r.confidence, r.filtered) if p is not None]
         click.echo(f"{r.out}: {r.shape[0]} x {r.shape[1]} LCZ pixels, {r.n_windows} windows "

@@ -109,18 +109,21 @@ class Scene:
         )
 
     def to_dataarray(self, chunks: int = 2048):
-        """The scene as a dask-backed ``xarray.DataArray`` (band, y, x) with pixel-centre coordinates."""
+        """The scene as a dask-backed ``xarray.DataArray`` (band, y, x) with pixel-centre coordinates
+        and its CRS as a ``spatial_ref`` coordinate, the way rioxarray and odc-geo store it
+        (``da.rio.crs``, ``da.odc.geobox``); ``attrs`` keep ``crs``, ``transform``, ``units`` and
+        ``band_set``."""
         import dask.array as dsa
         import xarray as xr
+        from odc.geo.geobox import GeoBox
+        from odc.geo.xr import xr_coords
 
         arr = dsa.from_array(_ArrayView(self), chunks=(len(self.bands), chunks, chunks), lock=False, asarray=True)
-        t = self.affine
-        x = t.c + (np.arange(self.width) + 0.5) * t.a
-        y = t.f + (np.arange(self.height) + 0.5) * t.e
+        grid = GeoBox((self.height, self.width), self.affine, self.crs)
         return xr.DataArray(
             arr,
             dims=("band", "y", "x"),
-            coords={"band": self.channel_names, "y": y, "x": x},
+            coords={"band": self.channel_names, **xr_coords(grid, crs_coord_name="spatial_ref")},
             name=self.name,
             attrs={"crs": self.crs, "transform": tuple(self.transform[:6]), "units": self.units,
                    "band_set": self.band_set or ""},

@@ -13,17 +13,18 @@ from qgis.core import (
     QgsProcessingException,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
+    QgsProcessingParameterFeatureSource,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
     QgsProcessingParameterRasterDestination,
     QgsProcessingParameterRasterLayer,
-    QgsProcessingParameterFeatureSource,
     QgsProcessingParameterVectorDestination,
 )
 from qgis.PyQt.QtCore import QCoreApplication
 
 from . import bridge
+
 
 def _advanced(param):
     param.setFlags(param.flags() | param.FlagAdvanced)
@@ -47,6 +48,17 @@ def _output(alg, parameters, name, context):
     if parameters.get(name) in (None, ""):
         return None
     return alg.parameterAsOutputLayer(parameters, name, context) or None
+
+
+def _predict_defaults():
+    """The library's defaults for the predict form (``lczmap.predict.options`` loads without torch,
+    so QGIS starts fast); None where lczmap is missing, when the algorithm cannot run anyway and
+    says why."""
+    if bridge.import_lczmap() is None:
+        return {"stride": None, "max_nodata": None}
+    from lczmap.predict.options import DEFAULT_MAX_NODATA, DEFAULT_STRIDE
+
+    return {"stride": DEFAULT_STRIDE, "max_nodata": DEFAULT_MAX_NODATA}
 
 
 class _LczmapAlgorithm(QgsProcessingAlgorithm):
@@ -132,12 +144,14 @@ class PredictAlgorithm(_LczmapAlgorithm):
             self.UNITS, self.tr("Units of the intensity bands"),
             options=[self.tr("From the file (else linear)"), self.tr("Linear power"), self.tr("dB")],
             defaultValue=0))
+        defaults = _predict_defaults()
         self.addParameter(QgsProcessingParameterNumber(
             self.STRIDE, self.tr("Output pixel size, in input pixels (10 = 100 m)"),
-            type=QgsProcessingParameterNumber.Integer, defaultValue=10, minValue=1))
+            type=QgsProcessingParameterNumber.Integer, defaultValue=defaults["stride"], minValue=1))
         self.addParameter(_advanced(QgsProcessingParameterNumber(
             self.MAX_NODATA, self.tr("Largest nodata share of a window that is still classified"),
-            type=QgsProcessingParameterNumber.Double, defaultValue=0.5, minValue=0.0, maxValue=1.0)))
+            type=QgsProcessingParameterNumber.Double, defaultValue=defaults["max_nodata"], minValue=0.0,
+            maxValue=1.0)))
         self.addParameter(_advanced(QgsProcessingParameterEnum(
             self.DEVICE, self.tr("Compute device"), options=list(self.DEVICE_CHOICES), defaultValue=0)))
         self.addParameter(_advanced(QgsProcessingParameterBoolean(
@@ -162,19 +176,20 @@ class PredictAlgorithm(_LczmapAlgorithm):
         extras = {key: _output(self, parameters, key, context)
                   for key in (self.CONFIDENCE, self.PROBABILITIES, self.FILTERED)}
         with bridge.run_library(feedback):
-            from lczmap.predict import predict_scene
+            from lczmap.predict import PredictOptions, predict_scene
 
-            result = predict_scene(
-                scene, out, model, vv=vv, vh=vh,
+            options = PredictOptions(
                 units=self.UNIT_CHOICES[self.parameterAsEnum(parameters, self.UNITS, context)],
                 stride=self.parameterAsInt(parameters, self.STRIDE, context),
                 max_nodata=self.parameterAsDouble(parameters, self.MAX_NODATA, context),
                 device=self.DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
-                probabilities=extras[self.PROBABILITIES], confidence=extras[self.CONFIDENCE],
-                filtered=extras[self.FILTERED],
                 resume=self.parameterAsBoolean(parameters, self.RESUME, context),
                 overwrite=self._overwrite(parameters, context),
-                progress=bridge.progress_for(feedback),
+            )
+            result = predict_scene(
+                scene, out, model, vv=vv, vh=vh,
+                probabilities=extras[self.PROBABILITIES], confidence=extras[self.CONFIDENCE],
+                filtered=extras[self.FILTERED], options=options, progress=bridge.progress_for(feedback),
             )
         stem = Path(scene or vv or vh).stem
         results = {self.OUTPUT: str(result.out)}

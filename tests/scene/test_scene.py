@@ -3,13 +3,12 @@
 import numpy as np
 import pytest
 import rasterio
+from _predict_fixtures import grd, write_tif
 from hypothesis import given, settings, strategies as st
 from rasterio.control import GroundControlPoint
 
 from lczmap.errors import SceneError
 from lczmap.scene import open_scene, reflect_index
-
-from _predict_fixtures import grd, write_tif
 
 
 @pytest.fixture

@@ -6,14 +6,16 @@ import numpy as np
 import pytest
 import rasterio
 import torch
+from _predict_fixtures import CentrePixel, grd, tiny_checkpoint, write_tif
 from click.testing import CliRunner
 from hypothesis import given, settings, strategies as st
 
-from lczmap.cli import main
 from lczmap.bands import band_set
+from lczmap.cli import main
 from lczmap.errors import CheckpointError, LczmapError, OutputExistsError, SceneError
 from lczmap.predict import (
     Model,
+    PredictOptions,
     load_model,
     output_grid,
     plan_tiles,
@@ -23,8 +25,6 @@ from lczmap.predict import (
     window_rows,
 )
 from lczmap.scene import open_scene
-
-from _predict_fixtures import CentrePixel, grd, tiny_checkpoint, write_tif
 
 torch.set_num_threads(1)
 LEE = band_set("lee-intensity", "sar")
@@ -75,13 +75,17 @@ def test_tile_blocks_hold_exactly_their_windows(n, s, tile):
 @given(stride=st.integers(3, 12), tile=st.integers(1, 9), seed=st.integers(0, 3))
 def test_tiled_equals_untiled(stride, tile, seed):
     import xarray as xr
+    from affine import Affine
+    from odc.geo.geobox import GeoBox
+    from odc.geo.xr import xr_coords
 
     torch.manual_seed(seed)
     net = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 5, stride=3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2),
                               torch.nn.Flatten(), torch.nn.Linear(12, 4))
     model = Model(net, (3, 6, 7, 8), LEE)
     a = grd(70, 83, seed=seed, border=5)
-    da = xr.DataArray(a, dims=("band", "y", "x"))
+    grid = GeoBox(a.shape[1:], Affine(10, 0, 500000, 0, -10, 5000000), "EPSG:32632")
+    da = xr.DataArray(a, dims=("band", "y", "x"), coords=xr_coords(grid, crs_coord_name="spatial_ref"))
     whole = predict_dataarray(da, model, stride=stride, tile_size=10_000, probabilities=True)
     tiled = predict_dataarray(da, model, stride=stride, tile_size=tile, probabilities=True, batch_size=7)
     np.testing.assert_array_equal(whole.lcz.values, tiled.lcz.values)
@@ -194,10 +198,10 @@ def test_prepared_tiles_keep_order_and_bound_reads_ahead(ckpt):
     import threading
     import time
 
-    from lczmap.predict import _Params, prepared_tiles
+    from lczmap.predict import Timings, prepared_tiles
 
     m = load_model(ckpt)
-    params = _Params(10, 0.5, None, "cpu", False)
+    options = PredictOptions(stride=10, device="cpu")
     tiles = plan_tiles(12, 12, 2)
     rng = np.random.default_rng(0)
     delays = {t: float(d) for t, d in zip(tiles, rng.uniform(0, 0.01, len(tiles)))}
@@ -216,22 +220,19 @@ def test_prepared_tiles_keep_order_and_bound_reads_ahead(ckpt):
             return out
         return block
 
-    for buffers in ("cpu", None):
-        started.clear(), consumed.clear(), ahead.clear()
-        timings, memory = {}, set()
-        for t, prep in prepared_tiles(read, tiles, m, params, readers=3, timings=timings, buffers=buffers):
-            with lock:
-                consumed.append(t)
-            r0, c0 = window_rows(t[0], t[1], 10)[0], window_rows(t[2], t[3], 10)[0]
-            assert float(prep.block[0, 0, 0]) == r0 * 1000 + c0  # this tile's own pixels
-            assert float(prep.block[1, -1, -1]) == r0 * 1000 + c0
-            assert prep.valid.shape == (t[1] - t[0], t[3] - t[2])
-            memory.add(prep.block.data_ptr())
-        assert consumed == tiles
-        assert max(ahead) <= 3 + 1 + 1  # the one being consumed plus readers + 1 prefetched
-        assert timings["read_wait"] >= 0
-        if buffers:
-            assert len(memory) <= 3 + 4, "tiles are read into a few reused buffers"
+    timings, memory = Timings(), set()
+    for t, prep in prepared_tiles(read, tiles, m, options, readers=3, timings=timings):
+        with lock:
+            consumed.append(t)
+        r0, c0 = window_rows(t[0], t[1], 10)[0], window_rows(t[2], t[3], 10)[0]
+        assert float(prep.block[0, 0, 0]) == r0 * 1000 + c0  # this tile's own pixels
+        assert float(prep.block[1, -1, -1]) == r0 * 1000 + c0
+        assert prep.valid.shape == (t[1] - t[0], t[3] - t[2])
+        memory.add(prep.block.data_ptr())
+    assert consumed == tiles
+    assert max(ahead) <= 3 + 1 + 1  # the one being consumed plus readers + 1 prefetched
+    assert timings.read_wait >= 0
+    assert len(memory) <= 3 + 4, "tiles are read into a few reused buffers"
 
 
 def test_reader_settings_and_read_threads_option(ckpt, scene_tif, tmp_path, monkeypatch):
@@ -257,7 +258,7 @@ def test_reader_settings_and_read_threads_option(ckpt, scene_tif, tmp_path, monk
 def test_out_of_memory_halves_the_batch_once_for_the_run(ckpt, tmp_path, caplog):
     """A batch the device cannot hold is halved until it fits, the halved size is kept for the
     following tiles, and the map is the one a run with that batch size makes (the real CUDA case
-    is in tests/test_gpu.py)."""
+    is in tests/predict/test_gpu.py)."""
     import logging
 
     class FullDevice(torch.nn.Module):  # fails as a full GPU does on batches over 100 windows
@@ -287,7 +288,7 @@ def test_timings_say_where_the_time_went(ckpt, scene_tif, tmp_path, caplog):
 
     with caplog.at_level(logging.INFO, logger="lczmap.predict"):
         res = predict_scene(scene_tif, tmp_path / "t.tif", ckpt, tile_size=4)
-    t = res.timings
+    t = res.timings.as_dict()
     assert set(t) >= {"setup", "tiles", "write", "read_wait", "compute", "store"}
     assert all(v >= 0 for v in t.values())
     assert t["read_wait"] + t["compute"] + t["store"] <= t["tiles"] + 1e-3

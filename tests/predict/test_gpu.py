@@ -12,7 +12,7 @@ cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA de
 
 @pytest.fixture(scope="module")
 def gpu_twin(tmp_path_factory):
-    from lczmap.data.synthetic import write_twin
+    from lczmap.twin import write_twin
 
     return write_twin(tmp_path_factory.mktemp("twin"), n_train=1500, n_val=300, n_test=300, seed=0)
 
@@ -34,9 +34,9 @@ def test_training_on_cuda_with_amp_gives_a_portable_checkpoint(gpu_twin, tmp_pat
 
 @cuda
 def test_predict_on_cuda_equals_cpu(gpu_twin, tmp_path):
-    from lczmap.data.synthetic import write_scene
     from lczmap.predict import predict_scene
     from lczmap.train import TrainConfig, train
+    from lczmap.twin import write_scene
 
     config = TrainConfig(data=str(gpu_twin), method="sar-only", classes="urban", labels=256,
                          sar_bands="lee-intensity", eo_epochs=0, sar_epochs=2, device="cuda")
@@ -64,6 +64,7 @@ def _block_with_nodata():
 
 def _tiny_model(tmp_path):
     from _predict_fixtures import tiny_checkpoint
+
     from lczmap.predict import load_model
 
     return load_model(tiny_checkpoint(tmp_path / "tiny.safetensors"))
@@ -73,25 +74,27 @@ def _tiny_model(tmp_path):
 def test_launching_a_tile_never_waits_for_the_gpu(tmp_path):
     """launch_tile queues a tile's work without synchronising the device, so the GPU can run a
     tile ahead of the host: any synchronising call in it raises in sync-debug mode."""
-    from lczmap.predict import _Params, compute_tile, finish_tile, launch_tile, prepare_block
+    from lczmap.predict import PredictOptions, compute_tile, finish_tile, launch_tile, prepare_block
 
     m = _tiny_model(tmp_path)
-    params = _Params(10, 0.5, 512, "cuda", probs=True, amp=True)
+    options = PredictOptions(stride=10, max_nodata=0.5, batch_size=512, device="cuda", amp=True)
     block = _block_with_nodata()
-    finish_tile(launch_tile(prepare_block(block.copy(), m, params, pin=True), m, params))  # warm-up: model, LUT
-    prep = prepare_block(block.copy(), m, params, pin=True)
+    finish_tile(launch_tile(prepare_block(block.copy(), m, options, pin=True), m, options,  # warm-up: model, LUT
+                            probabilities=True))
+    prep = prepare_block(block.copy(), m, options, pin=True)
     assert prep.any_invalid and 0.2 < prep.valid.mean() < 0.95
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        launched = launch_tile(prep, m, params)
+        launched = launch_tile(prep, m, options, probabilities=True)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     res = finish_tile(launched)
-    ref = compute_tile(block.copy(), m, _Params(10, 0.5, 512, "cpu", probs=True))
-    assert ((res["codes"] == 0) == ~prep.valid).all() and ((ref["codes"] == 0) == ~prep.valid).all()
-    assert (res["codes"] == ref["codes"]).mean() > 0.98  # bf16 on the GPU, float32 on the CPU
-    assert res["device_span"] is not None and res["device_span"] > 0
+    ref = compute_tile(block.copy(), m, PredictOptions(stride=10, max_nodata=0.5, batch_size=512, device="cpu"),
+                       probabilities=True)
+    assert ((res.codes == 0) == ~prep.valid).all() and ((ref.codes == 0) == ~prep.valid).all()
+    assert (res.codes == ref.codes).mean() > 0.98  # bf16 on the GPU, float32 on the CPU
+    assert res.device_span is not None and res.device_span > 0
 
 
 @cuda
@@ -101,6 +104,7 @@ def test_cuda_out_of_memory_halves_the_batch(tmp_path, caplog):
     import logging
 
     from _predict_fixtures import grd, write_tif
+
     from lczmap.predict import predict_scene
 
     m = _tiny_model(tmp_path)

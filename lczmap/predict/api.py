@@ -1,0 +1,344 @@
+"""The public verbs: map one scene (:func:`predict_scene`), several (:func:`predict_scenes`) or an
+``xarray`` cube (:func:`predict_dataarray`). Each takes a :class:`~lczmap.predict.PredictOptions`
+(``options=``) or, as before, its fields as keyword arguments."""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import os
+import time
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+from odc.geo.geobox import GeoBox
+from rasterio.windows import Window
+
+from .. import __version__
+from .._io import check_output
+from ..bands import BandSet
+from ..classes import NODATA, lcz
+from ..errors import ConfigError, OutputError, SceneError
+from ..scene import Scene, open_scene, read_mirrored
+from .grid import output_geobox, plan_tiles
+from .kernel import TileResult
+from .model import load_model, torch_device
+from .options import PredictOptions, merge_options
+from .runner import Timings, run_distributed, run_local
+from .smooth import filtered_strips
+from .store import MemoryStore, ResumeStore, fingerprint
+
+__all__ = ["PredictResult", "predict_scene", "predict_scenes", "predict_dataarray"]
+
+log = logging.getLogger(__name__)
+
+#: Options that say how to open a scene file or where to run: a DataArray has none of them.
+_SCENE_ONLY = ("bands", "units", "resample", "scheduler")
+
+
+@dataclass
+class PredictResult:
+    """What :func:`predict_scene` wrote and how fast; ``timings`` says where the seconds went."""
+
+    out: Path
+    probabilities: Path | None
+    confidence: Path | None
+    filtered: Path | None
+    shape: tuple[int, int]
+    n_windows: int
+    seconds: float
+    timings: Timings = field(default_factory=Timings)
+
+    @property
+    def windows_per_s(self) -> float:
+        return self.n_windows / self.seconds if self.seconds > 0 else float("nan")
+
+
+def predict_scene(
+    scene: str | os.PathLike | Scene | None,
+    out: str | os.PathLike,
+    model: Any = None,
+    *,
+    vv: str | os.PathLike | None = None,
+    vh: str | os.PathLike | None = None,
+    probabilities: str | os.PathLike | None = None,
+    confidence: str | os.PathLike | None = None,
+    filtered: str | os.PathLike | None = None,
+    options: PredictOptions | None = None,
+    progress: Callable | None = None,
+    **overrides: Any,
+) -> PredictResult:
+    """Map one scene to an LCZ raster (uint8 COG, codes 1-17, nodata 0) at ``out``.
+
+    ``scene``: a raster path/URL or an opened :class:`~lczmap.scene.Scene`; or None with
+    ``vv``/``vh`` files. ``model``: checkpoint path, loaded checkpoint or
+    :class:`~lczmap.predict.Model`; None uses ``$LCZMAP_MODEL`` or the last checkpoint
+    ``lczmap train`` wrote. ``probabilities``/``confidence``/``filtered``: optional extra outputs
+    (float32 per-class probabilities; float32 top probability; LCZ map from probabilities
+    smoothed by a Gaussian of ``filter_sigma`` output pixels). ``options``: a
+    :class:`~lczmap.predict.PredictOptions`; its fields may also be given as keyword arguments
+    (``stride=5``), which override those of ``options``. ``progress``:
+    ``progress(total=..., desc=...)`` -> tqdm-like, or None. ``PredictResult.timings`` says where
+    the time went (logged at INFO, ``lczmap -v predict``).
+    """
+    t_start = time.perf_counter()
+    opts = merge_options(options, overrides)
+    out = Path(out)
+    extras = {"probabilities": probabilities, "confidence": confidence, "filtered": filtered}
+    paths = [out] + [Path(p) for p in extras.values() if p is not None]
+    if len({p.resolve() for p in paths}) != len(paths):
+        raise ConfigError("output files must differ: give distinct paths for the LCZ map and extra outputs")
+    for p in paths:
+        check_output(p, opts.overwrite)
+
+    m = load_model(model)
+    if not isinstance(scene, Scene):
+        scene = open_scene(scene, m.band_set, vv=vv, vh=vh, bands=opts.bands, units=opts.units,
+                           resample=opts.resample)
+    elif [b.channel for b in scene.bands] != list(m.band_set.channels):
+        raise SceneError(f"the scene was opened for band set {scene.band_set} but the model needs {m.band_set.name}: reopen it")
+    patch = m.patch_size
+    if scene.height < patch or scene.width < patch:
+        raise SceneError(
+            f"scene is {scene.height} x {scene.width} pixels, smaller than one {patch} x {patch} window: "
+            "give a larger scene"
+        )
+    if opts.scheduler is None:  # resolved once here; tiles on a cluster resolve it on their worker
+        opts = dataclasses.replace(opts, device=str(torch_device(opts.device)))
+    probs = probabilities is not None or filtered is not None
+    grid = output_geobox(GeoBox((scene.height, scene.width), scene.affine, scene.crs), opts.stride)
+    shape = (grid.shape.y, grid.shape.x)
+    tiles = plan_tiles(*shape, opts.tile_size)
+    fp = fingerprint(scene, m, opts, probs,
+                     {"sigma": opts.filter_sigma, "outputs": sorted(k for k, v in extras.items() if v)})
+    run = ResumeStore(out, fp, shape, len(m.codes), probs, opts.resume)
+    todo = [t for k, t in enumerate(tiles) if k not in run.done]
+    index = {t: k for k, t in enumerate(tiles)}
+    log.info("%s: %d x %d pixels -> %d x %d LCZ pixels, %d tiles (%d to do)",
+             scene.name, scene.height, scene.width, *shape, len(tiles), len(todo))
+    bar = progress(total=len(tiles), desc=scene.name) if progress else None
+    if bar is not None and run.done:
+        bar.update(len(run.done))
+
+    def put(t, res: TileResult) -> None:
+        run.put_indexed(index[t], t, res)
+
+    timings = Timings(setup=time.perf_counter() - t_start)
+    t_tiles = time.perf_counter()
+    try:
+        if opts.scheduler is None:
+            run_local(scene.read, todo, m, opts, put, bar, probabilities=probs, timings=timings)
+        else:
+            run_distributed(opts.scheduler, scene, todo, m, opts, put, bar, probabilities=probs)
+    finally:
+        if bar is not None:
+            bar.close()
+        run.close()
+    timings.tiles = time.perf_counter() - t_tiles
+    t_write = time.perf_counter()
+
+    if run.n_valid == 0 and not (run.codes != 0).any():
+        run.remove()
+        raise SceneError(f"{scene.name} holds no data (every window is nodata): check the input and its nodata value")
+
+    transform = grid.affine
+    tags = {
+        "model": m.name,
+        "lczmap_version": __version__,
+        "input": ", ".join(scene.sources),
+        "date": run.state["date"],
+        "stride": opts.stride,
+        "band_set": m.band_set.name,
+        "codes": ",".join(str(c) for c in m.codes),
+    }
+    from .. import raster
+
+    written: dict[str, Path | None] = {k: None for k in extras}
+    if confidence is not None:
+        written["confidence"] = raster.write_float(confidence, run.confidence, transform, scene.crs,
+                                                   ["confidence"], tags, opts.overwrite)
+    if probabilities is not None:
+        desc = [lcz(c).title for c in m.codes]
+        written["probabilities"] = raster.write_float(probabilities, run.probabilities, transform, scene.crs,
+                                                      desc, tags, opts.overwrite)
+    if filtered is not None:
+        stage = run.dir / "filtered.tif"
+        with raster.create_lcz(stage, *shape, transform, scene.crs, {**tags, "filter_sigma": opts.filter_sigma}) as ds:
+            for r0, r1, codes in filtered_strips(run.probabilities, run.codes, m.codes, opts.filter_sigma):
+                ds.write(codes, 1, window=Window(0, r0, shape[1], r1 - r0))
+        written["filtered"] = raster.publish_cog(stage, filtered, overwrite=opts.overwrite, kind="lcz")
+    raster.write_lcz(out, run.codes, transform, scene.crs, tags, opts.overwrite)
+    n_valid = run.n_valid
+    run.remove()
+    seconds = time.perf_counter() - t_start
+    timings.write = time.perf_counter() - t_write
+    log.info("%s: %d windows in %.1f s (%.0f windows/s) -> %s", scene.name, n_valid, seconds,
+             n_valid / max(seconds, 1e-9), out)
+    _log_timings(scene.name, timings)
+    return PredictResult(out, written["probabilities"], written["confidence"], written["filtered"], shape, n_valid,
+                         seconds, timings)
+
+
+def _log_timings(name: str, timings: Timings) -> None:
+    """One INFO line on where the time went, and a hint when reading was the bound."""
+    parts = [f"setup {timings.setup:.1f} s", f"tiles {timings.tiles:.1f} s"]
+    if timings.read_wait is not None:
+        parts[-1] += (f" (waiting for reads {timings.read_wait:.1f} s, model {timings.compute or 0.0:.1f} s, "
+                      f"storing {timings.store or 0.0:.1f} s)")
+    if timings.device_span is not None:
+        parts.append(f"device busy {timings.device_span:.1f} s of the tiles' time")
+    parts.append(f"writing {timings.write:.1f} s")
+    log.info("%s: %s", name, ", ".join(parts))
+    if (timings.read_wait or 0.0) > 0.25 * max(timings.tiles, 1e-9) and timings.tiles > 1.0:
+        log.info("%s: reading was the bound: try more --read-threads, or a local copy of a remote scene", name)
+
+
+def predict_scenes(
+    scenes: Iterable[str | os.PathLike],
+    out_dir: str | os.PathLike,
+    model: Any = None,
+    *,
+    with_probabilities: bool = False,
+    with_confidence: bool = False,
+    with_filtered: bool = False,
+    options: PredictOptions | None = None,
+    progress: Callable | None = None,
+    **overrides: Any,
+) -> list[PredictResult]:
+    """Map several scenes into ``out_dir``: ``<stem>_lcz.tif`` (and ``<stem>_probabilities.tif``,
+    ``<stem>_confidence.tif``, ``<stem>_filtered.tif`` when asked). The model is loaded once;
+    ``options`` and keyword overrides as for :func:`predict_scene`."""
+    opts = merge_options(options, overrides)
+    out_dir = Path(out_dir)
+    if not out_dir.is_dir():
+        raise OutputError(f"output folder {out_dir} does not exist: create it first")
+    m = load_model(model)
+    sources = [str(s) for s in scenes]
+    stems = [Path(s).stem for s in sources]
+    if len(set(stems)) != len(stems):
+        raise ConfigError("two scenes share a file name, so their outputs would collide: rename one")
+    results = []
+    for src, stem in zip(sources, stems):
+        results.append(
+            predict_scene(
+                src,
+                out_dir / f"{stem}_lcz.tif",
+                m,
+                probabilities=out_dir / f"{stem}_probabilities.tif" if with_probabilities else None,
+                confidence=out_dir / f"{stem}_confidence.tif" if with_confidence else None,
+                filtered=out_dir / f"{stem}_filtered.tif" if with_filtered else None,
+                options=opts,
+                progress=progress,
+            )
+        )
+    return results
+
+
+def predict_dataarray(
+    da,
+    model: Any = None,
+    *,
+    probabilities: bool = False,
+    options: PredictOptions | None = None,
+    progress: Callable | None = None,
+    **overrides: Any,
+):
+    """LCZ map of an ``xarray.DataArray`` (band, y, x) in the model's physical units (NaN = nodata).
+
+    The array's grid and CRS are read the way odc-geo reads them (``da.odc.geobox``: a
+    ``spatial_ref`` coordinate as rioxarray and odc-geo write it, CF attributes, or ``crs`` /
+    ``transform`` attributes); an array without a CRS is refused. Bands are matched by the
+    ``band`` coordinate ('VV', 'VH intensity', ...) when it holds names, else taken in order.
+    Returns a uint8 DataArray ``lcz`` (y, x) on the output grid, with pixel-centre coordinates and
+    its CRS as a ``spatial_ref`` coordinate (or, with ``probabilities=True``, a Dataset with
+    ``lcz``, ``confidence`` and ``probabilities``). dask-backed inputs are read tile by tile.
+    ``options`` and keyword overrides as for :func:`predict_scene`; the options for opening scene
+    files and for clusters (``bands``, ``units``, ``resample``, ``scheduler``) do not apply.
+    """
+    import odc.geo.xr  # noqa: F401 - registers the .odc accessor
+    import xarray as xr
+    from odc.geo.xr import xr_coords
+
+    opts = merge_options(options, overrides)
+    given = [f for f in _SCENE_ONLY if getattr(opts, f) != getattr(PredictOptions(), f)]
+    if given:
+        raise ConfigError(f"predict_dataarray does not take {', '.join(given)}: they apply to scene files "
+                          "(predict_scene); give the array in the model's units")
+    m = load_model(model)
+    if da.ndim == 2:
+        da = da.expand_dims("band")
+    if {"y", "x"} - set(da.dims) or da.ndim != 3:
+        raise SceneError(f"expected a DataArray with dims (band, y, x), got {da.dims}: transpose or rename it")
+    other = [d for d in da.dims if d not in ("y", "x")][0]
+    da = da.transpose(other, "y", "x")
+    grid = da.odc.geobox
+    if grid is None or grid.crs is None:
+        raise SceneError("the array has no CRS: give it one (da.rio.write_crs(...) or da.odc.assign_crs(...)) "
+                         "and x/y coordinates or a transform")
+    crs = grid.crs
+    da = _order_bands(da, other, m.band_set)
+    _, h, w = da.shape
+    if h < m.patch_size or w < m.patch_size:
+        raise SceneError(f"array is {h} x {w} pixels, smaller than one {m.patch_size} x {m.patch_size} window: give a larger one")
+    data = da.data
+
+    def read_window(rlo, rhi, clo, chi, out=None):
+        values = np.asarray(data[:, rlo:rhi, clo:chi])
+        if out is None:
+            return np.array(values, dtype=np.float32)  # a copy: nodata is filled in place
+        np.copyto(out, values, casting="unsafe")
+        return out
+
+    def read(r0, r1, c0, c1, out=None):
+        return read_mirrored(read_window, h, w, r0, r1, c0, c1, out=out)
+
+    opts = dataclasses.replace(opts, device=str(torch_device(opts.device)))
+    out_grid = output_geobox(grid, opts.stride)
+    shape = (out_grid.shape.y, out_grid.shape.x)
+    tiles = plan_tiles(*shape, opts.tile_size)
+    store = MemoryStore(shape, len(m.codes), probabilities)
+    bar = progress(total=len(tiles), desc="lcz") if progress else None
+    try:
+        run_local(read, tiles, m, opts, store.put, bar, probabilities=probabilities)
+    finally:
+        if bar is not None:
+            bar.close()
+    coords = xr_coords(out_grid, crs_coord_name="spatial_ref")
+    attrs = {"crs": crs.to_wkt(), "transform": tuple(out_grid.affine)[:6], "nodata": NODATA,
+             "codes": list(m.codes), "stride": opts.stride, "model": m.name}
+    lczda = xr.DataArray(store.codes, dims=("y", "x"), coords=coords, name="lcz", attrs=attrs)
+    if not probabilities:
+        return lczda
+    return xr.Dataset(
+        {
+            "lcz": lczda,
+            "confidence": xr.DataArray(store.confidence, dims=("y", "x"), coords=coords),
+            "probabilities": xr.DataArray(store.probabilities, dims=("code", "y", "x"),
+                                          coords={**coords, "code": list(m.codes)}),
+        },
+        attrs=attrs,
+    )
+
+
+def _order_bands(da, dim: str, bs: BandSet):
+    if da.sizes[dim] != bs.n_channels:
+        raise SceneError(
+            f"the array has {da.sizes[dim]} bands but the model needs {bs.n_channels} "
+            f"({', '.join(c.name for c in bs.channels)}): select those bands"
+        )
+    if dim not in da.coords or da[dim].dtype.kind not in "UO":
+        return da
+    names = [str(v).strip().upper() for v in da[dim].values]
+    order: list[int] = []
+    for ch in bs.channels:
+        cands = [i for i, n in enumerate(names) if n == ch.name.upper()]
+        if not cands and ch.quantity == "intensity":
+            cands = [i for i, n in enumerate(names) if n == ch.band]
+        if not cands:
+            raise SceneError(f"the array's bands {names} do not include {ch.name}: name the band coordinate values like {ch.name!r}")
+        order.append(cands[0])
+    return da.isel({dim: order})
+

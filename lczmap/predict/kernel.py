@@ -1,0 +1,260 @@
+"""One tile on the compute device: prepare its input block on the host (nodata rule, fill),
+launch its windows through the model without waiting, and finish it into a :class:`TileResult`.
+
+Nodata rule: a window whose centre pixel is nodata, or in which more than ``max_nodata`` of the
+pixels are nodata, gets output nodata (0; NaN in float outputs) and is not sent to the model. Other
+nodata pixels are filled with the model's training mean of the channel (a constant, so the
+result never depends on the tiling). The windows are cut on the device as strided views
+(``Tensor.unfold``): only one batch of windows at a time is ever copied.
+"""
+
+from __future__ import annotations
+
+import logging
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from .model import Model, torch_device
+from .options import PredictOptions
+
+if TYPE_CHECKING:
+    from .runner import BufferPool
+
+__all__ = ["PreparedBlock", "LaunchedTile", "TileResult", "prepare_block", "launch_tile", "finish_tile",
+           "compute_tile", "forward_batch"]
+
+log = logging.getLogger(__name__)
+
+#: A batch of windows whose valid share is at least this is run whole (invalid ones masked
+#: afterwards, one copy); sparser batches gather the valid windows only.
+_DENSE = 0.75
+
+
+def forward_batch(net: torch.nn.Module, x: torch.Tensor, device: torch.device, amp: bool) -> torch.Tensor:
+    """Class probabilities (B, K) of windows ``x`` (B, C, p, p) already on ``device``; mixed
+    precision on CUDA when ``amp``."""
+    if device.type == "cuda" and amp:
+        from .._device import cuda_amp_dtype
+
+        with torch.autocast("cuda", dtype=cuda_amp_dtype(device)):
+            logits = net(x)
+    else:
+        logits = net(x)
+    return torch.softmax(logits.float(), dim=1)
+
+
+def _window_sums(mask: np.ndarray, p: int, s: int, th: int, tw: int) -> np.ndarray:
+    """Count of true pixels in each p x p window at stride s (integral image, exact)."""
+    cs = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int64)
+    np.cumsum(np.cumsum(mask, axis=0, dtype=np.int64), axis=1, out=cs[1:, 1:])
+    r = (np.arange(th) * s)[:, None]
+    c = (np.arange(tw) * s)[None, :]
+    return cs[r + p, c + p] - cs[r, c + p] - cs[r + p, c] + cs[r, c]
+
+
+def _chunks(th: int, tw: int, batch: int):
+    """Rectangles (r0, r1, c0, c1) of the tile's window grid holding at most ``batch`` windows."""
+    if tw <= batch:
+        nr = batch // tw
+        return [(r0, min(th, r0 + nr), 0, tw) for r0 in range(0, th, nr)]
+    return [(r, r + 1, c0, min(tw, c0 + batch)) for r in range(th) for c0 in range(0, tw, batch)]
+
+
+@dataclass
+class PreparedBlock:
+    """A tile's block after the host-side work: nodata filled, window validity known."""
+
+    block: torch.Tensor  # (C, hb, wb) float32 on the host (pinned for CUDA)
+    valid: np.ndarray  # (th, tw) bool
+    any_invalid: bool
+    pool: BufferPool | None = None
+    buffer: torch.Tensor | None = None
+
+    def release(self, event=None) -> None:
+        """Give the block's buffer back to its pool (once); with a CUDA ``event``, it is reused
+        only after the event (the copy to the device) has completed."""
+        if self.pool is not None and self.buffer is not None:
+            self.pool.release(self.buffer, event)
+            self.buffer = None
+
+
+@dataclass
+class LaunchedTile:
+    """A tile whose device work is queued: its results (on the host once ``event`` completes)."""
+
+    codes: torch.Tensor
+    confidence: torch.Tensor
+    probabilities: torch.Tensor | None
+    n_valid: int
+    event: Any = None
+    start: Any = None
+    copied: Any = None  # CUDA event: the block's copy to the device is done
+
+
+@dataclass
+class TileResult:
+    """A finished tile: ``codes`` (th, tw) uint8 (0 = nodata), ``confidence`` (th, tw) float32
+    (NaN = nodata), ``probabilities`` (K, th, tw) float32 or None, ``n_valid`` windows classified,
+    and on CUDA ``device_span``, the seconds from the device reaching the tile to finishing it."""
+
+    codes: np.ndarray
+    confidence: np.ndarray
+    probabilities: np.ndarray | None
+    n_valid: int
+    device_span: float | None = None
+
+
+def prepare_block(block: np.ndarray, model: Model, options: PredictOptions, pin: bool = False,
+                  tensor: torch.Tensor | None = None) -> PreparedBlock:
+    """Host-side part of a tile (runs in the reader threads): the nodata rule and the fill.
+    ``tensor``: a (C, hb, wb) tensor whose memory ``block`` was read into (a pool buffer)."""
+    s, p = options.stride, model.patch_size
+    th = (block.shape[1] - p) // s + 1
+    tw = (block.shape[2] - p) // s + 1
+    block = np.ascontiguousarray(block, dtype=np.float32)
+    missing = np.isnan(block).any(0)
+    if missing.any():
+        centre = missing[p // 2 :: s, p // 2 :: s][:th, :tw]
+        share = _window_sums(missing, p, s, th, tw) / float(p * p)
+        valid = ~centre & (share <= options.max_nodata)
+        block = block.copy() if not block.flags.writeable else block
+        for ch, value in enumerate(model.fill or ()):
+            block[ch][missing] = value
+    else:
+        valid = np.ones((th, tw), dtype=bool)
+    if tensor is not None:
+        if block.ctypes.data != tensor.data_ptr():
+            tensor.numpy()[...] = block
+        return PreparedBlock(tensor, valid, not bool(valid.all()))
+    t = torch.from_numpy(block)
+    if pin:
+        t = t.pin_memory()
+    return PreparedBlock(t, valid, not bool(valid.all()))
+
+
+def _out_of_memory(exc: BaseException) -> bool:
+    """Whether ``exc`` says the device ran out of memory (torch's own error, or cuDNN/cuBLAS
+    failing to allocate, which arrive as plain RuntimeErrors)."""
+    if isinstance(exc, torch.cuda.OutOfMemoryError):
+        return True
+    text = str(exc)
+    return any(m in text for m in ("out of memory", "NOT_ENOUGH_MEMORY", "ALLOC_FAILED"))
+
+
+def _host_to(device: torch.device, a: np.ndarray) -> torch.Tensor:
+    """A small host array on ``device``; on CUDA through pinned memory and asynchronous, so that
+    the host does not wait for the work already queued (a plain copy would)."""
+    t = torch.from_numpy(np.ascontiguousarray(a))
+    if device.type == "cuda":
+        return t.pin_memory().to(device, non_blocking=True)
+    return t.to(device)
+
+
+def _pinned_copy(t: torch.Tensor) -> torch.Tensor:
+    """A pinned host copy of device tensor ``t``, queued without waiting."""
+    h = torch.empty(t.shape, dtype=t.dtype, pin_memory=True)
+    h.copy_(t, non_blocking=True)
+    return h
+
+
+def launch_tile(prep: PreparedBlock, model: Model, options: PredictOptions, state: dict | None = None, *,
+                probabilities: bool = False) -> LaunchedTile:
+    """Queue a tile's device work (windows cut as strided views, one copy per batch, model,
+    softmax, argmax) and the copies of its results to the host; returns without waiting on CUDA
+    (nothing in here synchronises the device, so it runs ahead by a tile: tests/predict/test_gpu.py).
+    ``state`` carries the batch size across tiles once out-of-memory has halved it;
+    ``probabilities``: also return the per-class probabilities."""
+    device = torch_device(options.device)
+    s, p = options.stride, model.patch_size
+    state = state if state is not None else {}
+    batch = state.get("batch") or options.batch_size or (4096 if device.type == "cuda" else 512)
+    net = model.on(device)
+    k = len(model.codes)
+    valid_np = prep.valid
+    th, tw = valid_np.shape
+    cuda = device.type == "cuda"
+    start = None
+    if cuda:  # marks when the device reaches this tile (timings: device_span)
+        start = torch.cuda.Event(enable_timing=True)
+        start.record()
+    copied = None
+    with torch.inference_mode():
+        # asynchronous only from CUDA's pinned buffers: elsewhere the block's buffer is reused as
+        # soon as this returns
+        x = prep.block.to(device, non_blocking=cuda)
+        if cuda:
+            copied = torch.cuda.Event()
+            copied.record()
+        c = x.shape[0]
+        windows = x.unfold(1, p, s).unfold(2, p, s)  # (C, th', tw', p, p): a view, nothing copied
+        probs = torch.full((k, th, tw), float("nan"), dtype=torch.float32, device=device)
+        while True:
+            try:
+                for r0, r1, c0, c1 in _chunks(th, tw, batch):
+                    v = valid_np[r0:r1, c0:c1]
+                    nv = int(v.sum())
+                    if nv == 0:
+                        continue
+                    rect = windows[:, r0:r1, c0:c1].permute(1, 2, 0, 3, 4)  # (nr, nc, C, p, p) view
+                    if nv >= _DENSE * v.size:
+                        xb = rect.reshape(-1, c, p, p)  # the one copy
+                        pb = forward_batch(net, xb, device, options.amp)
+                        probs[:, r0:r1, c0:c1] = pb.T.reshape(k, r1 - r0, c1 - c0)
+                    else:
+                        # the valid windows' positions, found on the host: a boolean mask on the
+                        # device would make CUDA wait for its result (nonzero) before going on
+                        ri, ci = _host_to(device, np.stack(np.nonzero(v)))
+                        xb = rect[ri, ci]  # gathers the valid windows only: (nv, C, p, p)
+                        pb = forward_batch(net, xb, device, options.amp)
+                        probs[:, r0:r1, c0:c1][:, ri, ci] = pb.T
+                break
+            except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is one
+                if not _out_of_memory(exc) or batch == 1:
+                    raise
+                batch = max(1, batch // 2)
+                state["batch"] = batch
+                torch.cuda.empty_cache()
+                log.warning("CUDA out of memory: batch size halved to %d", batch)
+        nan = torch.full((), float("nan"), device=device)
+        if prep.any_invalid:
+            valid = _host_to(device, valid_np)
+            probs = torch.where(valid[None], probs, nan)
+        conf, arg = probs.max(0)
+        codes = model.lut(device)[arg.clamp(min=0)]
+        if prep.any_invalid:
+            codes = torch.where(valid, codes, torch.zeros((), dtype=torch.uint8, device=device))
+            conf = torch.where(valid, conf, nan)
+        out_probs = probs if probabilities else None
+        event = None
+        if cuda:
+            codes, conf = _pinned_copy(codes), _pinned_copy(conf)
+            out_probs = None if out_probs is None else _pinned_copy(out_probs)
+            event = torch.cuda.Event(enable_timing=True)
+            event.record()
+    return LaunchedTile(codes, conf, out_probs, int(valid_np.sum()), event, start, copied)
+
+
+def finish_tile(launched: LaunchedTile) -> TileResult:
+    """Wait for a launched tile and return its results as numpy arrays."""
+    span = None
+    if launched.event is not None:
+        launched.event.synchronize()
+        if launched.start is not None:
+            span = launched.start.elapsed_time(launched.event) / 1000.0
+    return TileResult(
+        codes=launched.codes.numpy(),
+        confidence=launched.confidence.numpy(),
+        probabilities=None if launched.probabilities is None else launched.probabilities.numpy(),
+        n_valid=launched.n_valid,
+        device_span=span,
+    )
+
+
+def compute_tile(block: np.ndarray, model: Model, options: PredictOptions, state: dict | None = None, *,
+                 probabilities: bool = False) -> TileResult:
+    """Classify all windows of one input block (C, hb, wb): prepare, launch and finish it."""
+    prep = prepare_block(block, model, options, pin=torch_device(options.device).type == "cuda")
+    return finish_tile(launch_tile(prep, model, options, state, probabilities=probabilities))

@@ -1,0 +1,125 @@
+"""The model as prediction sees it: a network, the LCZ code of each output, the SAR band set, the
+fill value of nodata pixels; and where a checkpoint comes from when none is given."""
+
+from __future__ import annotations
+
+import copy
+import os
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from ..bands import BandSet, band_set as _band_set
+from ..classes import lcz
+from ..errors import CheckpointError, ConfigError
+from .grid import PATCH
+
+__all__ = ["Model", "load_model", "resolve_model_path", "torch_device"]
+
+
+@dataclass
+class Model:
+    """What prediction needs of a model: ``network`` ((B, C, 32, 32) physical units -> logits
+    (B, K)), ``codes`` (LCZ code of each output index), the SAR ``band_set``, a per-channel
+    ``fill`` value (physical units) for nodata pixels inside valid windows, and a ``name``."""
+
+    network: torch.nn.Module
+    codes: tuple[int, ...]
+    band_set: BandSet
+    fill: tuple[float, ...] | None = None
+    name: str = "model"
+    patch_size: int = PATCH
+    _on: dict = field(default_factory=dict, repr=False, compare=False)
+
+    def __post_init__(self):
+        self.codes = tuple(int(c) for c in self.codes)
+        for c in self.codes:
+            lcz(c)  # raises ConfigError for a non-LCZ code
+        if self.fill is None:
+            self.fill = (0.0,) * self.band_set.n_channels
+        if len(self.fill) != self.band_set.n_channels:
+            raise ConfigError(f"fill has {len(self.fill)} values for {self.band_set.n_channels} channels")
+        self.network.eval()
+
+    def on(self, device: torch.device) -> torch.nn.Module:
+        """The network on ``device`` (moved once, cached)."""
+        key = str(device)
+        if key not in self._on:
+            if device.type == "cpu":
+                self._on[key] = self.network
+            else:
+                self._on[key] = copy.deepcopy(self.network).to(device)
+        return self._on[key]
+
+    def lut(self, device: torch.device) -> torch.Tensor:
+        """uint8 LCZ code of each output index, on ``device`` (made once, cached)."""
+        key = f"lut:{device}"
+        if key not in self._on:
+            self._on[key] = torch.tensor(self.codes, dtype=torch.uint8).to(device)
+        return self._on[key]
+
+    def __getstate__(self):
+        state = dict(self.__dict__)
+        state["_on"] = {}
+        return state
+
+
+def resolve_model_path(model: str | os.PathLike | None) -> Path:
+    """The checkpoint to use: ``model``, else ``$LCZMAP_MODEL``, else the last one trained."""
+    if model is not None:
+        return Path(model)
+    env = os.environ.get("LCZMAP_MODEL")
+    if env:
+        return Path(env)
+    from ..checkpoint import last_checkpoint
+
+    last = last_checkpoint()
+    if last is None:
+        raise CheckpointError(
+            "no model given and none trained yet: pass --model CHECKPOINT, set LCZMAP_MODEL, "
+            "or train one with `lczmap train DATA --sar-bands lee-intensity`"
+        )
+    return last
+
+
+def load_model(model: Any = None, codes: Sequence[int] | None = None, band_set: BandSet | str | None = None) -> Model:
+    """Normalise ``model`` to a :class:`Model`.
+
+    Accepts a :class:`Model`; a checkpoint path (None: ``$LCZMAP_MODEL``, else the last checkpoint
+    ``lczmap train`` wrote); a loaded checkpoint (anything with ``sar_network()``); or a bare
+    ``torch.nn.Module`` together with ``codes`` and ``band_set``.
+    """
+    if isinstance(model, Model):
+        return model
+    if isinstance(model, torch.nn.Module):
+        if codes is None or band_set is None:
+            raise ConfigError("a bare torch module needs codes=... and band_set=...: or pass a checkpoint path")
+        bs = _band_set(band_set, "sar") if isinstance(band_set, str) else band_set
+        return Model(model, tuple(codes), bs, name=type(model).__name__)
+    if model is None or isinstance(model, (str, os.PathLike)):
+        from ..checkpoint import load_checkpoint
+
+        path = resolve_model_path(model)
+        if not path.is_file():
+            raise CheckpointError(f"checkpoint {path} does not exist: check --model or train one with `lczmap train`")
+        model = load_checkpoint(path)
+    if hasattr(model, "sar_network"):
+        meta = getattr(model, "meta", {}) or {}
+        fill = meta.get("sar_mean")
+        name = str(getattr(model, "path", "checkpoint"))
+        return Model(model.sar_network(), tuple(model.codes), model.sar_bands,
+                     tuple(float(v) for v in fill) if fill else None, name=name,
+                     patch_size=int(getattr(model, "patch_size", PATCH)))
+    raise ConfigError(f"cannot use {type(model).__name__} as a model: pass a checkpoint path or a lczmap Model")
+
+
+def torch_device(device: str | torch.device | None) -> torch.device:
+    """``device`` as a torch device: None or ``auto`` picks CUDA, then MPS, then the CPU."""
+    if isinstance(device, torch.device):
+        return device
+    from .._device import resolve_device
+
+    return resolve_device("auto" if device is None else str(device))

@@ -1,0 +1,115 @@
+"""Prediction options: one frozen, validated :class:`PredictOptions` for every way in (library,
+CLI, QGIS), and the defaults the CLI and the QGIS form show.
+
+This module imports nothing heavy (no torch, no rasterio), so that the CLI and the QGIS plugin
+can build their forms from it; the checks that need the scene or device modules import them
+when an options object is made.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from dataclasses import dataclass
+from numbers import Integral, Real
+from typing import TYPE_CHECKING, Any
+
+from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..scene.units import Units
+
+__all__ = ["PredictOptions", "DEFAULT_STRIDE", "DEFAULT_TILE", "DEFAULT_MAX_NODATA", "DEFAULT_FILTER_SIGMA",
+           "merge_options"]
+
+#: Output pixel size in input pixels (10 x 10 m = 100 m, the LCZ convention).
+DEFAULT_STRIDE = 10
+#: Output pixels per tile side.
+DEFAULT_TILE = 128
+#: Largest nodata share of a window that is still classified.
+DEFAULT_MAX_NODATA = 0.5
+#: Gaussian sigma of the filtered LCZ map, in output pixels.
+DEFAULT_FILTER_SIGMA = 1.0
+
+
+def _at_least(name: str, option: str, value: Any, low: int, optional: bool = False) -> int | None:
+    if value is None and optional:
+        return None
+    if isinstance(value, bool) or not isinstance(value, Integral) or value < low:
+        raise ConfigError(f"{name} must be at least {low} ({option}), got {value!r}")
+    return int(value)
+
+
+@dataclass(frozen=True)
+class PredictOptions:
+    """How to map a scene: every option of :func:`~lczmap.predict.predict_scene` except the
+    inputs, the output paths and the progress callback. Validated on construction (a bad value
+    raises :class:`~lczmap.errors.ConfigError` naming the CLI option too); change one with
+    :func:`dataclasses.replace`, which validates again.
+
+    Opening the scene: ``bands`` (names of the scene's bands in order, default: band descriptions),
+    ``units`` (``linear`` or ``db``; None: the file's unit tag, else linear), ``resample`` (one of
+    :data:`lczmap.scene.RESAMPLING` for scenes whose pixels are not 10 m; None refuses them).
+    The map: ``stride`` (output pixel size in input pixels), ``max_nodata`` (largest nodata share
+    of a classified window), ``filter_sigma`` (Gaussian sigma of the filtered map, output pixels).
+    Running: ``device`` (auto, cpu, cuda, cuda:N, mps), ``batch_size`` (windows per batch; None:
+    4096 on CUDA, else 512), ``tile_size`` (output pixels per tile side), ``amp`` (mixed precision
+    on CUDA), ``threads`` (torch threads on the CPU; None: all cores but one), ``read_threads``
+    (threads reading tiles; None: see :func:`~lczmap.predict.reader_settings`), ``scheduler`` (a
+    dask.distributed address or Client to run tiles on). Outputs: ``resume`` (continue an
+    interrupted run), ``overwrite`` (replace existing outputs).
+    """
+
+    bands: tuple[str, ...] | None = None
+    units: Units | None = None
+    resample: str | None = None
+    stride: int = DEFAULT_STRIDE
+    max_nodata: float = DEFAULT_MAX_NODATA
+    filter_sigma: float = DEFAULT_FILTER_SIGMA
+    device: str = "auto"
+    batch_size: int | None = None
+    tile_size: int = DEFAULT_TILE
+    amp: bool = True
+    threads: int | None = None
+    read_threads: int | None = None
+    scheduler: Any = None
+    resume: bool = False
+    overwrite: bool = False
+
+    def __post_init__(self) -> None:
+        from .._device import check_device
+        from ..scene.grid import RESAMPLING
+        from ..scene.units import UNITS
+
+        if self.bands is not None:
+            if isinstance(self.bands, str) or not all(isinstance(b, str) for b in self.bands):
+                raise ConfigError(f"bands must be a sequence of band names (--bands), got {self.bands!r}")
+            object.__setattr__(self, "bands", tuple(self.bands))
+        if self.units is not None and self.units not in UNITS:
+            raise ConfigError(f"unknown units {self.units!r} (--units): choose one of {', '.join(UNITS)}")
+        if self.resample is not None and self.resample not in RESAMPLING:
+            raise ConfigError(f"unknown resampling {self.resample!r} (--resample): choose one of {', '.join(RESAMPLING)}")
+        for name, option, optional in (("stride", "--stride", False), ("tile_size", "--tile-size", False),
+                                       ("batch_size", "--batch-size", True), ("threads", "--threads", True),
+                                       ("read_threads", "--read-threads", True)):
+            object.__setattr__(self, name, _at_least(name, option, getattr(self, name), 1, optional))
+        if isinstance(self.max_nodata, bool) or not isinstance(self.max_nodata, Real) or not 0 <= self.max_nodata <= 1:
+            raise ConfigError(f"max_nodata must lie in 0..1 (--max-nodata), got {self.max_nodata!r}")
+        object.__setattr__(self, "max_nodata", float(self.max_nodata))
+        if isinstance(self.filter_sigma, bool) or not isinstance(self.filter_sigma, Real) or not self.filter_sigma > 0:
+            raise ConfigError(f"filter_sigma must be positive (--filter-sigma), got {self.filter_sigma!r}")
+        object.__setattr__(self, "filter_sigma", float(self.filter_sigma))
+        check_device(str(self.device))
+        object.__setattr__(self, "device", str(self.device))
+
+
+def merge_options(options: PredictOptions | None, overrides: dict[str, Any]) -> PredictOptions:
+    """``options`` (default: :class:`PredictOptions`) with ``overrides`` applied, validated once:
+    how the ``predict_*`` functions accept today's keyword arguments beside ``options=``."""
+    if options is not None and not isinstance(options, PredictOptions):
+        raise ConfigError(f"options must be a PredictOptions, got {type(options).__name__}")
+    unknown = sorted(set(overrides) - {f.name for f in dataclasses.fields(PredictOptions)})
+    if unknown:
+        raise TypeError(f"unknown prediction option(s) {', '.join(unknown)}: see lczmap.PredictOptions")
+    if options is None:
+        return PredictOptions(**overrides)
+    return dataclasses.replace(options, **overrides) if overrides else options

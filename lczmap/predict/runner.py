@@ -1,0 +1,292 @@
+"""Running tiles: reader threads read and prepare the next tiles into reused host buffers while
+the calling thread launches one tile on the device and collects the one before; or the tiles run
+on a dask.distributed cluster. Where the time went is a :class:`Timings`."""
+
+from __future__ import annotations
+
+import dataclasses
+import math
+import os
+import threading
+import time
+from collections import deque
+from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from typing import Any
+
+import torch
+
+from ..errors import ClusterError, ConfigError
+from ..scene import Scene
+from .grid import Tile, tile_block
+from .kernel import LaunchedTile, PreparedBlock, TileResult, compute_tile, finish_tile, launch_tile, prepare_block
+from .model import Model, torch_device
+from .options import PredictOptions
+
+__all__ = ["Timings", "BufferPool", "reader_settings", "prepared_tiles", "run_local", "run_distributed"]
+
+#: ``put(tile, result)``: where a runner hands each finished tile.
+Put = Callable[[Tile, TileResult], None]
+
+
+@dataclass
+class Timings:
+    """Where the seconds of a run went: ``setup``, ``tiles`` (of which the calling thread spent
+    ``read_wait`` waiting for reads, ``compute`` running or waiting for the model, ``store``
+    storing results; local runs only, else None) and ``write`` (the output files). On CUDA,
+    ``device_span`` sums, per tile, the device time from reaching the tile to finishing it:
+    ``tiles - device_span`` is the time the GPU sat waiting for the host."""
+
+    setup: float = 0.0
+    tiles: float = 0.0
+    write: float = 0.0
+    read_wait: float | None = None
+    compute: float | None = None
+    store: float | None = None
+    device_span: float | None = None
+
+    def as_dict(self) -> dict[str, float]:
+        """The timings that were measured, by name (those of a kind of run that has none are left out)."""
+        return {k: v for k, v in dataclasses.asdict(self).items() if v is not None}
+
+    def add(self, name: str, seconds: float) -> None:
+        """Add ``seconds`` to timing ``name`` (starting it at 0 when not measured yet)."""
+        setattr(self, name, (getattr(self, name) or 0.0) + seconds)
+
+
+class _PoolClosed(Exception):
+    pass
+
+
+class BufferPool:
+    """Host buffers for tile blocks, made on demand up to ``n`` and reused: tiles are read straight
+    into them, so there is no allocation per tile and, on CUDA (pinned buffers), no pinning copy
+    and an asynchronous copy to the device. A buffer released with a CUDA event is waited for by
+    the reader that takes it next, never by the compute thread."""
+
+    def __init__(self, n: int, numel: int, pinned: bool):
+        self._n, self._numel, self._pinned = n, numel, pinned
+        self._free: deque = deque()
+        self._made = 0
+        self._closed = False
+        self._cond = threading.Condition()
+
+    def acquire(self) -> torch.Tensor:
+        with self._cond:
+            while True:
+                if self._closed:
+                    raise _PoolClosed
+                if self._free:
+                    buf, event = self._free.popleft()
+                    break
+                if self._made < self._n:
+                    self._made += 1
+                    buf, event = None, None
+                    break
+                self._cond.wait()
+        if buf is None:
+            buf = torch.empty(self._numel, dtype=torch.float32, pin_memory=self._pinned)
+        if event is not None:
+            event.synchronize()
+        return buf
+
+    def release(self, buf: torch.Tensor, event=None) -> None:
+        with self._cond:
+            self._free.append((buf, event))
+            self._cond.notify()
+
+    def close(self) -> None:
+        with self._cond:
+            self._closed = True
+            self._cond.notify_all()
+
+
+def _read_prepared(read: Callable, t: Tile, model: Model, options: PredictOptions, pool: BufferPool) -> PreparedBlock:
+    """Read tile ``t``'s block into a buffer of ``pool`` and prepare it (runs in a reader thread)."""
+    buf = pool.acquire()
+    try:
+        a, b, c, d = tile_block(t, options.stride, model.patch_size)
+        shape = (model.band_set.n_channels, b - a, d - c)
+        view = buf[: math.prod(shape)].view(shape)
+        block = read(a, b, c, d, out=view.numpy())
+        prep = prepare_block(block, model, options, tensor=view)
+    except BaseException:
+        pool.release(buf)
+        raise
+    prep.pool, prep.buffer = pool, buf
+    return prep
+
+
+def _block_numel(tiles: Sequence[Tile], model: Model, options: PredictOptions) -> int:
+    """Elements of the largest input block among ``tiles``."""
+    blocks = [tile_block(t, options.stride, model.patch_size) for t in tiles]
+    return model.band_set.n_channels * max(b - a for a, b, _, _ in blocks) * max(d - c for _, _, c, d in blocks)
+
+
+def reader_settings(device: str | torch.device, read_threads: int | None = None) -> int:
+    """Reader threads of a local run on ``device`` (``read_threads`` overrides).
+
+    On the CPU the model is the bound (reading takes ~1 % of the time): 2-4 readers, leaving the
+    cores to torch. On an accelerator the host must keep up with the device: half the cores
+    (2-8), so that compressed scenes (GDAL decodes them ~7x slower than raw ones) or slow storage
+    still feed it. GDAL's own decode threads (``GDAL_NUM_THREADS``) are left to the user's
+    environment: with as many readers as cores they gave nothing, and they slowed raw scenes."""
+    dev = torch_device(device) if device in (None, "auto") else torch.device(device)
+    cpus = os.cpu_count() or 2
+    readers = min(4, max(2, cpus // 4)) if dev.type == "cpu" else min(8, max(2, cpus // 2))
+    if read_threads is not None:
+        if read_threads < 1:
+            raise ConfigError(f"read_threads must be at least 1 (--read-threads), got {read_threads}")
+        readers = int(read_threads)
+    return readers
+
+
+def prepared_tiles(read: Callable, tiles: Sequence[Tile], model: Model, options: PredictOptions, readers: int,
+                   pinned: bool = False, timings: Timings | None = None) -> Iterator[tuple[Tile, PreparedBlock]]:
+    """Yield ``(tile, PreparedBlock)`` in the order of ``tiles``: ``readers`` threads read and
+    prepare (nodata rule, fill) up to ``readers + 1`` tiles ahead into ``readers + 4`` reused host
+    buffers (``pinned`` for CUDA), so host memory stays bounded by the tile size. ``read(a, b, c,
+    d, out=...)`` reads input rows ``a:b`` and columns ``c:d`` into ``out``. A yielded block's
+    buffer is given back when the consumer moves on, unless it called ``prep.release(event)``
+    itself (CUDA: after queuing the copy to the device). Time spent waiting for a tile is added to
+    ``timings.read_wait``."""
+    tiles = list(tiles)
+    timings = timings if timings is not None else Timings()
+    timings.add("read_wait", 0.0)
+    if not tiles:
+        return
+    pool = BufferPool(readers + 4, _block_numel(tiles, model, options), pinned=pinned)
+
+    def work(t):
+        return _read_prepared(read, t, model, options, pool)
+
+    with ThreadPoolExecutor(max_workers=max(1, readers), thread_name_prefix="lczmap-read") as executor:
+        pending: deque = deque()
+        it = iter(tiles)
+        try:
+            for t in it:
+                pending.append((t, executor.submit(work, t)))
+                if len(pending) > readers:
+                    break
+            while pending:
+                t, fut = pending.popleft()
+                t0 = time.perf_counter()
+                prep = fut.result()
+                timings.add("read_wait", time.perf_counter() - t0)
+                nxt = next(it, None)
+                if nxt is not None:
+                    pending.append((nxt, executor.submit(work, nxt)))
+                yield t, prep
+                prep.release()
+                del prep
+        finally:
+            for _, fut in pending:
+                fut.cancel()
+            pool.close()  # readers waiting for a buffer stop instead of blocking the shutdown
+
+
+def run_local(read: Callable, tiles: Sequence[Tile], model: Model, options: PredictOptions, put: Put, bar=None, *,
+              probabilities: bool = False, timings: Timings | None = None) -> None:
+    """Reader threads read and prepare the next tiles while this thread queues the device work
+    of one tile and collects the results of the one before (so CUDA never waits on the host).
+
+    On the CPU, torch runs on ``options.threads`` intra-op threads during the call (default: all
+    cores but one, which is left to the reader threads; torch's setting is restored afterwards).
+    ``timings`` receives the seconds this thread waited for reads (``read_wait``), ran or waited
+    for the model (``compute``) and stored results (``store``); ``bar``: a tqdm-like progress bar."""
+    if torch_device(options.device).type != "cpu":
+        return _run_local_on(read, tiles, model, options, put, bar, probabilities, timings)
+    n = options.threads or max(1, (os.cpu_count() or 1) - 1)
+    before = torch.get_num_threads()
+    torch.set_num_threads(n)
+    try:
+        return _run_local_on(read, tiles, model, options, put, bar, probabilities, timings)
+    finally:
+        torch.set_num_threads(before)
+
+
+def _run_local_on(read: Callable, tiles: Sequence[Tile], model: Model, options: PredictOptions, put: Put, bar,
+                  probabilities: bool, timings: Timings | None) -> None:
+    state: dict = {}
+    kind = torch_device(options.device).type
+    readers = reader_settings(options.device, options.read_threads)
+    timings = timings if timings is not None else Timings()
+    timings.add("compute", 0.0)
+    timings.add("store", 0.0)
+
+    def collect(t: Tile, launched: LaunchedTile) -> None:
+        t0 = time.perf_counter()
+        res = finish_tile(launched)
+        t1 = time.perf_counter()
+        put(t, res)
+        timings.add("compute", t1 - t0)
+        if res.device_span is not None:
+            timings.add("device_span", res.device_span)
+        timings.add("store", time.perf_counter() - t1)
+        if bar is not None:
+            bar.update(1)
+
+    previous = None
+    for t, prep in prepared_tiles(read, tiles, model, options, readers, pinned=kind == "cuda", timings=timings):
+        t0 = time.perf_counter()
+        launched = launch_tile(prep, model, options, state, probabilities=probabilities)
+        timings.add("compute", time.perf_counter() - t0)
+        prep.release(launched.copied)  # CUDA: once copied to the device; elsewhere: done with the block
+        del prep
+        if previous is not None:
+            collect(*previous)
+        previous = (t, launched)
+    if previous is not None:
+        collect(*previous)
+
+
+def _remote_tile(scene: Scene, model: Model, tile: Tile, options: PredictOptions, probabilities: bool) -> TileResult:
+    """A tile computed on a dask worker (reads its own block)."""
+    block = scene.read(*tile_block(tile, options.stride, model.patch_size))
+    return compute_tile(block, model, options, probabilities=probabilities)
+
+
+def run_distributed(scheduler: Any, scene: Scene, tiles: Sequence[Tile], model: Model, options: PredictOptions,
+                    put: Put, bar=None, *, probabilities: bool = False) -> None:
+    """Compute ``tiles`` on the dask.distributed cluster at ``scheduler`` (an address or a Client),
+    at most three tiles in flight per worker; each worker reads its own blocks."""
+    try:
+        from distributed import Client, as_completed
+    except ImportError:  # pragma: no cover - distributed is a dependency
+        from ..errors import MissingDependencyError
+
+        raise MissingDependencyError("--scheduler needs dask.distributed: pip install distributed") from None
+    options = dataclasses.replace(options, scheduler=None)  # the workers run their tiles locally
+    own = not hasattr(scheduler, "submit")
+    try:
+        client = Client(scheduler, set_as_default=False) if own else scheduler
+    except OSError as exc:
+        raise ClusterError(f"cannot reach the dask scheduler at {scheduler} ({exc}): check the address") from None
+    try:
+        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+        model_f = client.scatter(model, broadcast=True)
+        scene_f = client.scatter(scene, broadcast=True)
+        todo = deque(tiles)
+        keys = {}
+
+        def submit():
+            t = todo.popleft()
+            f = client.submit(_remote_tile, scene_f, model_f, t, options, probabilities, pure=False)
+            keys[f.key] = t
+            return f
+
+        if not todo:
+            return
+        running = as_completed([submit() for _ in range(min(len(todo), 3 * n_workers))], loop=client.loop)
+        for fut in running:
+            t = keys.pop(fut.key)
+            put(t, fut.result())
+            fut.release()
+            if todo:
+                running.add(submit())
+            if bar is not None:
+                bar.update(1)
+    finally:
+        if own:
+            client.close()
