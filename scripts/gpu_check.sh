@@ -10,11 +10,11 @@
 #   1. tests/predict/test_gpu.py: CUDA training with AMP, CPU-loadable checkpoint, CUDA predict == CPU predict
 #   2. `lczmap -v predict` on a 10,980 x 10,980 scene, wall clock with Python start (target <= 10 s),
 #      and its timing line (reads waited, model, device busy, writing)
-#   3. scripts/bench_predict.py on the same scene: model-only bound (a) vs end to end (b), target
+#   3. scripts/bench/bench_predict.py on the same scene: model-only bound (a) vs end to end (b), target
 #      b/a >= 0.75; (b') data path and what reused buffers save at the reader; (r) host path;
 #      timings of (b) and (b') in the JSON
-#   4. scripts/bench_train.py on CUDA: samples/s per stage and method (short schedule)
-#   5. scripts/bench_predict.py on a DEFLATE-compressed copy of the scene (reading costs ~7x more)
+#   4. scripts/bench/bench_train.py on CUDA: samples/s per stage and method (short schedule)
+#   5. scripts/bench/bench_predict.py on a DEFLATE-compressed copy of the scene (reading costs ~7x more)
 #
 # A rehearsal on a machine without a GPU (small scene, CPU; the GPU tests skip):
 #   SIZE=600 DEVICE=cpu bash scripts/gpu_check.sh
@@ -42,7 +42,7 @@ timeout 200 python3 -m pytest -q -p no:cacheprovider -rs tests/predict/test_gpu.
 
 echo "== 2. lczmap predict, $SIZE x $SIZE, wall clock"
 scene=/tmp/lczmap_s10980.tif
-python3 scripts/bench_predict.py --size $SIZE --write-scene $scene 2>&1 | tail -3
+python3 scripts/bench/bench_predict.py --size $SIZE --write-scene $scene 2>&1 | tail -3
 python3 -c "import sys, pathlib; sys.path.insert(0, 'scripts'); from bench_predict import make_checkpoint; make_checkpoint(pathlib.Path('/tmp/lczmap_m.safetensors'))"
 t0=$(date +%s%N)
 timeout 120 python3 -m lczmap -v predict $scene /tmp/lczmap_cli.tif -m /tmp/lczmap_m.safetensors --device $DEVICE --overwrite \
@@ -51,17 +51,17 @@ echo "cli wall $(( ($(date +%s%N) - t0) / 1000000 )) ms" | tee -a "$OUT/cli_pred
 grep -E "windows in|setup|bound" "$OUT/cli_predict.log"
 
 echo "== 3. predict benchmark on the same scene"
-timeout 200 python3 scripts/bench_predict.py --scene $scene --skip-torchgeo --device $DEVICE \
+timeout 200 python3 scripts/bench/bench_predict.py --scene $scene --skip-torchgeo --device $DEVICE \
   --json "$OUT/bench_predict.json" 2>&1 | tee "$OUT/bench_predict.log" || status=1
 
 echo "== 4. training throughput on CUDA"
-timeout 120 python3 scripts/bench_train.py --device $DEVICE --threads 8 --batch-size 256 --eo-epochs 2 --sar-epochs 2 \
+timeout 120 python3 scripts/bench/bench_train.py --device $DEVICE --threads 8 --batch-size 256 --eo-epochs 2 --sar-epochs 2 \
   --json "$OUT/bench_train.json" 2>&1 | tee "$OUT/bench_train.log" || status=1
 
 echo "== 5. predict benchmark on a DEFLATE-compressed scene"
 rm -f $scene /tmp/lczmap_cli.tif
-timeout 150 sh -c "python3 scripts/bench_predict.py --size $SIZE --compress deflate --write-scene $scene && \
-  python3 scripts/bench_predict.py --scene $scene --skip-torchgeo --device $DEVICE --json '$OUT/bench_predict_deflate.json'" \
+timeout 150 sh -c "python3 scripts/bench/bench_predict.py --size $SIZE --compress deflate --write-scene $scene && \
+  python3 scripts/bench/bench_predict.py --scene $scene --skip-torchgeo --device $DEVICE --json '$OUT/bench_predict_deflate.json'" \
   > "$OUT/bench_predict_deflate.log" 2>&1 || status=1
 tail -30 "$OUT/bench_predict_deflate.log"
 rm -f $scene

@@ -11,5 +11,5 @@ PY=${PYTHON:-python3}
 "$PY" -m ruff check lczmap tests scripts qgis_plugin
 "$PY" -m mypy
 "$PY" -m pytest -q -p no:cacheprovider "$@"
-bash scripts/install_qgis.sh
-bash scripts/run_qgis_tests.sh
+bash scripts/dev/install_qgis.sh
+bash scripts/dev/run_qgis_tests.sh

@@ -16,7 +16,7 @@ def test_cli_reference_is_current():
 
     text = (ROOT / "docs" / "cli.md").read_text()
     sections = dict(re.findall(r"^## lczmap (\S+)\n(.*?)(?=^## |\Z)", text, flags=re.M | re.S))
-    assert set(sections) == set(main.commands), "docs/cli.md is stale: run python scripts/make_cli_docs.py"
+    assert set(sections) == set(main.commands), "docs/cli.md is stale: run python scripts/docs/make_cli_docs.py"
     for name, command in main.commands.items():
         option_block = sections[name].split("Options:", 1)[-1]
         documented = {  # the flags in the option column of --help (the text before the help)
@@ -28,10 +28,10 @@ def test_cli_reference_is_current():
         options = [p for p in command.params if isinstance(p, click.Option)]
         for param in options:
             for flag in [*param.opts, *param.secondary_opts]:
-                assert flag in documented, f"{flag} of lczmap {name} missing: run python scripts/make_cli_docs.py"
+                assert flag in documented, f"{flag} of lczmap {name} missing: run python scripts/docs/make_cli_docs.py"
         stale = {f for f in documented if f.startswith("--")} - {
             f for p in options for f in (*p.opts, *p.secondary_opts)} - {"--help"}
-        assert not stale, f"lczmap {name}: {stale} no longer exist: run python scripts/make_cli_docs.py"
+        assert not stale, f"lczmap {name}: {stale} no longer exist: run python scripts/docs/make_cli_docs.py"
 
 
 def test_readme_lists_every_command_and_quick_start():

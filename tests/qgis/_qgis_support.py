@@ -8,6 +8,6 @@ os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 #: Each test module starts with ``pytest.importorskip("qgis.core", reason=SKIP_REASON)``.
 SKIP_REASON = (
-    "PyQGIS is not installed in this Python: run `bash scripts/install_qgis.sh` then "
-    "`bash scripts/run_qgis_tests.sh` (these tests need QGIS's own Python)"
+    "PyQGIS is not installed in this Python: run `bash scripts/dev/install_qgis.sh` then "
+    "`bash scripts/dev/run_qgis_tests.sh` (these tests need QGIS's own Python)"
 )

@@ -2,7 +2,7 @@
 from its built zip, and real lczmap outputs (a trained model, a synthetic scene, its LCZ map).
 
 These tests run under QGIS's own Python (Debian: /usr/bin/python3, or the venv that
-scripts/install_qgis.sh builds on it): ``bash scripts/run_qgis_tests.sh``. Under a Python without
+scripts/dev/install_qgis.sh builds on it): ``bash scripts/dev/run_qgis_tests.sh``. Under a Python without
 PyQGIS every test here skips, saying so.
 """
 
@@ -44,9 +44,9 @@ def qgis_app(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def plugin_zip(tmp_path_factory):
-    """The plugin zip as scripts/build_qgis_plugin.sh builds it."""
+    """The plugin zip as scripts/dev/build_qgis_plugin.sh builds it."""
     out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "build_qgis_plugin.sh"), str(out)],
+    done = subprocess.run(["bash", str(ROOT / "scripts" / "dev" / "build_qgis_plugin.sh"), str(out)],
                           capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
     assert done.returncode == 0, done.stderr
     return Path(done.stdout.strip().splitlines()[-1])

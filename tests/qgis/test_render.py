@@ -1,4 +1,4 @@
-"""A styled LCZ map rendered to PNG by QGIS (scripts/render_qgis_map.py, which makes the README image)."""
+"""A styled LCZ map rendered to PNG by QGIS (scripts/docs/render_qgis_map.py, which makes the README image)."""
 
 from __future__ import annotations
 
@@ -39,7 +39,7 @@ def test_rendered_map_shows_the_lcz_colours_of_the_map_and_a_legend(qgis_app, lc
     zone_layer = zones(lcz_outputs.out, tmp_path / "zones.gpkg", min_area=50000).path
     png = tmp_path / "map.png"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "render_qgis_map.py"), str(lcz_outputs.out), str(zone_layer),
+        [sys.executable, str(ROOT / "scripts" / "docs" / "render_qgis_map.py"), str(lcz_outputs.out), str(zone_layer),
          "-o", str(png), "--title", "LCZ map", "--dpi", "100"],
         capture_output=True, text=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
     )
@@ -58,7 +58,7 @@ def test_render_refuses_a_file_qgis_cannot_open(qgis_app, tmp_path):
     bogus = tmp_path / "bogus.tif"
     bogus.write_text("not a raster")
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "render_qgis_map.py"), str(bogus), "-o", str(tmp_path / "x.png")],
+        [sys.executable, str(ROOT / "scripts" / "docs" / "render_qgis_map.py"), str(bogus), "-o", str(tmp_path / "x.png")],
         capture_output=True, text=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
     )
     assert done.returncode == 1

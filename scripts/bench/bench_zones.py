@@ -1,13 +1,13 @@
 #!/usr/bin/env python
 """Benchmarks for lczmap zones / summarize (run by hand; figures go to docs/benchmarks.md).
 
-    python scripts/bench_zones.py engines [--size 2000] [--districts 400]
+    python scripts/bench/bench_zones.py engines [--size 2000] [--districts 400]
         Zonal engines for district shares on one LCZ map and one districts layer:
         exactextract (exact coverage fractions), rasterstats (categorical, pixel-centre rule) and
         an exact pure-shapely engine (interior pixels by rasterize, edge pixels by polygon
         intersection). Reports time per engine and the largest share error against the exact
         shapely engine.
-    python scripts/bench_zones.py memory [--size 11000] [--min-area 30000] [--block-rows 1024 256]
+    python scripts/bench/bench_zones.py memory [--size 11000] [--min-area 30000] [--block-rows 1024 256]
         `vectorize_zones` (once per --block-rows) and `summarize` (whole map and a 5 km district grid) on a
         size x size LCZ map at 100 m; each step runs in a fresh process (GDAL_CACHEMAX=64 MB, so
         GDAL's block cache, by default 5% of RAM, does not blur the figures) and reports wall time

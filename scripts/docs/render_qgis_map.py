@@ -1,9 +1,9 @@
 """Render LCZ layers to a PNG with QGIS (headless), as they look in QGIS: each layer with its own
 style (the .qml lczmap writes beside it), plus a legend. Used for the README's map image.
 
-Run it with QGIS's Python (the venv scripts/install_qgis.sh builds):
+Run it with QGIS's Python (the venv scripts/dev/install_qgis.sh builds):
 
-    .venv-qgis/bin/python scripts/render_qgis_map.py LCZ.tif [ZONES.gpkg ...] -o map.png
+    .venv-qgis/bin/python scripts/docs/render_qgis_map.py LCZ.tif [ZONES.gpkg ...] -o map.png
 
 The first layer is drawn on top; the map takes the first layer's CRS and the layers' joint extent.
 Exit status 1 with a one-line message for a layer QGIS cannot open.

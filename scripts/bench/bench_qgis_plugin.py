@@ -1,7 +1,7 @@
 """Overhead of the QGIS plugin over the library: the same scene mapped by ``lczmap.predict_scene``
 and by ``processing.run("lczmap:predict", ...)`` in headless QGIS, alternately, ``--repeat`` times.
 
-    .venv-qgis/bin/python scripts/bench_qgis_plugin.py [--size ROWS COLS] [--repeat N]
+    .venv-qgis/bin/python scripts/bench/bench_qgis_plugin.py [--size ROWS COLS] [--repeat N]
 
 Prints the median wall time of each and the plugin's overhead (also the time to start QGIS with
 Processing and the plugin). A tiny model is trained on a small twin first (not timed).
@@ -20,7 +20,7 @@ import zipfile
 from pathlib import Path
 
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def main() -> int:
@@ -57,7 +57,7 @@ def main() -> int:
     import processing
 
     dist = work / "dist"
-    built = subprocess.run(["bash", str(ROOT / "scripts" / "build_qgis_plugin.sh"), str(dist)], check=True,
+    built = subprocess.run(["bash", str(ROOT / "scripts" / "dev" / "build_qgis_plugin.sh"), str(dist)], check=True,
                            capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
     with zipfile.ZipFile(built.stdout.strip().splitlines()[-1]) as zf:
         zf.extractall(work / "plugins")

@@ -2,7 +2,7 @@
 
 Run by hand (each case runs in a fresh process so that its peak RSS is its own):
 
-    python scripts/bench_synthetic.py [--out /tmp/lczmap-bench] [--quick]
+    python scripts/bench/bench_synthetic.py [--out /tmp/lczmap-bench] [--quick]
 
 Cases: a 2,000/500/500 twin, a 20,000-patch twin (16,000/2,000/2,000), a 1,000 x 1,200 GRD scene
 and a full 10,980 x 10,980 GRD scene (one Sentinel-2 tile's extent; --quick skips it).

@@ -3,8 +3,8 @@
 # environment on QGIS's own Python (/usr/bin/python3) that holds lczmap, for the real-QGIS tests
 # in tests/qgis/ and for trying the QGIS plugin.  Idempotent: rerunning it only does what is missing.
 #
-#   bash scripts/install_qgis.sh            # venv at .venv-qgis/ in the repository
-#   LCZMAP_QGIS_VENV=/opt/lczmap-qgis bash scripts/install_qgis.sh
+#   bash scripts/dev/install_qgis.sh            # venv at .venv-qgis/ in the repository
+#   LCZMAP_QGIS_VENV=/opt/lczmap-qgis bash scripts/dev/install_qgis.sh
 #
 # Why a venv: QGIS's Python bindings are built for Debian's Python 3.11.2 and its numpy/GDAL.
 # A venv made with --system-site-packages sees PyQGIS and Processing, and gets lczmap's own
@@ -13,7 +13,7 @@
 # (affine 3 needs it); torch is pinned to the CPU wheel (an unpinned torch pulls a CUDA build).
 set -euo pipefail
 
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 VENV=${LCZMAP_QGIS_VENV:-$ROOT/.venv-qgis}
 PY=/usr/bin/python3
 SUDO=""

@@ -22,10 +22,10 @@ Memory (--memory): writes a 20,000 x 20,000 two-band float32 scene (3.2 GB) in b
 then deletes the scene.
 
 Examples:
-  python scripts/bench_predict.py --size 4000                      # CPU, all of a/b/c/b'/c'
-  python scripts/bench_predict.py --size 10980 --skip-torchgeo     # GPU check
-  python scripts/bench_predict.py --memory --memory-size 20000
-  python scripts/bench_predict.py --size 10980 --scene-kind random --compress deflate --host-path-only
+  python scripts/bench/bench_predict.py --size 4000                      # CPU, all of a/b/c/b'/c'
+  python scripts/bench/bench_predict.py --size 10980 --skip-torchgeo     # GPU check
+  python scripts/bench/bench_predict.py --memory --memory-size 20000
+  python scripts/bench/bench_predict.py --size 10980 --scene-kind random --compress deflate --host-path-only
 """
 
 from __future__ import annotations
@@ -44,7 +44,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 
 
 class Trivial(torch.nn.Module):
@@ -396,7 +396,7 @@ def memory(args) -> dict:
     with rasterio.open(scene) as ds:
         shape = (ds.height, ds.width, ds.count, ds.dtypes[0])
     if args.memory_model == "trivial":
-        scripts, big, out = str(ROOT / "scripts"), str(scene), str(work / "big_lcz.tif")
+        scripts, big, out = str(ROOT / "scripts" / "bench"), str(scene), str(work / "big_lcz.tif")
         code = (f"import sys; sys.path.insert(0, {scripts!r}); from bench_predict import Trivial; "
                 "from lczmap.predict import Model, predict_scene; from lczmap.bands import band_set; "
                 "m = Model(Trivial(2, 17), tuple(range(1, 18)), band_set('lee-intensity'), name='trivial'); "

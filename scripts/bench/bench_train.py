@@ -1,7 +1,7 @@
 """Training throughput: samples/s per stage and method on the So2Sat twin.
 
-    python scripts/bench_train.py                      # CPU, 1 thread, 3,000-patch twin
-    python scripts/bench_train.py --device cuda --threads 4 --batch-size 256
+    python scripts/bench/bench_train.py                      # CPU, 1 thread, 3,000-patch twin
+    python scripts/bench/bench_train.py --device cuda --threads 4 --batch-size 256
 
 A "sample" is one patch through one encoder, forward and backward: the EO stage counts EO
 patches (twice with --supcon: two views), the SAR stage counts labelled SAR patches, plus for

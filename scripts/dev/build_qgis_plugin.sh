@@ -2,14 +2,14 @@
 # Build the installable QGIS plugin zip: dist/lczmap_qgis-<version>.zip
 # (QGIS: Plugins > Manage and Install Plugins > Install from ZIP).
 #
-#   bash scripts/build_qgis_plugin.sh [OUT_DIR]     # default OUT_DIR: dist/
+#   bash scripts/dev/build_qgis_plugin.sh [OUT_DIR]     # default OUT_DIR: dist/
 #
 # The zip holds the folder lczmap_qgis/ (metadata.txt, the provider and its algorithms, LICENSE),
 # without caches. Its version is the one in qgis_plugin/lczmap_qgis/metadata.txt, which must equal
 # lczmap's own version (lczmap/__init__.py), and its homepage/repository/tracker must equal the
 # addresses in setup.cfg: the build stops if they differ, so each is decided in one place.
 set -euo pipefail
-ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/.." && pwd)
+ROOT=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 OUT=${1:-$ROOT/dist}
 PY=${PYTHON:-python3}
 mkdir -p "$OUT"

@@ -10,7 +10,7 @@ the cache, then measures in one run:
            (batch indexing + torch conversion, what a training loop does)
 
 Targets: cache >= 10x raw; cache epoch within 1.2x of in-memory.
-Run by hand:  python scripts/bench_data.py --n 20000
+Run by hand:  python scripts/bench/bench_data.py --n 20000
 """
 
 from __future__ import annotations
