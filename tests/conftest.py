@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 import torch
-
 from _so2sat_files import write_so2sat_file
 
 # Tests share two cores with everything else on the machine: keep torch to one thread.

@@ -1,6 +1,5 @@
 """The documentation a user reads matches the code."""
 
-import importlib.util
 import re
 from pathlib import Path
 

@@ -7,9 +7,9 @@ import json
 import click
 import pytest
 from click.testing import CliRunner
+from rasterio.rio.main import main_group as rio
 
 from lczmap.cli import main as lczmap_main
-from rasterio.rio.main import main_group as rio
 
 
 @pytest.fixture

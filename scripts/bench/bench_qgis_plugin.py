@@ -32,9 +32,9 @@ def main() -> int:
     import torch
 
     torch.set_num_threads(max(1, (os.cpu_count() or 2) // 2))
-    from lczmap.twin import write_scene, write_twin
     from lczmap.predict import predict_scene
     from lczmap.train import TrainConfig, train
+    from lczmap.twin import write_scene, write_twin
 
     work = Path(tempfile.mkdtemp(prefix="bench_qgis_"))
     os.environ["LCZMAP_HOME"] = str(work / "home")

@@ -14,10 +14,8 @@ import sys
 import zipfile
 from pathlib import Path
 
-import pytest
-
 import _qgis_support  # noqa: F401  (sets QT_QPA_PLATFORM before Qt starts)
-
+import pytest
 
 ROOT = Path(__file__).resolve().parents[2]
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import shutil
 
 import pytest
-
 from _qgis_support import SKIP_REASON
 
 pytest.importorskip("qgis.core", reason=SKIP_REASON)

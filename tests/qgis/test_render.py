@@ -8,7 +8,6 @@ import sys
 from pathlib import Path
 
 import pytest
-
 from _qgis_support import SKIP_REASON
 
 pytest.importorskip("qgis.core", reason=SKIP_REASON)
