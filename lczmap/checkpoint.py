@@ -119,7 +119,7 @@ class Checkpoint:
 
 def save_checkpoint(path: str | os.PathLike, model: YNet, meta: dict, overwrite: bool = False) -> Path:
     """Write ``model``'s weights and ``meta`` (JSON-able) atomically to ``path``."""
-    from safetensors.torch import save_file
+    from safetensors.torch import save
 
     missing = [k for k in _REQUIRED if k not in meta]
     if missing:
@@ -127,9 +127,26 @@ def save_checkpoint(path: str | os.PathLike, model: YNet, meta: dict, overwrite:
     meta = {"lczmap_version": __version__, **meta}
     header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "meta": json.dumps(meta)}
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        save_file(state, str(tmp), metadata=header)
+    data = _canonical(save(state, metadata=header))  # in memory: a full disk is then an OSError of the write below
+    with atomic_path(path, overwrite=overwrite, verify=_verify_written) as tmp:
+        tmp.write_bytes(data)
     return Path(path)
+
+
+def _canonical(data: bytes) -> bytes:
+    """``data`` (a safetensors file) with its JSON header's keys sorted: safetensors writes them in
+    hash-map order, which changes from process to process, and the same weights and metadata
+    should make the same file."""
+    n = int.from_bytes(data[:8], "little")
+    header = json.loads(data[8 : 8 + n])
+    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+    text += b" " * (-len(text) % 8)
+    return len(text).to_bytes(8, "little") + text + data[8 + n :]
+
+
+def _verify_written(tmp: Path) -> None:
+    if _read_metadata(tmp) is None:
+        raise CheckpointError(f"{tmp} did not read back as a safetensors file: the disk may be failing; write it elsewhere")
 
 
 def _read_metadata(path: Path) -> dict | None:

@@ -10,6 +10,7 @@ It imports nothing of the training stack.
 from __future__ import annotations
 
 import csv
+import errno
 import io
 import json
 import logging
@@ -20,7 +21,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._io import atomic_path, check_output
+from ._io import atomic_path, check_output, disk_full_error
 from .classes import label_of, lcz, name_of
 from .errors import DataError, OutputError
 
@@ -34,6 +35,9 @@ __all__ = [
 ]
 
 log = logging.getLogger(__name__)
+
+#: errno values of a full file system (as in :mod:`lczmap._io`).
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 #: Files :func:`evaluate` writes into ``out_dir``.
 REPORT_FILES = ("report.json", "confusion.csv", "confusion.png")
@@ -126,8 +130,7 @@ def _plot_confusion(cm: np.ndarray, codes, path: Path, title: str) -> None:
                 ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
                         color="white" if frac[i, j] > 0.5 else "black")
     fig.colorbar(im, ax=ax, label="fraction of true class")
-    with atomic_path(path, overwrite=True) as tmp:
-        fig.savefig(tmp, format="png", dpi=100)
+    fig.savefig(path, format="png", dpi=100)
 
 
 def evaluate(
@@ -167,6 +170,8 @@ def evaluate(
         if folder.is_dir():
             for p in out_paths.values():
                 check_output(p, overwrite)
+        else:  # the folder is made at the end: check now that it can be
+            check_output(_existing_ancestor(folder) / ".lczmap-evaluate")
     src = open_patches(data, split, ck.sar_bands, cache)
     positions, y = select_classes(src.labels, ck.meta["classes"], split)
     network = ck.sar_network()
@@ -205,20 +210,51 @@ def evaluate(
     }
     log.info("%s on %s (%d patches): accuracy %.4f, kappa %.4f", ck.path.name, split, len(y), m["overall_accuracy"], m["kappa"])
     if folder is not None and out_paths is not None:
-        folder.mkdir(parents=True, exist_ok=True)
-        buf = io.StringIO()
-        writer = csv.writer(buf)
-        writer.writerow(["true \\ predicted"] + [lcz(c).title for c in codes])
-        for i, c in enumerate(codes):
-            writer.writerow([lcz(c).title] + [int(v) for v in cm[i]])
-        with atomic_path(out_paths["confusion.csv"], overwrite=overwrite) as tmp:
-            tmp.write_text(buf.getvalue())
-        title = f"{ck.path.name} on {split}: OA {m['overall_accuracy']:.3f}, kappa {m['kappa']:.3f}"
-        _plot_confusion(cm, codes, out_paths["confusion.png"], title)
         report["files"] = {k: str(v) for k, v in out_paths.items()}
-        with atomic_path(out_paths["report.json"], overwrite=overwrite) as tmp:
-            tmp.write_text(json.dumps(report, indent=2))
+        _write_report(folder, out_paths, report, cm, codes, overwrite)
     return report
+
+
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def _write_report(folder: Path, out_paths: dict[str, Path], report: dict, cm: np.ndarray, codes, overwrite: bool) -> None:
+    """Write the three report files as one unit: all are written to temporary files first and
+    renamed only when all are whole; on failure nothing new is left (a folder made here is removed)."""
+    made: list[Path] = []
+    for parent in reversed([folder, *folder.parents]):
+        if not parent.exists():
+            try:
+                parent.mkdir()
+            except OSError as exc:
+                for d in reversed(made):
+                    d.rmdir()
+                if exc.errno in _NO_SPACE:
+                    raise disk_full_error(folder) from None
+                raise OutputError(f"cannot create {folder} ({exc.strerror}): choose a writable --out-dir") from None
+            made.append(parent)
+    buf = io.StringIO()
+    writer = csv.writer(buf)
+    writer.writerow(["true \\ predicted"] + [lcz(c).title for c in codes])
+    for i, c in enumerate(codes):
+        writer.writerow([lcz(c).title] + [int(v) for v in cm[i]])
+    title = f"{Path(report['checkpoint']).name} on {report['split']}: OA {report['overall_accuracy']:.3f}, kappa {report['kappa']:.3f}"
+    try:
+        with (atomic_path(out_paths["confusion.csv"], overwrite=overwrite) as csv_tmp,
+              atomic_path(out_paths["confusion.png"], overwrite=overwrite) as png_tmp,
+              atomic_path(out_paths["report.json"], overwrite=overwrite) as json_tmp):
+            csv_tmp.write_text(buf.getvalue())
+            _plot_confusion(cm, codes, png_tmp, title)
+            json_tmp.write_text(json.dumps(report, indent=2))
+    except BaseException:
+        for d in reversed(made):
+            if d.is_dir() and not any(d.iterdir()):
+                d.rmdir()
+        raise
 
 
 #: The verb-noun name of :func:`evaluate` (the same function), as the package root exports it.
@@ -238,4 +274,8 @@ class _Positions:
         return len(self.positions)
 
     def __getitem__(self, sl: slice) -> np.ndarray:
-        return self.src[self.positions[sl]]
+        from .data import check_finite
+
+        x = self.src[self.positions[sl]]
+        check_finite(x, self.src)
+        return x

@@ -11,7 +11,15 @@ import numpy as np
 
 from ..bands import EO_BAND_SETS, SAR_BAND_SETS, BandSet, Channel, band_set
 from ..errors import DataError
-from .cache import PREPARE_EO_BANDS, PREPARE_SAR_BANDS, CachePatches, is_cache, prepare, read_cache_index
+from .cache import (
+    PREPARE_EO_BANDS,
+    PREPARE_SAR_BANDS,
+    CachePatches,
+    check_cache_source,
+    is_cache,
+    prepare,
+    read_cache_index,
+)
 from .fewshot import draw_budget, parse_budget, select_classes
 from .so2sat import ROW_BLOCK, H5Patches, So2Sat, So2SatSplit, open_so2sat
 
@@ -19,7 +27,7 @@ __all__ = [
     "BandSet", "Channel", "band_set", "EO_BAND_SETS", "SAR_BAND_SETS",
     "So2Sat", "So2SatSplit", "open_so2sat", "H5Patches", "CachePatches", "prepare", "is_cache",
     "read_cache_index", "PREPARE_EO_BANDS", "PREPARE_SAR_BANDS", "open_patches", "select_classes",
-    "draw_budget", "parse_budget", "channel_stats", "PatchSource",
+    "draw_budget", "parse_budget", "channel_stats", "PatchSource", "check_cache_source", "check_finite",
 ]
 
 
@@ -43,15 +51,26 @@ def open_patches(
     cache: str | os.PathLike | None = None,
 ) -> H5Patches | CachePatches:
     """Patches of one band set of one split: from ``cache`` when it holds them complete, else from
-    the raw So2Sat files at ``data`` (a folder or a single .h5 file)."""
+    the raw So2Sat files at ``data`` (a folder or a single .h5 file). With both, the cache must have
+    been prepared from ``data`` (:func:`~lczmap.data.cache.check_cache_source`)."""
     bs = band_set(bands) if isinstance(bands, str) else bands
     if cache is not None and is_cache(cache):
-        state = read_cache_index(cache)["splits"].get(split, {}).get("band_sets", {}).get(bs.name)
-        if (state and state.get("complete")) or data is None:
+        entry = read_cache_index(cache)["splits"].get(split) or {}
+        state = entry.get("band_sets", {}).get(bs.name)
+        if state and state.get("complete") and data is not None:
+            check_cache_source(cache, open_so2sat(data).split(split), entry)
+            return CachePatches(cache, split, bs)
+        if data is None:
             return CachePatches(cache, split, bs)  # without raw data, the cache's own message says what is missing
     if data is None:
         raise DataError(f"no So2Sat data given and no cache at {cache}: give the So2Sat folder or run `lczmap prepare`")
     return H5Patches(open_so2sat(data).split(split), bs)
+
+
+def check_finite(x: np.ndarray, src) -> None:
+    """Refuse (:class:`DataError`) patches ``x`` read from ``src`` that hold NaN or infinite values."""
+    if not np.isfinite(x).all():
+        raise DataError(f"{src!r} holds NaN or infinite values: clean the data or choose another band set")
 
 
 def channel_stats(src, positions: np.ndarray | None = None, block: int = ROW_BLOCK) -> tuple[np.ndarray, np.ndarray]:

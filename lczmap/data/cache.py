@@ -2,18 +2,24 @@
 
 Layout of a cache folder (written by :func:`prepare`, ``lczmap prepare``)::
 
-    CACHE_DIR/cache.json                 format marker, source, splits, band sets, completion state
+    CACHE_DIR/cache.json                 format marker, source, splits (each with the identity of the
+                                         file it came from), band sets, completion state
     CACHE_DIR/<split>/labels.npy         int64 (N,)  label index 0-16
     CACHE_DIR/<split>/<band set>.npy     float32 (N, C, 32, 32), C-contiguous, memory-mapped on read
 
 Each band-set array is preallocated at its final size and filled in row blocks; after each block the
 number of finished rows is recorded, so an interrupted ``prepare`` resumes where it stopped.
-Random batches read from the memory map cost one page-cache copy per patch, so epochs run close to
+Each split records the identity of its source file (resolved path, size, modification time,
+patch count and a SHA-256 of its labels): :func:`check_cache_source` refuses a cache built from
+other data, and :func:`prepare` checks the size and header of every array it finds and rewrites
+a truncated or damaged one instead of trusting it. Random batches read from the memory map cost one page-cache copy per patch, so epochs run close to
 in-memory speed, orders of magnitude faster than random access into the float64 HDF5 files.
 """
 
 from __future__ import annotations
 
+import errno
+import hashlib
 import json
 import logging
 import os
@@ -22,15 +28,15 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_path
+from .._io import atomic_path, check_free_space, check_output, disk_full_error
 from ..bands import BandSet, band_set
-from ..errors import DataError, OutputExistsError
-from .so2sat import ROW_BLOCK, So2Sat, open_so2sat
+from ..errors import DataError, OutputError, OutputExistsError
+from .so2sat import ROW_BLOCK, So2Sat, So2SatSplit, open_so2sat
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CachePatches", "prepare", "read_cache_index", "is_cache", "CACHE_FORMAT", "PREPARE_EO_BANDS",
-           "PREPARE_SAR_BANDS"]
+__all__ = ["CachePatches", "prepare", "read_cache_index", "is_cache", "check_cache_source", "source_identity",
+           "labels_sha256", "CACHE_FORMAT", "PREPARE_EO_BANDS", "PREPARE_SAR_BANDS"]
 
 CACHE_FORMAT = "lczmap-cache"
 CACHE_VERSION = 1
@@ -68,6 +74,100 @@ def _write_index(cache: Path, index: dict) -> None:
         tmp.write_text(json.dumps(index, indent=2))
 
 
+#: errno values of a full file system (as in :mod:`lczmap._io`).
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+
+
+def labels_sha256(labels: np.ndarray) -> str:
+    """SHA-256 of a label array as little-endian int64 (the content part of a cache's source identity)."""
+    return hashlib.sha256(np.ascontiguousarray(labels, dtype="<i8").tobytes()).hexdigest()
+
+
+def source_identity(split: So2SatSplit) -> dict:
+    """The identity of the file a cached split comes from: resolved path, size, modification time
+    (ns), patch count and the SHA-256 of its labels."""
+    st = split.path.stat()
+    return {"file": str(split.path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "n": len(split),
+            "labels_sha256": labels_sha256(split.labels())}
+
+
+#: (cache, split, file identity) already found to match, so a run checks each split once.
+_MATCHED: set[tuple] = set()
+
+
+def check_cache_source(cache: str | os.PathLike, split: So2SatSplit, entry: dict | None = None) -> None:
+    """Refuse (:class:`DataError`) a cached split that was not prepared from ``split``'s file.
+
+    The same resolved path, size and modification time match at once; otherwise (the data was
+    copied, moved or touched) the patch count and the labels' SHA-256 must match. A cache written
+    before caches recorded their source matches when its ``labels.npy`` equals the data's labels,
+    with a warning that its patches cannot be checked (rerunning ``prepare`` records the source).
+    """
+    cache = Path(cache)
+    if entry is None:
+        entry = read_cache_index(cache)["splits"].get(split.name) or {}
+    ident = entry.get("source")
+    st = split.path.stat()
+    key = (str(cache.resolve()), split.name, str(split.path.resolve()), st.st_size, st.st_mtime_ns, json.dumps(ident))
+    if key in _MATCHED:
+        return
+    if ident and (ident.get("file"), ident.get("size"), ident.get("mtime_ns")) == (key[2], st.st_size, st.st_mtime_ns):
+        _MATCHED.add(key)
+        return
+    fix = f"rerun `lczmap prepare {split.path.parent} NEW_CACHE_DIR` for this data, or drop --cache"
+    if ident:
+        n_cache, want = ident.get("n"), ident.get("labels_sha256")
+    else:
+        cached = _load_labels(cache, split.name, entry.get("n"))
+        n_cache, want = len(cached), labels_sha256(cached)
+    if n_cache != len(split) or want != labels_sha256(split.labels()):
+        source = ident["file"] if ident else "other data"
+        raise DataError(
+            f"cache {cache} was prepared from {source} ({n_cache} {split.name} patches), not from {split.path} "
+            f"({len(split)} patches{', other labels' if n_cache == len(split) else ''}): {fix}"
+        )
+    if not ident:
+        log.warning(
+            "cache %s records no source (written by an older lczmap): its %s labels match %s, its patches cannot be "
+            "checked; rerun `lczmap prepare %s %s` to record the source", cache, split.name, split.path,
+            split.path.parent, cache,
+        )
+    _MATCHED.add(key)
+
+
+def _array_problem(path: Path, shape: tuple[int, ...], dtype: str) -> str | None:
+    """What is wrong with the .npy file ``path`` for an array of ``shape``/``dtype`` (None: nothing):
+    missing, an unreadable header, another shape or dtype, or a size that does not fit the header."""
+    try:
+        with open(path, "rb") as fh:
+            version = np.lib.format.read_magic(fh)
+            read = np.lib.format.read_array_header_1_0 if version == (1, 0) else np.lib.format.read_array_header_2_0
+            got_shape, fortran, got_dtype = read(fh)
+            offset = fh.tell()
+        size = path.stat().st_size
+    except FileNotFoundError:
+        return "missing"
+    except (OSError, ValueError) as exc:
+        return f"damaged ({str(exc).splitlines()[0] if str(exc) else type(exc).__name__})"
+    if tuple(got_shape) != tuple(shape) or got_dtype != np.dtype(dtype) or fortran:
+        return f"of another layout ({got_dtype} {tuple(got_shape)}, expected {np.dtype(dtype)} {tuple(shape)})"
+    expected = offset + int(np.prod(shape)) * np.dtype(dtype).itemsize
+    if size != expected:
+        return f"truncated ({size:,} of {expected:,} bytes)" if size < expected else f"too long ({size:,} bytes, expected {expected:,})"
+    return None
+
+
+def _load_labels(cache: Path, split: str, n: int | None) -> np.ndarray:
+    path = cache / split / "labels.npy"
+    problem = _array_problem(path, (int(n),), "int64") if n is not None else None
+    if problem is None:
+        try:
+            return np.load(path)
+        except (OSError, ValueError) as exc:
+            problem = f"damaged ({type(exc).__name__})"
+    raise DataError(f"cache file {path} is {problem}: rerun `lczmap prepare` on this cache to repair it")
+
+
 class CachePatches:
     """Patches of one band set of one split from a cache (see :func:`lczmap.data.open_patches`)."""
 
@@ -88,6 +188,10 @@ class CachePatches:
         self.source = str(self.cache)
         self._path = self.cache / split / f"{bands.name}.npy"
         self._labels_path = self.cache / split / "labels.npy"
+        n = int(entry["n"])
+        problem = _array_problem(self._path, (n, bands.n_channels, 32, 32), "float32")
+        if problem:
+            raise DataError(f"cache file {self._path} is {problem}: rerun `lczmap prepare` on this cache to repair it")
         self._array: np.ndarray | None = None
         self._labels: np.ndarray | None = None
         self._pid: int | None = None
@@ -110,7 +214,7 @@ class CachePatches:
     @property
     def labels(self) -> np.ndarray:
         if self._labels is None:
-            self._labels = np.load(self._labels_path)
+            self._labels = _load_labels(self.cache, self.split, len(self))
         return self._labels
 
     def __getitem__(self, idx) -> np.ndarray:
@@ -138,7 +242,12 @@ def prepare(
 
     Resumable: finished band sets are skipped, a partly written one continues from its last
     finished block (band-set arrays are filled in place; ``cache.json``, written atomically after
-    each block, records how far, so it is the commit record). Returns the cache folder. ``progress(total=, desc=, unit=)`` makes a tqdm-like bar.
+    each block, records how far, so it is the commit record). Every array found is checked (its
+    header, shape, dtype and size; the labels against the source's hash) and a truncated or
+    damaged one is written again. A cache of other data is refused (:class:`DataError`); one
+    written before caches recorded their source gets it recorded when its labels match. Free space
+    for the arrays still to write is checked before anything is written. Returns the cache folder.
+    ``progress(total=, desc=, unit=)`` makes a tqdm-like bar.
     """
     so2sat: So2Sat = open_so2sat(data)
     cache = Path(cache)
@@ -148,29 +257,72 @@ def prepare(
         so2sat.split(name)  # raises for unknown splits before anything is written
     if cache.exists() and not cache.is_dir():
         raise OutputExistsError(f"{cache} exists and is not a folder: choose another cache folder")
-    cache.mkdir(parents=True, exist_ok=True)
+    index = None
     if (cache / _INDEX).exists():
         index = read_cache_index(cache)
         if Path(index["source"]).resolve() != so2sat.root.resolve():
             raise DataError(
                 f"cache {cache} was prepared from {index['source']}, not {so2sat.root}: choose another cache folder"
             )
-    elif any(cache.iterdir()):
+    elif cache.is_dir() and any(cache.iterdir()):
         raise OutputExistsError(f"{cache} is not empty and not an lczmap cache: choose an empty or new folder")
-    else:
+    # check every split's source and array before writing anything
+    plan = []
+    needed = 0
+    for name in names:
+        split = so2sat.split(name)
+        entry = (index or {}).get("splits", {}).get(name)
+        ident = source_identity(split)
+        if entry is not None:
+            _check_prepare_source(cache, split, entry, ident)
+        for bs in bands:
+            state = (entry or {}).get("band_sets", {}).get(bs.name)
+            path = cache / name / f"{bs.name}.npy"
+            shape = (len(split), bs.n_channels, 32, 32)
+            if state and state.get("complete"):
+                problem = _array_problem(path, shape, "float32")
+                if problem is None:
+                    continue
+                log.warning("cache %s: %s is %s: writing it again", cache, path.relative_to(cache), problem)
+                state.update(complete=False, rows_done=0)
+            needed += int(np.prod(shape)) * 4 if not (state and state.get("rows_done")) else 0
+        plan.append((split, ident))
+    ancestor = _existing_ancestor(cache)
+    if not cache.is_dir():
+        check_output(ancestor / ".lczmap-prepare")  # a writable place for the new cache folder
+    check_free_space(ancestor / "cache.json", needed + 2**20)
+    try:
+        cache.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if exc.errno in _NO_SPACE:
+            raise disk_full_error(cache) from None
+        raise OutputError(f"cannot create the cache folder {cache} ({exc.strerror}): choose a writable folder") from None
+    if index is None:
         index = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "source": str(so2sat.root.resolve()),
                  "layout": so2sat.layout, "splits": {}}
         _write_index(cache, index)
 
-    for name in names:
-        split = so2sat.split(name)
+    for split, ident in plan:
+        name = split.name
         folder = cache / name
-        folder.mkdir(parents=True, exist_ok=True)
+        try:
+            folder.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create {folder} ({exc.strerror}): choose a writable cache folder") from None
         entry = index["splits"].setdefault(name, {"n": len(split), "labels": False, "band_sets": {}})
-        if not entry["labels"]:
+        labels_ok = entry["labels"] and _array_problem(folder / "labels.npy", (len(split),), "int64") is None
+        if labels_ok and entry.get("source") is None:  # an older cache: its labels must be the data's
+            labels_ok = labels_sha256(np.load(folder / "labels.npy")) == ident["labels_sha256"]
+        elif labels_ok:
+            labels_ok = labels_sha256(np.load(folder / "labels.npy")) == entry["source"]["labels_sha256"]
+        if not labels_ok:
+            if entry["labels"]:
+                log.warning("cache %s: %s/labels.npy is damaged: writing it again", cache, name)
             with atomic_path(folder / "labels.npy", overwrite=True) as tmp, open(tmp, "wb") as fh:
                 np.save(fh, split.labels())
             entry["labels"] = True
+        if entry.get("source") != ident:
+            entry["source"] = ident
             _write_index(cache, index)
         for bs in bands:
             state = entry["band_sets"].setdefault(bs.name, {"complete": False, "rows_done": 0, "band_set": bs.to_dict()})
@@ -181,17 +333,39 @@ def prepare(
     return cache
 
 
+def _existing_ancestor(path: Path) -> Path:
+    path = path.absolute()
+    while not path.exists() and path.parent != path:
+        path = path.parent
+    return path
+
+
+def _check_prepare_source(cache: Path, split: So2SatSplit, entry: dict, ident: dict) -> None:
+    """Refuse to add to a cached split that came from other data than ``split``."""
+    old = entry.get("source")
+    if old is None:  # an older cache: compared through its labels below, when they are readable
+        try:
+            check_cache_source(cache, split, entry)
+        except DataError as exc:
+            if "was prepared from" in str(exc):
+                raise DataError(f"{str(exc).split(': rerun')[0]}: delete {cache} or choose another cache folder") from None
+        return
+    if (old.get("n"), old.get("labels_sha256")) != (ident["n"], ident["labels_sha256"]):
+        raise DataError(
+            f"cache {cache} was prepared from {old.get('file')} ({old.get('n')} {split.name} patches), not from the "
+            f"data now at {split.path} ({ident['n']} patches): delete {cache} or choose another cache folder"
+        )
+
+
 def _fill(split, bs: BandSet, path: Path, state: dict, save_index: Callable, progress: Callable | None) -> None:
     n = len(split)
     shape = (n, bs.n_channels, 32, 32)
     start = int(state["rows_done"])
-    if start and path.exists():
+    if start and _array_problem(path, shape, "float32") is None:
         arr = np.load(path, mmap_mode="r+")
-        if arr.shape != shape or arr.dtype != np.float32:
-            start = 0
-    if not start or not path.exists():
+    else:
         start = 0
-        arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+        arr = _create_array(path, shape)
     bar = progress(total=n, desc=f"{split.name}/{bs.name}", unit="patch") if progress else None
     if bar is not None:
         bar.update(start)
@@ -210,3 +384,27 @@ def _fill(split, bs: BandSet, path: Path, state: dict, save_index: Callable, pro
     del arr
     state["complete"] = True
     save_index()
+
+
+def _create_array(path: Path, shape: tuple[int, ...]) -> np.memmap:
+    """A new float32 .npy array of ``shape`` at ``path``, memory-mapped for writing, with its disk
+    blocks reserved up front (a full disk is then an error here, not a SIGBUS while filling it)."""
+    try:
+        arr = np.lib.format.open_memmap(path, mode="w+", dtype=np.float32, shape=shape)
+        if hasattr(os, "posix_fallocate"):
+            fd = os.open(path, os.O_RDWR)
+            try:
+                os.posix_fallocate(fd, 0, path.stat().st_size)
+            except OSError as exc:
+                if exc.errno not in _NO_SPACE:  # file systems without fallocate: the free-space check stands
+                    log.debug("cannot reserve %s: %s", path, exc)
+                else:
+                    raise
+            finally:
+                os.close(fd)
+    except OSError as exc:
+        path.unlink(missing_ok=True)
+        if exc.errno in _NO_SPACE:
+            raise disk_full_error(path, int(np.prod(shape)) * 4) from None
+        raise OutputError(f"cannot write {path} ({exc.strerror}): choose a writable cache folder") from None
+    return arr

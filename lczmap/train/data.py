@@ -12,7 +12,7 @@ import torch
 import torch.nn.functional as F
 
 from ..classes import class_codes
-from ..data import channel_stats, draw_budget, open_patches, select_classes
+from ..data import channel_stats, check_finite, draw_budget, open_patches, select_classes
 from ..errors import DataError
 from .config import TrainConfig
 
@@ -36,8 +36,7 @@ def read_patches(src, positions: np.ndarray, progress: Callable | None, desc: st
             bar.update(len(chunk))
     if bar is not None:
         bar.close()
-    if not np.isfinite(out).all():
-        raise DataError(f"{src!r} holds NaN or infinite values: clean the data or choose another band set")
+    check_finite(out, src)
     return torch.from_numpy(out)
 
 

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import torch
 
-__all__ = ["DistInfo", "setup_distributed", "teardown_distributed", "all_reduce_grads", "barrier"]
+__all__ = ["DistInfo", "setup_distributed", "teardown_distributed", "all_reduce_grads", "all_true", "barrier"]
 
 log = logging.getLogger(__name__)
 
@@ -75,6 +75,17 @@ def all_reduce_grads(params: list[torch.nn.Parameter], dist_info: DistInfo) -> N
         n = g.numel()
         p.grad = flat[offset : offset + n].view_as(p).clone()
         offset += n
+
+
+def all_true(flag: bool, dist_info: DistInfo, device: torch.device) -> bool:
+    """True when ``flag`` is true in every process (``flag`` itself in a single-process run)."""
+    if dist_info.world <= 1:
+        return flag
+    import torch.distributed as dist
+
+    t = torch.tensor([1 if flag else 0], device=device if dist.get_backend() == "nccl" else "cpu")
+    dist.all_reduce(t, op=dist.ReduceOp.MIN)
+    return bool(t.item())
 
 
 def barrier(dist_info: DistInfo) -> None:

@@ -12,7 +12,7 @@ import numpy as np
 
 from .._io import atomic_path
 
-__all__ = ["CSV_FIELDS", "write_csv", "plot_curve", "open_tensorboard", "summarize_history"]
+__all__ = ["CSV_FIELDS", "TIMING_METRICS", "write_csv", "plot_curve", "open_tensorboard", "summarize_history"]
 
 log = logging.getLogger(__name__)
 
@@ -21,6 +21,10 @@ CSV_FIELDS = [
     "stage", "epoch", "loss", "ce_eo", "ce_sar", "supcon", "swd_marginal", "swd_class",
     "val_accuracy", "seconds", "samples", "samples_per_s",
 ]
+
+#: Keys of :func:`summarize_history` that measure time: kept out of the checkpoint, whose bytes
+#: depend on the seed and the options only.
+TIMING_METRICS = ("seconds", "eo_samples_per_s", "sar_samples_per_s")
 
 
 def write_csv(history: list[dict], path: Path) -> None:

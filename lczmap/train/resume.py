@@ -4,6 +4,7 @@ the last finished epoch, written atomically after every epoch and loaded with
 
 from __future__ import annotations
 
+import io
 import json
 from pathlib import Path
 
@@ -35,27 +36,44 @@ def save_state(path: Path, cfg: TrainConfig, stage: str, epoch: int, net: YNet, 
         "history": json.dumps(history),
         "elapsed": float(elapsed),
     }
+    buf = io.BytesIO()  # serialised first: a full disk is then a plain OSError of the write below
+    torch.save(state, buf)
     with atomic_path(path, overwrite=True) as tmp:
-        torch.save(state, tmp)
+        tmp.write_bytes(buf.getbuffer())
 
 
 def load_state(path: Path, cfg: TrainConfig) -> dict:
-    """The state at ``path``; :class:`ConfigError` when it is unreadable or was written with
-    options that change the result."""
+    """The state at ``path``; :class:`ConfigError` when it is unreadable, damaged, was written with
+    options that change the result, or holds non-finite weights."""
     try:
         state = torch.load(path, map_location="cpu", weights_only=True)
     except Exception as exc:
         raise ConfigError(
-            f"cannot read the resume state {path} ({type(exc).__name__}): delete it and rerun without --resume"
+            f"cannot read the resume state {path} ({type(exc).__name__}): delete it, or drop --resume and pass --overwrite"
         ) from None
     if not isinstance(state, dict) or state.get("format") != STATE_FORMAT:
-        raise ConfigError(f"{path} is not an lczmap resume state: delete it and rerun without --resume")
-    saved = json.loads(state["config"])
+        raise ConfigError(f"{path} is not an lczmap resume state: delete it, or drop --resume and pass --overwrite")
+    try:
+        saved = json.loads(state["config"])
+        history = json.loads(state["history"])
+        ok = (state["stage"] in ("eo", "sar") and isinstance(state["epoch"], int) and isinstance(history, list)
+              and isinstance(state["model"], dict) and isinstance(state["optimizer"], dict)
+              and isinstance(saved, dict) and float(state["elapsed"]) >= 0)
+    except (KeyError, TypeError, ValueError):
+        ok = False
+    if not ok:
+        raise ConfigError(f"the resume state {path} is damaged: delete it, or drop --resume and pass --overwrite")
     now = cfg.fingerprint()
     diff = sorted(k for k in set(saved) | set(now) if saved.get(k) != now.get(k))
     if diff:
         raise ConfigError(
             f"the interrupted run at {path} used other options ({', '.join(diff)} differ): "
             "rerun with the same options, or drop --resume and pass --overwrite to start afresh"
+        )
+    tensors = [t for t in state["model"].values() if isinstance(t, torch.Tensor) and t.is_floating_point()]
+    if not all(bool(torch.isfinite(t).all()) for t in tensors):
+        raise ConfigError(
+            f"the resume state {path} holds NaN or infinite weights (a diverged run): "
+            "lower the learning rate, drop --resume and pass --overwrite to start afresh"
         )
     return state

@@ -7,8 +7,10 @@ from __future__ import annotations
 import json
 import logging
 import os
+import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import torch
 
@@ -16,12 +18,12 @@ from .._device import resolve_device
 from .._io import check_output
 from ..bands import band_set
 from ..checkpoint import record_last_checkpoint, save_checkpoint
-from ..errors import ConfigError, OutputExistsError
+from ..errors import ConfigError, OutputExistsError, TrainingError
 from ..models.networks import YNet
 from .config import TrainConfig, TrainResult, output_paths
 from .data import load_training_data
 from .distributed import DistInfo, barrier, setup_distributed, teardown_distributed
-from .records import open_tensorboard, plot_curve, summarize_history, write_csv
+from .records import TIMING_METRICS, open_tensorboard, plot_curve, summarize_history, write_csv
 from .resume import load_state, save_state
 from .stages import StageRunner, make_optimizer
 
@@ -50,10 +52,52 @@ def train(
     cfg = config.check()
     paths = output_paths(out)
     dist_info = setup_distributed(cfg.device)
+    existed = {key: paths[key].exists() for key in ("csv", "curve", "tensorboard")}
+    resumable = paths["resume"].exists()
+    before = _stat(paths["resume"])
     try:
         return _train(cfg, paths, overwrite, resume, progress, dist_info, record_last)
+    except BaseException as exc:
+        # a failure before the first finished epoch leaves nothing to resume: remove what this
+        # call began (an interrupted or diverged run keeps its CSV beside its resume state)
+        if dist_info.main and not paths["resume"].exists():
+            _remove_new(paths, existed)
+        if isinstance(exc, TrainingError):
+            ours = (resume and resumable) or _stat(paths["resume"]) not in (None, before)
+            raise TrainingError(_diverged_note(str(exc), paths["resume"], resume and resumable, ours)) from None
+        raise
     finally:
         teardown_distributed(dist_info)
+
+
+def _remove_new(paths: dict, existed: dict) -> None:
+    for key, was in existed.items():
+        path = paths[key]
+        if was or not path.exists():
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
+            path.unlink(missing_ok=True)
+
+
+def _stat(path: Path) -> tuple[int, int] | None:
+    try:
+        st = path.stat()
+    except OSError:
+        return None
+    return st.st_ino, st.st_mtime_ns
+
+
+def _diverged_note(message: str, resume_path: Path, resumed: bool, ours: bool) -> str:
+    """``message`` with what was kept and how to go on (one line). ``ours``: the resume state at
+    ``resume_path`` belongs to this run (it resumed from it or wrote it)."""
+    if resumed:
+        message = message.replace("training diverged", f"training diverged again after resuming from {resume_path.name}", 1)
+        return message + " (the same options diverge the same way: start afresh with --overwrite)"
+    if ours:
+        return message + f", then rerun with --overwrite ({resume_path.name} keeps the last finite state; no checkpoint was written)"
+    return message + (" and rerun with --overwrite" if resume_path.exists() else " and rerun") + " (no checkpoint was written)"
 
 
 #: The verb-noun name of :func:`train` (the same function), as the package root exports it.
@@ -76,8 +120,10 @@ def _train(
     elif resume:
         log.info("no interrupted run at %s: starting from the beginning", paths["resume"])
     # the CSV and curve of an interrupted run are ours to continue
+    # a run stopped between writing its checkpoint and removing its resume state wrote that checkpoint
+    finished = state is not None and state["stage"] == "sar" and state["epoch"] + 1 >= cfg.sar_epochs
     for key in ("checkpoint",) if state is not None else ("checkpoint", "csv", "curve"):
-        check_output(paths[key], overwrite)
+        check_output(paths[key], overwrite or finished)
 
     if dist_info.world > 1 and cfg.device in ("auto", "cuda") and torch.cuda.is_available():
         device = torch.device("cuda", dist_info.local_rank)
@@ -116,13 +162,14 @@ def _train(
                 row[k] = round(v, 6)
         history.append(row)
         if dist_info.main:
+            # the resume state first: the CSV of an interrupted run is rewritten from it on resume
+            save_state(paths["resume"], cfg, stage, epoch, net, optimizer, history, elapsed0 + time.perf_counter() - t0)
             write_csv(history, paths["csv"])
             if tb is not None:
                 step = len(history)
                 for k, v in row.items():
                     if isinstance(v, (int, float)) and k not in ("epoch",):
                         tb.add_scalar(f"{stage}/{k}", v, step)
-            save_state(paths["resume"], cfg, stage, epoch, net, optimizer, history, elapsed0 + time.perf_counter() - t0)
             log.info(
                 "%s epoch %d: loss %.4f%s",
                 stage.upper(), epoch + 1, row["loss"],
@@ -194,10 +241,11 @@ def _train(
         "seed": cfg.seed,
         "labels": cfg.labels,
         "config": cfg.to_dict(),
-        "metrics": metrics,
+        # timings go to the CSV and the result only: the same seed and options give the same file
+        "metrics": {k: v for k, v in metrics.items() if k not in TIMING_METRICS},
     }
     net.cpu().eval()
-    save_checkpoint(paths["checkpoint"], net, meta, overwrite=overwrite)
+    save_checkpoint(paths["checkpoint"], net, meta, overwrite=overwrite or finished)
     plot_curve(history, paths["curve"])
     paths["resume"].unlink(missing_ok=True)
     if record_last:

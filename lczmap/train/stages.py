@@ -18,9 +18,9 @@ from ..losses import random_projections, sliced_wasserstein, supcon_loss, swd_cl
 from ..models.networks import YNet
 from .config import TrainConfig
 from .data import TrainData, augment
-from .distributed import DistInfo, all_reduce_grads
+from .distributed import DistInfo, all_reduce_grads, all_true
 
-__all__ = ["epoch_generator", "make_optimizer", "Tally", "StageRunner"]
+__all__ = ["epoch_generator", "make_optimizer", "Tally", "StageRunner", "diverged_message"]
 
 
 def epoch_generator(seed: int, stage: int, epoch: int, rank: int = 0) -> torch.Generator:
@@ -35,25 +35,70 @@ def make_optimizer(params, lr: float, weight_decay: float) -> torch.optim.Optimi
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
 
+def diverged_message(cfg: TrainConfig, stage: str, epoch: int, bad_terms: list[str], weights_ok: bool) -> str:
+    """The one line that says where training diverged and which option to change."""
+    if stage == "eo":
+        total = cfg.eo_epochs
+        if cfg.supcon and bad_terms and set(bad_terms) <= {"supcon", "loss"} and weights_ok:
+            where = "the SupCon term of the EO stage"
+            fix = (f"raise --temperature (now {cfg.temperature:g}), lower --supcon-weight (now {cfg.supcon_weight:g}) "
+                   f"or lower --eo-lr (now {cfg.eo_lr:g})")
+        else:
+            where = "the EO stage" + (" (with SupCon)" if cfg.supcon else "")
+            fix = f"lower --eo-lr (now {cfg.eo_lr:g})"
+    else:
+        total = cfg.sar_epochs
+        where = "the SAR stage"
+        fix = f"lower --sar-lr (now {cfg.sar_lr:g})"
+        if bad_terms and set(bad_terms) <= {"swd_marginal", "swd_class", "loss"} and weights_ok:
+            fix += f", --lambda (now {cfg.swd_lambda:g}) or --eta (now {cfg.swd_eta:g})"
+    what = "the weights" if not weights_ok else "the loss" + (f" ({', '.join(t for t in bad_terms if t != 'loss')})"
+                                                             if set(bad_terms) - {"loss"} else "")
+    return f"training diverged in {where} at epoch {epoch + 1}/{total}: {what} became NaN or infinite: {fix}"
+
+
 class Tally:
-    """Mean of each loss term over an epoch's steps, and the epoch's progress bar."""
+    """Mean of each loss term over an epoch's steps, and the epoch's progress bar.
+
+    The sums stay on the device, with a flag per term that turns false when a step's value is not
+    finite: reading them at the end of the epoch (:meth:`close`) is the epoch's one device sync
+    (the progress bar shows the running loss every :attr:`SHOW_EVERY` steps)."""
+
+    #: Steps between two updates of the loss the progress bar shows (each one a device sync).
+    SHOW_EVERY = 50
 
     def __init__(self, progress: Callable | None, steps: int, desc: str):
         self.steps = steps
-        self.sums: dict[str, float] = {}
+        self.keys: list[str] | None = None
+        self.sums: torch.Tensor | None = None
+        self.finite: torch.Tensor | None = None
         self.bar = progress(total=steps, desc=desc) if progress else None
+        self.done = 0
 
     def add(self, loss: torch.Tensor, parts: dict) -> None:
-        for k, v in {"loss": loss, **parts}.items():
-            self.sums[k] = self.sums.get(k, 0.0) + float(v.detach())
+        values = torch.stack([loss.detach().float(), *(v.detach().float() for v in parts.values())])
+        if self.sums is None or self.finite is None:
+            self.keys = ["loss", *parts]
+            wide = torch.float32 if values.device.type == "mps" else torch.float64  # MPS has no float64
+            self.sums = torch.zeros_like(values, dtype=wide)
+            self.finite = torch.ones_like(values, dtype=torch.bool)
+        self.sums += values
+        self.finite &= torch.isfinite(values)
+        self.done += 1
         if self.bar is not None:
             self.bar.update(1)
-            self.bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
+            if self.done % self.SHOW_EVERY == 1:
+                self.bar.set_postfix(loss=f"{float(loss.detach()):.3f}", refresh=False)
 
-    def close(self) -> dict:
+    def close(self) -> tuple[dict, list[str]]:
+        """The mean of each term, and the names of the terms that were not finite at some step."""
         if self.bar is not None:
             self.bar.close()
-        return {k: v / self.steps for k, v in self.sums.items()}
+        if self.sums is None or self.finite is None or self.keys is None:
+            return {}, []
+        sums, finite = self.sums.tolist(), self.finite.tolist()
+        means = {k: v / self.steps for k, v in zip(self.keys, sums)}
+        return means, [k for k, ok in zip(self.keys, finite) if not ok]
 
 
 class StageRunner:
@@ -129,7 +174,7 @@ class StageRunner:
                     parts = {"ce_eo": ce}
             self.step(loss, optimizer, params)
             tally.add(loss, parts)
-        out = tally.close()
+        out = self.finish(net, tally, "eo", epoch)
         out["samples"] = n
         return out
 
@@ -180,9 +225,21 @@ class StageRunner:
                     samples += 3 * b
             self.step(loss, optimizer, params)
             tally.add(loss, parts)
-        out = tally.close()
+        out = self.finish(net, tally, "sar", epoch)
         out["samples"] = samples * self.dist.world
         return out
+
+    def finish(self, net: YNet, tally: Tally, stage: str, epoch: int) -> dict:
+        """Close the epoch's tally and check that its losses and the weights are finite: a
+        diverged epoch raises :class:`TrainingError` naming the stage, the epoch and the option to
+        change, before anything is recorded or saved from it."""
+        tensors = [t for t in net.state_dict().values() if t.is_floating_point()]
+        weights_ok = torch.stack([torch.isfinite(t).all() for t in tensors]).all()
+        means, bad = tally.close()
+        ok = all_true(bool(weights_ok) and not bad, self.dist, self.device)
+        if not ok:
+            raise TrainingError(diverged_message(self.cfg, stage, epoch, bad, bool(weights_ok)))
+        return means
 
     def val_accuracy(self, network, stage: str) -> float | None:
         """Accuracy of ``network`` on the validation patches of ``stage`` (None without them)."""

@@ -19,7 +19,7 @@ import numpy as np
 from .. import __version__
 from .._io import atomic_path
 from ..data.so2sat import V3_VARIANTS
-from ..errors import ConfigError, OutputExistsError
+from ..errors import ConfigError, OutputError, OutputExistsError
 from .cities import City, make_cities
 from .lee import polsar_lee
 from .materials import CLASS_MODELS, HALO, SO2SAT_CLASS_COUNTS, material_maps, optical_reflectance, radar_sigma0
@@ -306,8 +306,11 @@ def write_twin(
                 continue
             raise OutputExistsError(f"{path} exists: pass --overwrite (overwrite=True) to replace it")
         todo.append((path, spec))
-    for d in {p.parent for p, _ in todo}:
-        d.mkdir(parents=True, exist_ok=True)
+    for d in sorted({p.parent for p, _ in todo}):
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise OutputError(f"cannot create {d} ({exc.strerror}): choose a writable output folder") from None
     bar = progress(total=sum(s["n"] for _, s in todo), desc="So2Sat twin") if progress and todo else None
     key = int(stream_key(int(seed) & MASK64, 0x5EED))
     try:

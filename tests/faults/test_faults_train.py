@@ -1,0 +1,455 @@
+"""Fault injection on the training and data side: diverged runs, full disks, read-only folders,
+stale and damaged caches, damaged resume states, non-finite patches, and kills at random points.
+
+Every case checks the exit code, the one-line message (no traceback), that nothing partial is left
+(no ``.part`` file, no new file) and that every file that was there before is byte-identical.
+The cases are listed in docs/reliability.md ("Training and data").
+"""
+
+import hashlib
+import json
+import os
+import random
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import h5py
+import numpy as np
+import pytest
+import torch
+from _so2sat_files import write_so2sat_file
+from click.testing import CliRunner
+
+from lczmap.cli import main
+from lczmap.data import open_patches, prepare
+from lczmap.errors import ConfigError, DataError, OutputError, TrainingError
+from lczmap.evaluate import evaluate
+from lczmap.train import TrainConfig, output_paths, train
+
+torch.set_num_threads(1)
+
+#: One small run, the same from Python and from the CLI (fields without an option keep their defaults).
+REF = dict(method="finetune", width=4, depth=2, embedding=16, batch_size=32, eo_epochs=2, sar_epochs=2, labels=32,
+           projections=10, device="cpu")
+REF_CLI = ["--method", "finetune", "--width", "4", "--depth", "2", "--embedding", "16", "--batch-size", "32",
+           "--eo-epochs", "2", "--sar-epochs", "2", "--labels", "32", "--projections", "10", "--device", "cpu"]
+
+
+# --- helpers --------------------------------------------------------------------------------------
+
+
+def md5(path) -> str:
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
+
+
+def snapshot(folder) -> dict[str, str]:
+    """md5 of every file under ``folder`` by relative path."""
+    folder = Path(folder)
+    return {str(p.relative_to(folder)): md5(p) for p in sorted(folder.rglob("*")) if p.is_file()}
+
+
+def assert_unchanged(folder, before: dict) -> None:
+    after = snapshot(folder)
+    assert not [p for p in after if ".part" in p], after
+    assert after == before  # no new file, no file lost, every file byte-identical
+
+
+def env(tmp_path) -> dict:
+    return {**os.environ, "OMP_NUM_THREADS": "1", "LCZMAP_HOME": str(tmp_path / "home")}
+
+
+def cli(tmp_path, *args, limit: int | None = None, cwd=None) -> subprocess.CompletedProcess:
+    """``python -m lczmap -q ARGS`` in a subprocess; ``limit``: a file-size limit (a full disk)."""
+    return subprocess.run([sys.executable, "-m", "lczmap", "-q", *map(str, args)], capture_output=True, text=True,
+                          env=env(tmp_path), cwd=cwd, preexec_fn=_limit(limit) if limit else None, timeout=300)
+
+
+def python(tmp_path, code: str, limit: int | None = None) -> subprocess.CompletedProcess:
+    """Library code in a subprocess that prints an lczmap error and exits 3."""
+    wrapped = ("import sys\nfrom lczmap.errors import LczmapError\ntry:\n"
+               + "".join(f"    {line}\n" for line in code.strip().splitlines())
+               + "except LczmapError as exc:\n    print(exc)\n    sys.exit(3)\n")
+    return subprocess.run([sys.executable, "-c", wrapped], capture_output=True, text=True, env=env(tmp_path),
+                          preexec_fn=_limit(limit) if limit else None, timeout=300)
+
+
+def _limit(n: int):
+    def apply():
+        import resource
+
+        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+        resource.setrlimit(resource.RLIMIT_FSIZE, (n, n))
+
+    return apply
+
+
+def one_line(text: str, *fragments: str, prefix: str = "Error: ") -> None:
+    lines = text.strip().splitlines()
+    assert len(lines) == 1 and lines[0].startswith(prefix) and "Traceback" not in text, text
+    for fragment in fragments:
+        assert fragment in lines[0], (fragment, lines[0])
+
+
+def failed_cli(res, *fragments: str) -> None:
+    assert res.returncode == 1, res.stdout + res.stderr
+    assert res.stdout == ""
+    one_line(res.stderr, *fragments)
+
+
+def invoke(*args):
+    return CliRunner().invoke(main, ["-q", *map(str, args)])
+
+
+def failed_invoke(res, *fragments: str) -> None:
+    assert res.exit_code == 1, res.output
+    one_line(res.output, *fragments)
+
+
+# --- fixtures -------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="module")
+def twin(tmp_path_factory):
+    from lczmap.twin import write_twin
+
+    return write_twin(tmp_path_factory.mktemp("faults") / "so2sat", n_train=200, n_val=60, n_test=80, seed=1)
+
+
+@pytest.fixture(scope="module")
+def cache(twin):
+    return prepare(twin, twin.parent / "cache", band_sets=["rgb", "vv-complex"])
+
+
+@pytest.fixture(scope="module")
+def ref(twin):
+    """The checkpoint of an uninterrupted run of REF."""
+    folder = twin.parent / "ref"
+    folder.mkdir()
+    return train(TrainConfig(data=str(twin), **REF), folder / "ref.safetensors", record_last=False).checkpoint
+
+
+@pytest.fixture(autouse=True)
+def _home(tmp_path, monkeypatch):
+    monkeypatch.setenv("LCZMAP_HOME", str(tmp_path / "home"))
+
+
+# --- training that diverges -----------------------------------------------------------------------
+
+
+def test_divergence_stops_and_keeps_the_good_state(twin, ref, tmp_path):
+    out = tmp_path / "m.safetensors"
+    shutil.copy(ref, out)  # a good checkpoint that --overwrite must not lose to a diverged run
+    kw = {**REF, "sar_lr": 1e12, "eo_epochs": 1}
+    with pytest.raises(TrainingError) as exc:
+        train(TrainConfig(data=str(twin), **kw), out, overwrite=True)
+    one_line(str(exc.value), "diverged in the SAR stage at epoch 1/2", "lower --sar-lr (now 1e+12)",
+             "m.resume.pt keeps the last finite state", prefix="training diverged")
+    paths = output_paths(out)
+    assert md5(out) == md5(ref)  # no checkpoint from non-finite weights
+    assert paths["resume"].exists() and paths["csv"].exists() and not paths["curve"].exists()
+    before = snapshot(tmp_path)
+    state = torch.load(paths["resume"], weights_only=True)
+    assert state["stage"] == "eo" and all(torch.isfinite(t).all() for t in state["model"].values())
+    # --resume after the stop says so, from Python and from the CLI, and touches nothing
+    with pytest.raises(TrainingError, match="diverged again after resuming from m.resume.pt.*start afresh"):
+        train(TrainConfig(data=str(twin), **kw), out, resume=True, overwrite=True)
+    assert_unchanged(tmp_path, before)
+    res = cli(tmp_path, "train", twin, "-o", out, *REF_CLI, "--eo-epochs", "1", "--sar-lr", "1e12", "--resume",
+              "--overwrite")
+    failed_cli(res, "diverged again after resuming", "lower --sar-lr (now 1e+12)")
+    assert_unchanged(tmp_path, before)
+
+
+@pytest.mark.parametrize(
+    "args, fragments",
+    [
+        (["--eo-lr", "1e12"], ["diverged in the EO stage at epoch 1/2", "lower --eo-lr (now 1e+12)"]),
+        (["--supcon", "--supcon-weight", "1e38"], ["SupCon", "EO stage at epoch 1/2", "--supcon-weight (now 1e+38)"]),
+    ],
+    ids=["eo", "supcon"],
+)
+def test_divergence_names_stage_and_option(twin, tmp_path, args, fragments):
+    res = invoke("train", twin, "-o", tmp_path / "m.safetensors", *REF_CLI, *args)
+    failed_invoke(res, *fragments, "no checkpoint was written")
+    assert list(tmp_path.iterdir()) == []  # nothing of the run is left
+
+
+def test_a_resume_state_with_nan_weights_is_refused(twin, ref, tmp_path):
+    out = tmp_path / "m.safetensors"
+    cfg = TrainConfig(data=str(twin), **REF)
+    from lczmap.models.networks import YNet
+    from lczmap.train.resume import save_state
+
+    net = YNet(3, 2, 4)
+    with torch.no_grad():
+        next(net.parameters()).fill_(float("nan"))
+    save_state(output_paths(out)["resume"], cfg, "eo", 0, net, torch.optim.AdamW(net.parameters()), [], 1.0)
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError, match="NaN or infinite weights.*drop --resume"):
+        train(cfg, out, resume=True)
+    failed_invoke(invoke("train", twin, "-o", out, *REF_CLI, "--resume"), "NaN or infinite weights")
+    assert_unchanged(tmp_path, before)
+
+
+@pytest.mark.parametrize("damage", ["garbage", "truncated"])
+def test_a_damaged_resume_state_is_one_line(twin, ref, tmp_path, damage):
+    out = tmp_path / "m.safetensors"
+    resume = output_paths(out)["resume"]
+    if damage == "garbage":
+        resume.write_bytes(b"not a resume state\n" * 10)
+    else:  # a real state cut short
+        from lczmap.models.networks import YNet
+        from lczmap.train.resume import save_state
+
+        net = YNet(3, 2, 4)
+        save_state(resume, TrainConfig(data=str(twin), **REF), "eo", 0, net, torch.optim.AdamW(net.parameters()), [], 1.0)
+        resume.write_bytes(resume.read_bytes()[: resume.stat().st_size // 2])
+    before = snapshot(tmp_path)
+    with pytest.raises(ConfigError, match="cannot read the resume state.*delete it, or drop --resume"):
+        train(TrainConfig(data=str(twin), **REF), out, resume=True)
+    failed_cli(cli(tmp_path, "train", twin, "-o", out, *REF_CLI, "--resume"), "cannot read the resume state",
+               "delete it, or drop --resume")
+    assert_unchanged(tmp_path, before)
+
+
+# --- reproducible checkpoints, and kills followed by --resume -------------------------------------
+
+
+def test_same_seed_same_file(twin, ref, tmp_path):
+    """Same seed and options: the same bytes, in another process and through the CLI."""
+    res = cli(tmp_path, "train", twin, "-o", tmp_path / "again.safetensors", *REF_CLI)
+    assert res.returncode == 0, res.stderr
+    assert md5(tmp_path / "again.safetensors") == md5(ref)
+    rows = (tmp_path / "again.metrics.csv").read_text().splitlines()
+    assert rows[0].split(",")[-3:] == ["seconds", "samples", "samples_per_s"] and len(rows) == 5  # timings live here
+
+
+@pytest.mark.parametrize("sig", [signal.SIGKILL, signal.SIGINT], ids=["SIGKILL", "SIGINT"])
+def test_killed_training_resumes_to_the_same_file(twin, ref, tmp_path, sig):
+    out = tmp_path / "k.safetensors"
+    resume = output_paths(out)["resume"]
+    cmd = [sys.executable, "-m", "lczmap", "-q", "train", str(twin), "-o", str(out), *REF_CLI]
+    proc = subprocess.Popen(cmd, env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    deadline = time.monotonic() + 120
+    while not resume.exists() and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)
+    time.sleep(random.Random(int(sig)).uniform(0, 0.3))  # a random point after the first epoch
+    proc.send_signal(sig)
+    _, stderr = proc.communicate(timeout=60)
+    assert proc.returncode != 0, stderr  # stopped (the checkpoint may be written, its resume state not yet removed)
+    assert "Traceback" not in stderr
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+    res = cli(tmp_path, "train", twin, "-o", out, *REF_CLI, "--resume")
+    assert res.returncode == 0, res.stderr
+    assert md5(out) == md5(ref) and not resume.exists()
+
+
+def test_stopped_after_the_checkpoint_resumes_to_the_same_file(twin, ref, tmp_path, monkeypatch):
+    """Stopped between writing the checkpoint and removing the resume state: --resume finishes."""
+    import lczmap.train.runner as runner
+
+    def stop(*args, **kw):
+        raise KeyboardInterrupt
+
+    out = tmp_path / "m.safetensors"
+    with monkeypatch.context() as m:
+        m.setattr(runner, "plot_curve", stop)
+        with pytest.raises(KeyboardInterrupt):
+            train(TrainConfig(data=str(twin), **REF), out)
+    assert out.exists() and output_paths(out)["resume"].exists()
+    train(TrainConfig(data=str(twin), **REF), out, resume=True)
+    assert md5(out) == md5(ref) and not output_paths(out)["resume"].exists()
+
+
+# --- full disks -----------------------------------------------------------------------------------
+
+
+def test_full_disk_in_train(twin, ref, tmp_path):
+    out = tmp_path / "m.safetensors"
+    shutil.copy(ref, out)
+    before = snapshot(tmp_path)
+    res = cli(tmp_path, "train", twin, "-o", out, *REF_CLI, "--overwrite", limit=4096)
+    failed_cli(res, f"no space left on {tmp_path}", "MB free")
+    assert_unchanged(tmp_path, before)
+    res = python(tmp_path, f"""
+from lczmap.train import TrainConfig, train
+train(TrainConfig(data={str(twin)!r}, **{REF!r}), {str(out)!r}, overwrite=True)
+""", limit=4096)
+    assert res.returncode == 3, res.stderr
+    one_line(res.stdout, f"no space left on {tmp_path}", prefix="no space left")
+    assert_unchanged(tmp_path, before)
+
+
+def test_full_disk_in_evaluate(twin, ref, tmp_path):
+    ev = tmp_path / "ev"
+    evaluate(ref, twin, split="validation", out_dir=ev)
+    before = snapshot(tmp_path)
+    res = cli(tmp_path, "evaluate", ref, twin, "--split", "testing", "-o", ev, "--overwrite", limit=4096)
+    failed_cli(res, f"no space left on {ev}", "MB free")
+    assert_unchanged(tmp_path, before)  # the three report files change together or not at all
+    res = python(tmp_path, f"""
+from lczmap.evaluate import evaluate
+evaluate({str(ref)!r}, {str(twin)!r}, out_dir={str(tmp_path / 'new' / 'ev')!r})
+""", limit=4096)
+    assert res.returncode == 3, res.stderr
+    one_line(res.stdout, "no space left on", prefix="no space left")
+    assert_unchanged(tmp_path, before)  # not even the new folder
+
+
+def test_full_disk_in_prepare_then_resume(twin, cache, tmp_path):
+    res = cli(tmp_path, "prepare", twin, tmp_path / "c", "--eo-bands", "rgb", "--sar-bands", "vv-complex", limit=100_000)
+    failed_cli(res, "no space left on", "MB free")
+    assert not [p for p in tmp_path.rglob("*") if ".part" in p.name]
+    prepare(twin, tmp_path / "c", band_sets=["rgb", "vv-complex"])  # room again: it goes on
+    assert snapshot(tmp_path / "c") == snapshot(cache)
+
+
+# --- read-only folders ----------------------------------------------------------------------------
+
+
+def _unwritable(tmp_path):
+    """Folders no process can write in: /proc, and a chmod 555 folder where permissions bind (not root)."""
+    places = [Path("/proc/lczmap-faults")]
+    if os.geteuid() != 0:
+        ro = tmp_path / "ro"
+        ro.mkdir()
+        ro.chmod(0o555)
+        places.append(ro)
+    return places
+
+
+def test_read_only_folders(twin, ref, tmp_path):
+    before = snapshot(tmp_path)
+    for folder in _unwritable(tmp_path):
+        failed_invoke(invoke("evaluate", ref, twin, "-o", folder / "ev"), "cannot write in")
+        failed_invoke(invoke("prepare", twin, folder / "cache"), "cannot write in")
+        failed_invoke(invoke("demo-data", folder / "demo", "--n-train", "17", "--scene-size", "64", "64"), "cannot")
+        with pytest.raises(OutputError):
+            evaluate(ref, twin, out_dir=folder / "ev")
+        with pytest.raises(OutputError):
+            prepare(twin, folder / "cache")
+    assert_unchanged(tmp_path, before)
+
+
+# --- caches: other data, old caches, damaged arrays, kills ----------------------------------------
+
+
+@pytest.fixture
+def other(tmp_path):
+    """So2Sat files of other data (other patch counts and labels)."""
+    folder = tmp_path / "other"
+    folder.mkdir()
+    labels = np.array([2, 5, 6, 7] * 12)
+    for name in ("training", "validation", "testing"):
+        write_so2sat_file(folder / f"{name}.h5", labels=labels, seed=3)
+    return folder
+
+
+def test_a_cache_of_other_data_is_refused(twin, cache, ref, other, tmp_path):
+    before = snapshot(cache)
+    with pytest.raises(DataError, match="was prepared from .*training.h5 .*not from .*other/training.h5.*drop --cache"):
+        train(TrainConfig(data=str(other), cache=str(cache), **REF), tmp_path / "m.safetensors")
+    failed_invoke(invoke("train", other, "--cache", cache, "-o", tmp_path / "m.safetensors", *REF_CLI),
+                  "was prepared from", "rerun `lczmap prepare", "drop --cache")
+    failed_invoke(invoke("evaluate", ref, other, "--cache", cache, "-o", tmp_path / "ev"), "was prepared from",
+                  "(80 testing patches), not from")
+    with pytest.raises(DataError, match="was prepared from"):
+        prepare(other, cache)
+    assert snapshot(cache) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["other"]
+    # the same data elsewhere (copied, so other path and time) is the same data
+    copy = tmp_path / "copy"
+    shutil.copytree(twin, copy)
+    assert evaluate(ref, copy, cache=cache)["n"] == evaluate(ref, twin)["n"]
+
+
+def test_an_old_cache_without_source(twin, cache, ref, other, tmp_path, caplog):
+    old = tmp_path / "old"
+    shutil.copytree(cache, old)
+    index = json.loads((old / "cache.json").read_text())
+    for entry in index["splits"].values():
+        del entry["source"]
+    (old / "cache.json").write_text(json.dumps(index))
+    before = snapshot(old)
+    with pytest.raises(DataError, match="was prepared from other data"):
+        evaluate(ref, other, cache=old)
+    assert evaluate(ref, twin, cache=old)["n"] > 0  # its labels are the data's: used, with a warning
+    assert "records no source" in caplog.text and "rerun `lczmap prepare" in caplog.text
+    assert snapshot(old) == before
+    prepare(twin, old, band_sets=["rgb", "vv-complex"])  # records the source, rewrites no array
+    assert all("source" in e for e in json.loads((old / "cache.json").read_text())["splits"].values())
+    assert {k: v for k, v in snapshot(old).items() if k.endswith(".npy")} == \
+        {k: v for k, v in before.items() if k.endswith(".npy")}
+
+
+@pytest.mark.parametrize("damage", ["truncated", "header"])
+def test_a_damaged_cache_array_is_refused_then_repaired(twin, cache, ref, tmp_path, damage):
+    c = tmp_path / "c"
+    shutil.copytree(cache, c)
+    target = c / "testing" / ("vv-complex.npy" if damage == "truncated" else "labels.npy")
+    if damage == "truncated":
+        os.truncate(target, target.stat().st_size - 4096)
+    else:
+        target.write_bytes(b"garbage" + target.read_bytes()[7:])
+    before = snapshot(tmp_path)
+    what = "is truncated" if damage == "truncated" else "is damaged"
+    failed_invoke(invoke("evaluate", ref, twin, "--cache", c, "-o", tmp_path / "ev"), what,
+                  "rerun `lczmap prepare` on this cache to repair it")
+    with pytest.raises(DataError, match=what):
+        evaluate(ref, twin, cache=c)
+    assert_unchanged(tmp_path, before)
+    res = invoke("prepare", twin, c, "--eo-bands", "rgb", "--sar-bands", "vv-complex")
+    assert res.exit_code == 0 and "writing it again" in res.output, res.output
+    assert snapshot(c) == snapshot(cache)
+
+
+def test_killed_prepare_reruns_to_the_same_arrays(twin, tmp_path):
+    sets = ["--eo-bands", "rgb", "--eo-bands", "s2-all", *(x for b in ("s1-all", "vv-complex", "lee-intensity",
+                                                                        "dual-complex") for x in ("--sar-bands", b))]
+    full = tmp_path / "full"
+    assert invoke("prepare", twin, full, *sets).exit_code == 0
+    rng = random.Random(7)
+    for attempt in range(3):
+        cut = tmp_path / f"cut{attempt}"
+        cmd = [sys.executable, "-m", "lczmap", "-q", "prepare", str(twin), str(cut), *sets]
+        proc = subprocess.Popen(cmd, env=env(tmp_path), stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+        while not (cut / "cache.json").exists() and proc.poll() is None:
+            time.sleep(0.005)
+        time.sleep(rng.uniform(0, 0.4))
+        proc.kill()
+        proc.communicate()
+        killed = proc.returncode == -signal.SIGKILL
+        assert not [p for p in cut.rglob("*") if ".part" in p.name]
+        res = invoke("prepare", twin, cut, *sets)
+        assert res.exit_code == 0, res.output
+        arrays = {k: v for k, v in snapshot(cut).items() if k.endswith(".npy")}
+        assert arrays == {k: v for k, v in snapshot(full).items() if k.endswith(".npy")}
+        if killed:
+            break
+    assert killed, "prepare finished before every kill: make the twin larger"
+
+
+# --- non-finite patches ---------------------------------------------------------------------------
+
+
+def test_non_finite_patches_are_refused_by_train_and_evaluate(twin, ref, tmp_path):
+    bad = tmp_path / "bad"
+    bad.mkdir()
+    for name in ("training", "testing"):
+        shutil.copy(twin / f"{name}.h5", bad / f"{name}.h5")
+        with h5py.File(bad / f"{name}.h5", "r+") as f:
+            sen1 = f["sen1"]
+            sen1[:, 3, 4, :] = np.nan  # every channel: every SAR band set holds it
+    before = snapshot(tmp_path)
+    failed_invoke(invoke("evaluate", ref, bad / "testing.h5", "--split", "testing", "-o", tmp_path / "ev"),
+                  "holds NaN or infinite values", "clean the data")
+    with pytest.raises(DataError, match="holds NaN or infinite values"):
+        evaluate(ref, bad / "testing.h5", split="testing")
+    failed_invoke(invoke("train", bad / "training.h5", "-o", tmp_path / "m.safetensors", *REF_CLI, "--val-split",
+                         "none"), "holds NaN or infinite values", "clean the data")
+    assert_unchanged(tmp_path, before)
+    assert len(open_patches(twin, "testing", "vv-complex")) == 80
