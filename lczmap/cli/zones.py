@@ -26,10 +26,17 @@ block_rows_opt = click.option(
     f"[default: {DEFAULT_BLOCK_ROWS}, more when --min-area needs a wider sieve halo].",
 )
 
+out_layer_opt = click.option(
+    "--out-layer",
+    default=None,
+    help="Name of the output layer [default: OUTPUT's name without extension]. In an existing "
+    "GeoPackage, --overwrite replaces only this layer and keeps the others.",
+)
+
 
 @click.command(short_help="Polygons of an LCZ raster (GeoPackage, GeoParquet, GeoJSON, Shapefile).")
 @click.argument("lcz", type=click.Path(exists=True, dir_okay=False))
-@click.argument("output", type=click.Path(dir_okay=False))
+@click.argument("output", type=click.Path())
 @click.option(
     "--min-area",
     type=click.FloatRange(min=0),
@@ -47,8 +54,9 @@ block_rows_opt = click.option(
 @nodata_opt
 @click.option("--style/--no-style", default=True, show_default=True, help="Write a QGIS style (.qml) beside OUTPUT.")
 @block_rows_opt
+@out_layer_opt
 @overwrite_opt
-def zones(lcz, output, min_area, confidence, codes, nodata, style, block_rows, overwrite):
+def zones(lcz, output, min_area, confidence, codes, nodata, style, block_rows, out_layer, overwrite):
     """Turn the LCZ raster LCZ into zone polygons in OUTPUT (format from its extension:
     .gpkg, .parquet, .geojson, .shp, .fgb), with the LCZ code, label, name, colour, area in m2
     and, with --confidence, the mean confidence of each zone."""
@@ -65,6 +73,7 @@ def zones(lcz, output, min_area, confidence, codes, nodata, style, block_rows, o
         overwrite=overwrite,
         block_rows=block_rows,
         progress=progress_factory(),
+        out_layer=out_layer,
     )
     sieve = f", patches under {result.min_pixels} pixels dissolved" if result.min_pixels > 1 else ""
     click.echo(f"Wrote {result.zones} zones to {result.path} (codes {result.scheme}{sieve})")
@@ -72,7 +81,7 @@ def zones(lcz, output, min_area, confidence, codes, nodata, style, block_rows, o
 
 @click.command(short_help="Share of each LCZ class per district, or for the whole map.")
 @click.argument("lcz", type=click.Path(exists=True, dir_okay=False))
-@click.argument("output", type=click.Path(dir_okay=False), required=False)
+@click.argument("output", type=click.Path(), required=False)
 @click.option(
     "--by",
     type=click.Path(exists=True),
@@ -80,12 +89,13 @@ def zones(lcz, output, min_area, confidence, codes, nodata, style, block_rows, o
     help="Polygon layer of districts (any CRS): one row per district. Without it: one row per class.",
 )
 @click.option("--layer", default=None, help="Layer of a multi-layer --by file (e.g. a GeoPackage).")
-@click.option("--csv", "csv_path", type=click.Path(dir_okay=False), default=None, help="Also write the table as CSV.")
+@click.option("--csv", "csv_path", type=click.Path(), default=None, help="Also write the table as CSV.")
 @codes_opt
 @nodata_opt
 @block_rows_opt
+@out_layer_opt
 @overwrite_opt
-def summarize(lcz, output, by, layer, csv_path, codes, nodata, block_rows, overwrite):
+def summarize(lcz, output, by, layer, csv_path, codes, nodata, block_rows, out_layer, overwrite):
     """Summarise the LCZ raster LCZ. With --by: for each district its area, the share of each
     class (edge pixels weighted by the part inside), the dominant class and the no-data share,
     written to OUTPUT (.gpkg, .parquet, .geojson, .shp, .fgb or .csv). Without --by: area and
@@ -105,6 +115,7 @@ def summarize(lcz, output, by, layer, csv_path, codes, nodata, block_rows, overw
         overwrite=overwrite,
         progress=progress_factory(),
         block_rows=block_rows,
+        out_layer=out_layer,
     )
     written = [p for p in (output, csv_path) if p]
     if by is not None:

@@ -8,7 +8,7 @@ from xml.sax.saxutils import quoteattr
 from .._io import atomic_path
 from ..classes import LCZ_CLASSES
 
-__all__ = ["STYLE_PATH", "write_style", "zones_qml"]
+__all__ = ["STYLE_PATH", "write_qml", "write_style", "zones_qml"]
 
 #: The style shipped with lczmap: the text of ``zones_qml()``.
 STYLE_PATH = Path(__file__).parent.parent / "styles" / "lcz_zones.qml"
@@ -55,10 +55,18 @@ def zones_qml(field: str = "lcz") -> str:
     )
 
 
+def write_qml(tmp: Path, field: str = "lcz") -> None:
+    """Write :func:`zones_qml` to ``tmp`` and read it back (a file cut short raises OSError)."""
+    text = zones_qml(field)
+    tmp.write_text(text, encoding="utf-8")
+    if tmp.read_text(encoding="utf-8") != text:
+        raise OSError(f"{tmp} did not read back whole")
+
+
 def write_style(layer: Path, overwrite: bool = False) -> Path:
     """Write :func:`zones_qml` beside ``layer`` (``zones.qml`` for ``zones.gpkg``), where QGIS
     finds it when it loads the layer."""
     qml = layer.with_suffix(".qml")
     with atomic_path(qml, overwrite=overwrite) as tmp:
-        tmp.write_text(zones_qml(), encoding="utf-8")
+        write_qml(tmp)
     return qml

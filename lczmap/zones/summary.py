@@ -12,13 +12,14 @@ import math
 import os
 import shutil
 import tempfile
+from collections.abc import Callable
 from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_path, check_output
+from .._io import check_not_inputs
 from ..classes import LCZ_CLASSES, NODATA, label_of, name_of
-from ..errors import MissingDependencyError, ZonesError
+from ..errors import MissingDependencyError, OutputError, ZonesError
 from .codes import (
     DEFAULT_BLOCK_ROWS,
     CodeScheme,
@@ -31,7 +32,8 @@ from .codes import (
     read_codes,
     windows,
 )
-from .vector import vector_driver, vector_sink
+from .outputs import check_outputs, output_unit, write_error
+from .vector import check_room_for_layer, geopackage_layers, vector_driver, vector_outputs, vector_sink
 
 __all__ = ["SHARE_COLUMNS", "grid_districts", "summarize"]
 
@@ -122,6 +124,8 @@ def _native_raster(info: LczRasterInfo, workdir: Path, block_rows: int) -> Path:
     """The LCZ map as uint8 codes 1-17 with nodata 0 declared: the file itself if it already is,
     else a normalised copy in ``workdir`` (written strip by strip)."""
     import rasterio
+    from rasterio._err import CPLE_BaseError
+    from rasterio.errors import RasterioError
 
     with rasterio.open(info.path) as src:
         if src.dtypes[0] == "uint8" and info.scheme == "1-17" and src.nodata == 0 and info.nodata == 0:
@@ -131,9 +135,16 @@ def _native_raster(info: LczRasterInfo, workdir: Path, block_rows: int) -> Path:
             driver="GTiff", width=src.width, height=src.height, count=1, dtype="uint8", nodata=0,
             crs=src.crs, transform=src.transform, tiled=True, blockxsize=512, blockysize=512,
         )
-        with rasterio.open(copy, "w", **profile) as dst:
-            for win in windows(src.height, src.width, block_rows):
-                dst.write(read_codes(src, info, win), 1, window=win)
+        try:
+            with rasterio.open(copy, "w", **profile) as dst:
+                for win in windows(src.height, src.width, block_rows):
+                    dst.write(read_codes(src, info, win), 1, window=win)
+            with rasterio.open(copy) as back:  # GDAL does not always report a failed write
+                last = list(windows(back.height, back.width, block_rows))[-1]
+                if not np.array_equal(back.read(1, window=last), read_codes(src, info, last)):
+                    raise OSError(f"{copy} did not read back whole")
+        except (OSError, RasterioError, CPLE_BaseError) as exc:  # a full disk, as GDAL reports it
+            raise write_error(exc, workdir, [copy]) from None  # names the output folder
     return copy
 
 
@@ -182,6 +193,48 @@ def _district_shares(raster: Path, info: LczRasterInfo, districts, progress: Pro
     return valid, class_area
 
 
+def _csv_writer(frame) -> Callable[[Path], None]:
+    """Write ``frame`` as CSV (no geometry, no index) to a path and read it back."""
+
+    def write(tmp: Path) -> None:
+        import pandas as pd
+
+        table = frame.drop(columns=frame.geometry.name) if hasattr(frame, "geometry") else frame
+        table.to_csv(tmp, index=False)
+        back = pd.read_csv(tmp)
+        if len(back) != len(table) or len(back.columns) != len(table.columns):
+            raise OSError(f"{len(back)} of {len(table)} rows read back")
+
+    return write
+
+
+def _check_summary_outputs(lcz_path, out: Path | None, driver: str | None, by, layer, out_layer, csv_path, overwrite):
+    """Before any work: outputs are not inputs, may be written; a layer written into the
+    districts' own GeoPackage must not be the districts layer."""
+    import geopandas as gpd
+
+    by_path = None if by is None or isinstance(by, gpd.GeoDataFrame) else Path(by)
+    outputs = vector_outputs(out, driver) if out is not None and driver is not None else []
+    outputs += [Path(csv_path)] if csv_path is not None else []
+    inputs = [lcz_path, by_path]
+    if out is not None and driver == "GPKG" and by_path is not None and by_path.exists():
+        try:
+            check_not_inputs([out], [by_path])
+        except OutputError:  # the same GeoPackage: another layer of it is fine
+            layers = geopackage_layers(by_path)
+            read = layer if layer is not None else next(iter(layers or {}), None)
+            target = out_layer or out.stem
+            if layers is None or read == target:
+                raise OutputError(
+                    f"the summary layer {target!r} would replace the districts layer {read!r} of {by_path} "
+                    "(--by, --layer): choose another OUTPUT or --out-layer (out_layer=...)"
+                ) from None
+            inputs = [lcz_path]  # the districts are read whole before the layer goes into a copy of the file
+    check_outputs(outputs, inputs, overwrite)
+    if out is not None and driver is not None:
+        check_room_for_layer(out, driver, overwrite)
+
+
 def summarize(
     lcz_path: str | os.PathLike,
     out_path: str | os.PathLike | None = None,
@@ -193,6 +246,7 @@ def summarize(
     overwrite: bool = False,
     block_rows: int | None = None,
     progress: Progress = None,
+    out_layer: str | None = None,
 ):
     """Area shares of the LCZ classes per district, or for the whole map.
 
@@ -211,13 +265,21 @@ def summarize(
 
     out_path: written when given: a vector format (.gpkg, .parquet, .geojson, .shp, .fgb) or
     .csv for districts; .csv for the whole-map table. csv_path: an extra CSV copy (no geometry).
+    out_layer: the output layer's name (default: the file's stem). In an existing GeoPackage
+    (with ``overwrite``) only this layer is replaced and the file's other layers are kept, so the
+    summary can go into the districts' own GeoPackage as a new layer.
+
+    Before any work the outputs are checked (none may be an input, each folder writable); after
+    it, every file is reopened and checked, and all replace the old files together.
     """
     check_block_rows(block_rows)
     block_rows = block_rows or DEFAULT_BLOCK_ROWS
     if layer is not None and by is None:
         raise ZonesError(f"layer {layer!r} (--layer) picks a layer of the districts file: give --by too (by=...)")
-    outputs = [Path(p) for p in (out_path, csv_path) if p is not None]
     out = Path(out_path) if out_path is not None else None
+    by_path = by if isinstance(by, (str, os.PathLike)) else None
+    check_not_inputs([out], [lcz_path])  # before the formats: never suggest overwriting an input
+    check_not_inputs([csv_path], [lcz_path, by_path])
     driver = vector_driver(out, table_ok=True) if out is not None else None
     if csv_path is not None and Path(csv_path).suffix.lower() != ".csv":
         raise ZonesError(f"the CSV copy {csv_path} (--csv, csv_path) must end with .csv")
@@ -226,14 +288,12 @@ def summarize(
             f"a whole-map summary is a table without geometry: write it to a .csv (OUTPUT), not {out}, "
             "or give districts (--by)"
         )
-    for path in outputs:
-        check_output(path, overwrite)
+    _check_summary_outputs(lcz_path, out, driver, by, layer, out_layer, csv_path, overwrite)
+    outputs = [Path(p) for p in (out_path, csv_path) if p is not None]
     if by is None:
         info = inspect_lcz(lcz_path, codes=codes, nodata=nodata, block_rows=block_rows, progress=progress)
         table = _map_table(info)
-        for path in outputs:
-            with atomic_path(path, overwrite=overwrite) as tmp:
-                table.to_csv(tmp, index=False)
+        _write_tables(table, outputs, overwrite)
         return table
 
     try:
@@ -277,12 +337,26 @@ def summarize(
     result["dom_name"] = [name_of(c) if c else "No data" for c in dominant]
     result.attrs["repaired"] = repaired
     if out is not None and driver is not None:
-        with vector_sink(out, driver, overwrite) as sink:
+        extras = [(Path(csv_path), _csv_writer(result))] if csv_path is not None else []
+        with vector_sink(out, driver, overwrite, out_layer, extras) as sink:
             sink.write(result)
-    if csv_path is not None:
-        with atomic_path(csv_path, overwrite=overwrite) as tmp:
-            result.drop(columns=result.geometry.name).to_csv(tmp, index=False)
+    elif csv_path is not None:
+        _write_tables(result, [Path(csv_path)], overwrite)
     return result
+
+
+def _write_tables(frame, paths: list[Path], overwrite: bool) -> None:
+    """``frame`` as CSV to each of ``paths``, read back, replacing the old files together."""
+    if not paths:
+        return
+    write = _csv_writer(frame)
+    with output_unit(paths[0], overwrite) as unit:
+        try:
+            write(unit.main)
+        except OSError as exc:
+            raise write_error(exc, paths[0], [unit.main]) from None
+        for other in paths[1:]:
+            unit.extra(other, write)
 
 
 def grid_districts(lcz_path: str | os.PathLike, cell_size_m: float):

@@ -1,22 +1,31 @@
 """Writing vector outputs: atomically, appending batch by batch where the format allows.
 
 The format follows the output's extension (:data:`VECTOR_FORMATS`, plus ``.csv`` for tables).
-:func:`vector_sink` writes through :func:`lczmap._io.atomic_path`: the layer appears under its
-name only when complete, and a Shapefile's sidecars (.shx, .dbf, .prj, .cpg) are moved into
-place before the .shp itself.
+:func:`vector_sink` writes through :func:`.outputs.output_unit`: the layer, a Shapefile's
+sidecars (.shx, .dbf, .prj, .cpg) and any companion files (a QGIS style, a CSV copy) are
+written to temporary files, reopened and checked (the feature count read back must equal the
+count written), and only then replace the old files, together.
+
+A GeoPackage is a container: QGIS keeps many layers, styles and rasters in one. Writing to an
+existing GeoPackage (with ``overwrite``) therefore replaces only the layer of that name: the
+file is copied, the layer written into the copy, every other layer checked to be still whole,
+and the copy replaces the file. A file with the .gpkg extension that is not a GeoPackage is
+replaced as a whole.
 """
 
 from __future__ import annotations
 
 import contextlib
 import os
-from collections.abc import Iterator
+import shutil
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .._io import atomic_path, check_output
-from ..errors import MissingDependencyError, ZonesError
+from .._io import check_free_space
+from ..errors import MissingDependencyError, OutputError, ZonesError
+from .outputs import OutputUnit, out_of_room, output_unit, write_error
 
-__all__ = ["VECTOR_FORMATS", "VectorSink", "vector_driver", "vector_sink"]
+__all__ = ["VECTOR_FORMATS", "VectorSink", "geopackage_layers", "vector_driver", "vector_outputs", "vector_sink"]
 
 #: Output formats by file extension: the OGR driver.
 VECTOR_FORMATS: dict[str, str] = {
@@ -28,6 +37,11 @@ VECTOR_FORMATS: dict[str, str] = {
     ".shp": "ESRI Shapefile",
     ".fgb": "FlatGeobuf",
 }
+#: Files GDAL writes beside a Shapefile's .shp.
+SHAPEFILE_SIDECARS = (".shx", ".dbf", ".prj", ".cpg")
+#: Spatial indexes and metadata of an old Shapefile that would not match the new one.
+SHAPEFILE_STALE = (".qix", ".sbn", ".sbx", ".shp.xml")
+_SQLITE_MAGIC = b"SQLite format 3\x00"
 
 
 def vector_driver(path: Path, table_ok: bool = False) -> str:
@@ -41,66 +55,143 @@ def vector_driver(path: Path, table_ok: bool = False) -> str:
     return VECTOR_FORMATS[ext]
 
 
-class VectorSink:
-    """Writes GeoDataFrames in batches to the temporary file ``tmp`` (GeoParquet at the end, in
-    :meth:`finish`; the other formats are appended to); the layer is named ``layer``."""
+def vector_outputs(path: Path, driver: str) -> list[Path]:
+    """The files a vector output consists of: the file itself and a Shapefile's sidecars."""
+    if driver == "ESRI Shapefile":
+        return [path, *(path.with_suffix(s) for s in SHAPEFILE_SIDECARS)]
+    return [path]
 
-    def __init__(self, tmp: Path, driver: str, layer: str):
-        self.tmp = tmp
+
+def geopackage_layers(path: Path) -> dict[str, int] | None:
+    """Feature count of each layer of an existing GeoPackage; None when ``path`` is not one."""
+    try:
+        with open(path, "rb") as f:
+            if f.read(16) != _SQLITE_MAGIC:
+                return None
+        import pyogrio
+
+        return {str(name): int(pyogrio.read_info(path, layer=str(name))["features"]) for name, _ in pyogrio.list_layers(path)}
+    except Exception:  # not a file, not readable, not a GeoPackage GDAL opens: nothing to keep
+        return None
+
+
+def check_room_for_layer(path: Path, driver: str, overwrite: bool) -> None:
+    """Before any work: a layer written into an existing GeoPackage needs room for a copy of it."""
+    if driver == "GPKG" and overwrite and path.is_file() and geopackage_layers(path) is not None:
+        check_free_space(path, path.stat().st_size + (1 << 20))
+
+
+class VectorSink:
+    """Writes GeoDataFrames in batches to the unit's temporary file (GeoParquet at the end, in
+    :meth:`finish`; the other formats are appended to); the layer is named ``layer``.
+
+    keep: the layers (and their feature counts) of the existing GeoPackage the layer is written
+    into; None for a new file.
+    """
+
+    def __init__(self, unit: OutputUnit, driver: str, layer: str, keep: dict[str, int] | None = None):
+        self.unit = unit
+        self.tmp = unit.main
         self.driver = driver
         self.layer = layer
+        self.keep = {name: n for name, n in (keep or {}).items() if name != layer}
         self.frames: list = []
         self.count = 0
+        if keep is not None:
+            shutil.copyfile(unit.path, self.tmp)  # a full disk: atomic_path's one line
+
+    def _failed(self, exc: BaseException) -> OutputError:
+        return write_error(exc, self.unit.path, [self.tmp])
 
     def write(self, frame) -> None:
-        if self.driver == "Parquet":
-            self.frames.append(frame)
-        elif self.driver == "CSV":
-            frame.drop(columns=frame.geometry.name, errors="ignore").to_csv(
-                self.tmp, mode="a", header=self.count == 0, index=False
-            )
-        else:
-            import pyogrio
+        try:
+            if self.driver == "Parquet":
+                self.frames.append(frame)
+            elif self.driver == "CSV":
+                frame.drop(columns=frame.geometry.name, errors="ignore").to_csv(
+                    self.tmp, mode="a", header=self.count == 0, index=False
+                )
+            else:
+                import pyogrio
 
-            pyogrio.write_dataframe(
-                frame, self.tmp, driver=self.driver, append=self.count > 0, layer=self.layer, promote_to_multi=False,
-            )
+                pyogrio.write_dataframe(
+                    frame, self.tmp, driver=self.driver, append=self.count > 0, layer=self.layer, promote_to_multi=False,
+                )
+        except (OSError, RuntimeError) as exc:  # pyogrio's errors are RuntimeErrors
+            raise self._failed(exc) from None
         self.count += len(frame)
 
     def finish(self) -> None:
-        if self.driver == "Parquet":
-            import pandas as pd
+        if self.driver != "Parquet":
+            return
+        import pandas as pd
 
-            try:
-                import pyarrow  # noqa: F401
-            except ImportError:
-                raise MissingDependencyError("GeoParquet output needs pyarrow: pip install pyarrow") from None
-            frame = pd.concat(self.frames, ignore_index=True) if len(self.frames) > 1 else self.frames[0]
+        try:
+            import pyarrow  # noqa: F401
+        except ImportError:
+            raise MissingDependencyError("GeoParquet output needs pyarrow: pip install pyarrow") from None
+        frame = pd.concat(self.frames, ignore_index=True) if len(self.frames) > 1 else self.frames[0]
+        try:
             frame.to_parquet(self.tmp, index=False)
+        except (OSError, RuntimeError) as exc:
+            raise self._failed(exc) from None
 
-    def sidecars(self) -> list[Path]:
-        """Files the driver wrote beside the main file (a Shapefile's .shx, .dbf, .prj, .cpg)."""
-        stem = self.tmp.name[: -len(self.tmp.suffix)] + "."
-        return [p for p in self.tmp.parent.iterdir() if p.name.startswith(stem) and p != self.tmp]
+    def verify(self) -> None:
+        """Reopen the written file: its feature count (and a kept GeoPackage's other layers) must
+        read back as written; GDAL does not always report a failed write."""
+        try:
+            got = _feature_count(self.tmp, self.driver, self.layer)
+            layers = geopackage_layers(self.tmp) if self.keep else {}
+            lost = sorted(name for name, n in self.keep.items() if (layers or {}).get(name) != n)
+        except Exception as exc:  # reading a broken file fails in many ways
+            raise self._failed(exc) from None
+        if got != self.count or lost:
+            what = f"{got} of {self.count} features read back" if got != self.count else f"layers {', '.join(lost)} changed"
+            if out_of_room(None, [self.tmp]):
+                raise self._failed(OSError(28, "No space left on device"))
+            raise OutputError(f"writing {self.unit.path} failed ({what}): the old file, if any, is kept")
+
+
+def _feature_count(path: Path, driver: str, layer: str) -> int:
+    if driver == "CSV":
+        import pandas as pd
+
+        return len(pd.read_csv(path)) if path.stat().st_size else 0
+    if driver == "Parquet":
+        import pyarrow.parquet as pq
+
+        return int(pq.read_metadata(path).num_rows)
+    import pyogrio
+
+    info = pyogrio.read_info(path, layer=layer if driver == "GPKG" else None, force_feature_count=True)
+    return int(info["features"])
 
 
 @contextlib.contextmanager
-def vector_sink(path: str | os.PathLike, driver: str, overwrite: bool = False) -> Iterator[VectorSink]:
-    """A :class:`VectorSink` for ``path``; the layer (and its sidecars) is moved into place when
-    the block ends without an error, and nothing is left behind when it fails."""
+def vector_sink(
+    path: str | os.PathLike,
+    driver: str,
+    overwrite: bool = False,
+    layer: str | None = None,
+    extras: Sequence[tuple[Path, Callable[[Path], None]]] = (),
+) -> Iterator[VectorSink]:
+    """A :class:`VectorSink` for ``path`` (layer ``layer``, default: the file's stem).
+
+    When the block ends without an error, the layer is reopened and checked, ``extras``
+    (``(target, write)``: ``write(tmp)`` writes and checks the file that replaces ``target``)
+    are written, and all of them replace the old files together; when anything fails, the old
+    files are kept and nothing is left behind.
+    """
     path = Path(path)
-    with atomic_path(path, overwrite=overwrite) as tmp:
-        sink = VectorSink(tmp, driver, layer=path.stem)
-        try:
-            yield sink
-            sink.finish()
-            stem = tmp.name[: -len(tmp.suffix)]
-            moves = [(part, path.with_name(path.stem + part.name[len(stem) :])) for part in sink.sidecars()]
-            for _, target in moves:  # all checked before any is moved
-                check_output(target, overwrite)
-            for part, target in moves:  # before the main file, so that it never lacks its sidecars
-                with atomic_path(target, overwrite=overwrite) as side:
-                    os.replace(part, side)
-        finally:
-            for part in sink.sidecars():
-                part.unlink(missing_ok=True)
+    layer = layer or path.stem
+    keep = geopackage_layers(path) if driver == "GPKG" and overwrite and path.is_file() else None
+    shapefile = driver == "ESRI Shapefile"
+    with output_unit(
+        path, overwrite, sidecars=SHAPEFILE_SIDECARS if shapefile else (), stale=SHAPEFILE_STALE if shapefile else ()
+    ) as unit:
+        sink = VectorSink(unit, driver, layer, keep)
+        yield sink
+        sink.finish()
+        sink.verify()
+        for target, write in extras:
+            unit.extra(target, write)

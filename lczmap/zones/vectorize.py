@@ -13,13 +13,14 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._io import check_output
-from ..errors import ZonesError
+from .._io import check_not_inputs
+from ..errors import OutputError, ZonesError
 from .codes import DEFAULT_BLOCK_ROWS, CodeScheme, Progress, check_block_rows, confidence_reader, inspect_lcz
+from .outputs import check_outputs
 from .polygons import polygon_zones, zones_frame
 from .sieve import min_pixels_for, sieve_halo
-from .style import write_style
-from .vector import vector_driver, vector_sink
+from .style import write_qml
+from .vector import check_room_for_layer, vector_driver, vector_outputs, vector_sink
 
 __all__ = ["ZonesResult", "vectorize_zones"]
 
@@ -52,6 +53,7 @@ def vectorize_zones(
     overwrite: bool = False,
     block_rows: int | None = None,
     progress: Progress = None,
+    out_layer: str | None = None,
 ) -> ZonesResult:
     """Polygons of an LCZ raster, after removing patches smaller than ``min_area`` m2.
 
@@ -68,14 +70,30 @@ def vectorize_zones(
     style: also write a QGIS style beside the output (``zones.qml`` for ``zones.gpkg``).
     block_rows: rows per strip; smaller strips use less memory, the result is the same. Default:
         256, or twice the sieve's halo if that is more (the halo grows with ``min_area``).
+    out_layer: the layer's name (default: the file's stem). In an existing GeoPackage (with
+        ``overwrite``) only this layer is replaced; the file's other layers are kept.
+
+    Before any work, the outputs are checked: none may be an input (the LCZ or confidence
+    raster, or the style file beside one), each folder must be writable. The layer, its
+    sidecars and the style are reopened and checked, then replace the old files together.
     """
     import rasterio
 
     out = Path(out_path)
+    qml = out.with_suffix(".qml") if style else None
+    rasters = [Path(p) for p in (lcz_path, confidence) if p is not None]
+    for raster in rasters:
+        own_style = raster.with_suffix(".qml")
+        if qml is not None and own_style.exists() and own_style.absolute() == qml.absolute():
+            raise OutputError(
+                f"the zones' style {qml} would replace the style of the input raster {raster}: "
+                "name the zone layer differently or pass --no-style (style=False)"
+            )
+    check_not_inputs([out], rasters)  # before the format: never suggest overwriting an input
     driver = vector_driver(out)
-    check_output(out, overwrite)
-    if style:
-        check_output(out.with_suffix(".qml"), overwrite)
+    outputs = vector_outputs(out, driver) + ([qml] if qml is not None else [])
+    check_outputs(outputs, rasters, overwrite)
+    check_room_for_layer(out, driver, overwrite)
     if not min_area >= 0:
         raise ZonesError(f"min_area (--min-area) must be >= 0 m2, got {min_area}: give 0 to keep every pixel")
     check_block_rows(block_rows)
@@ -86,7 +104,8 @@ def vectorize_zones(
     log.info("sieve: patches below %d pixels (%.0f m2) are dissolved, 4-connectivity", min_pixels, min_area)
     conf_src, conf_read = confidence_reader(confidence, info) if confidence is not None else (None, None)
     try:
-        with rasterio.open(info.path) as src, vector_sink(out, driver, overwrite) as sink:
+        extras = [(qml, write_qml)] if qml is not None else []
+        with rasterio.open(info.path) as src, vector_sink(out, driver, overwrite, out_layer, extras) as sink:
             count, pending = 0, []
             for batch in polygon_zones(src, info, min_pixels, block_rows, conf_read, progress):
                 pending.extend(batch)
@@ -99,6 +118,5 @@ def vectorize_zones(
     finally:
         if conf_src is not None:
             conf_src.close()
-    qml = write_style(out, overwrite) if style else None
     log.info("wrote %d zones to %s", count, out)
     return ZonesResult(path=out, style=qml, zones=count, min_pixels=min_pixels, scheme=info.scheme)
