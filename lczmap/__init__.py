@@ -63,6 +63,11 @@ _LAZY: dict[str, tuple[str, str]] = {
     "summarize": ("lczmap.zones", "summarize"),
     "grid_districts": ("lczmap.zones", "grid_districts"),
     "run_demo": ("lczmap.demo", "run_demo"),
+    # LCZ products for climate users
+    "assess_map": ("lczmap.products", "assess_map"),
+    "map_ucp": ("lczmap.products", "map_ucp"),
+    "sample_points": ("lczmap.products", "sample_points"),
+    "render_map": ("lczmap.products", "render_map"),
 }
 
 __all__ = [

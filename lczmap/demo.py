@@ -121,6 +121,7 @@ def run_demo(
     from .data import prepare
     from .evaluate import evaluate
     from .predict import predict_scene
+    from .products import assess_map, render_map
     from .train import TrainConfig, train
     from .zones import grid_districts, summarize, zones
 
@@ -133,18 +134,18 @@ def run_demo(
     def fresh(path: Path) -> bool:
         return overwrite or not path.exists()
 
-    say("1/7 synthetic So2Sat twin and Sentinel-1-like scene")
+    say("1/8 synthetic So2Sat twin and Sentinel-1-like scene")
     if fresh(out / "scene_grd.tif"):
         o.update(write_demo_data(out, n_train=n_train, n_val=max(n_train // 4, 100), n_test=max(n_train // 4, 100),
                                  scene_size=scene_size, seed=seed, overwrite=overwrite, progress=progress))
     else:
         o.update(so2sat=out / "so2sat", scene=out / "scene_grd.tif", truth=out / "scene_truth_lcz.tif")
 
-    say("2/7 cache of the band sets used for training")
+    say("2/8 cache of the band sets used for training")
     o["cache"] = prepare(o["so2sat"], out / "cache", band_sets=["rgb", "lee-intensity"], progress=progress)
 
     labels = min(512, n_train // 2)
-    say(f"3/7 training: EO stage, then SWD transfer to SAR (lee-intensity, {labels} labelled SAR patches, batch norm)")
+    say(f"3/8 training: EO stage, then SWD transfer to SAR (lee-intensity, {labels} labelled SAR patches, batch norm)")
     o["checkpoint"] = out / "model.safetensors"
     config = TrainConfig(
         data=str(o["so2sat"]), cache=str(o["cache"]), method="swd", classes="all", labels=labels, seed=seed,
@@ -157,7 +158,7 @@ def run_demo(
     if fresh(o["checkpoint"]):
         train(config, o["checkpoint"], overwrite=overwrite, resume=not overwrite, progress=progress)
 
-    say("4/7 evaluation on the twin's test split")
+    say("4/8 evaluation on the twin's test split")
     o["evaluation"] = out / "evaluation"
     if fresh(o["evaluation"] / "report.json"):
         metrics = evaluate(o["checkpoint"], o["so2sat"], cache=o["cache"], out_dir=o["evaluation"], overwrite=True,
@@ -169,7 +170,7 @@ def run_demo(
     report.figures["test overall accuracy (twin, SAR)"] = float(metrics["overall_accuracy"])
     report.figures["test kappa"] = float(metrics["kappa"])
 
-    say("5/7 prediction of the scene (100 m LCZ map, confidence)")
+    say("5/8 prediction of the scene (100 m LCZ map, confidence)")
     o["lcz_map"], o["confidence"] = out / "scene_lcz.tif", out / "scene_confidence.tif"
     if fresh(o["lcz_map"]):
         result = predict_scene(o["scene"], o["lcz_map"], model=o["checkpoint"], confidence=o["confidence"],
@@ -177,15 +178,25 @@ def run_demo(
         report.figures["prediction windows/s (CPU)"] = float(result.windows_per_s)
     agreement = map_agreement(o["lcz_map"], o["truth"])
     report.figures["map agreement with the scene's ground truth"] = agreement["agreement"]
+    # the LCZ community's scores of the map against the truth map (map-to-map: no bootstrap)
+    o["assessment"] = out / "scene_assessment.json"
+    assessment = assess_map(o["lcz_map"], against=o["truth"], json_path=o["assessment"], overwrite=True)
+    for name in ("OA", "OAu", "OAbu", "OAw", "kappa"):
+        report.figures[f"map {name} against the ground truth"] = float(assessment.scores[name])
 
-    say("6/7 vector zones (patches below 20,000 m2 dissolved)")
+    say("6/8 vector zones (patches below 20,000 m2 dissolved)")
     o["zones"] = out / "scene_zones.gpkg"
     if fresh(o["zones"]):
         zones(o["lcz_map"], o["zones"], min_area=20000, confidence=o["confidence"], overwrite=overwrite)
 
-    say("7/7 district summary (1 km grid)")
+    say("7/8 district summary (1 km grid)")
     o["districts"], o["summary_csv"] = out / "districts_summary.gpkg", out / "districts_summary.csv"
     if fresh(o["districts"]):
         summarize(o["lcz_map"], o["districts"], by=grid_districts(o["lcz_map"], 1000), csv_path=o["summary_csv"],
                   overwrite=overwrite)
+
+    say("8/8 a readable map (PNG: WUDAPT colours, legend, scale bar)")
+    o["map_png"] = out / "scene_lcz.png"
+    if fresh(o["map_png"]):
+        render_map(o["lcz_map"], o["map_png"], overwrite=overwrite)
     return report

@@ -18,13 +18,17 @@ def test_demo_end_to_end_and_rerun(tmp_path):
     kw = dict(n_train=400, scene_size=(300, 360), eo_epochs=1, sar_epochs=1)
     report = run_demo(tmp_path / "demo", **kw)
     o = report.outputs
-    for key in ("checkpoint", "lcz_map", "confidence", "zones", "districts", "summary_csv"):
+    for key in ("checkpoint", "lcz_map", "confidence", "zones", "districts", "summary_csv", "assessment", "map_png"):
         assert Path(o[key]).exists(), key
     with rasterio.open(o["lcz_map"]) as lcz, rasterio.open(o["truth"]) as truth:
         assert lcz.shape == truth.shape and lcz.crs == truth.crs
         values = np.unique(lcz.read(1))
         assert set(values.tolist()) <= set(range(18)) and len(values) > 2
     assert 0 <= report.figures["map agreement with the scene's ground truth"] <= 1
+    # the LCZ community's OA against the truth map is the same count as the plain agreement
+    assert report.figures["map OA against the ground truth"] == pytest.approx(
+        report.figures["map agreement with the scene's ground truth"])
+    assert "map OAw against the ground truth" in report.summary()
     assert str(o["lcz_map"]) in report.summary() and "QGIS" in report.summary()
     # a rerun reuses every finished step and changes nothing
     before = Path(o["lcz_map"]).stat().st_mtime_ns

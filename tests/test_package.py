@@ -25,7 +25,7 @@ LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (3, ("lczmap.evaluate",)),
     (4, ("lczmap.train", "lczmap.predict")),
     (5, ("lczmap.zones",)),
-    (6, ("lczmap.study", "lczmap.demo", "lczmap.info")),
+    (6, ("lczmap.study", "lczmap.demo", "lczmap.info", "lczmap.products")),
     (7, ("lczmap.cli", "lczmap.rio_plugin", "lczmap.__main__")),
 ]
 #: Modules longer than this say in their docstring why they are one module ("One module: ...").

@@ -16,7 +16,7 @@ import click
 from .. import __version__
 from ..errors import LczmapError
 
-_COMMAND_MODULES = ("data", "train", "predict", "zones", "study")
+_COMMAND_MODULES = ("data", "train", "predict", "zones", "study", "products")
 
 
 class LczmapGroup(click.Group):

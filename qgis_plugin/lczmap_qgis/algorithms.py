@@ -1,4 +1,4 @@
-"""The three Processing algorithms. Each checks its parameters and calls ONE lczmap function.
+"""The Processing algorithms. Each checks its parameters and calls ONE lczmap function.
 
 Outputs go through lczmap's own writers (atomic, styled): the LCZ raster gets its colour table,
 category names and a ``.qml`` beside it; zone layers get ``<name>.qml``. When run from the
@@ -11,9 +11,11 @@ from qgis.core import (
     QgsProcessing,
     QgsProcessingAlgorithm,
     QgsProcessingException,
+    QgsProcessingOutputNumber,
     QgsProcessingParameterBoolean,
     QgsProcessingParameterEnum,
     QgsProcessingParameterFeatureSource,
+    QgsProcessingParameterField,
     QgsProcessingParameterFile,
     QgsProcessingParameterFileDestination,
     QgsProcessingParameterNumber,
@@ -335,3 +337,148 @@ class SummarizeAlgorithm(_LczInputAlgorithm):
             style = zones_qml("dominant")
         bridge.load_on_completion(context, out, f"LCZ summary ({Path(lcz_path).stem})", qml_text=style)
         return {self.OUTPUT: out, self.CSV: csv}
+
+
+def _products_defaults():
+    """The library's defaults for the products forms; None where lczmap is missing (the
+    algorithm cannot run then and says why)."""
+    if bridge.import_lczmap() is None:
+        return {"draws": None}
+    from lczmap.products import DEFAULT_DRAWS
+
+    return {"draws": DEFAULT_DRAWS}
+
+
+class AssessAlgorithm(_LczInputAlgorithm):
+    REFERENCE = "REFERENCE"
+    FIELD = "FIELD"
+    AGAINST = "AGAINST"
+    DRAWS = "DRAWS"
+    SEED = "SEED"
+    OUTPUT = "OUTPUT"
+    CSV = "CSV"
+    FIGURE = "FIGURE"
+    UNITS = "UNITS"
+    OA = "OA"
+    KAPPA = "KAPPA"
+
+    def name(self):
+        return "assess"
+
+    def displayName(self):  # noqa: N802
+        return self.tr("Assess LCZ map accuracy")
+
+    def shortHelpString(self):  # noqa: N802
+        return self.tr(
+            "Accuracy of an LCZ map against reference polygons or points (any CRS; a class field coded "
+            "1-17, 101-107 for A-G, letters or 'LCZ x'), as the LCZ Generator reports it: OA, OAu (urban "
+            "classes), OAbu (built vs natural), OAw (weighted by class similarity, Bechtel et al. 2017) and "
+            "kappa, per-class precision, recall and F1, with bootstrap intervals over the reference units.\n\n"
+            "Or, instead of reference data, another LCZ map: agreement on the union of both extents, the "
+            "other map resampled onto the map's grid by nearest neighbour.\n\n"
+            "Outputs: JSON, a CSV table, the confusion matrix as PNG/PDF and the reference units with their "
+            "agreement (open the ones with low 'agree' to check them).\n\n"
+            "Same as `lczmap assess LCZ REFERENCE` (or `--against OTHER`)."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self._add_lcz_input()
+        self.addParameter(QgsProcessingParameterFeatureSource(
+            self.REFERENCE, self.tr("Reference polygons or points"),
+            types=[QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorPoint], optional=True))
+        self.addParameter(QgsProcessingParameterField(
+            self.FIELD, self.tr("Class field (default: lcz, class, code, label or name)"),
+            parentLayerParameterName=self.REFERENCE, optional=True))
+        self.addParameter(QgsProcessingParameterRasterLayer(
+            self.AGAINST, self.tr("Or: another LCZ map to compare with"), optional=True))
+        defaults = _products_defaults()
+        self.addParameter(_advanced(QgsProcessingParameterNumber(
+            self.DRAWS, self.tr("Bootstrap draws over the reference units (0: none)"),
+            type=QgsProcessingParameterNumber.Integer, defaultValue=defaults["draws"], minValue=0)))
+        self.addParameter(_advanced(QgsProcessingParameterNumber(
+            self.SEED, self.tr("Random seed"), type=QgsProcessingParameterNumber.Integer, defaultValue=0)))
+        self._add_overwrite()
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.OUTPUT, self.tr("Assessment (JSON)"), fileFilter="JSON files (*.json)"))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.CSV, self.tr("Scores table (CSV)"), fileFilter="CSV files (*.csv)", optional=True,
+            createByDefault=False))
+        self.addParameter(QgsProcessingParameterFileDestination(
+            self.FIGURE, self.tr("Confusion matrix (PNG or PDF)"), fileFilter="PNG files (*.png);;PDF files (*.pdf)",
+            optional=True, createByDefault=False))
+        self.addParameter(QgsProcessingParameterVectorDestination(
+            self.UNITS, self.tr("Reference units with their agreement"), optional=True, createByDefault=False))
+        self.addOutput(QgsProcessingOutputNumber(self.OA, self.tr("Overall accuracy (OA)")))
+        self.addOutput(QgsProcessingOutputNumber(self.KAPPA, self.tr("Kappa")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        lcz_path, codes, nodata = self._lcz_input(parameters, context)
+        reference = layer = None
+        if parameters.get(self.REFERENCE) not in (None, ""):
+            reference, layer = self.parameterAsCompatibleSourceLayerPathAndLayerName(
+                parameters, self.REFERENCE, context, ["gpkg", "shp", "geojson", "fgb"], "gpkg", feedback)
+        against = _layer_path(self.parameterAsRasterLayer(parameters, self.AGAINST, context), "the other LCZ map")
+        field = self.parameterAsString(parameters, self.FIELD, context) or None
+        files = {key: (self.parameterAsFileOutput(parameters, key, context) or None)
+                 if parameters.get(key) not in (None, "") else None for key in (self.CSV, self.FIGURE)}
+        units = _output(self, parameters, self.UNITS, context)
+        out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
+        with bridge.run_library(feedback):
+            from lczmap.products import assess_map
+
+            result = assess_map(
+                lcz_path, reference, against=against, field=field, layer=layer or None, codes=codes, nodata=nodata,
+                draws=self.parameterAsInt(parameters, self.DRAWS, context),
+                seed=self.parameterAsInt(parameters, self.SEED, context),
+                json_path=out, csv_path=files[self.CSV], figure_path=files[self.FIGURE], units_path=units,
+                overwrite=self._overwrite(parameters, context), progress=bridge.progress_for(feedback),
+            )
+        for line in result.summary().splitlines():
+            feedback.pushInfo(line)
+        if units is not None:
+            bridge.load_on_completion(context, units, f"LCZ reference agreement ({Path(lcz_path).stem})")
+        return {self.OUTPUT: out, self.CSV: files[self.CSV], self.FIGURE: files[self.FIGURE], self.UNITS: units,
+                self.OA: result.scores["OA"], self.KAPPA: result.scores["kappa"]}
+
+
+class UcpAlgorithm(_LczInputAlgorithm):
+    VALUE = "VALUE"
+    OUTPUT = "OUTPUT"
+    VALUE_CHOICES = ("low", "mid", "high")
+
+    def name(self):
+        return "ucp"
+
+    def displayName(self):  # noqa: N802
+        return self.tr("Urban canopy parameters")
+
+    def shortHelpString(self):  # noqa: N802
+        return self.tr(
+            "Per-pixel urban canopy parameters of an LCZ map from the tables of Stewart & Oke (2012): sky "
+            "view factor, aspect ratio, building / impervious / pervious surface fraction (0-1), height of "
+            "roughness elements (m), terrain roughness class, surface admittance, surface albedo and "
+            "anthropogenic heat output. One float32 band per parameter, named; the low, mid or high figure "
+            "of each published range.\n\n"
+            "Same as `lczmap ucp LCZ OUT.tif`."
+        )
+
+    def initAlgorithm(self, config=None):  # noqa: N802
+        self._add_lcz_input()
+        self.addParameter(QgsProcessingParameterEnum(
+            self.VALUE, self.tr("Figure of each range"), options=list(self.VALUE_CHOICES), defaultValue=1))
+        self._add_overwrite()
+        self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Urban canopy parameters")))
+
+    def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
+        lcz_path, codes, nodata = self._lcz_input(parameters, context)
+        out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
+        with bridge.run_library(feedback):
+            from lczmap.products import map_ucp
+
+            result = map_ucp(
+                lcz_path, out, value=self.VALUE_CHOICES[self.parameterAsEnum(parameters, self.VALUE, context)],
+                codes=codes, nodata=nodata, overwrite=self._overwrite(parameters, context),
+                progress=bridge.progress_for(feedback),
+            )
+        bridge.load_on_completion(context, result, f"Urban canopy parameters ({Path(lcz_path).stem})")
+        return {self.OUTPUT: str(result)}

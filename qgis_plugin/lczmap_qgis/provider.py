@@ -1,8 +1,8 @@
-"""The ``lczmap`` Processing provider: three algorithms in the toolbox group "lczmap"."""
+"""The ``lczmap`` Processing provider: its algorithms in the toolbox group "lczmap"."""
 
 from qgis.core import QgsProcessingProvider
 
-from .algorithms import PredictAlgorithm, SummarizeAlgorithm, ZonesAlgorithm
+from .algorithms import AssessAlgorithm, PredictAlgorithm, SummarizeAlgorithm, UcpAlgorithm, ZonesAlgorithm
 
 
 class LczmapProvider(QgsProcessingProvider):
@@ -22,5 +22,5 @@ class LczmapProvider(QgsProcessingProvider):
         return ["gpkg", "fgb", "geojson", "shp"]  # formats lczmap.zones writes and QGIS reads
 
     def loadAlgorithms(self):  # noqa: N802
-        for alg in (PredictAlgorithm(), ZonesAlgorithm(), SummarizeAlgorithm()):
+        for alg in (PredictAlgorithm(), ZonesAlgorithm(), SummarizeAlgorithm(), AssessAlgorithm(), UcpAlgorithm()):
             self.addAlgorithm(alg)

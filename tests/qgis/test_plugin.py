@@ -68,6 +68,8 @@ def test_plugin_registers_the_lczmap_provider(plugin):
         "lczmap:predict": "Predict LCZ map",
         "lczmap:zones": "LCZ zones",
         "lczmap:summarize": "Summarize LCZ by polygons",
+        "lczmap:assess": "Assess LCZ map accuracy",
+        "lczmap:ucp": "Urban canopy parameters",
     }
     for alg_id in names:
         alg = registry.algorithmById(alg_id)
