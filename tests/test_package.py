@@ -20,7 +20,7 @@ PKG = ROOT / "lczmap"
 #: layer without cycles. The first matching prefix decides a module's layer.
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (0, ("lczmap", "lczmap.errors", "lczmap.classes", "lczmap.bands", "lczmap._io", "lczmap._device")),
-    (1, ("lczmap.data", "lczmap.models", "lczmap.losses", "lczmap.raster")),
+    (1, ("lczmap.data", "lczmap.models", "lczmap.losses", "lczmap.raster", "lczmap.canopy")),
     (2, ("lczmap.twin", "lczmap.checkpoint", "lczmap.scene")),
     (3, ("lczmap.evaluate",)),
     (4, ("lczmap.train", "lczmap.predict")),

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import click
 
+from ..canopy import UCP_VALUES
 from ..zones.codes import CODE_SCHEMES, DEFAULT_BLOCK_ROWS
 from .options import overwrite_opt, progress_factory
 
@@ -93,9 +94,12 @@ def zones(lcz, output, min_area, confidence, codes, nodata, style, block_rows, o
 @codes_opt
 @nodata_opt
 @block_rows_opt
+@click.option("--ucp", type=click.Choice(UCP_VALUES), default=None,
+              help="Add each district's area-weighted urban canopy parameters (Stewart & Oke 2012), "
+                   "taking each range's low, mid or high value (needs --by).")
 @out_layer_opt
 @overwrite_opt
-def summarize(lcz, output, by, layer, csv_path, codes, nodata, block_rows, out_layer, overwrite):
+def summarize(lcz, output, by, layer, csv_path, codes, nodata, block_rows, ucp, out_layer, overwrite):
     """Summarise the LCZ raster LCZ. With --by: for each district its area, the share of each
     class (edge pixels weighted by the part inside), the dominant class and the no-data share,
     written to OUTPUT (.gpkg, .parquet, .geojson, .shp, .fgb or .csv). Without --by: area and
@@ -116,6 +120,7 @@ def summarize(lcz, output, by, layer, csv_path, codes, nodata, block_rows, out_l
         progress=progress_factory(),
         block_rows=block_rows,
         out_layer=out_layer,
+        ucp=ucp,
     )
     written = [p for p in (output, csv_path) if p]
     if by is not None:

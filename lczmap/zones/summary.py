@@ -18,6 +18,7 @@ from pathlib import Path
 import numpy as np
 
 from .._io import check_not_inputs
+from ..canopy import SHARE_COLUMNS, UCP_VALUES, UcpValue, district_ucp
 from ..classes import LCZ_CLASSES, NODATA, label_of, name_of
 from ..errors import MissingDependencyError, OutputError, ZonesError
 from .codes import (
@@ -39,9 +40,6 @@ __all__ = ["SHARE_COLUMNS", "grid_districts", "summarize"]
 
 log = logging.getLogger(__name__)
 
-#: Columns of :func:`summarize` holding the share of each class, in code order (``lcz_1`` ...
-#: ``lcz_10``, ``lcz_A`` ... ``lcz_G``).
-SHARE_COLUMNS: tuple[str, ...] = tuple(f"lcz_{c.label}" for c in LCZ_CLASSES)
 
 
 def _read_districts(by, layer: str | None):
@@ -247,6 +245,7 @@ def summarize(
     block_rows: int | None = None,
     progress: Progress = None,
     out_layer: str | None = None,
+    ucp: UcpValue | None = None,
 ):
     """Area shares of the LCZ classes per district, or for the whole map.
 
@@ -269,6 +268,10 @@ def summarize(
     (with ``overwrite``) only this layer is replaced and the file's other layers are kept, so the
     summary can go into the districts' own GeoPackage as a new layer.
 
+    ucp: ``low``, ``mid`` or ``high`` adds, per district, the area-weighted urban canopy
+    parameters of its classes (Stewart & Oke 2012; :func:`lczmap.canopy.district_ucp`): one
+    ``ucp_<parameter>`` column each, weighted over the classified area. Needs ``by``.
+
     Before any work the outputs are checked (none may be an input, each folder writable); after
     it, every file is reopened and checked, and all replace the old files together.
     """
@@ -276,6 +279,10 @@ def summarize(
     block_rows = block_rows or DEFAULT_BLOCK_ROWS
     if layer is not None and by is None:
         raise ZonesError(f"layer {layer!r} (--layer) picks a layer of the districts file: give --by too (by=...)")
+    if ucp is not None and ucp not in UCP_VALUES:
+        raise ZonesError(f"unknown ucp value {ucp!r} (--ucp): choose {', '.join(UCP_VALUES)}")
+    if ucp is not None and by is None:
+        raise ZonesError("canopy parameters (--ucp) are given per district: give --by too (by=...)")
     out = Path(out_path) if out_path is not None else None
     by_path = by if isinstance(by, (str, os.PathLike)) else None
     check_not_inputs([out], [lcz_path])  # before the formats: never suggest overwriting an input
@@ -335,6 +342,8 @@ def summarize(
     result["dominant"] = dominant.astype(np.int32)
     result["dom_label"] = [label_of(c) if c else "" for c in dominant]
     result["dom_name"] = [name_of(c) if c else "No data" for c in dominant]
+    if ucp is not None:
+        result = district_ucp(result, value=ucp)
     result.attrs["repaired"] = repaired
     if out is not None and driver is not None:
         extras = [(Path(csv_path), _csv_writer(result))] if csv_path is not None else []

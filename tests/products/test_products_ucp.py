@@ -66,3 +66,24 @@ def test_cli_ucp(tmp_path):
     assert done.exit_code == 0, done.output
     with rasterio.open(tmp_path / "ucp.tif") as src:
         assert src.count == 1 and src.descriptions == ("sky_view_factor",)
+
+
+def test_summarize_with_ucp_adds_district_parameters(tmp_path):
+    """`lczmap summarize --by DISTRICTS --ucp mid` adds area-weighted canopy parameters per district,
+    equal to district_ucp on the share columns; without --by it is refused in one line."""
+    from lczmap.zones import grid_districts, summarize
+
+    lcz = write_raster(tmp_path / "lcz.tif", HAND_MAP)
+    districts = grid_districts(lcz, 200)
+    table = summarize(lcz, by=districts, ucp="mid")
+    expected = district_ucp(table[[*SHARE_COLUMNS, "nodata"]], value="mid")
+    for name in UCP_PARAMETERS:
+        np.testing.assert_allclose(table[f"ucp_{name}"], expected[f"ucp_{name}"], equal_nan=True)
+    assert np.isfinite(table["ucp_sky_view_factor"]).any()
+    districts.to_file(tmp_path / "districts.gpkg")
+    done = run(["-q", "summarize", lcz, tmp_path / "out.csv", "--by", tmp_path / "districts.gpkg", "--ucp", "high"])
+    assert done.exit_code == 0, done.output
+    assert "ucp_aspect_ratio" in pd.read_csv(tmp_path / "out.csv").columns
+    done = run(["-q", "summarize", lcz, tmp_path / "whole.csv", "--ucp", "low"])
+    assert done.exit_code == 1 and "give --by too" in done.output and "Traceback" not in done.output
+    assert not (tmp_path / "whole.csv").exists()
