@@ -8,26 +8,38 @@ names and a raster attribute table) and ``<name>.qml`` (a QGIS paletted style wi
 Probabilities and confidence are float32 COGs (nodata NaN, overviews by AVERAGE).
 
 Every file is written through :func:`lczmap._io.atomic_path`: a temporary name in the
-destination folder, renamed into place when complete.
+destination folder, renamed into place when complete. A COG is reopened and its last block (and
+that of its smallest overview) read before it replaces anything, since GDAL's copy can report
+success for a file a full disk cut short; the COG and its sidecars replace the old set together
+or not at all (the old files are kept under hidden names until every new one is in place). A
+failed write is one :class:`~lczmap.errors.OutputError` line: "no space left on ..." with the
+figures when the file system (or the process's file-size limit) has no room, else what failed.
 """
 
 from __future__ import annotations
 
+import contextlib
+import errno
 import logging
+import math
 import os
+import secrets
 import shutil
 import tempfile
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import Iterable, Mapping
 from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
 import rasterio.shutil
+from rasterio._err import CPLE_BaseError
+from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from ._io import atomic_path, check_output
+from ._io import atomic_path, check_free_space, check_output, disk_full_error, fsync_path
 from .classes import LCZ_CLASSES, NODATA
+from .errors import LczmapError, OutputError
 
 __all__ = [
     "LCZ_COLORMAP",
@@ -37,9 +49,12 @@ __all__ = [
     "create_float",
     "publish_cog",
     "write_lcz",
+    "write_lcz_strips",
     "write_float",
     "lcz_qml",
     "lcz_aux_xml",
+    "verify_raster",
+    "raster_bytes",
     "STYLE_PATH",
 ]
 
@@ -112,11 +127,172 @@ def create_float(
     return ds
 
 
+def raster_bytes(count: int, height: int, width: int, dtype: str = "uint8") -> int:
+    """Upper bound of the size of a COG: the uncompressed pixels, a third more for overviews,
+    and room for headers and sidecars."""
+    return int(count * height * width * np.dtype(dtype).itemsize * 4 / 3) + (1 << 16)
+
+
+def verify_raster(path: str | os.PathLike, count: int | None = None, height: int | None = None,
+                  width: int | None = None) -> None:
+    """Reopen the raster at ``path`` and read its last block (every band) and the last block of
+    its smallest overview; raise :class:`OSError` when it does not open, has another shape, or a
+    block cannot be read (a file cut short)."""
+    with rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(path) as ds:
+        shape = (ds.count, ds.height, ds.width)
+        want = (count or ds.count, height or ds.height, width or ds.width)
+        if shape != want:
+            raise OSError(f"{path} holds {shape} pixels, expected {want}")
+        bh, bw = ds.block_shapes[0]
+        r0, c0 = (ds.height - 1) // bh * bh, (ds.width - 1) // bw * bw
+        ds.read(window=Window(c0, r0, ds.width - c0, ds.height - r0))
+        levels = ds.overviews(1)
+        if levels:
+            f = levels[-1]
+            ds.read(1, out_shape=(math.ceil(ds.height / f), math.ceil(ds.width / f)))
+
+
+#: errno values and messages with which the C library, libtiff and GDAL report a full disk.
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_NO_SPACE_WORDS = ("no space left", "file too large", "disk quota", "disk full", "free disk space")
+_MB = 1 << 20
+
+
+def _out_of_room(exc: BaseException, folder: Path, written: int) -> bool:
+    """Whether a failed write ran out of room: its errno or message says so, the file system has
+    less than 1 MB free, or a probe 1 MB larger than what was written (at most 64 MB) cannot be written
+    there either (GDAL often reports a failed write without the reason)."""
+    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
+        return True
+    if any(word in str(exc).lower() for word in _NO_SPACE_WORDS):
+        return True
+    try:
+        if shutil.disk_usage(folder).free < _MB:
+            return True
+        fd, name = tempfile.mkstemp(prefix=".lczmap-room.", dir=folder)
+    except OSError as probe:
+        return probe.errno in _NO_SPACE
+    try:
+        left, chunk = min(written + _MB, 64 * _MB), memoryview(bytes(_MB))
+        while left > 0:
+            left -= os.write(fd, chunk[: min(left, _MB)])
+        os.fsync(fd)
+        return False
+    except OSError as probe:
+        return probe.errno in _NO_SPACE
+    finally:
+        os.close(fd)
+        os.unlink(name)
+
+
+def _parts(tmp: Path) -> list[Path]:
+    """``tmp`` and the files GDAL puts beside it under its name (overview temporaries, PAM)."""
+    try:
+        return [p for p in tmp.parent.iterdir() if p.name.startswith(tmp.name)]
+    except OSError:  # pragma: no cover
+        return []
+
+
+@contextlib.contextmanager
+def _writing(target: Path, needed: int, tmp: Path | None = None) -> Iterator[None]:
+    """Turn a failed GDAL write (or check) of ``target`` into one line; remove what GDAL left
+    beside ``tmp`` when it fails."""
+    try:
+        yield
+    except LczmapError:
+        raise
+    except (OSError, RasterioError, CPLE_BaseError) as exc:
+        written = sum(p.stat().st_size for p in _parts(tmp) if p.is_file()) if tmp is not None else 0
+        if tmp is not None:
+            for p in _parts(tmp):
+                p.unlink(missing_ok=True)
+        if _out_of_room(exc, target.parent, written):
+            raise disk_full_error(target, needed) from None
+        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
+        raise OutputError(f"writing {target} failed ({detail}): the old file, if any, is kept") from None
+
+
+class _Backups:
+    """Old files of an output set under hidden names (hard links, else copies), put back if
+    replacing the set fails halfway."""
+
+    def __init__(self, targets: Iterable[Path]):
+        self.kept: dict[Path, Path] = {}
+        try:
+            for t in targets:
+                if t.is_file():
+                    b = t.with_name(f".{t.name[:80]}.{secrets.token_hex(4)}.old")
+                    try:
+                        os.link(t, b)
+                    except OSError:  # no hard links on this file system
+                        shutil.copy2(t, b)
+                    self.kept[t] = b
+        except BaseException:
+            self.drop()
+            raise
+
+    def restore(self, placed: Mapping[Path, tuple[int, int]]) -> None:
+        """Undo: every target now holding one of the new files (by inode) gets its old file back."""
+        for t, ino in placed.items():
+            try:
+                st = t.stat()
+            except OSError:
+                continue
+            if (st.st_dev, st.st_ino) != ino:
+                continue
+            if t in self.kept:
+                os.replace(self.kept.pop(t), t)
+            else:
+                t.unlink()
+
+    def drop(self) -> None:
+        for b in self.kept.values():
+            b.unlink(missing_ok=True)
+        self.kept = {}
+
+
+def _replace_set(out: Path, overwrite: bool, needed: int, write: Callable[[Path], None],
+                 verify: Callable[[Path], None], sidecars: Mapping[Path, Callable[[Path], object]]) -> None:
+    """Write ``out`` with ``write(tmp)`` and its ``sidecars`` (target -> writer), check ``out``
+    with ``verify(tmp)``, then put the set in place together: on any failure the old files stay."""
+    for target in sidecars:
+        check_output(target, overwrite=True)
+    check_free_space(out, needed)
+    placed: dict[Path, tuple[int, int]] = {}
+    backups: _Backups | None = None
+    try:
+        with contextlib.ExitStack() as stack:
+            tmp = stack.enter_context(atomic_path(out, overwrite=overwrite))
+            with _writing(out, needed, tmp):
+                write(tmp)
+                fsync_path(tmp)
+                verify(tmp)
+            tmps = {out: tmp}
+            for target, write_side in sidecars.items():
+                side = stack.enter_context(atomic_path(target, overwrite=True))
+                with _writing(target, needed, side):
+                    write_side(side)
+                tmps[target] = side
+            backups = _Backups(tmps)
+            for target, t in tmps.items():
+                st = t.stat()
+                placed[target] = (st.st_dev, st.st_ino)
+            # leaving the stack renames the sidecars, then the raster (each fsync'ed first)
+    except BaseException:
+        if backups is not None:
+            backups.restore(placed)
+        raise
+    finally:
+        if backups is not None:
+            backups.drop()
+
+
 def publish_cog(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool = False, kind: str = "lcz") -> Path:
     """Copy the GeoTIFF ``src`` to ``out`` as a Cloud-Optimized GeoTIFF, atomically.
 
     ``kind='lcz'``: MODE overviews, plus ``.aux.xml`` (category names, attribute table) and
-    ``.qml`` beside it. ``kind='float'``: AVERAGE overviews. Returns ``out``.
+    ``.qml`` beside it. ``kind='float'``: AVERAGE overviews. The COG is reopened and read back
+    before it replaces ``out``; it and its sidecars replace the old set together. Returns ``out``.
     """
     out = Path(out)
     resampling = "MODE" if kind == "lcz" else "AVERAGE"
@@ -129,16 +305,36 @@ def publish_cog(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool 
     )
     if kind != "lcz":
         options["PREDICTOR"] = "FLOATING_POINT"
-    with atomic_path(out, overwrite=overwrite) as tmp:
+    with _writing(out, 2 * os.stat(src).st_size), rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(src) as ds:
+        shape, dtype = (ds.count, ds.height, ds.width), ds.dtypes[0]
+
+    def write(tmp: Path) -> None:
         with rasterio.Env(GDAL_PAM_ENABLED="NO"):
             rasterio.shutil.copy(src, tmp, driver="COG", **options)
+
+    sidecars: dict[Path, Callable[[Path], object]] = {}
     if kind == "lcz":
-        with atomic_path(out.with_name(out.name + ".aux.xml"), overwrite=True) as tmp:
-            tmp.write_text(lcz_aux_xml())
-        with atomic_path(out.with_suffix(".qml"), overwrite=True) as tmp:
-            shutil.copyfile(STYLE_PATH, tmp)
+        sidecars[out.with_name(out.name + ".aux.xml")] = lambda tmp: tmp.write_text(lcz_aux_xml())
+        sidecars[out.with_suffix(".qml")] = lambda tmp: shutil.copyfile(STYLE_PATH, tmp)
+    _replace_set(out, overwrite, raster_bytes(*shape, dtype), write, lambda tmp: verify_raster(tmp, *shape), sidecars)
     log.info("wrote %s", out)
     return out
+
+
+@contextlib.contextmanager
+def _stage(out: Path) -> Iterator[Path]:
+    """A path for the intermediate GeoTIFF of ``out``, in a hidden folder beside it that is
+    removed afterwards (whatever happens)."""
+    try:
+        folder = Path(tempfile.mkdtemp(prefix=f".{out.name[:80]}.", suffix=".stage", dir=out.parent))
+    except OSError as exc:
+        if exc.errno in _NO_SPACE:
+            raise disk_full_error(out) from None
+        raise OutputError(f"cannot write in {out.parent} ({exc.strerror}): choose a writable output folder") from None
+    try:
+        yield folder / "stage.tif"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
 
 
 def _strips(height: int, rows: int = 2048):
@@ -163,12 +359,30 @@ def write_lcz(
         raise ValueError(f"codes must be a 2-D array, got shape {codes.shape}")
     if codes.size and (codes.min() < 0 or codes.max() > 17):
         raise ValueError("codes must hold LCZ codes 1-17 or 0 for nodata")
+    strips = ((r0, r1, codes[r0:r1].astype(np.uint8)) for r0, r1 in _strips(codes.shape[0]))
+    return write_lcz_strips(path, strips, codes.shape, transform, crs, tags, overwrite)
+
+
+def write_lcz_strips(
+    path: str | os.PathLike,
+    strips: Iterable[tuple[int, int, np.ndarray]],
+    shape: tuple[int, int],
+    transform,
+    crs,
+    tags: Mapping | None = None,
+    overwrite: bool = False,
+) -> Path:
+    """:func:`write_lcz` for a map of ``shape`` (H, W) given as ``(r0, r1, codes)`` strips of whole
+    rows (uint8), so that it is never held in memory whole. Returns the path written."""
     out = check_output(path, overwrite)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp:
-        stage = Path(tmp) / "stage.tif"
-        with create_lcz(stage, *codes.shape, transform, crs, tags) as ds:
-            for r0, r1 in _strips(codes.shape[0]):
-                ds.write(codes[r0:r1].astype(np.uint8), 1, window=Window(0, r0, codes.shape[1], r1 - r0))
+    needed = 2 * raster_bytes(1, *shape)  # the intermediate GeoTIFF and the COG
+    check_free_space(out, needed)
+    with _stage(out) as stage:
+        with _writing(out, needed, stage):  # GDAL may close a file cut short without a word: read it back
+            with create_lcz(stage, *shape, transform, crs, tags) as ds:
+                for r0, r1, block in strips:
+                    ds.write(block, 1, window=Window(0, r0, shape[1], r1 - r0))
+            verify_raster(stage, 1, *shape)
         publish_cog(stage, out, overwrite=overwrite, kind="lcz")
     return out
 
@@ -187,11 +401,15 @@ def write_float(
     if data.ndim == 2:
         data = data[None]
     out = check_output(path, overwrite)
-    with tempfile.TemporaryDirectory(prefix=f".{out.name}.", dir=out.parent) as tmp:
-        stage = Path(tmp) / "stage.tif"
-        with create_float(stage, data.shape[0], *data.shape[1:], transform, crs, descriptions, tags) as ds:
-            for r0, r1 in _strips(data.shape[1], 1024):  # strips of K bands: half the rows
-                ds.write(data[:, r0:r1], window=Window(0, r0, data.shape[2], r1 - r0))
+    k, h, w = data.shape
+    needed = 2 * raster_bytes(k, h, w, "float32")
+    check_free_space(out, needed)
+    with _stage(out) as stage:
+        with _writing(out, needed, stage):
+            with create_float(stage, k, h, w, transform, crs, descriptions, tags) as ds:
+                for r0, r1 in _strips(h, 1024):  # strips of K bands: half the rows
+                    ds.write(data[:, r0:r1], window=Window(0, r0, w, r1 - r0))
+            verify_raster(stage, k, h, w)
         publish_cog(stage, out, overwrite=overwrite, kind="float")
     return out
 

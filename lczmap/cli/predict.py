@@ -6,7 +6,13 @@ from __future__ import annotations
 import click
 
 from ..errors import ConfigError
-from ..predict.options import DEFAULT_FILTER_SIGMA, DEFAULT_MAX_NODATA, DEFAULT_STRIDE, DEFAULT_TILE
+from ..predict.options import (
+    DEFAULT_CONNECT_TIMEOUT,
+    DEFAULT_FILTER_SIGMA,
+    DEFAULT_MAX_NODATA,
+    DEFAULT_STRIDE,
+    DEFAULT_TILE,
+)
 from ..scene import RESAMPLING, UNITS
 from .options import batch_size_opt, device_opt, overwrite_opt, progress_factory
 
@@ -52,6 +58,8 @@ def _bands(ctx, param, value):
               help="With --out-dir: also write <name>_probabilities/_confidence/_filtered.tif.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Run tiles on this dask.distributed scheduler (e.g. tcp://host:8786).")
+@click.option("--connect-timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT, show_default=True, metavar="SECONDS",
+              help="Give up on --scheduler when it does not answer within this time.")
 @click.option("--resume", is_flag=True, default=False, help="Continue an interrupted run of the same command.")
 @click.option("--threads", type=int, default=None,
               help="torch threads on the CPU (default: all cores but one, left to reading).")
@@ -63,7 +71,7 @@ def _bands(ctx, param, value):
 @overwrite_opt
 @click.pass_context
 def predict(ctx, paths, model, vv, vh, bands, units, resample, stride, tile_size, max_nodata, probabilities,
-            confidence, filtered, filter_sigma, out_dir, with_extras, scheduler, resume, threads, read_threads, no_amp,
+            confidence, filtered, filter_sigma, out_dir, with_extras, scheduler, connect_timeout, resume, threads, read_threads, no_amp,
             device, batch_size, overwrite):
     """Map a Sentinel-1 scene to an LCZ raster: `lczmap predict SCENE OUT`.
 
@@ -78,7 +86,8 @@ def predict(ctx, paths, model, vv, vh, bands, units, resample, stride, tile_size
         options = PredictOptions(
             bands=bands, units=units, resample=resample, stride=stride, max_nodata=max_nodata,
             filter_sigma=filter_sigma, device=device, batch_size=batch_size, tile_size=tile_size, amp=not no_amp,
-            threads=threads, read_threads=read_threads, scheduler=scheduler, resume=resume, overwrite=overwrite,
+            threads=threads, read_threads=read_threads, scheduler=scheduler, connect_timeout=connect_timeout,
+            resume=resume, overwrite=overwrite,
         )
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None

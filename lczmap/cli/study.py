@@ -8,6 +8,7 @@ from pathlib import Path
 import click
 
 from ..errors import ConfigError
+from ..predict.cluster import DEFAULT_CONNECT_TIMEOUT, check_connect_timeout, check_scheduler
 from ..study.results import TABLE_FORMATS
 from ..study.spec import AXES, SPEC_SUFFIXES, parse_axis
 from .options import device_opt, progress_factory
@@ -69,6 +70,8 @@ def _train_options(ctx, param, values):
               help="The quick preset: without DATA, on a small twin written into OUT; ~15 min on 2 cores.")
 @click.option("--scheduler", default=None, metavar="ADDRESS",
               help="Run cells on this dask.distributed scheduler (e.g. tcp://host:8786). Default: a local cluster.")
+@click.option("--connect-timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT, show_default=True, metavar="SECONDS",
+              help="Give up on --scheduler when it does not answer within this time.")
 @click.option("--workers", type=int, default=None,
               help="Worker processes of the local cluster. Default: one per core, or one per GPU.")
 @device_opt
@@ -79,7 +82,7 @@ def _train_options(ctx, param, values):
 @click.option("--dry-run", is_flag=True, default=False, help="List the cells and their state; run nothing.")
 @click.pass_context
 def study(ctx, spec_or_data, out, data, cache, split, method, classes, labels, norm, supcon, seeds, seed,
-          train_options, quick, scheduler, workers, device, table_format, retry_failed, dry_run) -> None:
+          train_options, quick, scheduler, connect_timeout, workers, device, table_format, retry_failed, dry_run) -> None:
     """Run the paper's grid: methods x class settings x labelled SAR x norm x SupCon x seeds.
 
     Each cell trains once and is tested once; results go to OUT/results.csv, the mean and standard
@@ -104,6 +107,8 @@ def study(ctx, spec_or_data, out, data, cache, split, method, classes, labels, n
         raise click.UsageError("give --seeds N or --seed LIST, not both")
     if quick and spec_path is not None:
         raise click.UsageError("--quick is a spec of its own: drop SPEC or --quick")
+    check_scheduler(scheduler)  # the library's checks, before --quick writes its twin
+    check_connect_timeout(connect_timeout)
     if quick and dry_run and data is None:
         spec = lib.parse_spec(lib.QUICK_SPEC)
     elif quick:
@@ -133,7 +138,7 @@ def study(ctx, spec_or_data, out, data, cache, split, method, classes, labels, n
         click.echo(f"{len(cells)} cells: {counts['done']} done, {counts['failed']} failed, {to_run} to run")
         return
     result = lib.run_study(spec, out, scheduler=scheduler, workers=workers, retry_failed=retry_failed,
-                           table_format=table_format, progress=progress_factory(ctx))
+                           table_format=table_format, progress=progress_factory(ctx), connect_timeout=connect_timeout)
     click.echo(f"{result.cells} cells: {result.ran} run, {result.skipped} finished earlier, "
                f"{result.failed} failed ({result.seconds:.0f} s)")
     click.echo(f"results: {result.table}")

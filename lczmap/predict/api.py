@@ -4,6 +4,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
@@ -15,28 +16,29 @@ from typing import Any
 
 import numpy as np
 from odc.geo.geobox import GeoBox
-from rasterio.windows import Window
 
 from .. import __version__
-from .._io import check_output
+from .._io import check_free_space, check_not_inputs, check_output
 from ..bands import BandSet
 from ..classes import NODATA, lcz
 from ..errors import ConfigError, OutputError, SceneError
 from ..scene import Scene, open_scene, read_mirrored
+from .cluster import connect_scheduler
 from .grid import output_geobox, plan_tiles
 from .kernel import TileResult
-from .model import load_model, torch_device
+from .model import load_model, resolve_model_path, torch_device
 from .options import PredictOptions, merge_options
+from .paths import check_utf8
 from .runner import Timings, run_distributed, run_local
 from .smooth import filtered_strips
-from .store import MemoryStore, ResumeStore, fingerprint
+from .store import MemoryStore, ResumeStore, fingerprint, resume_bytes, resume_dir
 
 __all__ = ["PredictResult", "predict_scene", "predict_scenes", "predict_dataarray"]
 
 log = logging.getLogger(__name__)
 
 #: Options that say how to open a scene file or where to run: a DataArray has none of them.
-_SCENE_ONLY = ("bands", "units", "resample", "scheduler")
+_SCENE_ONLY = ("bands", "units", "resample", "scheduler", "connect_timeout")
 
 
 @dataclass
@@ -89,10 +91,7 @@ def predict_scene(
     out = Path(out)
     extras = {"probabilities": probabilities, "confidence": confidence, "filtered": filtered}
     paths = [out] + [Path(p) for p in extras.values() if p is not None]
-    if len({p.resolve() for p in paths}) != len(paths):
-        raise ConfigError("output files must differ: give distinct paths for the LCZ map and extra outputs")
-    for p in paths:
-        check_output(p, opts.overwrite)
+    _check_outputs(paths, _inputs(scene, vv, vh, model), opts.overwrite)
 
     m = load_model(model)
     if not isinstance(scene, Scene):
@@ -114,7 +113,21 @@ def predict_scene(
     tiles = plan_tiles(*shape, opts.tile_size)
     fp = fingerprint(scene, m, opts, probs,
                      {"sigma": opts.filter_sigma, "outputs": sorted(k for k, v in extras.items() if v)})
-    run = ResumeStore(out, fp, shape, len(m.codes), probs, opts.resume)
+    _check_room(out, extras, shape, len(m.codes), probs, opts.resume)
+    with contextlib.ExitStack() as stack:
+        scheduler = opts.scheduler
+        if scheduler is not None and not hasattr(scheduler, "submit"):  # reached before anything is written
+            scheduler = stack.enter_context(connect_scheduler(scheduler, opts.connect_timeout))
+        run = ResumeStore(out, fp, shape, len(m.codes), probs, opts.resume, n_tiles=len(tiles))
+        return _run_and_write(scene, m, opts, scheduler, run, tiles, out, extras, grid, probs, progress, t_start)
+
+
+def _run_and_write(scene: Scene, m: Any, opts: PredictOptions, scheduler: Any, run: ResumeStore, tiles: list,
+                   out: Path, extras: dict, grid: GeoBox, probs: bool, progress: Callable | None,
+                   t_start: float) -> PredictResult:
+    """The tiles not done yet, then the outputs (see :func:`predict_scene`)."""
+    probabilities, confidence, filtered = extras["probabilities"], extras["confidence"], extras["filtered"]
+    shape = (grid.shape.y, grid.shape.x)
     todo = [t for k, t in enumerate(tiles) if k not in run.done]
     index = {t: k for k, t in enumerate(tiles)}
     log.info("%s: %d x %d pixels -> %d x %d LCZ pixels, %d tiles (%d to do)",
@@ -132,7 +145,7 @@ def predict_scene(
         if opts.scheduler is None:
             run_local(scene.read, todo, m, opts, put, bar, probabilities=probs, timings=timings)
         else:
-            run_distributed(opts.scheduler, scene, todo, m, opts, put, bar, probabilities=probs)
+            run_distributed(scheduler, scene, todo, m, opts, put, bar, probabilities=probs)
     finally:
         if bar is not None:
             bar.close()
@@ -157,20 +170,22 @@ def predict_scene(
     from .. import raster
 
     written: dict[str, Path | None] = {k: None for k in extras}
-    if confidence is not None:
-        written["confidence"] = raster.write_float(confidence, run.confidence, transform, scene.crs,
-                                                   ["confidence"], tags, opts.overwrite)
-    if probabilities is not None:
-        desc = [lcz(c).title for c in m.codes]
-        written["probabilities"] = raster.write_float(probabilities, run.probabilities, transform, scene.crs,
-                                                      desc, tags, opts.overwrite)
-    if filtered is not None:
-        stage = run.dir / "filtered.tif"
-        with raster.create_lcz(stage, *shape, transform, scene.crs, {**tags, "filter_sigma": opts.filter_sigma}) as ds:
-            for r0, r1, codes in filtered_strips(run.probabilities, run.codes, m.codes, opts.filter_sigma):
-                ds.write(codes, 1, window=Window(0, r0, shape[1], r1 - r0))
-        written["filtered"] = raster.publish_cog(stage, filtered, overwrite=opts.overwrite, kind="lcz")
-    raster.write_lcz(out, run.codes, transform, scene.crs, tags, opts.overwrite)
+    try:
+        if confidence is not None:
+            written["confidence"] = raster.write_float(confidence, run.confidence, transform, scene.crs,
+                                                       ["confidence"], tags, opts.overwrite)
+        if probabilities is not None:
+            desc = [lcz(c).title for c in m.codes]
+            written["probabilities"] = raster.write_float(probabilities, run.probabilities, transform, scene.crs,
+                                                          desc, tags, opts.overwrite)
+        if filtered is not None:
+            strips = filtered_strips(run.probabilities, run.codes, m.codes, opts.filter_sigma)
+            written["filtered"] = raster.write_lcz_strips(filtered, strips, shape, transform, scene.crs,
+                                                          {**tags, "filter_sigma": opts.filter_sigma}, opts.overwrite)
+        raster.write_lcz(out, run.codes, transform, scene.crs, tags, opts.overwrite)
+    except OutputError as exc:  # the mapped tiles stay in the resume folder
+        raise type(exc)(f"{exc}; the mapped tiles are kept: rerun the same command with --resume "
+                        "(resume=True) to write the outputs without mapping again") from None
     n_valid = run.n_valid
     run.remove()
     seconds = time.perf_counter() - t_start
@@ -180,6 +195,65 @@ def predict_scene(
     _log_timings(scene.name, timings)
     return PredictResult(out, written["probabilities"], written["confidence"], written["filtered"], shape, n_valid,
                          seconds, timings)
+
+
+def _inputs(scene: Any, vv: Any, vh: Any, model: Any) -> list:
+    """The files a run reads: the scene (or an opened Scene's sources), --vv/--vh and the checkpoint."""
+    files = list(scene.sources) if isinstance(scene, Scene) else [scene]
+    return [*files, vv, vh, *_model_file(model)]
+
+
+def _model_file(model: Any) -> list:
+    """The checkpoint file ``model`` names or was loaded from (none for a model in memory)."""
+    if model is None or isinstance(model, (str, os.PathLike)):
+        return [resolve_model_path(model)]
+    path = getattr(model, "path", None)
+    return [path] if isinstance(path, (str, os.PathLike)) else []
+
+
+def _check_outputs(outputs: list[Path], inputs: list, overwrite: bool) -> None:
+    """Before any work: every path is UTF-8 text, no output is an input or another output, and
+    each output may be written (folder exists and is writable, not a folder, name not too long)."""
+    for p in inputs:
+        check_utf8(p, "input", SceneError)
+    for p in outputs:
+        check_utf8(p, "output")
+    for i, p in enumerate(outputs):
+        try:
+            check_not_inputs([p], outputs[:i])
+        except OutputError:
+            raise ConfigError("output files must differ: give distinct paths for the LCZ map and extra outputs") from None
+    check_not_inputs(outputs, inputs)
+    for p in outputs:
+        check_output(p, overwrite)
+    for p in outputs:  # an LCZ map's sidecars (replaced with it): their names must fit too
+        check_output(p.with_name(p.name + ".aux.xml"), overwrite=True)
+
+
+def _check_room(out: Path, extras: dict, shape: tuple[int, int], k: int, probs: bool, resume: bool) -> None:
+    """Refuse up front when a file system lacks room for the resume arrays (beside ``out``) and
+    the outputs (each: an intermediate GeoTIFF and the COG, at most the uncompressed pixels)."""
+    from ..raster import raster_bytes
+
+    need: dict[int, tuple[Path, int]] = {}
+
+    def add(path: Path, n: int) -> None:
+        try:
+            dev = os.stat(path.parent).st_dev
+        except OSError:  # check_output accepted the folder; let the write report it
+            return
+        prev = need.get(dev, (path, 0))
+        need[dev] = (prev[0], prev[1] + n)
+
+    if not (resume and resume_dir(out).is_dir()):
+        add(out, resume_bytes(shape, k, probs))
+    add(out, 2 * raster_bytes(1, *shape))
+    counts = {"probabilities": (k, "float32"), "confidence": (1, "float32"), "filtered": (1, "uint8")}
+    for name, path in extras.items():
+        if path is not None:
+            add(Path(path), 2 * raster_bytes(counts[name][0], *shape, counts[name][1]))
+    for path, n in need.values():
+        check_free_space(path, n)
 
 
 def _log_timings(name: str, timings: Timings) -> None:
@@ -213,13 +287,18 @@ def predict_scenes(
     ``options`` and keyword overrides as for :func:`predict_scene`."""
     opts = merge_options(options, overrides)
     out_dir = Path(out_dir)
+    check_utf8(out_dir, "output folder")
     if not out_dir.is_dir():
         raise OutputError(f"output folder {out_dir} does not exist: create it first")
-    m = load_model(model)
-    sources = [str(s) for s in scenes]
+    sources = [os.fspath(s) for s in scenes]
     stems = [Path(s).stem for s in sources]
     if len(set(stems)) != len(stems):
         raise ConfigError("two scenes share a file name, so their outputs would collide: rename one")
+    kinds = ["lcz"] + [k for k, on in (("probabilities", with_probabilities), ("confidence", with_confidence),
+                                       ("filtered", with_filtered)) if on]
+    outputs = [out_dir / f"{stem}_{kind}.tif" for stem in stems for kind in kinds]
+    _check_outputs(outputs, [*sources, *_model_file(model)], opts.overwrite)
+    m = load_model(model)
     results = []
     for src, stem in zip(sources, stems):
         results.append(

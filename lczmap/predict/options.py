@@ -9,17 +9,19 @@ when an options object is made.
 from __future__ import annotations
 
 import dataclasses
+import math
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
 
 from ..errors import ConfigError
+from .cluster import DEFAULT_CONNECT_TIMEOUT
 
 if TYPE_CHECKING:
     from ..scene.units import Units
 
 __all__ = ["PredictOptions", "DEFAULT_STRIDE", "DEFAULT_TILE", "DEFAULT_MAX_NODATA", "DEFAULT_FILTER_SIGMA",
-           "merge_options"]
+           "DEFAULT_CONNECT_TIMEOUT", "merge_options"]
 
 #: Output pixel size in input pixels (10 x 10 m = 100 m, the LCZ convention).
 DEFAULT_STRIDE = 10
@@ -55,8 +57,9 @@ class PredictOptions:
     4096 on CUDA, else 512), ``tile_size`` (output pixels per tile side), ``amp`` (mixed precision
     on CUDA), ``threads`` (torch threads on the CPU; None: all cores but one), ``read_threads``
     (threads reading tiles; None: see :func:`~lczmap.predict.reader_settings`), ``scheduler`` (a
-    dask.distributed address or Client to run tiles on). Outputs: ``resume`` (continue an
-    interrupted run), ``overwrite`` (replace existing outputs).
+    dask.distributed address ``[scheme://]host:port`` or Client to run tiles on; the address is
+    checked here), ``connect_timeout`` (seconds to wait for that scheduler). Outputs: ``resume``
+    (continue an interrupted run), ``overwrite`` (replace existing outputs). Numbers must be finite.
     """
 
     bands: tuple[str, ...] | None = None
@@ -72,6 +75,7 @@ class PredictOptions:
     threads: int | None = None
     read_threads: int | None = None
     scheduler: Any = None
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     resume: bool = False
     overwrite: bool = False
 
@@ -79,6 +83,7 @@ class PredictOptions:
         from .._device import check_device
         from ..scene.grid import RESAMPLING
         from ..scene.units import UNITS
+        from .cluster import check_connect_timeout, check_scheduler
 
         if self.bands is not None:
             if isinstance(self.bands, str) or not all(isinstance(b, str) for b in self.bands):
@@ -95,9 +100,12 @@ class PredictOptions:
         if isinstance(self.max_nodata, bool) or not isinstance(self.max_nodata, Real) or not 0 <= self.max_nodata <= 1:
             raise ConfigError(f"max_nodata must lie in 0..1 (--max-nodata), got {self.max_nodata!r}")
         object.__setattr__(self, "max_nodata", float(self.max_nodata))
-        if isinstance(self.filter_sigma, bool) or not isinstance(self.filter_sigma, Real) or not self.filter_sigma > 0:
-            raise ConfigError(f"filter_sigma must be positive (--filter-sigma), got {self.filter_sigma!r}")
+        if (isinstance(self.filter_sigma, bool) or not isinstance(self.filter_sigma, Real)
+                or not math.isfinite(self.filter_sigma) or not self.filter_sigma > 0):
+            raise ConfigError(f"filter_sigma must be a positive, finite number (--filter-sigma), got {self.filter_sigma!r}")
         object.__setattr__(self, "filter_sigma", float(self.filter_sigma))
+        object.__setattr__(self, "scheduler", check_scheduler(self.scheduler))
+        object.__setattr__(self, "connect_timeout", check_connect_timeout(self.connect_timeout))
         check_device(str(self.device))
         object.__setattr__(self, "device", str(self.device))
 

@@ -17,7 +17,7 @@ from typing import Any
 
 import torch
 
-from ..errors import ClusterError, ConfigError
+from ..errors import ConfigError
 from ..scene import Scene
 from .grid import Tile, tile_block
 from .kernel import LaunchedTile, PreparedBlock, TileResult, compute_tile, finish_tile, launch_tile, prepare_block
@@ -251,18 +251,13 @@ def run_distributed(scheduler: Any, scene: Scene, tiles: Sequence[Tile], model: 
                     put: Put, bar=None, *, probabilities: bool = False) -> None:
     """Compute ``tiles`` on the dask.distributed cluster at ``scheduler`` (an address or a Client),
     at most three tiles in flight per worker; each worker reads its own blocks."""
-    try:
-        from distributed import Client, as_completed
-    except ImportError:  # pragma: no cover - distributed is a dependency
-        from ..errors import MissingDependencyError
+    from distributed import as_completed
 
-        raise MissingDependencyError("--scheduler needs dask.distributed: pip install distributed") from None
+    from .cluster import connect_scheduler
+
     options = dataclasses.replace(options, scheduler=None)  # the workers run their tiles locally
     own = not hasattr(scheduler, "submit")
-    try:
-        client = Client(scheduler, set_as_default=False) if own else scheduler
-    except OSError as exc:
-        raise ClusterError(f"cannot reach the dask scheduler at {scheduler} ({exc}): check the address") from None
+    client = connect_scheduler(scheduler, options.connect_timeout)
     try:
         n_workers = max(1, len(client.scheduler_info().get("workers", {})))
         model_f = client.scatter(model, broadcast=True)

@@ -5,12 +5,17 @@ continues where it stopped (``resume``).
 The resume folder ``.<out>.partial`` is lczmap's internal state, never an output, and is removed
 once the outputs are written. Its arrays are written in place (shared memory maps reach the files
 even if the process is killed) with an append-only log of done tiles; its ``state.json`` is
-replaced whole through :func:`lczmap._io.atomic_path`.
+replaced whole through :func:`lczmap._io.atomic_path`. The arrays' blocks are allocated when they
+are made (``posix_fallocate``), so a disk without room for them is one
+:class:`~lczmap.errors.OutputError` before any tile runs, never a SIGBUS halfway. A resume folder
+that cannot be read (garbage, truncated arrays) is refused with the way out: delete it, or rerun
+without ``resume`` (which starts over).
 """
 
 from __future__ import annotations
 
 import datetime as _dt
+import errno
 import hashlib
 import json
 import logging
@@ -21,15 +26,17 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_path
-from ..errors import ConfigError
+from .._io import atomic_path, disk_full_error
+from ..errors import ConfigError, OutputError
 from ..scene import Scene
 from .grid import Tile
 from .kernel import TileResult
 from .model import Model
 from .options import PredictOptions
 
-__all__ = ["MemoryStore", "ResumeStore", "fingerprint"]
+__all__ = ["MemoryStore", "ResumeStore", "fingerprint", "resume_dir", "resume_bytes"]
+
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 log = logging.getLogger(__name__)
 
@@ -65,49 +72,111 @@ def _now() -> str:
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
+def resume_dir(out: Path) -> Path:
+    """The resume folder of the output ``out``: ``.<name>.partial`` beside it (a shortened name
+    with a hash of the full one where that is too long for the file system)."""
+    name = f".{out.name}.partial"
+    try:
+        limit = os.pathconf(out.parent, "PC_NAME_MAX")
+    except (OSError, ValueError):  # pragma: no cover - platforms without pathconf
+        limit = 255
+    if len(os.fsencode(name)) > limit:
+        digest = hashlib.sha1(os.fsencode(out.name)).hexdigest()[:12]
+        name = f".{out.name[:80]}.{digest}.partial"
+    return out.parent / name
+
+
+def resume_bytes(shape: tuple[int, int], k: int, probs: bool) -> int:
+    """Size of a run's resume arrays: codes (uint8), confidence and, with ``probs``, ``k``
+    probabilities (float32) per output pixel, and their headers."""
+    n = shape[0] * shape[1]
+    return n * (1 + 4 + (4 * k if probs else 0)) + 3 * 4096
+
+
 class ResumeStore(MemoryStore):
     """Tile results in memory-mapped arrays beside the output, with a log of finished tiles.
-    ``done``: indices of the tiles already finished; ``state``: the run's fingerprint and date."""
+    ``done``: indices of the tiles already finished; ``state``: the run's fingerprint and date.
+    ``n_tiles``: the run's number of tiles (logged tiles beyond it mark a corrupt folder)."""
 
     _nv: dict[str, int]  # windows classified per finished tile (by index)
+    state: dict[str, Any]
 
-    def __init__(self, out: Path, fingerprint: dict, shape: tuple[int, int], k: int, probs: bool, resume: bool):
-        self.dir = out.parent / f".{out.name}.partial"
+    def __init__(self, out: Path, fingerprint: dict, shape: tuple[int, int], k: int, probs: bool, resume: bool,
+                 n_tiles: int | None = None):
+        self.dir = resume_dir(out)
+        self._out = out
         fp = json.dumps(fingerprint, sort_keys=True)
-        state_file = self.dir / "state.json"
         self.done: set[int] = set()
-        if self.dir.exists():
-            old = None
-            try:
-                old = json.loads(state_file.read_text())
-            except (OSError, ValueError):
-                pass
-            if resume and old is not None and old.get("fingerprint") == fp:
-                self.state = old
-                try:
-                    lines = (self.dir / "done.txt").read_text().split("\n")
-                    self.done = {int(x) for x in lines[:-1] if x.strip().isdigit()}
-                except OSError:
-                    self.done = set()
-                self._open("r+", shape, k, probs)
-                by_tile = old.get("n_valid_by_tile", {})
-                self._nv = {str(i): by_tile.get(str(i), 0) for i in self.done}
-                self.n_valid = int(sum(self._nv.values()))
-                log.info("resuming: %d tiles already done", len(self.done))
+        if self.dir.exists() or self.dir.is_symlink():
+            if resume and self._resume(fp, shape, k, probs, n_tiles):
                 return
-            if resume and old is not None:
-                raise ConfigError(
-                    f"the interrupted run in {self.dir} used other inputs or options: rerun without --resume to start over"
-                )
-            shutil.rmtree(self.dir)
+            self._clear()
         elif resume:
             log.warning("nothing to resume for %s: starting from the beginning", out)
-        self.dir.mkdir()
-        self.state = {"fingerprint": fp, "date": _now()}
-        self._write_state()
-        self._open("w+", shape, k, probs)
+        try:
+            self.dir.mkdir()
+            self.state = {"fingerprint": fp, "date": _now()}
+            self._write_state()
+            self._open("w+", shape, k, probs)
+        except BaseException:
+            self.remove()
+            raise
         self.n_valid = 0
         self._nv = {}
+
+    def _corrupt(self, what: str) -> OutputError:
+        return OutputError(f"the resume state in {self.dir} cannot be read ({what}): delete {self.dir} "
+                           "or rerun without --resume (resume=False) to start over")
+
+    def _resume(self, fp: str, shape: tuple[int, int], k: int, probs: bool, n_tiles: int | None) -> bool:
+        """Open the interrupted run in ``self.dir``; False when there is none to continue."""
+        if not self.dir.is_dir():
+            raise self._corrupt("it is not a folder")
+        try:
+            old = json.loads((self.dir / "state.json").read_text())
+        except FileNotFoundError:
+            return False  # killed before its state was written: nothing was done
+        except (OSError, ValueError) as exc:
+            raise self._corrupt(f"state.json: {type(exc).__name__}") from None
+        if not isinstance(old, dict) or not isinstance(old.get("fingerprint"), str) or "date" not in old:
+            raise self._corrupt("state.json is not a run's state")
+        if old["fingerprint"] != fp:
+            raise ConfigError(
+                f"the interrupted run in {self.dir} used other inputs or options: rerun without --resume to start over"
+            )
+        self.state = old
+        try:
+            lines = (self.dir / "done.txt").read_text().split("\n")
+        except FileNotFoundError:
+            lines = [""]
+        except (OSError, ValueError) as exc:
+            raise self._corrupt(f"done.txt: {type(exc).__name__}") from None
+        if any(x.strip() and not x.strip().isdigit() for x in lines[:-1]):
+            raise self._corrupt("done.txt holds something other than tile numbers")
+        self.done = {int(x) for x in lines[:-1] if x.strip()}
+        if n_tiles is not None and any(i >= n_tiles for i in self.done):
+            raise self._corrupt(f"done.txt names tiles beyond the run's {n_tiles}")
+        try:
+            self._open("r+", shape, k, probs)
+        except (OSError, ValueError) as exc:
+            raise self._corrupt(" ".join(str(exc).split())[:120] or type(exc).__name__) from None
+        by_tile = old.get("n_valid_by_tile", {})
+        if not isinstance(by_tile, dict) or not all(isinstance(v, int) for v in by_tile.values()):
+            raise self._corrupt("state.json's tile counts")
+        self._nv = {str(i): by_tile.get(str(i), 0) for i in self.done}
+        self.n_valid = int(sum(self._nv.values()))
+        log.info("resuming: %d tiles already done", len(self.done))
+        return True
+
+    def _clear(self) -> None:
+        """Remove an earlier run's folder (or whatever holds its name) to start over."""
+        try:
+            if self.dir.is_dir() and not self.dir.is_symlink():
+                shutil.rmtree(self.dir)
+            else:
+                self.dir.unlink()
+        except OSError as exc:
+            raise OutputError(f"cannot remove the earlier run's {self.dir} ({exc.strerror}): delete it") from None
 
     def _open(self, mode: str, shape: tuple[int, int], k: int, probs: bool) -> None:
         from numpy.lib.format import open_memmap
@@ -115,11 +184,21 @@ class ResumeStore(MemoryStore):
         def mm(name, dtype, shp, fill):
             path = self.dir / name
             if mode == "w+":
-                arr = open_memmap(path, mode="w+", dtype=dtype, shape=shp)
+                try:
+                    arr = open_memmap(path, mode="w+", dtype=dtype, shape=shp)
+                    _allocate(path)
+                except OSError as exc:
+                    if exc.errno in _NO_SPACE:
+                        raise disk_full_error(self._out, resume_bytes(shape, k, probs)) from None
+                    raise OutputError(f"cannot write the resume file {path} ({exc.strerror})") from None
                 arr[...] = fill
                 return arr
-            return open_memmap(path, mode="r+")
+            arr = open_memmap(path, mode="r+")
+            if arr.shape != tuple(shp) or arr.dtype != np.dtype(dtype):
+                raise ValueError(f"{name} holds {arr.dtype} {arr.shape}, expected {np.dtype(dtype)} {tuple(shp)}")
+            return arr
 
+        self.codes = self.confidence = self.probabilities = None
         self.codes = mm("codes.npy", np.uint8, shape, 0)
         self.confidence = mm("confidence.npy", np.float32, shape, np.nan)
         self.probabilities = mm("probabilities.npy", np.float32, (k, *shape), np.nan) if probs else None
@@ -129,8 +208,13 @@ class ResumeStore(MemoryStore):
         # process is killed right after, so the tile is logged as done without a (slow) msync.
         super().put(t, res)
         self._nv[str(index)] = res.n_valid
-        with open(self.dir / "done.txt", "a") as f:
-            f.write(f"{index}\n")
+        try:
+            with open(self.dir / "done.txt", "a") as f:
+                f.write(f"{index}\n")
+        except OSError as exc:
+            if exc.errno in _NO_SPACE:
+                raise disk_full_error(self._out) from None
+            raise
         if len(self._nv) % 64 == 0:
             self._save_state()
 
@@ -151,6 +235,21 @@ class ResumeStore(MemoryStore):
     def remove(self) -> None:
         self.codes = self.confidence = self.probabilities = None
         shutil.rmtree(self.dir, ignore_errors=True)
+
+
+def _allocate(path: Path) -> None:
+    """Give the file at ``path`` real blocks for its whole length (it is sparse when made), so
+    that writing through its memory map never meets a full disk (SIGBUS)."""
+    if not hasattr(os, "posix_fallocate"):  # pragma: no cover - macOS, Windows
+        return
+    fd = os.open(path, os.O_RDWR)
+    try:
+        os.posix_fallocate(fd, 0, os.fstat(fd).st_size)
+    except OSError as exc:
+        if exc.errno not in (errno.EOPNOTSUPP, errno.EINVAL, errno.ENOSYS):  # file systems without it
+            raise
+    finally:
+        os.close(fd)
 
 
 def fingerprint(scene: Scene, model: Model, options: PredictOptions, probs: bool, extra: dict) -> dict:

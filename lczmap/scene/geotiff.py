@@ -34,6 +34,17 @@ class _Avail:
     part: Part  # 'value' for real-valued bands; real/imag for complex ones or described parts
     complex_band: bool
     nodata: float | None
+    unit: str = ""  # the band's unit tag
+
+
+#: Unit tags (lower case) that name intensity in decibels, and in linear power.
+_DB_TAGS = ("db", "decibel", "decibels")
+_LINEAR_TAGS = ("linear", "power", "intensity", "linear power", "linear intensity")
+
+
+def _tag_units(tag: str) -> Units | None:
+    t = tag.strip().lower()
+    return "db" if t in _DB_TAGS else "linear" if t in _LINEAR_TAGS else None
 
 
 def _describe_pol(text: str | None) -> tuple[str | None, Part | None]:
@@ -79,7 +90,9 @@ def open_scene(
     ``path``: one raster holding all polarisations; or ``vv``/``vh``: one file each.
     ``bands``: names of the file's bands in order (e.g. ``["VH", "VV"]``), overriding band
     descriptions. ``units``: ``linear`` or ``db`` for intensity bands; None reads the band's
-    unit metadata and otherwise assumes linear (negative values then raise: pass ``db``).
+    unit metadata and otherwise assumes linear. Units are checked, not trusted: a given ``units``
+    that contradicts a band's unit tag, and linear intensity with negative values (given or
+    assumed), raise :class:`SceneError` naming both facts.
     ``resample``: resampling for scenes whose pixels are not 10 m (refused when None).
     Raises :class:`SceneError` when the scene cannot supply what the model needs.
     """
@@ -137,11 +150,12 @@ def open_scene(
                     pol = forced
                 is_complex = np.dtype(src.dtypes[b - 1]).kind == "c"
                 nodata = src.nodatavals[b - 1]
+                unit = src.units[b - 1] or ""
                 if is_complex:
-                    avail.append(_Avail(fpath, b, pol, "real", True, nodata))
-                    avail.append(_Avail(fpath, b, pol, "imag", True, nodata))
+                    avail.append(_Avail(fpath, b, pol, "real", True, nodata, unit))
+                    avail.append(_Avail(fpath, b, pol, "imag", True, nodata, unit))
                 else:
-                    avail.append(_Avail(fpath, b, pol, part or "value", False, nodata))
+                    avail.append(_Avail(fpath, b, pol, part or "value", False, nodata, unit))
 
     if ref is None:  # pragma: no cover - files is never empty here
         raise SceneError("no scene given: pass a scene file, or --vv/--vh files")
@@ -149,10 +163,18 @@ def open_scene(
     chosen = _match(bs, avail, files)
 
     if units is None:
-        units = "db" if any(u.strip().lower() in ("db", "decibel", "decibels") for u in unit_tags) else "linear"
+        units = "db" if any(_tag_units(u) == "db" for u in unit_tags) else "linear"
         guessed = True
     else:
         guessed = False
+        tags = {(a.path, a.band): a.unit for a in avail}
+        for sb in chosen:
+            tag = tags.get((sb.path, sb.band), "")
+            if sb.channel.quantity == "intensity" and _tag_units(tag) not in (None, units):
+                raise SceneError(
+                    f"--units {units} (units={units!r}) contradicts band {sb.channel.band} of {sb.path}, whose unit "
+                    f"tag says {tag!r}: drop --units to use the tag, or correct the tag if it is wrong"
+                )
 
     warp = None
     if has_gcps or crs is None or crs.is_geographic:
@@ -191,8 +213,8 @@ def open_scene(
         band_set=bs.name,
         sources=tuple(f for f, _ in files),
     )
-    if guessed and any(b.channel.quantity == "intensity" for b in scene.bands):
-        check_linear(scene)
+    if units == "linear" and any(b.channel.quantity == "intensity" for b in scene.bands):
+        check_linear(scene, given=not guessed)
     return scene
 
 

@@ -3,7 +3,10 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -76,28 +79,33 @@ class Scene:
         for i, b in enumerate(self.bands):
             by_file.setdefault(b.path, []).append(i)
         for path, members in by_file.items():
-            with rasterio.open(path) as src:
-                ds = self._warped(src) if self.warp else src
-                try:
-                    raws: dict[int, np.ndarray] = {}
-                    for i in members:
-                        b = self.bands[i]
-                        if b.part == "value" and ds.dtypes[b.band - 1] == "float32":
-                            ds.read(b.band, window=window, out=out[i])  # straight into place
-                            _value_in_place(out[i], b.nodata, self.units, b.channel.quantity)
-                            continue
-                        if b.band not in raws:
-                            raws[b.band] = ds.read(b.band, window=window)
-                        out[i] = _part(raws[b.band], b.part, b.nodata, self.units, b.channel.quantity)
-                finally:
-                    if ds is not src:
-                        ds.close()
+            with rasterio.open(path) as src, self._source(src) as ds:
+                raws: dict[int, np.ndarray] = {}
+                for i in members:
+                    b = self.bands[i]
+                    if b.part == "value" and ds.dtypes[b.band - 1] == "float32":
+                        ds.read(b.band, window=window, out=out[i])  # straight into place
+                        _value_in_place(out[i], b.nodata, self.units, b.channel.quantity)
+                        continue
+                    if b.band not in raws:
+                        raws[b.band] = ds.read(b.band, window=window)
+                    out[i] = _part(raws[b.band], b.part, b.nodata, self.units, b.channel.quantity)
         return out
 
-    def _warped(self, src):
+    @contextlib.contextmanager
+    def _source(self, src) -> Iterator[Any]:
+        """``src`` itself, or read on the scene's grid: a WarpedVRT, or for a GCP raster a
+        :class:`_GcpWarp` (rasterio's WarpedVRT ignores GCPs when it is given the target grid:
+        it returned nodata for projected GCPs and pixels from the wrong place for lon/lat ones)."""
         w = self.warp
+        if w is None:
+            yield src
+            return
         nodata = src.nodata if src.nodata is not None else (np.nan if src.dtypes[0].startswith("float") else 0)
-        return WarpedVRT(
+        if src.gcps[0]:
+            yield _GcpWarp(src, w, nodata)
+            return
+        with WarpedVRT(
             src,
             crs=CRS.from_user_input(w.crs),
             transform=Affine(*w.transform[:6]),
@@ -106,7 +114,8 @@ class Scene:
             resampling=Resampling[w.resampling],
             src_nodata=src.nodata,
             nodata=nodata,
-        )
+        ) as vrt:
+            yield vrt
 
     def to_dataarray(self, chunks: int = 2048):
         """The scene as a dask-backed ``xarray.DataArray`` (band, y, x) with pixel-centre coordinates
@@ -128,6 +137,35 @@ class Scene:
             attrs={"crs": self.crs, "transform": tuple(self.transform[:6]), "units": self.units,
                    "band_set": self.band_set or ""},
         )
+
+
+class _GcpWarp:
+    """Windows of the target grid ``warp`` read from the GCP raster ``src`` with
+    ``rasterio.warp.reproject``, which warps with the raster's own GCPs (in any CRS); GDAL reads
+    only the source region a window needs. Has the ``dtypes`` and ``read`` a Scene uses."""
+
+    def __init__(self, src, warp: Warp, nodata):
+        self.src, self.warp, self.nodata = src, warp, nodata
+        self.dtypes = src.dtypes
+
+    def read(self, band: int, window: Window, out: np.ndarray | None = None) -> np.ndarray:
+        from rasterio.warp import reproject
+
+        rows, cols = int(window.height), int(window.width)
+        if out is None:
+            out = np.empty((rows, cols), dtype=self.dtypes[band - 1])
+        out.fill(self.nodata)
+        w = self.warp
+        reproject(
+            rasterio.band(self.src, band),
+            out,
+            dst_transform=Affine(*w.transform[:6]) * Affine.translation(window.col_off, window.row_off),
+            dst_crs=CRS.from_user_input(w.crs),
+            resampling=Resampling[w.resampling],
+            src_nodata=self.src.nodata,
+            dst_nodata=self.nodata,
+        )
+        return out
 
 
 class _ArrayView:

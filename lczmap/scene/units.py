@@ -49,8 +49,10 @@ def _part(raw: np.ndarray, part: Part, nodata, units: Units, quantity: str) -> n
     return values
 
 
-def check_linear(scene: Scene) -> None:
-    """Refuse dB data taken for linear intensity (negative values)."""
+def check_linear(scene: Scene, given: bool = False) -> None:
+    """Refuse dB data taken for linear intensity: more than 1 % negative values in a 128 x 128
+    sample at the centre. ``given``: linear came from the caller (``--units linear``), not from
+    the absence of a unit tag; the message says which."""
     r = max(0, scene.height // 2 - 64)
     c = max(0, scene.width // 2 - 64)
     sample = scene.read(r, min(scene.height, r + 128), c, min(scene.width, c + 128))
@@ -58,8 +60,10 @@ def check_linear(scene: Scene) -> None:
         if b.channel.quantity != "intensity":
             continue
         values = sample[i][np.isfinite(sample[i])]
-        if values.size and (values < 0).mean() > 0.01:
+        share = (values < 0).mean() if values.size else 0.0
+        if share > 0.01:
+            why = "--units linear (units='linear') was given" if given else "linear was assumed (no unit tag)"
             raise SceneError(
-                f"band {b.channel.band} of {b.path} holds negative values, so it is not linear intensity: "
-                "pass --units db (units='db') for backscatter in decibels"
+                f"{why} but band {b.channel.band} of {b.path} holds negative values ({share:.0%} of a sample), "
+                "so it is not linear intensity: pass --units db (units='db') for backscatter in decibels"
             )

@@ -12,7 +12,8 @@ from typing import TYPE_CHECKING, Any
 
 from distributed.diagnostics.plugin import WorkerPlugin
 
-from ..errors import ClusterError, MissingDependencyError
+from ..errors import MissingDependencyError
+from ..predict.cluster import DEFAULT_CONNECT_TIMEOUT, connect_scheduler
 
 if TYPE_CHECKING:
     from .spec import StudySpec
@@ -54,20 +55,17 @@ def _visible_gpus(device: str) -> list[str]:
     ids = [g.strip() for g in env.split(",") if g.strip()] if env else []
     return ids[:n] if len(ids) >= n else [str(i) for i in range(n)]
 
-def connect(scheduler: Any, spec: StudySpec, n_todo: int, workers: int | None):
-    """(client, cluster or None, gpu resources?) for the run."""
+
+def connect(scheduler: Any, spec: StudySpec, n_todo: int, workers: int | None,
+            connect_timeout: float = DEFAULT_CONNECT_TIMEOUT):
+    """(client, cluster or None, gpu resources?) for the run. A scheduler that does not answer
+    within ``connect_timeout`` seconds is a :class:`~lczmap.errors.ClusterError`."""
     try:
         from distributed import Client, LocalCluster
     except ImportError:  # pragma: no cover - distributed is a dependency
         raise MissingDependencyError("lczmap study needs dask.distributed: pip install distributed") from None
     if scheduler is not None:
-        if hasattr(scheduler, "submit"):
-            client = scheduler
-        else:
-            try:
-                client = Client(scheduler, set_as_default=False, timeout="20s")
-            except (OSError, TimeoutError) as exc:
-                raise ClusterError(f"cannot reach the dask scheduler at {scheduler} ({exc}): check the address") from None
+        client = connect_scheduler(scheduler, connect_timeout)
         info = client.scheduler_info().get("workers", {})
         gpu = bool(info) and all("GPU" in (w.get("resources") or {}) for w in info.values())
         return client, None, gpu

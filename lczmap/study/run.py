@@ -39,11 +39,12 @@ from pathlib import Path
 from typing import Any
 
 from .. import __version__
-from .._io import atomic_path, check_output
-from ..errors import ConfigError, LczmapError, MissingDependencyError, OutputError, StudyError
+from .._io import atomic_path
+from ..errors import ConfigError, LczmapError, MissingDependencyError, StudyError
+from ..predict.cluster import DEFAULT_CONNECT_TIMEOUT, check_connect_timeout, check_scheduler, connect_scheduler
 from .figures import plot_figures
 from .results import TABLE_FORMATS, _write_table, aggregate, read_results, summary_markdown
-from .spec import Cell, StudySpec, _train_fields, describe_cell
+from .spec import Cell, StudySpec, _train_fields, describe_cell, study_folder
 
 __all__ = ["LOCK_NAME", "StudyResult", "plan", "report", "run_cell", "run_study"]
 
@@ -183,25 +184,21 @@ def _check_data(spec: StudySpec, cells: list[Cell]) -> str:
 
 def _prepare_out(out: Path, spec: StudySpec, split: str) -> None:
     manifest = out / "study.json"
-    if out.exists() and not out.is_dir():
-        raise OutputError(f"{out} exists and is not a folder: choose another --out")
+    study_folder(out)  # refuses an unusable --out before reading anything in it
     if manifest.is_file():
         try:
             old = json.loads(manifest.read_text())
-        except ValueError:
+            if not isinstance(old, dict):
+                raise ValueError
+            was_data, was_split = (old.get("spec") or {}).get("data"), old.get("split")
+        except (ValueError, AttributeError, OSError):
             raise StudyError(f"{manifest} is corrupt: delete it (the results table is kept) and rerun") from None
-        was_data, was_split = old.get("spec", {}).get("data"), old.get("split")
         if was_data and spec.data and Path(was_data).resolve() != Path(spec.data).resolve():
             raise StudyError(f"{out} holds a study of the data {was_data}, not {spec.data}: choose another --out")
         if was_split and was_split != split:
             raise StudyError(f"{out} holds a study tested on {was_split!r}, not {split!r}: choose another --out")
     elif out.is_dir() and any(p.name not in ("twin", "cache", LOCK_NAME) for p in out.iterdir()):
         raise StudyError(f"{out} is not empty and holds no study (no study.json): choose a new or empty --out")
-    try:
-        out.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise OutputError(f"cannot create the study folder {out} ({exc.strerror}): choose another --out") from None
-    check_output(manifest, overwrite=True)  # OutputError when the folder is not writable
 
 
 @contextlib.contextmanager
@@ -230,6 +227,7 @@ def run_study(
     retry_failed: bool = True,
     table_format: str = "csv",
     progress: Callable | None = None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
 ) -> StudyResult:
     """Run every unfinished cell of ``spec`` on dask and write the table, summary and figures to ``out``.
 
@@ -237,8 +235,9 @@ def run_study(
     cluster of ``workers`` single-threaded processes (default: one per core, or one per GPU).
     ``retry_failed``: run cells whose row says ``failed`` again (default) or keep their rows.
     ``table_format``: ``csv`` (always written) or ``parquet`` (``results.parquet`` too).
-    ``progress``: ``(total=, desc=) -> tqdm-like`` or None. Everything in the spec and the data is
-    checked before any cell runs.
+    ``progress``: ``(total=, desc=) -> tqdm-like`` or None. ``connect_timeout``: seconds to wait
+    for ``scheduler``. Everything in the spec, the scheduler's address, the data and the study
+    folder is checked before any cell runs.
     """
     t0 = time.perf_counter()
     spec = spec.check()
@@ -249,15 +248,28 @@ def run_study(
 
         if importlib.util.find_spec("pyarrow") is None:
             raise MissingDependencyError("table_format='parquet' needs pyarrow: pip install pyarrow")
-    if workers is not None and workers < 1:
+    if workers is not None and (isinstance(workers, bool) or not isinstance(workers, int) or workers < 1):
         raise ConfigError(f"--workers {workers} (workers={workers}) must be at least 1")
+    scheduler = check_scheduler(scheduler)
+    connect_timeout = check_connect_timeout(connect_timeout)
     cells = spec.cells()
     data = str(Path(spec.data).resolve()) if spec.data else None
     cache = str(Path(spec.cache).resolve()) if spec.cache else None
     spec = replace(spec, data=data, cache=cache)
     split = _check_data(spec, cells)
     out = Path(out)
-    _prepare_out(out, spec, split)
+    with contextlib.ExitStack() as stack:
+        if scheduler is not None and not hasattr(scheduler, "submit"):  # reached before anything is written
+            scheduler = stack.enter_context(connect_scheduler(scheduler, connect_timeout))
+        _prepare_out(out, spec, split)
+        return _run_cells(spec, cells, out, split, data, cache, scheduler, workers, retry_failed, table_format,
+                          progress, connect_timeout, t0)
+
+
+def _run_cells(spec: StudySpec, cells: list[Cell], out: Path, split: str, data: str | None, cache: str | None,
+               scheduler: Any, workers: int | None, retry_failed: bool, table_format: str,
+               progress: Callable | None, connect_timeout: float, t0: float) -> StudyResult:
+    """The cells not finished yet, then the table, summary and figures (see :func:`run_study`)."""
     with _lock(out):
         manifest = {"lczmap_version": __version__, "spec": spec.to_dict(), "split": split, "cells": len(cells)}
         with atomic_path(out / "study.json", overwrite=True) as tmp:
@@ -282,7 +294,7 @@ def run_study(
         if todo:
             from .cluster import connect
 
-            client, cluster, gpu = connect(scheduler, spec, len(todo), workers)
+            client, cluster, gpu = connect(scheduler, spec, len(todo), workers, connect_timeout)
             bar = progress(total=len(todo), desc="study cells") if progress else None
             try:
                 from distributed import as_completed

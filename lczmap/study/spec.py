@@ -437,11 +437,31 @@ def quick_spec(out: str | os.PathLike, data: str | os.PathLike | None = None, ca
         from ..data import prepare
         from ..twin import write_twin
 
-        out = Path(out)
-        out.mkdir(parents=True, exist_ok=True)
+        out = study_folder(out)
         data = write_twin(out / "twin", progress=progress, **QUICK_TWIN)
         cache = prepare(data, out / "cache", band_sets=("rgb", "vv-complex"), progress=progress)
     return replace(spec, data=str(data), cache=None if cache is None else str(cache)).check()
+
+
+def study_folder(out: str | os.PathLike) -> Path:
+    """Create the study folder ``out`` if needed; :class:`~lczmap.errors.OutputError` (one line)
+    when it is a file, its name is not UTF-8 or too long, or it cannot be created or written."""
+    from .._io import check_output
+    from ..errors import OutputError
+    from ..predict.paths import check_utf8
+
+    out = Path(out)
+    check_utf8(out, "study folder (--out)")
+    try:
+        if out.exists() and not out.is_dir():
+            raise OutputError(f"{out} exists and is not a folder: choose another --out")
+        out.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        if isinstance(exc, OutputError):
+            raise
+        raise OutputError(f"cannot create the study folder {out} ({exc.strerror}): choose another --out") from None
+    check_output(out / "study.json", overwrite=True)  # OutputError when the folder is not writable
+    return out
 
 
 def describe_cell(c: Cell) -> str:

@@ -189,3 +189,54 @@ def test_read_into_a_given_buffer_equals_a_plain_read(tmp_path):
             got = scene.read(r0, r1, c0, c1, out=buf)
             assert got is buf
             np.testing.assert_array_equal(buf, plain)
+
+
+def test_given_units_are_checked_against_tag_and_values(tmp_path):
+    a = grd(48, 48)
+    tagged = write_tif(tmp_path / "db.tif", 10 * np.log10(a), descriptions=["VV", "VH"], units=["dB", "dB"])
+    with pytest.raises(SceneError, match=r"--units linear \(units='linear'\) contradicts band V. of .*'dB'"):
+        open_scene(tagged, units="linear")
+    assert open_scene(tagged).units == "db" and open_scene(tagged, units="db").units == "db"
+    lin = write_tif(tmp_path / "lin.tif", a, descriptions=["VV", "VH"], units=["linear", "linear"])
+    with pytest.raises(SceneError, match="contradicts .* 'linear'"):
+        open_scene(lin, units="db")
+    neg = write_tif(tmp_path / "neg.tif", 10 * np.log10(a), descriptions=["VV", "VH"])
+    with pytest.raises(SceneError, match="--units linear .* was given but band V. .* negative values"):
+        open_scene(neg, units="linear")
+    with pytest.raises(SceneError, match="linear was assumed .* negative values"):
+        open_scene(neg)
+
+
+@pytest.mark.parametrize("gcp_crs", ["EPSG:32632", "EPSG:4326"])
+def test_gcp_rasters_in_any_crs_map_like_the_georeferenced_original(tmp_path, gcp_crs):
+    """GCPs in a projected CRS used to give only nodata (GDAL's warp to an explicit grid)."""
+    from _predict_fixtures import tiny_checkpoint
+    from pyproj import Transformer
+
+    from lczmap.predict import predict_scene
+
+    a = grd(200, 220, seed=3)
+    orig = write_tif(tmp_path / "orig.tif", a, descriptions=["VV", "VH"])
+    x0, y0 = 500000.0, 5000000.0
+    to = Transformer.from_crs("EPSG:32632", gcp_crs, always_xy=True)
+    gcps = [GroundControlPoint(r, c, *to.transform(x0 + 10 * c, y0 - 10 * r))
+            for r in range(0, 201, 50) for c in range(0, 221, 55)]
+    path = write_tif(tmp_path / "gcp.tif", a, crs=gcp_crs, gcps=gcps, descriptions=["VV", "VH"])
+    ref, scene = open_scene(orig), open_scene(path)
+    assert rasterio.crs.CRS.from_wkt(scene.crs).to_epsg() == 32632
+    assert abs(scene.affine.c - ref.affine.c) < 10 and abs(scene.affine.f - ref.affine.f) < 10  # within a pixel
+    data = scene.read(0, scene.height, 0, scene.width)
+    assert np.isfinite(data).mean() > 0.95
+    h, w = min(scene.height, ref.height) - 2, min(scene.width, ref.width) - 2
+    got, want = data[:, 1:h, 1:w], ref.read(0, ref.height, 0, ref.width)[:, 1:h, 1:w]
+    assert np.nanmean(np.abs(got - want) / want) < 0.05
+    ckpt = tiny_checkpoint(tmp_path / "m.safetensors")
+    maps = []
+    for src in (orig, path):
+        out = predict_scene(src, tmp_path / f"{src.stem}_lcz.tif", ckpt).out
+        with rasterio.open(out) as ds:
+            maps.append((ds.read(1), ds.transform))
+    (m0, t0), (m1, t1) = maps
+    assert abs(t0.c - t1.c) < 100 and abs(t0.f - t1.f) < 100  # the same 100 m grid, within a pixel
+    hh, ww = min(m0.shape[0], m1.shape[0]), min(m0.shape[1], m1.shape[1])
+    assert (m1 != 0).mean() > 0.9 and (m0[:hh, :ww] == m1[:hh, :ww]).mean() > 0.9
