@@ -10,7 +10,6 @@ It imports nothing of the training stack.
 from __future__ import annotations
 
 import csv
-import errno
 import io
 import json
 import logging
@@ -21,7 +20,7 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from ._io import atomic_path, check_output, disk_full_error
+from ._io import NO_SPACE, atomic_path, check_output, disk_full_error
 from .classes import label_of, lcz, name_of
 from .errors import DataError, OutputError
 
@@ -37,7 +36,6 @@ __all__ = [
 log = logging.getLogger(__name__)
 
 #: errno values of a full file system (as in :mod:`lczmap._io`).
-_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 #: Files :func:`evaluate` writes into ``out_dir``.
 REPORT_FILES = ("report.json", "confusion.csv", "confusion.png")
@@ -233,7 +231,7 @@ def _write_report(folder: Path, out_paths: dict[str, Path], report: dict, cm: np
             except OSError as exc:
                 for d in reversed(made):
                     d.rmdir()
-                if exc.errno in _NO_SPACE:
+                if exc.errno in NO_SPACE:
                     raise disk_full_error(folder) from None
                 raise OutputError(f"cannot create {folder} ({exc.strerror}): choose a writable --out-dir") from None
             made.append(parent)

@@ -19,11 +19,9 @@ figures when the file system (or the process's file-size limit) has no room, els
 from __future__ import annotations
 
 import contextlib
-import errno
 import logging
 import math
 import os
-import secrets
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
@@ -33,13 +31,11 @@ from xml.sax.saxutils import escape
 import numpy as np
 import rasterio
 import rasterio.shutil
-from rasterio._err import CPLE_BaseError
-from rasterio.errors import RasterioError
 from rasterio.windows import Window
 
-from ._io import atomic_path, check_free_space, check_output, disk_full_error, fsync_path
+from ._io import NO_SPACE, check_free_space, check_output, disk_full_error, fsync_path, output_unit, writing
 from .classes import LCZ_CLASSES, NODATA
-from .errors import LczmapError, OutputError
+from .errors import OutputError
 
 __all__ = [
     "LCZ_COLORMAP",
@@ -152,105 +148,6 @@ def verify_raster(path: str | os.PathLike, count: int | None = None, height: int
             ds.read(1, out_shape=(math.ceil(ds.height / f), math.ceil(ds.width / f)))
 
 
-#: errno values and messages with which the C library, libtiff and GDAL report a full disk.
-_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
-_NO_SPACE_WORDS = ("no space left", "file too large", "disk quota", "disk full", "free disk space")
-_MB = 1 << 20
-
-
-def _out_of_room(exc: BaseException, folder: Path, written: int) -> bool:
-    """Whether a failed write ran out of room: its errno or message says so, the file system has
-    less than 1 MB free, or a probe 1 MB larger than what was written (at most 64 MB) cannot be written
-    there either (GDAL often reports a failed write without the reason)."""
-    if isinstance(exc, OSError) and exc.errno in _NO_SPACE:
-        return True
-    if any(word in str(exc).lower() for word in _NO_SPACE_WORDS):
-        return True
-    try:
-        if shutil.disk_usage(folder).free < _MB:
-            return True
-        fd, name = tempfile.mkstemp(prefix=".lczmap-room.", dir=folder)
-    except OSError as probe:
-        return probe.errno in _NO_SPACE
-    try:
-        left, chunk = min(written + _MB, 64 * _MB), memoryview(bytes(_MB))
-        while left > 0:
-            left -= os.write(fd, chunk[: min(left, _MB)])
-        os.fsync(fd)
-        return False
-    except OSError as probe:
-        return probe.errno in _NO_SPACE
-    finally:
-        os.close(fd)
-        os.unlink(name)
-
-
-def _parts(tmp: Path) -> list[Path]:
-    """``tmp`` and the files GDAL puts beside it under its name (overview temporaries, PAM)."""
-    try:
-        return [p for p in tmp.parent.iterdir() if p.name.startswith(tmp.name)]
-    except OSError:  # pragma: no cover
-        return []
-
-
-@contextlib.contextmanager
-def _writing(target: Path, needed: int, tmp: Path | None = None) -> Iterator[None]:
-    """Turn a failed GDAL write (or check) of ``target`` into one line; remove what GDAL left
-    beside ``tmp`` when it fails."""
-    try:
-        yield
-    except LczmapError:
-        raise
-    except (OSError, RasterioError, CPLE_BaseError) as exc:
-        written = sum(p.stat().st_size for p in _parts(tmp) if p.is_file()) if tmp is not None else 0
-        if tmp is not None:
-            for p in _parts(tmp):
-                p.unlink(missing_ok=True)
-        if _out_of_room(exc, target.parent, written):
-            raise disk_full_error(target, needed) from None
-        detail = " ".join(str(exc).split())[:200] or type(exc).__name__
-        raise OutputError(f"writing {target} failed ({detail}): the old file, if any, is kept") from None
-
-
-class _Backups:
-    """Old files of an output set under hidden names (hard links, else copies), put back if
-    replacing the set fails halfway."""
-
-    def __init__(self, targets: Iterable[Path]):
-        self.kept: dict[Path, Path] = {}
-        try:
-            for t in targets:
-                if t.is_file():
-                    b = t.with_name(f".{t.name[:80]}.{secrets.token_hex(4)}.old")
-                    try:
-                        os.link(t, b)
-                    except OSError:  # no hard links on this file system
-                        shutil.copy2(t, b)
-                    self.kept[t] = b
-        except BaseException:
-            self.drop()
-            raise
-
-    def restore(self, placed: Mapping[Path, tuple[int, int]]) -> None:
-        """Undo: every target now holding one of the new files (by inode) gets its old file back."""
-        for t, ino in placed.items():
-            try:
-                st = t.stat()
-            except OSError:
-                continue
-            if (st.st_dev, st.st_ino) != ino:
-                continue
-            if t in self.kept:
-                os.replace(self.kept.pop(t), t)
-            else:
-                t.unlink()
-
-    def drop(self) -> None:
-        for b in self.kept.values():
-            b.unlink(missing_ok=True)
-        self.kept = {}
-
-
 def _replace_set(out: Path, overwrite: bool, needed: int, write: Callable[[Path], None],
                  verify: Callable[[Path], None], sidecars: Mapping[Path, Callable[[Path], object]]) -> None:
     """Write ``out`` with ``write(tmp)`` and its ``sidecars`` (target -> writer), check ``out``
@@ -258,33 +155,14 @@ def _replace_set(out: Path, overwrite: bool, needed: int, write: Callable[[Path]
     for target in sidecars:
         check_output(target, overwrite=True)
     check_free_space(out, needed)
-    placed: dict[Path, tuple[int, int]] = {}
-    backups: _Backups | None = None
-    try:
-        with contextlib.ExitStack() as stack:
-            tmp = stack.enter_context(atomic_path(out, overwrite=overwrite))
-            with _writing(out, needed, tmp):
-                write(tmp)
-                fsync_path(tmp)
-                verify(tmp)
-            tmps = {out: tmp}
-            for target, write_side in sidecars.items():
-                side = stack.enter_context(atomic_path(target, overwrite=True))
-                with _writing(target, needed, side):
-                    write_side(side)
-                tmps[target] = side
-            backups = _Backups(tmps)
-            for target, t in tmps.items():
-                st = t.stat()
-                placed[target] = (st.st_dev, st.st_ino)
-            # leaving the stack renames the sidecars, then the raster (each fsync'ed first)
-    except BaseException:
-        if backups is not None:
-            backups.restore(placed)
-        raise
-    finally:
-        if backups is not None:
-            backups.drop()
+    with output_unit(out, overwrite=overwrite, needed=needed) as unit:
+        with writing(out, needed, unit.main):
+            write(unit.main)
+            fsync_path(unit.main)
+            verify(unit.main)
+        for target, write_side in sidecars.items():
+            with writing(target, needed):
+                unit.extra(target, write_side, overwrite=True)  # a style belongs to whatever raster is in place
 
 
 def publish_cog(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool = False, kind: str = "lcz") -> Path:
@@ -305,7 +183,7 @@ def publish_cog(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool 
     )
     if kind != "lcz":
         options["PREDICTOR"] = "FLOATING_POINT"
-    with _writing(out, 2 * os.stat(src).st_size), rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(src) as ds:
+    with writing(out, 2 * os.stat(src).st_size), rasterio.Env(GDAL_PAM_ENABLED="NO"), rasterio.open(src) as ds:
         shape, dtype = (ds.count, ds.height, ds.width), ds.dtypes[0]
 
     def write(tmp: Path) -> None:
@@ -328,7 +206,7 @@ def _stage(out: Path) -> Iterator[Path]:
     try:
         folder = Path(tempfile.mkdtemp(prefix=f".{out.name[:80]}.", suffix=".stage", dir=out.parent))
     except OSError as exc:
-        if exc.errno in _NO_SPACE:
+        if exc.errno in NO_SPACE:
             raise disk_full_error(out) from None
         raise OutputError(f"cannot write in {out.parent} ({exc.strerror}): choose a writable output folder") from None
     try:
@@ -378,7 +256,7 @@ def write_lcz_strips(
     needed = 2 * raster_bytes(1, *shape)  # the intermediate GeoTIFF and the COG
     check_free_space(out, needed)
     with _stage(out) as stage:
-        with _writing(out, needed, stage):  # GDAL may close a file cut short without a word: read it back
+        with writing(out, needed, stage):  # GDAL may close a file cut short without a word: read it back
             with create_lcz(stage, *shape, transform, crs, tags) as ds:
                 for r0, r1, block in strips:
                     ds.write(block, 1, window=Window(0, r0, shape[1], r1 - r0))
@@ -405,7 +283,7 @@ def write_float(
     needed = 2 * raster_bytes(k, h, w, "float32")
     check_free_space(out, needed)
     with _stage(out) as stage:
-        with _writing(out, needed, stage):
+        with writing(out, needed, stage):
             with create_float(stage, k, h, w, transform, crs, descriptions, tags) as ds:
                 for r0, r1 in _strips(h, 1024):  # strips of K bands: half the rows
                     ds.write(data[:, r0:r1], window=Window(0, r0, w, r1 - r0))

@@ -18,7 +18,6 @@ in-memory speed, orders of magnitude faster than random access into the float64 
 
 from __future__ import annotations
 
-import errno
 import hashlib
 import json
 import logging
@@ -28,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import atomic_path, check_free_space, check_output, disk_full_error
+from .._io import NO_SPACE, atomic_path, check_free_space, check_output, disk_full_error
 from ..bands import BandSet, band_set
 from ..errors import DataError, OutputError, OutputExistsError
 from .so2sat import ROW_BLOCK, So2Sat, So2SatSplit, open_so2sat
@@ -75,7 +74,6 @@ def _write_index(cache: Path, index: dict) -> None:
 
 
 #: errno values of a full file system (as in :mod:`lczmap._io`).
-_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 
 def labels_sha256(labels: np.ndarray) -> str:
@@ -294,7 +292,7 @@ def prepare(
     try:
         cache.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
-        if exc.errno in _NO_SPACE:
+        if exc.errno in NO_SPACE:
             raise disk_full_error(cache) from None
         raise OutputError(f"cannot create the cache folder {cache} ({exc.strerror}): choose a writable folder") from None
     if index is None:
@@ -396,7 +394,7 @@ def _create_array(path: Path, shape: tuple[int, ...]) -> np.memmap:
             try:
                 os.posix_fallocate(fd, 0, path.stat().st_size)
             except OSError as exc:
-                if exc.errno not in _NO_SPACE:  # file systems without fallocate: the free-space check stands
+                if exc.errno not in NO_SPACE:  # file systems without fallocate: the free-space check stands
                     log.debug("cannot reserve %s: %s", path, exc)
                 else:
                     raise
@@ -404,7 +402,7 @@ def _create_array(path: Path, shape: tuple[int, ...]) -> np.memmap:
                 os.close(fd)
     except OSError as exc:
         path.unlink(missing_ok=True)
-        if exc.errno in _NO_SPACE:
+        if exc.errno in NO_SPACE:
             raise disk_full_error(path, int(np.prod(shape)) * 4) from None
         raise OutputError(f"cannot write {path} ({exc.strerror}): choose a writable cache folder") from None
     return arr

@@ -18,7 +18,7 @@ import numpy as np
 from odc.geo.geobox import GeoBox
 
 from .. import __version__
-from .._io import check_free_space, check_not_inputs, check_output
+from .._io import check_free_space, check_not_inputs, check_output, check_utf8
 from ..bands import BandSet
 from ..classes import NODATA, lcz
 from ..errors import ConfigError, OutputError, SceneError
@@ -28,7 +28,6 @@ from .grid import output_geobox, plan_tiles
 from .kernel import TileResult
 from .model import load_model, resolve_model_path, torch_device
 from .options import PredictOptions, merge_options
-from .paths import check_utf8
 from .runner import Timings, run_distributed, run_local
 from .smooth import filtered_strips
 from .store import MemoryStore, ResumeStore, fingerprint, resume_bytes, resume_dir

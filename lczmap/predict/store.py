@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from .._io import atomic_path, disk_full_error
+from .._io import NO_SPACE, atomic_path, disk_full_error
 from ..errors import ConfigError, OutputError
 from ..scene import Scene
 from .grid import Tile
@@ -36,7 +36,6 @@ from .options import PredictOptions
 
 __all__ = ["MemoryStore", "ResumeStore", "fingerprint", "resume_dir", "resume_bytes"]
 
-_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
 
 log = logging.getLogger(__name__)
 
@@ -188,7 +187,7 @@ class ResumeStore(MemoryStore):
                     arr = open_memmap(path, mode="w+", dtype=dtype, shape=shp)
                     _allocate(path)
                 except OSError as exc:
-                    if exc.errno in _NO_SPACE:
+                    if exc.errno in NO_SPACE:
                         raise disk_full_error(self._out, resume_bytes(shape, k, probs)) from None
                     raise OutputError(f"cannot write the resume file {path} ({exc.strerror})") from None
                 arr[...] = fill
@@ -212,7 +211,7 @@ class ResumeStore(MemoryStore):
             with open(self.dir / "done.txt", "a") as f:
                 f.write(f"{index}\n")
         except OSError as exc:
-            if exc.errno in _NO_SPACE:
+            if exc.errno in NO_SPACE:
                 raise disk_full_error(self._out) from None
             raise
         if len(self._nv) % 64 == 0:

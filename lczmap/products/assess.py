@@ -16,10 +16,10 @@ from typing import Any
 
 import numpy as np
 
+from .._io import check_outputs
 from ..classes import LCZ_CLASSES, label_of
 from ..errors import ZonesError
 from ..zones.codes import DEFAULT_BLOCK_ROWS, CodeScheme, Progress, inspect_lcz
-from ..zones.outputs import check_outputs
 from ..zones.vector import vector_driver, vector_outputs, vector_sink
 from . import metrics
 from .agreement import map_confusion, unit_histograms

@@ -15,10 +15,10 @@ from pathlib import Path
 
 import numpy as np
 
+from .._io import check_outputs
 from ..classes import LCZ_CLASSES
 from ..errors import ZonesError
 from ..zones.codes import CodeScheme, Progress, inspect_lcz, read_codes
-from ..zones.outputs import check_outputs
 from .report import figure_format, save_figure
 
 __all__ = ["render_map", "DEFAULT_MAX_PIXELS", "display_codes"]

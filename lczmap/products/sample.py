@@ -19,10 +19,10 @@ from typing import Any
 
 import numpy as np
 
+from .._io import check_outputs
 from ..classes import NODATA, label_of, name_of
 from ..errors import ZonesError
 from ..zones.codes import DEFAULT_BLOCK_ROWS, CodeScheme, Progress, inspect_lcz, read_codes
-from ..zones.outputs import check_outputs
 from ..zones.vector import vector_driver, vector_outputs, vector_sink
 from .reference import read_points
 from .report import write_csv

@@ -446,9 +446,8 @@ def quick_spec(out: str | os.PathLike, data: str | os.PathLike | None = None, ca
 def study_folder(out: str | os.PathLike) -> Path:
     """Create the study folder ``out`` if needed; :class:`~lczmap.errors.OutputError` (one line)
     when it is a file, its name is not UTF-8 or too long, or it cannot be created or written."""
-    from .._io import check_output
+    from .._io import check_output, check_utf8
     from ..errors import OutputError
-    from ..predict.paths import check_utf8
 
     out = Path(out)
     check_utf8(out, "study folder (--out)")

@@ -20,7 +20,7 @@ corner are separate patches.
 
 Modules: :mod:`.codes` (reading LCZ rasters of any coding, confidence rasters, pixel areas),
 :mod:`.sieve` (the strip sieve), :mod:`.polygons` (polygons stitched across strips),
-:mod:`.outputs` (outputs checked before the work, replaced as one unit after it),
+:mod:`lczmap._io` (outputs checked before the work, replaced as one unit after it),
 :mod:`.vector` (checked vector writer), :mod:`.vectorize` (:func:`vectorize_zones`),
 :mod:`.summary` (:func:`summarize`, :func:`grid_districts`), :mod:`.style` (QGIS style).
 """

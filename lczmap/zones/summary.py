@@ -17,7 +17,7 @@ from pathlib import Path
 
 import numpy as np
 
-from .._io import check_not_inputs
+from .._io import check_not_inputs, check_outputs, output_unit, write_error
 from ..canopy import SHARE_COLUMNS, UCP_VALUES, UcpValue, district_ucp
 from ..classes import LCZ_CLASSES, NODATA, label_of, name_of
 from ..errors import MissingDependencyError, OutputError, ZonesError
@@ -33,7 +33,6 @@ from .codes import (
     read_codes,
     windows,
 )
-from .outputs import check_outputs, output_unit, write_error
 from .vector import check_room_for_layer, geopackage_layers, vector_driver, vector_outputs, vector_sink
 
 __all__ = ["SHARE_COLUMNS", "grid_districts", "summarize"]

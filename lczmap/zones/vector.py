@@ -1,7 +1,7 @@
 """Writing vector outputs: atomically, appending batch by batch where the format allows.
 
 The format follows the output's extension (:data:`VECTOR_FORMATS`, plus ``.csv`` for tables).
-:func:`vector_sink` writes through :func:`.outputs.output_unit`: the layer, a Shapefile's
+:func:`vector_sink` writes through :func:`lczmap._io.output_unit`: the layer, a Shapefile's
 sidecars (.shx, .dbf, .prj, .cpg) and any companion files (a QGIS style, a CSV copy) are
 written to temporary files, reopened and checked (the feature count read back must equal the
 count written), and only then replace the old files, together.
@@ -21,9 +21,8 @@ import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
-from .._io import check_free_space
+from .._io import OutputUnit, check_free_space, out_of_room, output_unit, write_error
 from ..errors import MissingDependencyError, OutputError, ZonesError
-from .outputs import OutputUnit, out_of_room, output_unit, write_error
 
 __all__ = ["VECTOR_FORMATS", "VectorSink", "geopackage_layers", "vector_driver", "vector_outputs", "vector_sink"]
 

@@ -13,10 +13,9 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
-from .._io import check_not_inputs
+from .._io import check_not_inputs, check_outputs
 from ..errors import OutputError, ZonesError
 from .codes import DEFAULT_BLOCK_ROWS, CodeScheme, Progress, check_block_rows, confidence_reader, inspect_lcz
-from .outputs import check_outputs
 from .polygons import polygon_zones, zones_frame
 from .sieve import min_pixels_for, sieve_halo
 from .style import write_qml

@@ -328,11 +328,11 @@ def test_a_failure_after_the_first_part_moved_restores_every_old_part(tmp_path, 
             raise OSError(5, "Input/output error")
         return real(src, dst, *args, **kwargs)
 
-    monkeypatch.setattr("lczmap.zones.outputs.os.replace", fails_on_dbf)
+    monkeypatch.setattr("lczmap._io.unit.os.replace", fails_on_dbf)
     with pytest.raises(OutputError, match="Input/output error"):
         vectorize_zones(lcz, out, overwrite=True, min_area=20_000)  # .shx moved, .dbf failed
     assert _md5(tmp_path) == before
-    monkeypatch.setattr("lczmap.zones.outputs.os.replace", real)
+    monkeypatch.setattr("lczmap._io.unit.os.replace", real)
     vectorize_zones(lcz, out, overwrite=True, min_area=20_000)
     assert not (tmp_path / "zones.qix").exists()  # an index of the old file would mislead QGIS
     assert sorted(p.name for p in tmp_path.iterdir()) == sorted(

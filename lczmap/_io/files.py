@@ -1,10 +1,6 @@
-"""The one way lczmap writes an output: a temporary file beside the target, flushed to disk,
-checked, then renamed into place.
-
-An interrupted or failed job never leaves a half-written file under the final name, an existing
-output is kept unless ``overwrite`` is true, and a full disk becomes one line that says how much
-room there is instead of a broken file. Outputs are never allowed to be one of the job's inputs.
-"""
+"""Single output files: checks before work (folder, name, inputs, UTF-8, free space) and
+:func:`atomic_path`, which writes a temporary file beside the target, flushes, verifies and
+renames it into place; a full disk becomes one line that says how much room there is."""
 
 from __future__ import annotations
 
@@ -13,15 +9,17 @@ import errno
 import os
 import shutil
 import tempfile
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
+from typing import Any
 
-from .errors import OutputError, OutputExistsError
+from ..errors import LczmapError, OutputError, OutputExistsError
 
-__all__ = ["atomic_path", "check_output", "check_free_space", "check_not_inputs", "fsync_path", "disk_full_error"]
+__all__ = ["atomic_path", "check_output", "check_outputs", "check_free_space", "check_not_inputs", "check_utf8",
+           "shown", "fsync_path", "disk_full_error", "NO_SPACE"]
 
-#: errno values that mean "the file system has no room for this file".
-_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+#: errno values that mean "the file system (or the process's file-size limit) has no room".
+NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 
 
 def check_output(path: str | os.PathLike, overwrite: bool = False) -> Path:
@@ -57,7 +55,8 @@ def _mb(n: float) -> str:
 
 
 def disk_full_error(path: str | os.PathLike, needed: int | None = None) -> OutputError:
-    """The one-line error for a full file system under ``path`` (with the room that is left)."""
+    """The one-line error for a full file system under ``path`` (with the room that is left, and
+    what was needed when known)."""
     folder = Path(path).parent
     try:
         free = shutil.disk_usage(folder).free
@@ -100,6 +99,38 @@ def check_not_inputs(outputs: Iterable[str | os.PathLike | None], inputs: Iterab
                 raise OutputError(f"the output {out} is also an input ({inp}): choose another output name")
 
 
+def check_outputs(
+    outputs: Sequence[Path],
+    inputs: Iterable[str | os.PathLike | None],
+    overwrite: bool,
+) -> None:
+    """Before any work: no output is an input or named twice, and each may be written."""
+    check_not_inputs(outputs, inputs)
+    for i, out in enumerate(outputs):
+        check_output(out, overwrite)
+        for other in outputs[:i]:
+            if Path(out).absolute() == Path(other).absolute() or _same(Path(out), Path(other)):
+                raise OutputError(f"{out} is given twice as an output: give each output its own name")
+
+
+def shown(path: Any) -> str:
+    """``path`` as printable text: bytes that are not UTF-8 appear as ``\\xff`` escapes."""
+    text = os.fsdecode(path) if isinstance(path, (str, bytes, os.PathLike)) else str(path)
+    return text.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+
+
+def check_utf8(path: Any, what: str, error: type[LczmapError] = OutputError) -> None:
+    """Raise ``error`` when the path ``path`` (``what``: e.g. "output") is not UTF-8 text, which
+    GDAL needs (a Latin-1 name on a UTF-8 system cannot be passed to it)."""
+    if path is None or not isinstance(path, (str, bytes, os.PathLike)):
+        return
+    raw = os.fspath(path)
+    try:
+        raw.decode("utf-8") if isinstance(raw, bytes) else raw.encode("utf-8")
+    except UnicodeError:
+        raise error(f"the {what} {shown(path)} is not a UTF-8 file name, which GDAL needs: rename it") from None
+
+
 def fsync_path(path: str | os.PathLike) -> None:
     """Flush a written file (or folder entry) to disk."""
     flags = os.O_RDONLY | (os.O_DIRECTORY if Path(path).is_dir() and hasattr(os, "O_DIRECTORY") else 0)
@@ -132,7 +163,7 @@ def atomic_path(
     try:
         fd, tmp = tempfile.mkstemp(prefix=f".{path.name[:80]}.", suffix=f".part{suffix}", dir=path.parent)
     except OSError as exc:
-        if exc.errno in _NO_SPACE:
+        if exc.errno in NO_SPACE:
             raise disk_full_error(path) from None
         raise OutputError(f"cannot write in {path.parent} ({exc.strerror}): choose a writable output folder") from None
     os.close(fd)
@@ -146,7 +177,7 @@ def atomic_path(
             if verify is not None:
                 verify(tmp_path)
         except OSError as exc:
-            if exc.errno in _NO_SPACE:
+            if exc.errno in NO_SPACE:
                 raise disk_full_error(path) from None
             raise
         if not overwrite and path.exists():
