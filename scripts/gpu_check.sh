@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # lczmap's GPU checks, as one script for one call on a lent GPU machine (the workplace's device tool):
 #
-#   here:   bash ../shared/device/wheels.sh          # fills .whl/ with rasterio, dask, distributed, ... (3.12 wheels)
+#   here:   bash ../shared/device/wheels.sh odc-geo cachetools shapely platformdirs filelock pystac
+#           # fills .whl/ with rasterio, dask, distributed, ... (3.12 wheels) and what lczmap added since
+#           # (odc-geo for grids, platformdirs, filelock, pystac)
 #   there:  run(command="bash scripts/gpu_check.sh", carry=[".whl"], timeout_s=560)
 #
 # The GPU image has Python 3.12, torch + CUDA, h5py, numpy, xarray, click, tqdm, pytest, safetensors,
