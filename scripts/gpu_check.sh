@@ -38,6 +38,9 @@ status=0
 { nvidia-smi; python3 -c "import torch, rasterio, dask; print(torch.__version__, torch.cuda.get_device_name(0), rasterio.__version__, dask.__version__)"; } \
   > "$OUT/env.txt" 2>&1
 cat "$OUT/env.txt" | tail -3
+# every lczmap layer the checks use must import here, else the GPU minutes are wasted: stop at once
+python3 -c "import lczmap.predict, lczmap.train, lczmap.scene, lczmap.twin, lczmap.study" 2> "$OUT/import_error.txt" \
+  || { echo "lczmap does not import on this image (a missing wheel?):"; tail -3 "$OUT/import_error.txt"; exit 1; }
 
 echo "== 1. GPU tests"
 timeout 200 python3 -m pytest -q -p no:cacheprovider -rs tests/predict/test_gpu.py 2>&1 | tee "$OUT/gpu_tests.log" || status=1
