@@ -48,6 +48,7 @@ for name in lczmap.__all__:
 print("check_dist: lczmap", lczmap.__version__, "from", where.parent, "-", len(lczmap.__all__), "public names resolve")
 PYEOF
 "$WORK/venv/bin/lczmap" --version
-"$WORK/venv/bin/lczmap" -q demo-data "$WORK/twin" >/dev/null
-test -f "$WORK/twin/scene.tif" || { echo "check_dist: lczmap demo-data wrote no scene.tif" >&2; exit 1; }
+"$WORK/venv/bin/lczmap" -q demo-data "$WORK/twin" --n-train 17 --n-val 17 --n-test 17 --scene-size 200 200 >/dev/null
+ls "$WORK"/twin/*truth*.tif >/dev/null 2>&1 && ls "$WORK"/twin/so2sat/*.h5 >/dev/null 2>&1 \
+  || { echo "check_dist: lczmap demo-data from the wheel wrote no twin and scene truth" >&2; exit 1; }
 echo "check_dist: the wheel installs in a fresh venv and runs"
