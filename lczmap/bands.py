@@ -13,11 +13,17 @@ from typing import Literal
 from .errors import ConfigError
 
 __all__ = ["Channel", "BandSet", "EO_BAND_SETS", "SAR_BAND_SETS", "band_set", "SEN1_CHANNELS", "SEN2_CHANNELS",
-           "Units", "UNITS"]
+           "Units", "UNITS", "Backscatter", "BACKSCATTER"]
 
-#: Units of a SAR intensity band as a file stores it: linear power or decibels.
-Units = Literal["linear", "db"]
-UNITS: tuple[Units, ...] = ("linear", "db")
+#: Units of a SAR intensity band as a file stores it: linear power, amplitude (the square root of
+#: power) or decibels (10 log10 of power).
+Units = Literal["linear", "amplitude", "db"]
+UNITS: tuple[Units, ...] = ("linear", "amplitude", "db")
+
+#: What a backscatter value is normalised by: sigma0 (ground area, what So2Sat holds), gamma0 (area
+#: perpendicular to the look direction; RTC products) or beta0 (slant-range area).
+Backscatter = Literal["sigma0", "gamma0", "beta0"]
+BACKSCATTER: tuple[Backscatter, ...] = ("sigma0", "gamma0", "beta0")
 
 Quantity = Literal[
     "complex_real",  # real part of single-look complex amplitude (unfiltered)
@@ -109,6 +115,12 @@ SAR_BAND_SETS: dict[str, BandSet] = {
         "sen1",
         (4, 5),
         "Lee-filtered VH and VV intensity (linear power): what a GRD/RTC scene can supply",
+    ),
+    "vv-intensity": BandSet(
+        "vv-intensity", "sen1", (5,), "Lee-filtered VV intensity (linear power): for single-polarisation VV scenes"
+    ),
+    "vh-intensity": BandSet(
+        "vh-intensity", "sen1", (4,), "Lee-filtered VH intensity (linear power): for single-polarisation VH scenes"
     ),
     "s1-all": BandSet("s1-all", "sen1", tuple(range(8)), "all eight Sentinel-1 channels of So2Sat"),
 }

@@ -1,9 +1,11 @@
-"""Open a GDAL raster (GeoTIFF, COG, VRT, ``/vsicurl/``) as a :class:`~lczmap.scene.Scene`:
-match its bands to a model's channels by description or name, read units, and decide the warp
-onto the model's 10 m grid."""
+"""Open a GDAL raster (GeoTIFF, COG, VRT, ``/vsicurl/``), a recognised product or a STAC Item as
+a :class:`~lczmap.scene.Scene`: match its bands to a model's channels by description or name,
+settle units (linear power, amplitude, dB) and normalisation (sigma0, gamma0, beta0), attach the
+incidence angle and validity masks, and decide the warp onto the model's 10 m grid."""
 
 from __future__ import annotations
 
+import dataclasses
 import logging
 import os
 import re
@@ -13,11 +15,14 @@ from dataclasses import dataclass
 import numpy as np
 import rasterio
 
-from ..bands import BandSet, band_set as _band_set
+from ..bands import BACKSCATTER, Backscatter, BandSet, band_set as _band_set
 from ..errors import SceneError
+from . import stac
 from .grid import PIXEL_SIZE, RESAMPLING, resample_warp, utm_warp
-from .scene import Scene, SceneBand
-from .units import UNITS, Part, Units, check_linear
+from .masks import describe as describe_mask
+from .products import Product, angle_band, detect, parse_tokens
+from .scene import Scene, SceneAngle, SceneBand
+from .units import UNITS, Part, Units, check_linear, intensity_nodata, negative_shares
 
 __all__ = ["open_scene"]
 
@@ -35,16 +40,29 @@ class _Avail:
     complex_band: bool
     nodata: float | None
     unit: str = ""  # the band's unit tag
+    description: str = ""
 
 
 #: Unit tags (lower case) that name intensity in decibels, and in linear power.
 _DB_TAGS = ("db", "decibel", "decibels")
 _LINEAR_TAGS = ("linear", "power", "intensity", "linear power", "linear intensity")
+_AMPLITUDE_TAGS = ("amplitude", "amp", "linear amplitude")
 
 
 def _tag_units(tag: str) -> Units | None:
     t = tag.strip().lower()
-    return "db" if t in _DB_TAGS else "linear" if t in _LINEAR_TAGS else None
+    return "db" if t in _DB_TAGS else "linear" if t in _LINEAR_TAGS else "amplitude" if t in _AMPLITUDE_TAGS else None
+
+
+#: Where the incidence angle of a product kind comes from, for the refusal without one.
+_ANGLE_HINT = {
+    "hyp3": "order the product with its incidence angle map (include_inc_map) and keep the _inc_map.tif beside it",
+    "opera": "put the burst's RTC-S1-STATIC ..._incidence_angle.tif beside it",
+    "planetary": "the collection publishes none",
+    "stac": "add an incidence_angle asset to the item",
+}
+_TO_SIGMA0 = {"gamma0": "gamma0 * cos(theta)", "beta0": "beta0 * sin(theta)"}
+_UNIT_NAMES = {"linear": "linear power", "amplitude": "amplitude", "db": "dB"}
 
 
 def _describe_pol(text: str | None) -> tuple[str | None, Part | None]:
@@ -83,16 +101,26 @@ def open_scene(
     vh: str | os.PathLike | None = None,
     bands: Sequence[str] | None = None,
     units: Units | None = None,
+    quantity: Backscatter | None = None,
     resample: str | None = None,
 ) -> Scene:
     """Open a scene lazily for a model trained on ``band_set``.
 
-    ``path``: one raster holding all polarisations; or ``vv``/``vh``: one file each.
+    ``path``: one raster holding all polarisations, one file of a recognised product (ASF HyP3
+    RTC, OPERA RTC-S1, Planetary Computer ``sentinel-1-rtc``, SNAP/pyroSAR output; the other
+    polarisations, masks and angle layers are found beside it), an Earth Engine export, or a
+    local STAC Item (``.json``); or ``vv``/``vh``: one file each.
     ``bands``: names of the file's bands in order (e.g. ``["VH", "VV"]``), overriding band
-    descriptions. ``units``: ``linear`` or ``db`` for intensity bands; None reads the band's
-    unit metadata and otherwise assumes linear. Units are checked, not trusted: a given ``units``
-    that contradicts a band's unit tag, and linear intensity with negative values (given or
-    assumed), raise :class:`SceneError` naming both facts.
+    descriptions. ``units``: ``linear``, ``amplitude`` or ``db`` for intensity bands; None reads
+    the product's naming, the band's unit tag or description, and otherwise assumes linear.
+    Units are checked, not trusted: a given ``units`` that contradicts the product or a band's
+    unit tag, tags that disagree, and linear intensity or amplitude with negative values raise
+    :class:`SceneError` naming both facts. ``quantity``: ``sigma0``, ``gamma0`` or ``beta0``
+    (None: what the product says, else sigma0); gamma0 and beta0 are converted to sigma0 with the
+    product's incidence angle (``gamma0 * cos``, ``beta0 * sin``: flat terrain) and refused
+    without one. A given ``quantity`` overrides what the product says (recorded in
+    ``Scene.conversions``). Zero and -32768 in linear intensity bands, and the product's masks
+    (HyP3 ``_ls_map.tif``, OPERA ``_mask.tif``), read as no data.
     ``resample``: resampling for scenes whose pixels are not 10 m (refused when None).
     Raises :class:`SceneError` when the scene cannot supply what the model needs.
     """
@@ -104,20 +132,25 @@ def open_scene(
     if resample is not None and resample not in RESAMPLING:
         raise SceneError(f"unknown resampling {resample!r}: choose one of {', '.join(RESAMPLING)}")
     if units is not None and units not in UNITS:
-        raise SceneError(f"unknown units {units!r}: use 'linear' or 'db'")
+        raise SceneError(f"unknown units {units!r}: use {', '.join(UNITS)} (--units)")
+    if quantity is not None and quantity not in BACKSCATTER:
+        raise SceneError(f"unknown quantity {quantity!r}: use {', '.join(BACKSCATTER)} (--quantity)")
 
-    files: list[tuple[str, str | None]] = []  # (path, forced polarisation)
-    if path is not None:
-        files.append((os.fspath(path), None))
+    for given in (path, vv, vh):
+        if given is not None:
+            _check_source(os.fspath(given))
+    if path is not None and stac.is_item(os.fspath(path)):
+        product = stac.read_item(os.fspath(path))
     else:
-        if vv is not None:
-            files.append((os.fspath(vv), "VV"))
-        if vh is not None:
-            files.append((os.fspath(vh), "VH"))
+        product = detect(None if path is None else os.fspath(path),
+                         None if vv is None else os.fspath(vv), None if vh is None else os.fspath(vh))
+    files: list[tuple[str, str | None]] = list(product.files)
+    one_file = len(files) == 1 and files[0][1] is None
 
     avail: list[_Avail] = []
     ref: tuple | None = None  # (crs, transform, width, height, gcps)
     unit_tags: list[str] = []
+    angle = product.angle
     for fpath, forced in files:
         with _open(fpath) as src:
             gcps, _ = src.gcps
@@ -136,45 +169,72 @@ def open_scene(
                 raise SceneError(
                     f"--{forced.lower()} file {fpath} has {src.count} bands, expected 1: give a single-band file per polarisation"
                 )
-            if bands is not None and path is not None and len(bands) != src.count:
+            if bands is not None and one_file and len(bands) != src.count:
                 raise SceneError(
                     f"--bands names {len(bands)} bands but {fpath} has {src.count}: give one name per band"
                 )
+            descriptions = [d or "" for d in src.descriptions]
+            if bands is not None and one_file:
+                descriptions = list(bands)
+            if angle is None and one_file:
+                found = angle_band(descriptions, src.units)
+                if found is not None:
+                    angle = SceneAngle(fpath, found[0], found[1])
             unit_tags.extend(u for u in src.units if u)
             for b in range(1, src.count + 1):
-                desc = src.descriptions[b - 1]
-                if bands is not None and path is not None:
-                    desc = bands[b - 1]
+                desc = descriptions[b - 1]
                 pol, part = _describe_pol(desc)
                 if forced is not None:
                     pol = forced
+                if angle is not None and angle.path == fpath and angle.band == b:
+                    pol = None
                 is_complex = np.dtype(src.dtypes[b - 1]).kind == "c"
                 nodata = src.nodatavals[b - 1]
                 unit = src.units[b - 1] or ""
                 if is_complex:
-                    avail.append(_Avail(fpath, b, pol, "real", True, nodata, unit))
-                    avail.append(_Avail(fpath, b, pol, "imag", True, nodata, unit))
+                    avail.append(_Avail(fpath, b, pol, "real", True, nodata, unit, desc))
+                    avail.append(_Avail(fpath, b, pol, "imag", True, nodata, unit, desc))
                 else:
-                    avail.append(_Avail(fpath, b, pol, part or "value", False, nodata, unit))
+                    avail.append(_Avail(fpath, b, pol, part or "value", False, nodata, unit, desc))
 
     if ref is None:  # pragma: no cover - files is never empty here
         raise SceneError("no scene given: pass a scene file, or --vv/--vh files")
     crs, transform, width, height, has_gcps = ref
     chosen = _match(bs, avail, files)
+    by_band = {(a.path, a.band): a for a in avail}
+    intensity = [sb for sb in chosen if sb.channel.quantity == "intensity"]
+    for aux in ([angle.path] if angle is not None else []) + [m.path for m in product.masks]:
+        _check_aux_grid(aux, ref, files[0][0])
 
-    if units is None:
-        units = "db" if any(_tag_units(u) == "db" for u in unit_tags) else "linear"
-        guessed = True
-    else:
-        guessed = False
-        tags = {(a.path, a.band): a.unit for a in avail}
-        for sb in chosen:
-            tag = tags.get((sb.path, sb.band), "")
-            if sb.channel.quantity == "intensity" and _tag_units(tag) not in (None, units):
-                raise SceneError(
-                    f"--units {units} (units={units!r}) contradicts band {sb.channel.band} of {sb.path}, whose unit "
-                    f"tag says {tag!r}: drop --units to use the tag, or correct the tag if it is wrong"
-                )
+    units, why_units = _settle_units(units, product, intensity, by_band)
+    q, q_source, override = _settle_quantity(quantity, product, intensity, by_band)
+    conversions: list[str] = []
+    if product.kind != "geotiff":
+        conversions.append(f"product: {product.label} ({product.evidence})")
+    if intensity and units != "linear":
+        conversions.append(f"{_UNIT_NAMES[units]} -> linear power" + (" (a^2)" if units == "amplitude" else ""))
+    if override:
+        conversions.append(override)
+    if q != "sigma0":
+        if len(intensity) != len(chosen):
+            raise SceneError(f"the scene holds {q} ({q_source}) but complex channels must be sigma0-calibrated "
+                             f"(band set {bs.name}): give a sigma0 product")
+        if angle is None:
+            hint = _ANGLE_HINT.get(product.kind, "add the incidence angle as a band described 'angle' (degrees)")
+            raise SceneError(
+                f"{files[0][0]} holds {q} ({q_source}) but the model expects sigma0 and no incidence angle comes with "
+                f"it ({hint}): give the angle, or pass --quantity sigma0 (quantity='sigma0') to map the {q} values unconverted"
+            )
+        where = "band" if angle.path in {f for f, _ in files} else "file"
+        conversions.append(f"{q} -> sigma0 = {_TO_SIGMA0[q]}, flat terrain, theta from {where} "
+                           f"{os.path.basename(angle.path)}:{angle.band}")
+    elif quantity is None and product.quantity is None and intensity:
+        conversions.append(f"sigma0 assumed ({q_source})")
+    extra_nodata = intensity_nodata(units, product.zero_in_db) if intensity else ()
+    if extra_nodata:
+        conversions.append("no data: " + " and ".join(f"{v:g}" for v in extra_nodata) + " in intensity bands")
+    for m in product.masks:
+        conversions.append(f"mask: {os.path.basename(m.path)} ({describe_mask(m.kind)})")
 
     warp = None
     if has_gcps or crs is None or crs.is_geographic:
@@ -212,10 +272,92 @@ def open_scene(
         warp=warp,
         band_set=bs.name,
         sources=tuple(f for f, _ in files),
+        quantity=q,
+        angle=angle if q != "sigma0" else None,
+        masks=product.masks,
+        extra_nodata=extra_nodata,
+        conversions=tuple(conversions),
     )
-    if units == "linear" and any(b.channel.quantity == "intensity" for b in scene.bands):
-        check_linear(scene, given=not guessed)
+    if why_units == "values":
+        shares = negative_shares(scene)
+        decided: Units = "db" if any(s > 0.01 for _, s in shares) else "linear"
+        conv = [c for c in conversions if not c.startswith("no data:")]
+        if decided == "db":
+            conv.insert(1 if product.kind != "geotiff" else 0, "dB -> linear power (negative values: S1_GRD)")
+        nod = intensity_nodata(decided, product.zero_in_db)
+        conv.append("no data: " + " and ".join(f"{v:g}" for v in nod) + " in intensity bands")
+        scene = dataclasses.replace(scene, units=decided, extra_nodata=nod, conversions=tuple(conv))
+        log.info("%s: %s (from the values)", name, _UNIT_NAMES[decided])
+    elif units in ("linear", "amplitude") and intensity:
+        check_linear(scene, why_units)
+    for line in scene.conversions:
+        log.info("%s: %s", name, line)
     return scene
+
+
+def _check_aux_grid(path: str, ref: tuple, scene_file: str) -> None:
+    """Refuse an angle or mask layer whose grid differs from the scene's."""
+    with _open(path) as src:
+        if (src.crs, src.transform, src.width, src.height) != tuple(ref[:4]):
+            raise SceneError(
+                f"{path} is not on the grid of {scene_file} ({src.width} x {src.height} pixels vs {ref[2]} x {ref[3]}, "
+                "or another CRS or transform): give the mask or angle layer that came with the scene, or move it away"
+            )
+
+
+def _settle_units(units: Units | None, product: Product, intensity: list[SceneBand],
+                  by_band: dict) -> tuple[Units, str]:
+    """The units of the intensity bands and where they came from (a phrase for messages;
+    "values" when they are to be told from the values)."""
+    tagged = {sb.channel.band: _tag_units(by_band[(sb.path, sb.band)].unit) for sb in intensity}
+    described = {}
+    for sb in intensity:
+        _, q, u = parse_tokens(by_band[(sb.path, sb.band)].description)
+        if u is not None or q is not None:  # SNAP: Sigma0_VV_db; Sigma0_VV is linear
+            described[sb.channel.band] = u or "linear"
+    if units is not None:
+        for sb in intensity:
+            tag = by_band[(sb.path, sb.band)].unit
+            if _tag_units(tag) not in (None, units):
+                raise SceneError(
+                    f"--units {units} (units={units!r}) contradicts band {sb.channel.band} of {sb.path}, whose unit "
+                    f"tag says {tag!r}: drop --units to use the tag, or correct the tag if it is wrong"
+                )
+        if product.units is not None and product.units != units:
+            raise SceneError(f"--units {units} (units={units!r}) contradicts {product.evidence}, which says "
+                             f"{_UNIT_NAMES[product.units]}: drop --units")
+        return units, f"--units {units} (units={units!r}) was given"
+    said = {f"{band} unit tag": u for band, u in tagged.items() if u is not None}
+    said.update({f"{band} band description": u for band, u in described.items()})
+    if product.units is not None:
+        said[product.evidence] = product.units
+    if len(set(said.values())) > 1:
+        listed = ", ".join(f"{k}: {_UNIT_NAMES[v]}" for k, v in said.items())
+        raise SceneError(f"the scene's units are ambiguous ({listed}): pass --units linear|amplitude|db")
+    if said:
+        source, found = next(iter(said.items()))
+        return found, f"{_UNIT_NAMES[found]} comes from the {source}".replace("the the ", "the ")
+    if product.units_from_values:
+        return "linear", "values"
+    return "linear", "linear was assumed (no unit tag)"
+
+
+def _settle_quantity(quantity: Backscatter | None, product: Product, intensity: list[SceneBand],
+                     by_band: dict) -> tuple[Backscatter, str, str]:
+    """The normalisation of the intensity bands, where it came from, and the override line for
+    the tags when ``quantity`` overrides what the product says."""
+    described = {q for sb in intensity if (q := parse_tokens(by_band[(sb.path, sb.band)].description)[1])}
+    if len(described) > 1:
+        raise SceneError(f"the band descriptions name {' and '.join(sorted(described))}: pass --quantity sigma0|gamma0|beta0")
+    said = product.quantity or (next(iter(described)) if described else None)
+    source = product.evidence if product.quantity else "the band descriptions" if described else "the product does not say"
+    if quantity is not None:
+        override = ""
+        if said is not None and said != quantity:
+            override = f"{said} taken as {quantity} (--quantity {quantity}; {source} says {said})"
+            log.warning("%s", override)
+        return quantity, f"--quantity {quantity}", override
+    return (said or "sigma0"), source, ""
 
 
 def _match(bs: BandSet, avail: list[_Avail], files) -> list[SceneBand]:
@@ -250,9 +392,16 @@ def _match(bs: BandSet, avail: list[_Avail], files) -> list[SceneBand]:
                     f"cannot tell which band of {files[0][0]} is {ch.band}: name the bands with --bands "
                     f"(e.g. --bands VV,VH) or give --vv/--vh files"
                 )
+            if set(have_pols) <= {"HH", "HV"} and ch.band in ("VV", "VH"):
+                raise SceneError(
+                    f"the scene holds {'/'.join(have_pols)} only (horizontal transmit) but the model was trained on "
+                    f"So2Sat's VV/VH: HH/HV backscatter differs from VV/VH, so this model cannot map it: use a VV/VH acquisition"
+                )
+            single = f" (or train with --sar-bands {have_pols[0].lower()}-intensity for {have_pols[0]}-only scenes)" \
+                if len(have_pols) == 1 and have_pols[0] in ("VV", "VH") else ""
             raise SceneError(
                 f"the scene has no {ch.band} band (it has {', '.join(have_pols)}) but the model needs {ch.name}: "
-                f"give a scene with {ch.band}, or name the bands with --bands"
+                f"give a scene with {ch.band}, or name the bands with --bands{single}"
             )
         a = cands[0]
         chosen.append(SceneBand(a.path, a.band, a.part, a.nodata, ch))

@@ -1,9 +1,11 @@
 """The :class:`Scene`: a small, picklable description of where each model channel comes from
-(file, band, real/imaginary part), its units, and the 10 m grid the model sees."""
+(file, band, real/imaginary part), its units and backscatter normalisation, the incidence angle and
+validity masks that go with it, and the 10 m grid the model sees."""
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
@@ -16,12 +18,13 @@ from rasterio.enums import Resampling
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
-from ..bands import Channel
+from ..bands import Backscatter, Channel
 from .grid import Warp
+from .masks import MaskKind, invalid
 from .mirror import read_mirrored
 from .units import Part, Units, _part, _value_in_place
 
-__all__ = ["Scene", "SceneBand"]
+__all__ = ["Scene", "SceneBand", "SceneAngle", "SceneMask"]
 
 
 @dataclass(frozen=True)
@@ -36,11 +39,37 @@ class SceneBand:
 
 
 @dataclass(frozen=True)
+class SceneAngle:
+    """The incidence angle: ``path``, 1-based ``band``, ``scale`` to radians (pi/180 for degrees)."""
+
+    path: str
+    band: int
+    scale: float
+    nodata: float | None = None
+
+
+@dataclass(frozen=True)
+class SceneMask:
+    """A validity mask beside the scene: ``path``, 1-based ``band`` and how to read it (``kind``,
+    see :mod:`lczmap.scene.masks`)."""
+
+    path: str
+    band: int
+    kind: MaskKind
+
+
+@dataclass(frozen=True)
 class Scene:
     """A scene ready for a model: channels in the model's order, on a 10 m grid.
 
     ``read(r0, r1, c0, c1)`` -> float32 (C, r1 - r0, c1 - c0), physical units the model expects
-    (linear intensity or complex parts), NaN where the scene has no data.
+    (linear sigma0 intensity or complex parts), NaN where the scene has no data.
+
+    ``quantity``: what the file's intensities are normalised by; gamma0 is converted to sigma0 as
+    ``gamma0 * cos(angle)`` and beta0 as ``beta0 * sin(angle)`` (flat terrain) with ``angle``.
+    ``masks``: validity masks on the scene's source grid (invalid pixels read as NaN).
+    ``extra_nodata``: values of intensity bands that mean no data besides the band's nodata.
+    ``conversions``: what was done to the input, one line each, as predict writes into the map's tags.
     """
 
     name: str
@@ -53,6 +82,11 @@ class Scene:
     warp: Warp | None = None
     band_set: str | None = None
     sources: tuple[str, ...] = field(default=())
+    quantity: Backscatter = "sigma0"
+    angle: SceneAngle | None = None
+    masks: tuple[SceneMask, ...] = ()
+    extra_nodata: tuple[float, ...] = ()
+    conversions: tuple[str, ...] = ()
 
     @property
     def affine(self) -> Affine:
@@ -78,6 +112,7 @@ class Scene:
         by_file: dict[str, list[int]] = {}
         for i, b in enumerate(self.bands):
             by_file.setdefault(b.path, []).append(i)
+        extra = self.extra_nodata
         for path, members in by_file.items():
             with rasterio.open(path) as src, self._source(src) as ds:
                 raws: dict[int, np.ndarray] = {}
@@ -85,15 +120,31 @@ class Scene:
                     b = self.bands[i]
                     if b.part == "value" and ds.dtypes[b.band - 1] == "float32":
                         ds.read(b.band, window=window, out=out[i])  # straight into place
-                        _value_in_place(out[i], b.nodata, self.units, b.channel.quantity)
+                        _value_in_place(out[i], b.nodata, self.units, b.channel.quantity, extra)
                         continue
                     if b.band not in raws:
                         raws[b.band] = ds.read(b.band, window=window)
-                    out[i] = _part(raws[b.band], b.part, b.nodata, self.units, b.channel.quantity)
+                    out[i] = _part(raws[b.band], b.part, b.nodata, self.units, b.channel.quantity, extra)
+        if self.angle is not None and self.quantity != "sigma0":
+            factor = self._read_aux(self.angle.path, self.angle.band, window).astype(np.float32)
+            if self.angle.nodata is not None:
+                factor[factor == np.float32(self.angle.nodata)] = np.nan
+            factor *= np.float32(self.angle.scale)
+            factor = np.cos(factor) if self.quantity == "gamma0" else np.sin(factor)
+            for i, b in enumerate(self.bands):
+                if b.channel.quantity == "intensity":
+                    out[i] *= factor
+        for m in self.masks:
+            out[:, invalid(self._read_aux(m.path, m.band, window, "nearest"), m.kind)] = np.nan
         return out
 
+    def _read_aux(self, path: str, band: int, window: Window, resampling: str | None = None) -> np.ndarray:
+        """A band of an angle or mask file on the scene's grid (``resampling`` when warped)."""
+        with rasterio.open(path) as src, self._source(src, resampling) as ds:
+            return ds.read(band, window=window)
+
     @contextlib.contextmanager
-    def _source(self, src) -> Iterator[Any]:
+    def _source(self, src, resampling: str | None = None) -> Iterator[Any]:
         """``src`` itself, or read on the scene's grid: a WarpedVRT, or for a GCP raster a
         :class:`_GcpWarp` (rasterio's WarpedVRT ignores GCPs when it is given the target grid:
         it returned nodata for projected GCPs and pixels from the wrong place for lon/lat ones)."""
@@ -102,6 +153,8 @@ class Scene:
             yield src
             return
         nodata = src.nodata if src.nodata is not None else (np.nan if src.dtypes[0].startswith("float") else 0)
+        if resampling is not None:
+            w = dataclasses.replace(w, resampling=resampling)
         if src.gcps[0]:
             yield _GcpWarp(src, w, nodata)
             return
