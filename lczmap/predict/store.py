@@ -255,7 +255,8 @@ def fingerprint(scene: Scene, model: Model, options: PredictOptions, probs: bool
     """What a resumed run must share with the interrupted one: input files (size, time), the
     scene's grid and bands, the model's weights, and the options that change the result."""
     files: list[list] = []
-    for src in scene.sources:
+    aux = [m.path for m in scene.masks] + ([scene.angle.path] if scene.angle is not None else [])
+    for src in (*scene.sources, *aux):
         try:
             st = os.stat(src)
             files.append([src, st.st_size, int(st.st_mtime)])
@@ -267,7 +268,8 @@ def fingerprint(scene: Scene, model: Model, options: PredictOptions, probs: bool
     return {
         "files": files,
         "scene": [scene.crs, list(scene.transform), scene.height, scene.width, scene.units,
-                  [[b.path, b.band, b.part] for b in scene.bands]],
+                  [[b.path, b.band, b.part] for b in scene.bands], scene.quantity, list(scene.conversions),
+                  list(scene.extra_nodata)],
         "model": h.hexdigest(),
         "codes": list(model.codes),
         "stride": options.stride,
