@@ -144,6 +144,10 @@ def open_scene(
     else:
         product = detect(None if path is None else os.fspath(path),
                          None if vv is None else os.fspath(vv), None if vh is None else os.fspath(vh))
+    if product.kind == "safe" and path is not None:  # calibrated and geocoded window by window
+        from .safe import open_safe
+
+        return open_safe(os.fspath(path), bs, bands=bands, units=units, quantity=quantity, resample=resample)
     files: list[tuple[str, str | None]] = list(product.files)
     one_file = len(files) == 1 and files[0][1] is None
 

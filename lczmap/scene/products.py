@@ -6,8 +6,9 @@ Each product kind has its own module (:mod:`~lczmap.scene.hyp3`, :mod:`~lczmap.s
 :mod:`~lczmap.scene.planetary`, :mod:`~lczmap.scene.gee`, :mod:`~lczmap.scene.snap`,
 :mod:`~lczmap.scene.stac`); :func:`detect` asks them in turn and falls back to a plain raster
 whose bands are matched by description. Nothing here reads pixels except Earth Engine's unit
-check. Sentinel-1 SAFE measurement TIFFs (digital numbers) are refused: they need the product's
-calibration tables.
+check. A Sentinel-1 SAFE product (``.SAFE`` folder or ``.zip``) is a ``safe`` product, opened by
+:func:`lczmap.scene.safe.open_safe`; its measurement TIFFs given alone (digital numbers) are
+refused: they need the product's calibration tables.
 """
 
 from __future__ import annotations
@@ -99,7 +100,6 @@ def angle_band(descriptions, units) -> tuple[int, float] | None:
 
 
 _SAFE_TIFF = re.compile(r"^s1[abcd]-(iw|ew|sm|wv|s\d)\d?-(grd|slc)-(vv|vh|hh|hv)-.*\.tiff?$", re.IGNORECASE)
-_SAFE_NAME = re.compile(r"^S1[ABCD]_(IW|EW|SM|WV|S\d)_(GRD|SLC)", re.IGNORECASE)
 
 
 def _refuse_safe(path: str) -> None:
@@ -109,11 +109,6 @@ def _refuse_safe(path: str) -> None:
         raise SceneError(
             f"{path} is a measurement TIFF of a Sentinel-1 SAFE product: it holds digital numbers, not "
             "backscatter, and needs the product's calibration tables: give the .SAFE folder or .zip"
-        )
-    if _SAFE_NAME.match(name) and (name.lower().endswith((".safe", ".zip")) or os.path.isdir(path)):
-        raise SceneError(
-            f"{name} is a Sentinel-1 SAFE product (digital numbers): lczmap does not calibrate SAFE products "
-            "yet: calibrate it to sigma0 (SNAP Calibration + Terrain-Correction, or order an RTC product from ASF HyP3)"
         )
 
 
@@ -135,12 +130,17 @@ def _refuse_dn(path: str) -> None:
 
 def detect(path: str | None, vv: str | None = None, vh: str | None = None) -> Product:
     """The product ``path`` (or the ``vv``/``vh`` pair) is; a plain ``geotiff`` when no product
-    kind claims it. Raises :class:`SceneError` for SAFE products and measurement TIFFs."""
-    from . import gee, hyp3, opera, planetary, snap
+    kind claims it; ``safe`` for a Sentinel-1 SAFE folder or zip (read by
+    :func:`lczmap.scene.safe.open_safe`). Raises :class:`SceneError` for SAFE measurement TIFFs."""
+    from . import gee, hyp3, opera, planetary, safe, snap
 
     given = [p for p in (path, vv, vh) if p is not None]
     for p in given:
         _refuse_safe(p)
+        if safe.is_safe(p):
+            if p is not path:
+                raise SceneError(f"{p} is a Sentinel-1 SAFE product: give it as the scene, not as --vv/--vh")
+            return Product("safe", "Sentinel-1 SAFE", ((p, None),), "sigma0", "linear", "the SAFE manifest")
         if os.path.isfile(p):
             _refuse_dn(p)
     first = given[0]

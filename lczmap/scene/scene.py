@@ -70,6 +70,8 @@ class Scene:
     ``masks``: validity masks on the scene's source grid (invalid pixels read as NaN).
     ``extra_nodata``: values of intensity bands that mean no data besides the band's nodata.
     ``conversions``: what was done to the input, one line each, as predict writes into the map's tags.
+    ``reader``: a source that reads windows of the grid itself (``reader.read_window(bands, r0, r1,
+    c0, c1, out)``, e.g. :class:`~lczmap.scene.safe.SafeReader`); None reads ``bands`` with rasterio.
     """
 
     name: str
@@ -87,6 +89,7 @@ class Scene:
     masks: tuple[SceneMask, ...] = ()
     extra_nodata: tuple[float, ...] = ()
     conversions: tuple[str, ...] = ()
+    reader: Any = None
 
     @property
     def affine(self) -> Affine:
@@ -106,6 +109,8 @@ class Scene:
         return read_mirrored(self._read_window, self.height, self.width, r0, r1, c0, c1, out=out)
 
     def _read_window(self, rlo: int, rhi: int, clo: int, chi: int, out: np.ndarray | None = None) -> np.ndarray:
+        if self.reader is not None:
+            return self.reader.read_window(self.bands, rlo, rhi, clo, chi, out)
         window = Window(clo, rlo, chi - clo, rhi - rlo)
         if out is None:
             out = np.empty((len(self.bands), rhi - rlo, chi - clo), dtype=np.float32)

@@ -1,0 +1,239 @@
+"""Write a Sentinel-1 IW GRD product in ESA's SAFE layout from known sigma0: ``manifest.safe``,
+``annotation/*.xml`` (image information and geolocation grid), ``annotation/calibration/``
+calibration and noise XML (the element structure of real IPF 3.x products) and uint16
+``measurement/*.tiff`` digital numbers with GCPs, so that a reader's calibration, noise removal and
+geocoding can be checked against the truth. Geometry: a rotated 10 m grid in the UTM zone of the
+centre (line and pixel map affinely to UTM; the geolocation grid gives lon/lat on the ellipsoid).
+The LUTs are smooth made-up functions of line and pixel (:func:`sigma_lut`, :func:`noise_lut`).
+"""
+
+from __future__ import annotations
+
+import math
+import os
+import shutil
+import warnings
+import zipfile
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+__all__ = ["write_safe", "sigma_lut", "noise_lut", "safe_geometry", "SAFE_NAME"]
+
+SAFE_NAME = "S1A_IW_GRDH_1SDV_20210401T052623_20210401T052648_037258_04638E_ABCD"
+_DATE = "20210401t052623-20210401t052648-037258-04638e"
+_START, _STOP = "2021-04-01T05:26:23.794457", "2021-04-01T05:26:48.793373"
+
+
+def sigma_lut(line: Any, pixel: Any, samples: int) -> np.ndarray:
+    """The sigmaNought calibration LUT value (DN per unit amplitude) at ``line``, ``pixel``."""
+    return 450.0 + 150.0 * (pixel / samples) + 5.0 * np.sin(line / 3000.0)
+
+
+def noise_lut(line: Any, pixel: Any, samples: int) -> np.ndarray:
+    """The noise range LUT (DN^2) at ``line``, ``pixel``."""
+    return 40.0 + 25.0 * np.cos(2 * np.pi * 3 * pixel / samples) ** 2 + 0 * line
+
+
+def _azimuth_blocks(lines: int, samples: int) -> list[tuple[int, int, int, int]]:
+    """(first line, last line, first sample, last sample) of three sub-swath blocks."""
+    edges = [0, samples // 3, 2 * samples // 3, samples]
+    return [(0, lines - 1, edges[k], edges[k + 1] - 1) for k in range(3)]
+
+
+def _azimuth_factor(line: np.ndarray, k: int) -> np.ndarray:
+    return 1.0 + 0.1 * (k - 1) + 0.05 * np.cos(line / 500.0)
+
+
+def safe_geometry(lines: int, samples: int, centre: tuple[float, float], angle: float):
+    """(crs, f(line, pixel) -> (x, y) in the crs) of the product's grid: 10 m pixels rotated by
+    ``angle`` degrees about ``centre`` (lon, lat) in its UTM zone."""
+    from pyproj import Transformer
+
+    zone = int((centre[0] + 180.0) // 6) + 1
+    crs = f"EPSG:{(32600 if centre[1] >= 0 else 32700) + zone}"
+    xc, yc = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(*centre)
+    c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
+
+    def to_map(line, pixel):
+        dp, dl = (np.asarray(pixel, float) - samples / 2) * 10.0, (np.asarray(line, float) - lines / 2) * 10.0
+        return xc + dp * c + dl * s, yc + dp * s - dl * c
+
+    return crs, to_map
+
+
+def _azimuth_time(line: int) -> str:
+    t = np.datetime64(_START) + np.timedelta64(int(line * 1498376.640333055), "ns")
+    return str(t)[:26]
+
+
+def _vector_text(values) -> str:
+    return " ".join(f"{v:.6e}" if isinstance(v, float) else str(v) for v in values)
+
+
+def write_safe(folder: str | os.PathLike, lines: int, samples: int,
+               sigma0: Callable[[str, int, int], np.ndarray], *, pols: tuple[str, ...] = ("VV", "VH"),
+               centre: tuple[float, float] = (9.0, 45.5), angle: float = -12.0, mode: str = "IW",
+               ipf: str = "003.31", as_zip: bool = False, strip: int = 512) -> Path:
+    """Write the product into ``folder``; return the ``.SAFE`` folder (or ``.zip`` with
+    ``as_zip``). ``sigma0(pol, r0, r1)``: linear sigma0 of lines ``r0:r1`` (float32, NaN: no
+    data), asked strip by strip. ``ipf`` < 2.9 writes ``noiseVector`` without azimuth blocks."""
+    import rasterio
+    from pyproj import Transformer
+    from rasterio.control import GroundControlPoint
+
+    crs, to_map = safe_geometry(lines, samples, centre, angle)
+    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+    new_noise = tuple(int(v) for v in ipf.split(".")[:2]) >= (2, 90)
+    name = SAFE_NAME.replace("_IW_", f"_{mode}_")
+    safe = Path(folder) / f"{name}.SAFE"
+    (safe / "annotation" / "calibration").mkdir(parents=True, exist_ok=True)
+    (safe / "measurement").mkdir(exist_ok=True)
+    grid_lines = np.unique(np.linspace(0, lines - 1, 10).round().astype(int))
+    grid_pixels = np.unique(np.linspace(0, samples - 1, 21).round().astype(int))
+    gl, gp = np.meshgrid(grid_lines, grid_pixels, indexing="ij")
+    lon, lat = to_lonlat.transform(*to_map(gl, gp))
+    cal_lines = np.arange(-200, lines + 1000, 1000)
+    cal_pixels = np.append(np.arange(0, samples - 1, 40), samples - 1)
+    hrefs = []
+    for k, pol in enumerate(pols, start=1):
+        stem = f"s1a-{mode.lower()}-grd-{pol.lower()}-{_DATE}-{k:03d}"
+        header = (f"<adsHeader><missionId>S1A</missionId><productType>GRD</productType><polarisation>{pol}"
+                  f"</polarisation><mode>{mode}</mode><swath>{mode}</swath><startTime>{_START}</startTime>"
+                  f"<stopTime>{_STOP}</stopTime><absoluteOrbitNumber>37258</absoluteOrbitNumber>"
+                  f"<missionDataTakeId>287630</missionDataTakeId><imageNumber>{k:03d}</imageNumber></adsHeader>")
+        points = "".join(
+            f"<geolocationGridPoint><azimuthTime>{_azimuth_time(ln)}</azimuthTime><slantRangeTime>{5.3e-3 + p * 6e-8:.9e}"
+            f"</slantRangeTime><line>{ln}</line><pixel>{p}</pixel><latitude>{la:.12f}</latitude><longitude>"
+            f"{lo:.12f}</longitude><height>0</height><incidenceAngle>{30 + 15 * p / samples:.6f}</incidenceAngle>"
+            f"<elevationAngle>{27 + 13 * p / samples:.6f}</elevationAngle></geolocationGridPoint>"
+            for ln, p, la, lo in zip(gl.ravel(), gp.ravel(), lat.ravel(), lon.ravel()))
+        annotation = (
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<product>{header}<generalAnnotation><productInformation>'
+            f"<pass>Descending</pass><timelinessCategory>NRT-3h</timelinessCategory><platformHeading>-167"
+            f"</platformHeading><projection>Ground Range</projection><rangeSamplingRate>6.434523812571428e+07"
+            f"</rangeSamplingRate><radarFrequency>5.405000454334350e+09</radarFrequency><azimuthSteeringRate>"
+            f"1.590368784000000e+00</azimuthSteeringRate></productInformation></generalAnnotation>"
+            f"<imageAnnotation><imageInformation><productFirstLineUtcTime>{_START}</productFirstLineUtcTime>"
+            f"<productLastLineUtcTime>{_STOP}</productLastLineUtcTime><ascendingNodeTime>2021-04-01T04:49:55"
+            f".637823</ascendingNodeTime><anchorTime>{_START}</anchorTime><productComposition>Slice"
+            f"</productComposition><sliceNumber>7</sliceNumber><slantRangeTime>5.343315555380221e-03"
+            f"</slantRangeTime><pixelValue>Detected</pixelValue><outputPixels>16 bit Unsigned Integer"
+            f"</outputPixels><rangePixelSpacing>1.000000e+01</rangePixelSpacing><azimuthPixelSpacing>"
+            f"1.000000e+01</azimuthPixelSpacing><azimuthTimeInterval>1.498376640333055e-03</azimuthTimeInterval>"
+            f"<azimuthFrequency>4.866092e+02</azimuthFrequency><numberOfSamples>{samples}</numberOfSamples>"
+            f"<numberOfLines>{lines}</numberOfLines><incidenceAngleMidSwath>3.892921583041158e+01"
+            f"</incidenceAngleMidSwath></imageInformation></imageAnnotation><swathTiming><linesPerBurst>0"
+            f'</linesPerBurst><samplesPerBurst>0</samplesPerBurst><burstList count="0"/></swathTiming>'
+            f'<geolocationGrid><geolocationGridPointList count="{gl.size}">{points}</geolocationGridPointList>'
+            f"</geolocationGrid></product>\n")
+        (safe / "annotation" / f"{stem}.xml").write_text(annotation)
+        vectors = "".join(
+            f"<calibrationVector><azimuthTime>{_START}</azimuthTime><line>{ln}</line>"
+            f'<pixel count="{len(cal_pixels)}">{_vector_text(cal_pixels)}</pixel>'
+            f'<sigmaNought count="{len(cal_pixels)}">{_vector_text([float(v) for v in sigma_lut(ln, cal_pixels, samples)])}</sigmaNought>'
+            f'<betaNought count="{len(cal_pixels)}">{_vector_text([float(v) for v in 0 * cal_pixels + 237.0])}</betaNought>'
+            f'<gamma count="{len(cal_pixels)}">{_vector_text([float(v) for v in sigma_lut(ln, cal_pixels, samples) * 0.9])}</gamma>'
+            f'<dn count="{len(cal_pixels)}">{_vector_text([float(v) for v in 0 * cal_pixels + 237.0])}</dn>'
+            f"</calibrationVector>" for ln in cal_lines)
+        (safe / "annotation" / "calibration" / f"calibration-{stem}.xml").write_text(
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<calibration>{header}<calibrationInformation>'
+            f"<absoluteCalibrationConstant>1.000000e+00</absoluteCalibrationConstant></calibrationInformation>"
+            f'<calibrationVectorList count="{len(cal_lines)}">{vectors}</calibrationVectorList></calibration>\n')
+        vtag, ltag = ("noiseRangeVector", "noiseRangeLut") if new_noise else ("noiseVector", "noiseLut")
+        ranges = ""
+        for j, ln in enumerate(cal_lines):
+            pix = cal_pixels[:: 1 + j % 2] if new_noise else cal_pixels  # irregular pixel lists, as real GRDs have
+            pix = np.unique(np.append(pix, [0, samples - 1]))
+            ranges += (f"<{vtag}><azimuthTime>{_START}</azimuthTime><line>{ln}</line>"
+                       f'<pixel count="{len(pix)}">{_vector_text(pix)}</pixel>'
+                       f'<{ltag} count="{len(pix)}">{_vector_text([float(v) for v in noise_lut(ln, pix, samples)])}'
+                       f"</{ltag}></{vtag}>")
+        noise = f'<{vtag}List count="{len(cal_lines)}">{ranges}</{vtag}List>'
+        if new_noise:
+            az = ""
+            for b, (fl, ll, fs, ls) in enumerate(_azimuth_blocks(lines, samples)):
+                al = np.append(np.arange(fl, ll, 250), ll)
+                az += (f"<noiseAzimuthVector><swath>{mode}{b + 1}</swath><firstAzimuthLine>{fl}</firstAzimuthLine>"
+                       f"<firstRangeSample>{fs}</firstRangeSample><lastAzimuthLine>{ll}</lastAzimuthLine>"
+                       f'<lastRangeSample>{ls}</lastRangeSample><line count="{len(al)}">{_vector_text(al)}</line>'
+                       f'<noiseAzimuthLut count="{len(al)}">'
+                       f"{_vector_text([float(v) for v in _azimuth_factor(al, b)])}</noiseAzimuthLut>"
+                       f"</noiseAzimuthVector>")
+            noise += f'<noiseAzimuthVectorList count="3">{az}</noiseAzimuthVectorList>'
+        (safe / "annotation" / "calibration" / f"noise-{stem}.xml").write_text(
+            f'<?xml version="1.0" encoding="UTF-8"?>\n<noise>{header}{noise}</noise>\n')
+        tiff = safe / "measurement" / f"{stem}.tiff"
+        gcps = [GroundControlPoint(row=float(ln), col=float(p), x=float(lo), y=float(la), z=0.0)
+                for ln, p, la, lo in zip(gl.ravel(), gp.ravel(), lat.ravel(), lon.ravel())]
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
+            dst = rasterio.open(tiff, "w", driver="GTiff", width=samples, height=lines, count=1, dtype="uint16")
+        with dst:
+            dst.gcps = (gcps, rasterio.crs.CRS.from_epsg(4326))
+            pixel = np.arange(samples, dtype=np.float64)
+            for r0 in range(0, lines, strip):
+                r1 = min(r0 + strip, lines)
+                dst.write(dn_of(sigma0(pol, r0, r1), r0, pixel, samples, lines, new_noise)[None],
+                          window=rasterio.windows.Window(0, r0, samples, r1 - r0))
+        hrefs += [("s1Level1ProductSchema", f"annotation/{stem}.xml", f"product{k}"),
+                  ("s1Level1CalibrationSchema", f"annotation/calibration/calibration-{stem}.xml", f"calibration{k}"),
+                  ("s1Level1NoiseSchema", f"annotation/calibration/noise-{stem}.xml", f"noise{k}"),
+                  ("s1Level1MeasurementSchema", f"measurement/{stem}.tiff", f"measurement{k}")]
+    (safe / "manifest.safe").write_text(_manifest(mode, pols, ipf, hrefs))
+    if not as_zip:
+        return safe
+    out = Path(folder) / f"{name}.zip"
+    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
+        for f in sorted(safe.rglob("*")):
+            z.write(f, f.relative_to(folder).as_posix())
+    shutil.rmtree(safe)
+    return out
+
+
+def dn_of(sigma0: np.ndarray, r0: int, pixel: np.ndarray, samples: int, lines: int, new_noise: bool) -> np.ndarray:
+    """Digital numbers of ``sigma0`` rows starting at line ``r0``: ``sqrt(sigma0 A^2 + N)``."""
+    line = np.arange(r0, r0 + sigma0.shape[0], dtype=np.float64)[:, None]
+    a = sigma_lut(line, pixel[None, :], samples)
+    n = noise_lut(line, pixel[None, :], samples) * np.ones_like(a)
+    if new_noise:
+        for k, (_, _, fs, ls) in enumerate(_azimuth_blocks(lines, samples)):
+            n[:, fs : ls + 1] *= _azimuth_factor(line, k)
+    dn = np.sqrt(np.maximum(np.nan_to_num(sigma0, nan=0.0) * a * a + n, 0.0))
+    dn = np.clip(np.round(dn), 1, 65535).astype(np.uint16)
+    dn[np.isnan(sigma0)] = 0
+    return dn
+
+
+def _manifest(mode: str, pols: tuple[str, ...], ipf: str, hrefs: list[tuple[str, str, str]]) -> str:
+    ns = ('xmlns:xfdu="urn:ccsds:schema:xfdu:1" xmlns:safe="http://www.esa.int/safe/sentinel-1.0" '
+          'xmlns:s1="http://www.esa.int/safe/sentinel-1.0/sentinel-1" '
+          'xmlns:s1sarl1="http://www.esa.int/safe/sentinel-1.0/sentinel-1/sar/level-1"')
+    pol_tags = "".join(f"<s1sarl1:transmitterReceiverPolarisation>{p}</s1sarl1:transmitterReceiverPolarisation>"
+                       for p in pols)
+    objects = "".join(f'<dataObject ID="{i}" repID="{rep}"><byteStream mimeType="text/xml"><fileLocation '
+                      f'locatorType="URL" href="./{href}"/></byteStream></dataObject>' for rep, href, i in hrefs)
+    return (f'<?xml version="1.0" encoding="UTF-8"?>\n<xfdu:XFDU {ns}><metadataSection>'
+            f'<metadataObject ID="processing"><metadataWrap><xmlData><safe:processing name="GRD Post Processing">'
+            f'<safe:facility name="Copernicus S1 Core Ground Segment"><safe:software name="Sentinel-1 IPF" '
+            f'version="{ipf}"/></safe:facility></safe:processing></xmlData></metadataWrap></metadataObject>'
+            f'<metadataObject ID="platform"><metadataWrap><xmlData><safe:platform><safe:familyName>SENTINEL-1'
+            f"</safe:familyName><safe:number>A</safe:number><safe:instrument><safe:extension><s1sarl1:instrumentMode>"
+            f"<s1sarl1:mode>{mode}</s1sarl1:mode><s1sarl1:swath>{mode}</s1sarl1:swath></s1sarl1:instrumentMode>"
+            f"</safe:extension></safe:instrument></safe:platform></xmlData></metadataWrap></metadataObject>"
+            f'<metadataObject ID="measurementOrbitReference"><metadataWrap><xmlData><safe:orbitReference>'
+            f'<safe:orbitNumber type="start">37258</safe:orbitNumber><safe:orbitNumber type="stop">37258'
+            f'</safe:orbitNumber><safe:relativeOrbitNumber type="start">66</safe:relativeOrbitNumber>'
+            f'<safe:relativeOrbitNumber type="stop">66</safe:relativeOrbitNumber><safe:extension>'
+            f"<s1:orbitProperties><s1:pass>DESCENDING</s1:pass><s1:ascendingNodeTime>2021-04-01T04:49:55.637823"
+            f"</s1:ascendingNodeTime></s1:orbitProperties></safe:extension></safe:orbitReference></xmlData>"
+            f'</metadataWrap></metadataObject><metadataObject ID="generalProductInformation"><metadataWrap>'
+            f"<xmlData><s1sarl1:standAloneProductInformation><s1sarl1:missionDataTakeID>287630"
+            f"</s1sarl1:missionDataTakeID>{pol_tags}<s1sarl1:productType>GRD</s1sarl1:productType>"
+            f"</s1sarl1:standAloneProductInformation></xmlData></metadataWrap></metadataObject>"
+            f'<metadataObject ID="acquisitionPeriod"><metadataWrap><xmlData><safe:acquisitionPeriod>'
+            f"<safe:startTime>{_START}</safe:startTime><safe:stopTime>{_STOP}</safe:stopTime>"
+            f"</safe:acquisitionPeriod></xmlData></metadataWrap></metadataObject></metadataSection>"
+            f"<dataObjectSection>{objects}</dataObjectSection></xfdu:XFDU>\n")
