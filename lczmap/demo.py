@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from .errors import OutputExistsError
-from .twin import SCENE_SIZE, TWIN_PATCHES, SceneKind, SceneUnits, check_scene_options, write_scene, write_twin
+from .twin import SCENE_SIZE, TWIN_PATCHES, SceneKind, SceneUnits, check_scene_options, scene_files, write_scene, write_twin
 
 log = logging.getLogger(__name__)
 
@@ -34,24 +34,28 @@ def write_demo_data(
 ) -> dict[str, Path]:
     """Write the So2Sat twin (``OUT_DIR/so2sat``) and a scene with its 100 m ground truth.
 
-    ``units``: of a GRD scene, ``db`` (default) or ``linear``; an SLC scene is complex, always linear.
-    The scene options are checked before the twin is written.
+    ``scene_kind`` (:data:`lczmap.twin.SCENE_KINDS`): the scene as a user receives it, by default
+    unfiltered multi-looked GRD sigma0 (``scene_grd.tif``); ``gamma0`` (with an ``angle`` band),
+    ``hyp3`` and ``planetary`` (folders ``scene_hyp3/``, ``scene_planetary/`` holding those
+    products' files), ``lee`` (pre-filtered as So2Sat) or ``slc``. ``units``: ``linear``
+    (default) or ``db``. The scene options are checked before the twin is written. Returns the
+    paths: ``so2sat``, ``scene`` (the file to give ``lczmap predict``), ``truth``.
     """
-    units = units or ("db" if scene_kind == "grd" else "linear")
+    units = units or "linear"
     check_scene_options(scene_size, scene_kind, units)
 
     out = Path(out_dir)
     twin = out / "so2sat"
-    scene = out / f"scene_{scene_kind}.tif"
+    scene = out / (f"scene_{scene_kind}" + ("" if scene_kind in ("hyp3", "planetary") else ".tif"))
     truth = out / "scene_truth_lcz.tif"
     if not overwrite:  # the twin itself resumes: write_twin keeps files written with the same parameters
-        for path in (scene, truth):
+        for path in (*scene_files(scene, scene_kind, units, seed), truth):
             if path.exists():
                 raise OutputExistsError(f"{path} exists: pass --overwrite to write the demo data again")
     write_twin(twin, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed, progress=progress, overwrite=overwrite)
-    write_scene(scene, size=scene_size, seed=seed, kind=scene_kind, units=units, truth_path=truth, overwrite=overwrite,
-                progress=progress)
-    return {"so2sat": twin, "scene": scene, "truth": truth}
+    first, truth = write_scene(scene, size=scene_size, seed=seed, kind=scene_kind, units=units, truth_path=truth,
+                               overwrite=overwrite, progress=progress)
+    return {"so2sat": twin, "scene": first, "truth": truth}
 
 
 @dataclass
@@ -170,7 +174,7 @@ def run_demo(
     report.figures["test overall accuracy (twin, SAR)"] = float(metrics["overall_accuracy"])
     report.figures["test kappa"] = float(metrics["kappa"])
 
-    say("5/8 prediction of the scene (100 m LCZ map, confidence)")
+    say("5/8 prediction of the scene (unfiltered GRD: refined Lee 7 x 7 as So2Sat, then 100 m LCZ map, confidence)")
     o["lcz_map"], o["confidence"] = out / "scene_lcz.tif", out / "scene_confidence.tif"
     if fresh(o["lcz_map"]):
         result = predict_scene(o["scene"], o["lcz_map"], model=o["checkpoint"], confidence=o["confidence"],

@@ -53,9 +53,11 @@ def prepare(ctx, so2sat_dir: Path, cache_dir: Path, eo_bands, sar_bands, splits)
 @click.option("--scene-size", type=(int, int), default=SCENE_SIZE, show_default=True, metavar="ROWS COLS",
               help="Size of the Sentinel-1-like scene in 10 m pixels.")
 @click.option("--scene-kind", type=click.Choice(SCENE_KINDS), default="grd", show_default=True,
-              help="GRD: VV/VH intensity; SLC: complex VV/VH.")
+              help="grd: unfiltered multi-looked sigma0 VV/VH (~4.4 looks), as delivered; gamma0: with an angle "
+                   "band; hyp3 / planetary: an ASF HyP3 / Planetary Computer RTC pair (gamma0); lee: pre-filtered "
+                   "as So2Sat; slc: complex VV/VH.")
 @click.option("--units", type=click.Choice(SCENE_UNITS), default=None,
-              help="Units of a GRD scene (default: db); an SLC scene is always linear.")
+              help="Units of intensity scenes (default: linear); SLC and planetary scenes are always linear.")
 @seed_opt
 @overwrite_opt
 @click.pass_context

@@ -13,7 +13,8 @@ from ..predict.options import (
     DEFAULT_STRIDE,
     DEFAULT_TILE,
 )
-from ..scene import RESAMPLING, UNITS
+from ..scene import BACKSCATTER, RESAMPLING, UNITS
+from ..speckle import SPECKLE_FILTERS
 from .options import batch_size_opt, device_opt, overwrite_opt, progress_factory
 
 
@@ -35,7 +36,10 @@ def _bands(ctx, param, value):
 @click.option("--bands", callback=_bands, default=None,
               help="Names of the scene's bands in order, e.g. VH,VV (default: band descriptions).")
 @click.option("--units", type=click.Choice(UNITS), default=None,
-              help="Units of intensity bands (default: the file's unit tag, else linear).")
+              help="Units of intensity bands (default: the product's naming or unit tag, else linear).")
+@click.option("--quantity", type=click.Choice(BACKSCATTER), default=None,
+              help="What the intensities are normalised by; gamma0/beta0 become sigma0 with the incidence "
+                   "angle (default: what the product says, else sigma0).")
 @click.option("--resample", type=click.Choice(RESAMPLING), default=None,
               help="Resample scenes whose pixels are not 10 m (refused otherwise).")
 @click.option("--stride", type=int, default=DEFAULT_STRIDE, show_default=True,
@@ -66,28 +70,36 @@ def _bands(ctx, param, value):
 @click.option("--read-threads", type=int, default=None,
               help="Threads reading tiles (default: 2-4 on the CPU, half the cores up to 8 with a GPU).")
 @click.option("--no-amp", is_flag=True, default=False, help="Full precision on CUDA (default: mixed precision).")
+@click.option("--speckle-filter", type=click.Choice(SPECKLE_FILTERS), default=None,
+              help="Speckle filter on linear intensity before the model (default: what the model's band set "
+                   "expects: refined-lee, So2Sat's Refined Lee 7x7, for Lee channels; none for complex ones).")
+@click.option("--aoi", default=None, metavar="W,S,E,N|FILE",
+              help="Map only this area: west,south,east,north in degrees, or a vector file (its features' bounds).")
 @device_opt
 @batch_size_opt
 @overwrite_opt
 @click.pass_context
-def predict(ctx, paths, model, vv, vh, bands, units, resample, stride, tile_size, max_nodata, probabilities,
+def predict(ctx, paths, model, vv, vh, bands, units, quantity, resample, stride, tile_size, max_nodata, probabilities,
             confidence, filtered, filter_sigma, out_dir, with_extras, scheduler, connect_timeout, resume, threads, read_threads, no_amp,
-            device, batch_size, overwrite):
+            speckle_filter, aoi, device, batch_size, overwrite):
     """Map a Sentinel-1 scene to an LCZ raster: `lczmap predict SCENE OUT`.
 
     \b
     lczmap predict scene.tif lcz.tif
     lczmap predict --vv vv.tif --vh vh.tif --units db lcz.tif
+    lczmap predict S1A_IW_..._RTC30_G_gpuned_ABCD_VV.tif lcz.tif --resample average
+    lczmap predict item.json lcz.tif
     lczmap predict a.tif b.tif c.tif --out-dir maps/
+    lczmap predict scene.tif berlin.tif --aoi 13.3,52.4,13.5,52.6
     """
     from ..predict import PredictOptions, predict_scene, predict_scenes
 
     try:  # the library checks the values; a bad one is a usage error here
         options = PredictOptions(
-            bands=bands, units=units, resample=resample, stride=stride, max_nodata=max_nodata,
+            bands=bands, units=units, quantity=quantity, resample=resample, stride=stride, max_nodata=max_nodata,
             filter_sigma=filter_sigma, device=device, batch_size=batch_size, tile_size=tile_size, amp=not no_amp,
             threads=threads, read_threads=read_threads, scheduler=scheduler, connect_timeout=connect_timeout,
-            resume=resume, overwrite=overwrite,
+            resume=resume, overwrite=overwrite, speckle_filter=speckle_filter, aoi=aoi,
         )
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None

@@ -23,12 +23,13 @@ from ..bands import BandSet
 from ..classes import NODATA, lcz
 from ..errors import ConfigError, OutputError, SceneError
 from ..scene import Scene, open_scene, read_mirrored
+from ..speckle import check_speckle_filter
 from .cluster import connect_scheduler
-from .grid import output_geobox, plan_tiles
+from .grid import aoi_window, output_geobox, plan_tiles
 from .kernel import TileResult
 from .model import load_model, resolve_model_path, torch_device
 from .options import PredictOptions, merge_options
-from .runner import Timings, run_distributed, run_local
+from .runner import Shifted, Timings, run_distributed, run_local
 from .smooth import filtered_strips
 from .store import MemoryStore, ResumeStore, fingerprint, resume_bytes, resume_dir
 
@@ -37,7 +38,7 @@ __all__ = ["PredictResult", "predict_scene", "predict_scenes", "predict_dataarra
 log = logging.getLogger(__name__)
 
 #: Options that say how to open a scene file or where to run: a DataArray has none of them.
-_SCENE_ONLY = ("bands", "units", "resample", "scheduler", "connect_timeout")
+_SCENE_ONLY = ("bands", "units", "quantity", "resample", "scheduler", "connect_timeout")
 
 
 @dataclass
@@ -93,9 +94,10 @@ def predict_scene(
     _check_outputs(paths, _inputs(scene, vv, vh, model), opts.overwrite)
 
     m = load_model(model)
+    opts = dataclasses.replace(opts, speckle_filter=check_speckle_filter(opts.speckle_filter, m.band_set))
     if not isinstance(scene, Scene):
         scene = open_scene(scene, m.band_set, vv=vv, vh=vh, bands=opts.bands, units=opts.units,
-                           resample=opts.resample)
+                           quantity=opts.quantity, resample=opts.resample)
     elif [b.channel for b in scene.bands] != list(m.band_set.channels):
         raise SceneError(f"the scene was opened for band set {scene.band_set} but the model needs {m.band_set.name}: reopen it")
     patch = m.patch_size
@@ -108,23 +110,28 @@ def predict_scene(
         opts = dataclasses.replace(opts, device=str(torch_device(opts.device)))
     probs = probabilities is not None or filtered is not None
     grid = output_geobox(GeoBox((scene.height, scene.width), scene.affine, scene.crs), opts.stride)
+    window = (0, grid.shape.y, 0, grid.shape.x) if opts.aoi is None else aoi_window(grid, opts.aoi)
+    grid = grid[window[0] : window[1], window[2] : window[3]]  # an area of interest: aligned sub-grid
     shape = (grid.shape.y, grid.shape.x)
     tiles = plan_tiles(*shape, opts.tile_size)
     fp = fingerprint(scene, m, opts, probs,
-                     {"sigma": opts.filter_sigma, "outputs": sorted(k for k, v in extras.items() if v)})
+                     {"sigma": opts.filter_sigma, "outputs": sorted(k for k, v in extras.items() if v),
+                      "speckle_filter": opts.speckle_filter, "window": list(window)})
     _check_room(out, extras, shape, len(m.codes), probs, opts.resume)
     with contextlib.ExitStack() as stack:
         scheduler = opts.scheduler
         if scheduler is not None and not hasattr(scheduler, "submit"):  # reached before anything is written
             scheduler = stack.enter_context(connect_scheduler(scheduler, opts.connect_timeout))
         run = ResumeStore(out, fp, shape, len(m.codes), probs, opts.resume, n_tiles=len(tiles))
-        return _run_and_write(scene, m, opts, scheduler, run, tiles, out, extras, grid, probs, progress, t_start)
+        return _run_and_write(scene, m, opts, scheduler, run, tiles, out, extras, grid, probs, progress, t_start,
+                              (window[0] * opts.stride, window[2] * opts.stride))
 
 
 def _run_and_write(scene: Scene, m: Any, opts: PredictOptions, scheduler: Any, run: ResumeStore, tiles: list,
                    out: Path, extras: dict, grid: GeoBox, probs: bool, progress: Callable | None,
-                   t_start: float) -> PredictResult:
-    """The tiles not done yet, then the outputs (see :func:`predict_scene`)."""
+                   t_start: float, origin: tuple[int, int] = (0, 0)) -> PredictResult:
+    """The tiles not done yet, then the outputs (see :func:`predict_scene`); ``origin``: the
+    scene pixel (row, column) of the grid's corner (an area of interest)."""
     probabilities, confidence, filtered = extras["probabilities"], extras["confidence"], extras["filtered"]
     shape = (grid.shape.y, grid.shape.x)
     todo = [t for k, t in enumerate(tiles) if k not in run.done]
@@ -141,10 +148,11 @@ def _run_and_write(scene: Scene, m: Any, opts: PredictOptions, scheduler: Any, r
     timings = Timings(setup=time.perf_counter() - t_start)
     t_tiles = time.perf_counter()
     try:
+        source = scene if origin == (0, 0) else Shifted(scene, *origin)
         if opts.scheduler is None:
-            run_local(scene.read, todo, m, opts, put, bar, probabilities=probs, timings=timings)
+            run_local(source.read, todo, m, opts, put, bar, probabilities=probs, timings=timings)
         else:
-            run_distributed(scheduler, scene, todo, m, opts, put, bar, probabilities=probs)
+            run_distributed(scheduler, source, todo, m, opts, put, bar, probabilities=probs)
     finally:
         if bar is not None:
             bar.close()
@@ -165,7 +173,11 @@ def _run_and_write(scene: Scene, m: Any, opts: PredictOptions, scheduler: Any, r
         "stride": opts.stride,
         "band_set": m.band_set.name,
         "codes": ",".join(str(c) for c in m.codes),
+        "speckle_filter": opts.speckle_filter,
+        "input_conversions": "; ".join(scene.conversions),
     }
+    if opts.aoi is not None:
+        tags["aoi"] = opts.aoi if isinstance(opts.aoi, str) else ",".join(f"{v:g}" for v in opts.aoi)
     from .. import raster
 
     written: dict[str, Path | None] = {k: None for k in extras}
@@ -373,12 +385,17 @@ def predict_dataarray(
     def read(r0, r1, c0, c1, out=None):
         return read_mirrored(read_window, h, w, r0, r1, c0, c1, out=out)
 
-    opts = dataclasses.replace(opts, device=str(torch_device(opts.device)))
+    opts = dataclasses.replace(opts, device=str(torch_device(opts.device)),
+                               speckle_filter=check_speckle_filter(opts.speckle_filter, m.band_set))
     out_grid = output_geobox(grid, opts.stride)
+    window = (0, out_grid.shape.y, 0, out_grid.shape.x) if opts.aoi is None else aoi_window(out_grid, opts.aoi)
+    out_grid = out_grid[window[0] : window[1], window[2] : window[3]]
     shape = (out_grid.shape.y, out_grid.shape.x)
     tiles = plan_tiles(*shape, opts.tile_size)
     store = MemoryStore(shape, len(m.codes), probabilities)
     bar = progress(total=len(tiles), desc="lcz") if progress else None
+    if window[0] or window[2]:
+        read = Shifted(_Reader(read), window[0] * opts.stride, window[2] * opts.stride).read
     try:
         run_local(read, tiles, m, opts, store.put, bar, probabilities=probabilities)
     finally:
@@ -386,7 +403,7 @@ def predict_dataarray(
             bar.close()
     coords = xr_coords(out_grid, crs_coord_name="spatial_ref")
     attrs = {"crs": crs.to_wkt(), "transform": tuple(out_grid.affine)[:6], "nodata": NODATA,
-             "codes": list(m.codes), "stride": opts.stride, "model": m.name}
+             "codes": list(m.codes), "stride": opts.stride, "model": m.name, "speckle_filter": opts.speckle_filter}
     lczda = xr.DataArray(store.codes, dims=("y", "x"), coords=coords, name="lcz", attrs=attrs)
     if not probabilities:
         return lczda
@@ -399,6 +416,13 @@ def predict_dataarray(
         },
         attrs=attrs,
     )
+
+
+@dataclass(frozen=True)
+class _Reader:
+    """A ``read`` function as an object with ``read`` (what :class:`Shifted` wraps)."""
+
+    read: Callable
 
 
 def _order_bands(da, dim: str, bs: BandSet):

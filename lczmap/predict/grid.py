@@ -11,15 +11,17 @@ aligned with the input grid and covers its extent.
 
 from __future__ import annotations
 
+import math
 from typing import NamedTuple
 
 from affine import Affine
 from odc.geo.geobox import GeoBox
 from odc.geo.roi import roi_tiles
 
-from ..errors import ConfigError
+from ..errors import ConfigError, SceneError
 
-__all__ = ["PATCH", "Tile", "output_geobox", "output_grid", "plan_tiles", "window_rows", "tile_block"]
+__all__ = ["PATCH", "Tile", "output_geobox", "output_grid", "plan_tiles", "window_rows", "tile_block", "aoi_window",
+           "aoi_bounds"]
 
 #: Side of the windows the models classify, in input pixels.
 PATCH = 32
@@ -32,6 +34,47 @@ class Tile(NamedTuple):
     i1: int
     j0: int
     j1: int
+
+
+def aoi_bounds(aoi: tuple[float, float, float, float] | str):
+    """The area of interest as an odc-geo geometry: a lon/lat box, or the bounding box of a vector
+    file's features in the file's CRS (read with pyogrio)."""
+    from odc.geo.geom import box
+
+    if isinstance(aoi, str):
+        import pyogrio
+
+        try:
+            info = pyogrio.read_info(aoi, force_total_bounds=True)
+        except Exception as exc:  # pyogrio's errors are many kinds; each is one line here
+            raise ConfigError(f"cannot read area of interest {aoi} ({exc}): give a vector file (--aoi)") from None
+        bounds, crs = info.get("total_bounds"), info.get("crs")
+        if bounds is None or not all(map(math.isfinite, bounds)) or info.get("features", 1) == 0:
+            raise ConfigError(f"area of interest {aoi} has no features (--aoi): give a file with a polygon")
+        west, south, east, north = (float(v) for v in bounds)
+        return box(west, south, east, north, crs=crs or "EPSG:4326")
+    west, south, east, north = aoi
+    return box(west, south, east, north, crs="EPSG:4326")
+
+
+def aoi_window(grid: GeoBox, aoi: tuple[float, float, float, float] | str) -> tuple[int, int, int, int]:
+    """Rows ``i0:i1`` and columns ``j0:j1`` of ``grid`` (an output grid) covering the area of
+    interest ``aoi`` (see :func:`aoi_bounds`), clipped to the grid; ``grid[i0:i1, j0:j1]`` is then
+    the sub-grid to map, aligned with ``grid``. An area outside the grid raises SceneError."""
+    area = aoi_bounds(aoi)
+    res = 1e-3 if area.crs is not None and area.crs.geographic else 100.0
+    footprint = area.to_crs(grid.crs, resolution=res)  # edges densified: curved in the grid's CRS
+    inv = ~grid.affine
+    x0, y0, x1, y1 = footprint.boundingbox
+    cols, rows = zip(*(inv * (x, y) for x in (x0, x1) for y in (y0, y1)))
+    i0, i1 = max(0, math.floor(min(rows))), min(grid.shape.y, math.ceil(max(rows)))
+    j0, j1 = max(0, math.floor(min(cols))), min(grid.shape.x, math.ceil(max(cols)))
+    if i0 >= i1 or j0 >= j1:
+        where = ",".join(f"{v:.4f}" for v in area.to_crs("EPSG:4326").boundingbox)
+        scene = ",".join(f"{v:.4f}" for v in grid.geographic_extent.boundingbox)
+        raise SceneError(f"the area of interest ({where}) lies outside the scene ({scene}, west,south,east,north): "
+                         "give an area inside it (--aoi)")
+    return i0, i1, j0, j1
 
 
 def output_geobox(grid: GeoBox, stride: int) -> GeoBox:
@@ -67,6 +110,9 @@ def window_rows(i0: int, i1: int, stride: int, patch: int = PATCH) -> tuple[int,
     return a, b
 
 
-def tile_block(t: tuple[int, int, int, int], stride: int, patch: int = PATCH) -> tuple[int, int, int, int]:
-    """Input rows ``a:b`` and columns ``c:d`` holding all windows of tile ``t``."""
-    return (*window_rows(t[0], t[1], stride, patch), *window_rows(t[2], t[3], stride, patch))
+def tile_block(t: tuple[int, int, int, int], stride: int, patch: int = PATCH, halo: int = 0) -> tuple[int, int, int, int]:
+    """Input rows ``a:b`` and columns ``c:d`` holding all windows of tile ``t``, and ``halo`` more
+    pixels on each side (what a speckle filter needs around them)."""
+    a, b = window_rows(t[0], t[1], stride, patch)
+    c, d = window_rows(t[2], t[3], stride, patch)
+    return a - halo, b + halo, c - halo, d + halo

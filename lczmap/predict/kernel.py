@@ -1,11 +1,18 @@
 """One tile on the compute device: prepare its input block on the host (nodata rule, fill),
 launch its windows through the model without waiting, and finish it into a :class:`TileResult`.
 
+Speckle filter: when it runs (``options.speckle_filter``, by default what the model's band set
+expects), a tile's block carries :data:`lczmap.speckle.HALO` more pixels on each side, and the
+refined Lee filter runs on the device first (NaN never spreads; the halo is cropped), so a tiled
+map equals an untiled one.
+
 Nodata rule: a window whose centre pixel is nodata, or in which more than ``max_nodata`` of the
 pixels are nodata, gets output nodata (0; NaN in float outputs) and is not sent to the model. Other
-nodata pixels are filled with the model's training mean of the channel (a constant, so the
-result never depends on the tiling). The windows are cut on the device as strided views
-(``Tensor.unfold``): only one batch of windows at a time is ever copied.
+nodata pixels are filled with the model's training mean of the channel (a constant, so the result
+never depends on the tiling), on the device after the filter (which must see nodata as nodata).
+Filling a window's nodata from the pixel mirrored through its centre instead was measured and
+kept the swath border worse (docs/benchmarks.md, "Border windows"). The windows are cut on the
+device as strided views (``Tensor.unfold``): only one batch of windows at a time is ever copied.
 """
 
 from __future__ import annotations
@@ -17,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import torch
 
+from ..speckle import GRD_LOOKS, HALO, check_speckle_filter, filter_channels
 from .model import Model, torch_device
 from .options import PredictOptions
 
@@ -24,7 +32,7 @@ if TYPE_CHECKING:
     from .runner import BufferPool
 
 __all__ = ["PreparedBlock", "LaunchedTile", "TileResult", "prepare_block", "launch_tile", "finish_tile",
-           "compute_tile", "forward_batch"]
+           "compute_tile", "forward_batch", "speckle_halo", "filter_block"]
 
 log = logging.getLogger(__name__)
 
@@ -44,6 +52,25 @@ def forward_batch(net: torch.nn.Module, x: torch.Tensor, device: torch.device, a
     else:
         logits = net(x)
     return torch.softmax(logits.float(), dim=1)
+
+
+def _filtering(model: Model, options: PredictOptions) -> bool:
+    """Whether the refined Lee filter runs for this model and these options."""
+    return check_speckle_filter(options.speckle_filter, model.band_set) == "refined-lee"
+
+
+def speckle_halo(model: Model, options: PredictOptions) -> int:
+    """Input pixels a tile's block carries on each side beyond its windows: the speckle filter's."""
+    return HALO if _filtering(model, options) else 0
+
+
+def filter_block(x: torch.Tensor, model: Model, options: PredictOptions) -> torch.Tensor:
+    """A tile's block (C, hb, wb) as the model sees it before nodata is filled: refined-Lee
+    filtered with the looks of delivered data (:data:`lczmap.speckle.GRD_LOOKS`) and the
+    :func:`speckle_halo` cropped when the filter runs (NaN kept where it was), else ``x``."""
+    if not _filtering(model, options):
+        return x
+    return filter_channels(x, model.band_set, looks=GRD_LOOKS)
 
 
 def _window_sums(mask: np.ndarray, p: int, s: int, th: int, tw: int) -> np.ndarray:
@@ -67,11 +94,12 @@ def _chunks(th: int, tw: int, batch: int):
 class PreparedBlock:
     """A tile's block after the host-side work: nodata filled, window validity known."""
 
-    block: torch.Tensor  # (C, hb, wb) float32 on the host (pinned for CUDA)
+    block: torch.Tensor  # (C, hb, wb) float32 on the host (pinned for CUDA), halo included
     valid: np.ndarray  # (th, tw) bool
     any_invalid: bool
     pool: BufferPool | None = None
     buffer: torch.Tensor | None = None
+    missing: bool = False  # the block holds nodata (NaN), filled on the device
 
     def release(self, event=None) -> None:
         """Give the block's buffer back to its pool (once); with a CUDA ``event``, it is reused
@@ -110,29 +138,28 @@ class TileResult:
 def prepare_block(block: np.ndarray, model: Model, options: PredictOptions, pin: bool = False,
                   tensor: torch.Tensor | None = None) -> PreparedBlock:
     """Host-side part of a tile (runs in the reader threads): the nodata rule and the fill.
+    ``block``: the tile's input block with :func:`speckle_halo` pixels on each side;
     ``tensor``: a (C, hb, wb) tensor whose memory ``block`` was read into (a pool buffer)."""
-    s, p = options.stride, model.patch_size
-    th = (block.shape[1] - p) // s + 1
-    tw = (block.shape[2] - p) // s + 1
+    s, p, h = options.stride, model.patch_size, speckle_halo(model, options)
+    th = (block.shape[1] - 2 * h - p) // s + 1
+    tw = (block.shape[2] - 2 * h - p) // s + 1
     block = np.ascontiguousarray(block, dtype=np.float32)
-    missing = np.isnan(block).any(0)
-    if missing.any():
+    missing = np.isnan(block[:, h : block.shape[1] - h, h : block.shape[2] - h]).any(0)
+    any_missing = bool(missing.any())
+    if any_missing:
         centre = missing[p // 2 :: s, p // 2 :: s][:th, :tw]
         share = _window_sums(missing, p, s, th, tw) / float(p * p)
         valid = ~centre & (share <= options.max_nodata)
-        block = block.copy() if not block.flags.writeable else block
-        for ch, value in enumerate(model.fill or ()):
-            block[ch][missing] = value
     else:
         valid = np.ones((th, tw), dtype=bool)
     if tensor is not None:
         if block.ctypes.data != tensor.data_ptr():
             tensor.numpy()[...] = block
-        return PreparedBlock(tensor, valid, not bool(valid.all()))
+        return PreparedBlock(tensor, valid, not bool(valid.all()), missing=any_missing)
     t = torch.from_numpy(block)
     if pin:
         t = t.pin_memory()
-    return PreparedBlock(t, valid, not bool(valid.all()))
+    return PreparedBlock(t, valid, not bool(valid.all()), missing=any_missing)
 
 
 def _out_of_memory(exc: BaseException) -> bool:
@@ -188,6 +215,10 @@ def launch_tile(prep: PreparedBlock, model: Model, options: PredictOptions, stat
         if cuda:
             copied = torch.cuda.Event()
             copied.record()
+        x = filter_block(x, model, options)
+        if prep.missing:
+            fill = _host_to(device, np.asarray(model.fill, dtype=np.float32)).view(-1, 1, 1)
+            x = torch.where(torch.isnan(x), fill, x)
         c = x.shape[0]
         windows = x.unfold(1, p, s).unfold(2, p, s)  # (C, th', tw', p, p): a view, nothing copied
         probs = torch.full((k, th, tw), float("nan"), dtype=torch.float32, device=device)

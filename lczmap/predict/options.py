@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
+import os
 from dataclasses import dataclass
 from numbers import Integral, Real
 from typing import TYPE_CHECKING, Any
@@ -18,9 +19,10 @@ from ..errors import ConfigError
 from .cluster import DEFAULT_CONNECT_TIMEOUT
 
 if TYPE_CHECKING:
+    from ..bands import Backscatter
     from ..scene.units import Units
 
-__all__ = ["PredictOptions", "DEFAULT_STRIDE", "DEFAULT_TILE", "DEFAULT_MAX_NODATA", "DEFAULT_FILTER_SIGMA",
+__all__ = ["PredictOptions", "check_aoi", "DEFAULT_STRIDE", "DEFAULT_TILE", "DEFAULT_MAX_NODATA", "DEFAULT_FILTER_SIGMA",
            "DEFAULT_CONNECT_TIMEOUT", "merge_options"]
 
 #: Output pixel size in input pixels (10 x 10 m = 100 m, the LCZ convention).
@@ -49,7 +51,9 @@ class PredictOptions:
     :func:`dataclasses.replace`, which validates again.
 
     Opening the scene: ``bands`` (names of the scene's bands in order, default: band descriptions),
-    ``units`` (``linear`` or ``db``; None: the file's unit tag, else linear), ``resample`` (one of
+    ``units`` (``linear``, ``amplitude`` or ``db``; None: the product's naming or the file's unit
+    tag, else linear), ``quantity`` (``sigma0``, ``gamma0`` or ``beta0``: what the intensities are
+    normalised by; None: what the product says, else sigma0), ``resample`` (one of
     :data:`lczmap.scene.RESAMPLING` for scenes whose pixels are not 10 m; None refuses them).
     The map: ``stride`` (output pixel size in input pixels), ``max_nodata`` (largest nodata share
     of a classified window), ``filter_sigma`` (Gaussian sigma of the filtered map, output pixels).
@@ -60,6 +64,11 @@ class PredictOptions:
     dask.distributed address ``[scheme://]host:port`` or Client to run tiles on; the address is
     checked here), ``connect_timeout`` (seconds to wait for that scheduler). Outputs: ``resume``
     (continue an interrupted run), ``overwrite`` (replace existing outputs). Numbers must be finite.
+    ``speckle_filter``: ``refined-lee`` or ``none`` (:data:`lczmap.speckle.SPECKLE_FILTERS`),
+    applied to linear intensities before the model; None follows the model's band set (Lee
+    channels: refined-lee; unfiltered complex channels: none). ``aoi``: map only this area of
+    interest, ``(west, south, east, north)`` in degrees (or that as a ``"w,s,e,n"`` string) or a
+    vector file (GeoPackage, GeoJSON, ...) whose features' bounds are used; None maps the scene.
     """
 
     bands: tuple[str, ...] | None = None
@@ -78,9 +87,13 @@ class PredictOptions:
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT
     resume: bool = False
     overwrite: bool = False
+    speckle_filter: str | None = None
+    aoi: Any = None
+    quantity: Backscatter | None = None
 
     def __post_init__(self) -> None:
         from .._device import check_device
+        from ..bands import BACKSCATTER
         from ..scene.grid import RESAMPLING
         from ..scene.units import UNITS
         from .cluster import check_connect_timeout, check_scheduler
@@ -91,6 +104,8 @@ class PredictOptions:
             object.__setattr__(self, "bands", tuple(self.bands))
         if self.units is not None and self.units not in UNITS:
             raise ConfigError(f"unknown units {self.units!r} (--units): choose one of {', '.join(UNITS)}")
+        if self.quantity is not None and self.quantity not in BACKSCATTER:
+            raise ConfigError(f"unknown quantity {self.quantity!r} (--quantity): choose one of {', '.join(BACKSCATTER)}")
         if self.resample is not None and self.resample not in RESAMPLING:
             raise ConfigError(f"unknown resampling {self.resample!r} (--resample): choose one of {', '.join(RESAMPLING)}")
         for name, option, optional in (("stride", "--stride", False), ("tile_size", "--tile-size", False),
@@ -108,6 +123,41 @@ class PredictOptions:
         object.__setattr__(self, "connect_timeout", check_connect_timeout(self.connect_timeout))
         check_device(str(self.device))
         object.__setattr__(self, "device", str(self.device))
+        from ..speckle import SPECKLE_FILTERS
+
+        if self.speckle_filter is not None and self.speckle_filter not in SPECKLE_FILTERS:
+            raise ConfigError(f"unknown speckle filter {self.speckle_filter!r} (--speckle-filter): "
+                              f"choose one of {', '.join(SPECKLE_FILTERS)}")
+        object.__setattr__(self, "aoi", check_aoi(self.aoi))
+
+
+def check_aoi(aoi: Any) -> tuple[float, float, float, float] | str | None:
+    """An area of interest as :class:`PredictOptions` holds it: ``(west, south, east, north)``
+    degrees (from a tuple or a ``"w,s,e,n"`` string), or the path of a vector file that exists."""
+    if aoi is None:
+        return None
+    if isinstance(aoi, str) and aoi.count(",") == 3:
+        try:
+            aoi = tuple(float(v) for v in aoi.split(","))
+        except ValueError:
+            raise ConfigError(f"--aoi {aoi!r}: give west,south,east,north in degrees (e.g. 13.3,52.4,13.5,52.6) "
+                              "or a vector file") from None
+    if isinstance(aoi, (str, os.PathLike)):
+        path = os.fspath(aoi)
+        if not os.path.isfile(path):
+            raise ConfigError(f"area of interest {path} is not a file (--aoi): give a vector file or west,south,east,north")
+        return path
+    try:
+        box = tuple(float(v) for v in aoi)
+    except (TypeError, ValueError):
+        raise ConfigError(f"aoi must be (west, south, east, north) in degrees or a vector file (--aoi), got {aoi!r}") from None
+    if len(box) != 4 or not all(math.isfinite(v) for v in box):
+        raise ConfigError(f"aoi must be four finite numbers west, south, east, north (--aoi), got {aoi!r}")
+    w, s, e, n = box
+    if not (-180 <= w < e <= 180 and -90 <= s < n <= 90):
+        raise ConfigError(f"aoi {w},{s},{e},{n} is not west,south,east,north in degrees with west < east and "
+                          "south < north (--aoi)")
+    return (w, s, e, n)
 
 
 def merge_options(options: PredictOptions | None, overrides: dict[str, Any]) -> PredictOptions:

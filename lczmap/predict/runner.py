@@ -20,11 +20,11 @@ import torch
 from ..errors import ConfigError
 from ..scene import Scene
 from .grid import Tile, tile_block
-from .kernel import LaunchedTile, PreparedBlock, TileResult, compute_tile, finish_tile, launch_tile, prepare_block
+from .kernel import LaunchedTile, PreparedBlock, TileResult, compute_tile, finish_tile, launch_tile, prepare_block, speckle_halo
 from .model import Model, torch_device
 from .options import PredictOptions
 
-__all__ = ["Timings", "BufferPool", "reader_settings", "prepared_tiles", "run_local", "run_distributed"]
+__all__ = ["Timings", "BufferPool", "Shifted", "reader_settings", "prepared_tiles", "run_local", "run_distributed"]
 
 #: ``put(tile, result)``: where a runner hands each finished tile.
 Put = Callable[[Tile, TileResult], None]
@@ -53,6 +53,20 @@ class Timings:
     def add(self, name: str, seconds: float) -> None:
         """Add ``seconds`` to timing ``name`` (starting it at 0 when not measured yet)."""
         setattr(self, name, (getattr(self, name) or 0.0) + seconds)
+
+
+@dataclass(frozen=True)
+class Shifted:
+    """``source`` (anything with ``read(r0, r1, c0, c1, out=None)``, e.g. a Scene) read ``rows``
+    and ``cols`` further on: the tiles of a sub-grid (an area of interest) read from the whole
+    scene. Picklable, for dask workers."""
+
+    source: Any
+    rows: int
+    cols: int
+
+    def read(self, r0: int, r1: int, c0: int, c1: int, out=None):
+        return self.source.read(r0 + self.rows, r1 + self.rows, c0 + self.cols, c1 + self.cols, out=out)
 
 
 class _PoolClosed(Exception):
@@ -106,7 +120,7 @@ def _read_prepared(read: Callable, t: Tile, model: Model, options: PredictOption
     """Read tile ``t``'s block into a buffer of ``pool`` and prepare it (runs in a reader thread)."""
     buf = pool.acquire()
     try:
-        a, b, c, d = tile_block(t, options.stride, model.patch_size)
+        a, b, c, d = tile_block(t, options.stride, model.patch_size, speckle_halo(model, options))
         shape = (model.band_set.n_channels, b - a, d - c)
         view = buf[: math.prod(shape)].view(shape)
         block = read(a, b, c, d, out=view.numpy())
@@ -120,7 +134,8 @@ def _read_prepared(read: Callable, t: Tile, model: Model, options: PredictOption
 
 def _block_numel(tiles: Sequence[Tile], model: Model, options: PredictOptions) -> int:
     """Elements of the largest input block among ``tiles``."""
-    blocks = [tile_block(t, options.stride, model.patch_size) for t in tiles]
+    halo = speckle_halo(model, options)
+    blocks = [tile_block(t, options.stride, model.patch_size, halo) for t in tiles]
     return model.band_set.n_channels * max(b - a for a, b, _, _ in blocks) * max(d - c for _, _, c, d in blocks)
 
 
@@ -241,13 +256,14 @@ def _run_local_on(read: Callable, tiles: Sequence[Tile], model: Model, options: 
         collect(*previous)
 
 
-def _remote_tile(scene: Scene, model: Model, tile: Tile, options: PredictOptions, probabilities: bool) -> TileResult:
+def _remote_tile(scene: Scene | Shifted, model: Model, tile: Tile, options: PredictOptions,
+                 probabilities: bool) -> TileResult:
     """A tile computed on a dask worker (reads its own block)."""
-    block = scene.read(*tile_block(tile, options.stride, model.patch_size))
+    block = scene.read(*tile_block(tile, options.stride, model.patch_size, speckle_halo(model, options)))
     return compute_tile(block, model, options, probabilities=probabilities)
 
 
-def run_distributed(scheduler: Any, scene: Scene, tiles: Sequence[Tile], model: Model, options: PredictOptions,
+def run_distributed(scheduler: Any, scene: Scene | Shifted, tiles: Sequence[Tile], model: Model, options: PredictOptions,
                     put: Put, bar=None, *, probabilities: bool = False) -> None:
     """Compute ``tiles`` on the dask.distributed cluster at ``scheduler`` (an address or a Client),
     at most three tiles in flight per worker; each worker reads its own blocks."""

@@ -7,8 +7,10 @@ the demo run on data generated here. Both products come from one renderer:
    model, and each material has a radar backscatter and an optical spectrum.
 2. **Materials -> signals.** Single-look complex amplitudes are zero-mean circular complex Gaussian
    speckle of the materials' power (:mod:`~lczmap.twin.noise`); the intensities and the VV-VH
-   covariance are Lee-filtered from the speckle (:mod:`~lczmap.twin.lee`) exactly as So2Sat's
-   ``sen1`` channels 4-7.
+   covariance are refined-Lee filtered 7 x 7 from the speckle (:mod:`~lczmap.twin.lee`, with
+   :mod:`lczmap.speckle`, the filter prediction runs) exactly as So2Sat's ``sen1`` channels 4-7.
+   Scenes are written as users receive them: multi-looked GRD intensity (about 4.4 looks,
+   unfiltered), gamma0 with an angle band, HyP3 and Planetary Computer RTC pairs.
 3. **Cities** (:mod:`~lczmap.twin.cities`): patches come in cities, each with its own radar
    calibration, optical conditions and class mix; validation and test cities are not training
    cities, so models face a real domain shift.
@@ -24,7 +26,10 @@ from __future__ import annotations
 from .cities import City, make_cities
 from .lee import lee_filter, polsar_lee
 from .materials import CLASS_MODELS, MATERIALS, SO2SAT_CLASS_COUNTS, ClassModel
+from .noise import GRD_LOOKS
 from .scene import (
+    HYP3_NAME,
+    SCENE_ANGLES,
     SCENE_KINDS,
     SCENE_NODATA,
     SCENE_SIZE,
@@ -32,6 +37,7 @@ from .scene import (
     SceneKind,
     SceneUnits,
     check_scene_options,
+    scene_files,
     write_scene,
 )
 from .so2sat import LAYOUTS, MIN_PATCHES, PATCH, TWIN_PATCHES, Layout, render_patches, twin_files, write_twin
@@ -61,4 +67,8 @@ __all__ = [
     "SCENE_UNITS",
     "SCENE_SIZE",
     "SCENE_NODATA",
+    "SCENE_ANGLES",
+    "HYP3_NAME",
+    "GRD_LOOKS",
+    "scene_files",
 ]

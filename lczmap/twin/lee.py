@@ -1,4 +1,6 @@
-"""Lee speckle filters: So2Sat's ``sen1`` channels 4-7 from single-look complex VH and VV."""
+"""So2Sat's Lee-filtered ``sen1`` channels 4-7 as the twin renders them: :mod:`lczmap.speckle`'s
+refined Lee 7 x 7 (the one filter that prediction runs too), on CPU torch, numpy in and out; and
+the box mean the optical renderer blurs with."""
 
 from __future__ import annotations
 
@@ -20,36 +22,27 @@ def box_mean(a: np.ndarray, size: int) -> np.ndarray:
     return out / (size * size)
 
 
-def _lee_weight(intensity: np.ndarray, size: int, looks: float) -> tuple[np.ndarray, np.ndarray]:
-    m = box_mean(intensity, size)
-    v = np.maximum(box_mean(intensity * intensity, size) - m * m, 0)
-    cu2 = 1.0 / looks
-    var_x = np.maximum((v - m * m * cu2) / (1 + cu2), 0)
-    k = np.divide(var_x, v, out=np.zeros_like(v), where=v > 0)
-    return m, k
+def lee_filter(intensity: np.ndarray, looks: float = 1.0) -> np.ndarray:
+    """Refined Lee 7 x 7 of an intensity image on the last two axes (the intensity form), float64,
+    'valid' mode: :data:`lczmap.speckle.HALO` (3) pixels smaller on each side."""
+    import torch
+
+    from ..speckle import refined_lee_intensity
+
+    a = torch.from_numpy(np.ascontiguousarray(intensity, dtype=np.float64))
+    return refined_lee_intensity(a.unsqueeze(-3), looks=looks).squeeze(-3).numpy()
 
 
-def lee_filter(intensity: np.ndarray, size: int = 5, looks: float = 1.0) -> np.ndarray:
-    """Lee (1980) speckle filter of an intensity image on the last two axes, 'valid' mode.
+def polsar_lee(vh: np.ndarray, vv: np.ndarray, looks: float = 1.0):
+    """So2Sat's ``sen1`` channels 4-7 from single-look complex VH and VV ('valid' mode, 3 pixels
+    smaller on each side): the dual-pol covariance matrix (``|VH|^2``, ``|VV|^2``, ``VV VH*``)
+    refined-Lee filtered with one weight from its span ``|VH|^2 + |VV|^2``, as SNAP's
+    Polarimetric-Speckle-Filter filters a C2 matrix. Returns ``(vh_intensity, vv_intensity,
+    covariance)`` (float64, float64, complex128)."""
+    import torch
 
-    ``out = m + k (I - m)`` with ``m``, ``v`` the local mean and variance over ``size`` x ``size``
-    windows and ``k = max(0, (v - m^2 / L) / (1 + 1 / L)) / v`` for ``L`` looks. The output is
-    ``size - 1`` pixels smaller in each of the last two axes (no edge padding).
-    """
-    intensity = np.asarray(intensity, dtype=np.float64)
-    m, k = _lee_weight(intensity, size, looks)
-    c = size // 2
-    centre = intensity[..., c : c + m.shape[-2], c : c + m.shape[-1]]
-    return m + k * (centre - m)
+    from ..speckle import refined_lee
 
-
-def polsar_lee(vh: np.ndarray, vv: np.ndarray, size: int = 5, looks: float = 1.0):
-    """So2Sat's ``sen1`` channels 4-7 from single-look complex VH and VV ('valid' mode).
-
-    Returns ``(vh_intensity, vv_intensity, covariance)``: each intensity Lee-filtered with its own
-    weights (:func:`lee_filter`), and the off-diagonal ``VV * conj(VH)`` filtered with the Lee
-    weights of the span ``|VV|^2 + |VH|^2`` (the polarimetric Lee filter's shared weight).
-    """
     vh = np.asarray(vh)
     vv = np.asarray(vv)
     a, b = vh.real.astype(np.float64), vh.imag.astype(np.float64)
@@ -59,11 +52,6 @@ def polsar_lee(vh: np.ndarray, vv: np.ndarray, size: int = 5, looks: float = 1.0
     # VV * conj(VH), in real arithmetic so that results do not depend on array sizes (SIMD paths).
     cov_re = c * a + d * b
     cov_im = d * a - c * b
-    m, k = _lee_weight(i_vh + i_vv, size, looks)
-    h = size // 2
-    sl = (Ellipsis, slice(h, h + m.shape[-2]), slice(h, h + m.shape[-1]))
-    out_re = box_mean(cov_re, size)
-    out_re += k * (cov_re[sl] - out_re)
-    out_im = box_mean(cov_im, size)
-    out_im += k * (cov_im[sl] - out_im)
-    return lee_filter(i_vh, size, looks), lee_filter(i_vv, size, looks), out_re + 1j * out_im
+    stack = torch.from_numpy(np.stack([i_vh, i_vv, cov_re, cov_im], axis=-3))
+    out = refined_lee(stack, torch.from_numpy(i_vh + i_vv), looks=looks).numpy()
+    return out[..., 0, :, :], out[..., 1, :, :], out[..., 2, :, :] + 1j * out[..., 3, :, :]

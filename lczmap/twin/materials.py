@@ -31,9 +31,9 @@ __all__ = [
     "optical_reflectance",
 ]
 
-#: Extra pixels rendered around every window: 2 for the 5x5 Lee filter, 3 for radar/optical
-#: shadows. Output never depends on the window partition.
-HALO = 5
+#: Extra pixels rendered around every window: 3 for the 7x7 refined Lee filter, 3 for
+#: radar/optical shadows. Output never depends on the window partition.
+HALO = 6
 
 #: Ground materials, in the index order of the tables below (0 = building roof).
 MATERIALS = ("roof", "paved", "tree", "shrub", "grass", "soil", "rock", "water")

@@ -21,6 +21,9 @@ __all__ = [
     "value_noise",
     "uniform_noise",
     "speckle",
+    "GRD_LOOK_WEIGHTS",
+    "GRD_LOOKS",
+    "multilook_intensity",
 ]
 
 _U64 = np.uint64
@@ -122,3 +125,26 @@ def speckle(vv: np.ndarray, vh: np.ndarray, x, y, key: int) -> tuple[np.ndarray,
     s_vv = np.sqrt(vv) * complex_normal(x, y, key, 10)
     s_vh = np.sqrt(vh) * complex_normal(x, y, key, 11)
     return s_vv, s_vh
+
+
+#: Weights of the independent looks averaged into a GRD pixel; unequal, as the looks of a real
+#: multi-looked product are, giving :data:`GRD_LOOKS` equivalent looks.
+GRD_LOOK_WEIGHTS = (1.0, 1.0, 1.0, 1.0, 0.2)
+#: Equivalent number of looks of the twin's GRD intensity: (sum w)^2 / sum w^2 = 4.37 (Sentinel-1
+#: IW GRDH: about 4.4).
+GRD_LOOKS = sum(GRD_LOOK_WEIGHTS) ** 2 / sum(w * w for w in GRD_LOOK_WEIGHTS)
+
+
+def multilook_intensity(vv: np.ndarray, vh: np.ndarray, x, y, key: int) -> tuple[np.ndarray, np.ndarray]:
+    """Multi-looked intensities (VV, VH), float32: sigma0 times the weighted mean of independent
+    single-look speckle intensities (:data:`GRD_LOOK_WEIGHTS`), mean sigma0, about 4.4 looks.
+    Independent per pixel (a real GRD's speckle is correlated over a pixel or two)."""
+    total = float(sum(GRD_LOOK_WEIGHTS))
+    out = []
+    for sigma0, stream in ((vv, 20), (vh, 30)):
+        acc = np.zeros(np.broadcast_shapes(np.shape(sigma0), np.shape(x)), dtype=np.float32)
+        for k, w in enumerate(GRD_LOOK_WEIGHTS):
+            z = complex_normal(x, y, key, stream + k)
+            acc += np.float32(w / total) * (z.real * z.real + z.imag * z.imag)
+        out.append((sigma0 * acc).astype(np.float32))
+    return out[0], out[1]

@@ -4,13 +4,20 @@ A scene's class layout is blobs about 500 m across around jittered seeds, with u
 meandering river (100 m cells); its pixels come out of the same renderer as the twin's patches, with
 a city calibration of its own. Written window by window with a halo, so the output never depends on
 the window size (:func:`write_scene`).
+
+A scene is written as a user receives it (:data:`SCENE_KINDS`): unfiltered multi-looked GRD
+intensity (about 4.4 looks), as gamma0 with an ``angle`` band, as an ASF HyP3 RTC pair, as a
+Planetary Computer ``sentinel-1-rtc`` pair; or as So2Sat had it (single-look sigma0 refined-Lee
+filtered exactly as the twin's ``sen1`` channels 5 and 4, ``lee``), or single-look complex (``slc``).
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
 import os
 from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
 
@@ -20,20 +27,31 @@ from .._io import atomic_path, check_output
 from ..bands import UNITS, Units
 from ..classes import NODATA
 from ..errors import ConfigError
+from ..speckle import HALO as LEE_HALO
 from .cities import City, make_cities
 from .lee import polsar_lee
 from .materials import HALO, material_maps, radar_sigma0
-from .noise import MASK64, speckle, stream_key, value_noise
+from .noise import GRD_LOOKS, MASK64, multilook_intensity, speckle, stream_key, value_noise
 
-__all__ = ["SceneKind", "SceneUnits", "SCENE_KINDS", "SCENE_UNITS", "SCENE_SIZE", "SCENE_NODATA", "check_scene_options",
-           "write_scene"]
+__all__ = ["SceneKind", "SceneUnits", "SCENE_KINDS", "SCENE_UNITS", "SCENE_SIZE", "SCENE_NODATA", "SCENE_ANGLES",
+           "HYP3_NAME", "check_scene_options", "write_scene", "scene_files"]
 
-SceneKind = Literal["grd", "slc"]
+SceneKind = Literal["grd", "gamma0", "hyp3", "planetary", "lee", "slc"]
 SceneUnits = Units  # one home: lczmap.bands
-#: Accepted scene ``kind`` names: GRD (Lee-filtered intensity) or SLC (complex amplitudes).
-SCENE_KINDS: tuple[SceneKind, ...] = ("grd", "slc")
-#: Accepted scene ``units`` names (an SLC scene is always linear).
+#: Accepted scene ``kind`` names: ``grd`` (unfiltered multi-looked sigma0, bands VV, VH),
+#: ``gamma0`` (the same as gamma0, bands Gamma0_VV, Gamma0_VH and ``angle``), ``hyp3`` (an ASF
+#: HyP3 RTC pair, gamma0), ``planetary`` (a Planetary Computer sentinel-1-rtc pair, gamma0),
+#: ``lee`` (single-look sigma0 refined-Lee filtered, as So2Sat's channels) and ``slc``
+#: (single-look complex amplitudes).
+SCENE_KINDS: tuple[SceneKind, ...] = ("grd", "gamma0", "hyp3", "planetary", "lee", "slc")
+#: Accepted scene ``units`` names (SLC and Planetary Computer scenes are always linear).
 SCENE_UNITS = UNITS
+#: Incidence angle across a scene's columns, first to last (degrees): an IW swath's range
+#: compressed into the scene, so that gamma0 differs from sigma0 by up to 1.5 dB.
+SCENE_ANGLES = (30.5, 45.5)
+#: The HyP3 product name a ``hyp3`` scene is written under (``{id}``: 4 hex digits from the seed);
+#: g = gamma0, p/d = power/dB (the HyP3 RTC naming convention).
+HYP3_NAME = "S1A_IW_20230615T052311_DVP_RTC10_G_g{scale}uned_{id}"
 #: Default scene size (rows, columns) in 10 m pixels.
 SCENE_SIZE = (1000, 1200)
 #: Nodata value of synthetic scenes (float32 and complex64): NaN.
@@ -113,7 +131,7 @@ def check_scene_options(size: tuple[int, int], kind: str, units: str) -> None:
     if rows < 20 or cols < 20:
         raise ConfigError(f"scene size {tuple(size)!r} is too small: use at least 20 x 20 pixels (--scene-size)")
     if kind not in SCENE_KINDS:
-        raise ConfigError(f"unknown scene kind {kind!r}: choose {' or '.join(SCENE_KINDS)} (--scene-kind)")
+        raise ConfigError(f"unknown scene kind {kind!r}: choose one of {', '.join(SCENE_KINDS)} (--scene-kind)")
     if units not in SCENE_UNITS:
         raise ConfigError(f"unknown units {units!r}: choose {' or '.join(SCENE_UNITS)} (--units)")
     if kind == "slc" and units != "linear":
@@ -121,6 +139,59 @@ def check_scene_options(size: tuple[int, int], kind: str, units: str) -> None:
             "an SLC scene holds complex amplitudes and cannot be in dB: "
             "use units='linear' (drop --units) or kind='grd' (--scene-kind grd)"
         )
+    if kind == "planetary" and units != "linear":
+        raise ConfigError("a Planetary Computer sentinel-1-rtc scene is linear gamma0: drop --units (units='linear')")
+
+
+@dataclass(frozen=True)
+class _File:
+    """One file of a scene: its ``layers`` (vv, vh, angle, inc_map, ls_map) as bands."""
+
+    path: Path
+    layers: tuple[str, ...]
+    descriptions: tuple[str | None, ...]
+    dtype: str
+    nodata: float
+    tags: dict
+
+
+def scene_files(path: str | os.PathLike, kind: SceneKind = "grd", units: SceneUnits = "linear",
+                seed: int = 0) -> list[Path]:
+    """The files :func:`write_scene` writes for ``path`` (a file; for ``hyp3`` and ``planetary``
+    the product's folder), the one to give ``lczmap predict`` first."""
+    return [f.path for f in _files(Path(path), kind, units, seed)]
+
+
+def _files(path: Path, kind: str, units: str, seed: int) -> list[_File]:
+    unit = "dB" if units == "db" else "linear power"
+    inten = {"UNITS": units, "LOOKS": f"{GRD_LOOKS:.2f}", "SPECKLE_FILTER": "none"}
+    match kind:
+        case "grd":
+            return [_File(path, ("vv", "vh"), ("VV", "VH"), "float32", SCENE_NODATA,
+                          {"PRODUCT": "GRD", "QUANTITY": "sigma0", **inten, "BAND_UNIT": unit})]
+        case "gamma0":
+            db = "_db" if units == "db" else ""  # SNAP's band names: Gamma0_VV, Gamma0_VV_db
+            return [_File(path, ("vv", "vh", "angle"), (f"Gamma0_VV{db}", f"Gamma0_VH{db}", "angle"), "float32", SCENE_NODATA,
+                          {"PRODUCT": "GRD", "QUANTITY": "gamma0", **inten, "BAND_UNIT": unit})]
+        case "lee":
+            return [_File(path, ("vv", "vh"), ("VV", "VH"), "float32", SCENE_NODATA,
+                          {"PRODUCT": "GRD", "QUANTITY": "sigma0", "UNITS": units, "LOOKS": "1",
+                           "SPECKLE_FILTER": "refined Lee 7x7 (lczmap.speckle), as So2Sat", "BAND_UNIT": unit})]
+        case "slc":
+            return [_File(path, ("vv", "vh"), ("VV", "VH"), "complex64", SCENE_NODATA,
+                          {"PRODUCT": "SLC", "QUANTITY": "sigma0 single-look complex amplitude", "UNITS": "linear",
+                           "BAND_UNIT": "linear amplitude"})]
+        case "hyp3":
+            base = HYP3_NAME.format(scale="d" if units == "db" else "p", id=f"{seed & 0xFFFF:04X}")
+            tags = {"PRODUCT": "RTC", "QUANTITY": "gamma0", **inten}
+            return [_File(path / f"{base}_{pol}.tif", (pol.lower(),), (None,), "float32", 0.0, tags) for pol in ("VV", "VH")] + [
+                _File(path / f"{base}_inc_map.tif", ("inc_map",), (None,), "float32", 0.0, {}),
+                _File(path / f"{base}_ls_map.tif", ("ls_map",), (None,), "uint8", 0.0, {})]
+        case "planetary":
+            tags = {"PRODUCT": "RTC", "QUANTITY": "gamma0", **inten}
+            return [_File(path / "measurement" / f"iw-{pol}.rtc.tiff", (pol,), (None,), "float32", -32768.0, tags)
+                    for pol in ("vv", "vh")]
+    raise ConfigError(f"unknown scene kind {kind!r}")  # pragma: no cover - checked before
 
 
 def write_scene(
@@ -136,18 +207,30 @@ def write_scene(
     progress: Callable | None = None,
     block: int = 512,
 ) -> tuple[Path, Path]:
-    """Write a Sentinel-1-like scene and its ground-truth LCZ map; return their paths.
+    """Write a Sentinel-1-like scene and its ground-truth LCZ map; return the scene's (first) file
+    and the truth's path.
 
-    The scene (GeoTIFF, ``crs``, 10 m pixels, upper-left corner ``origin``) holds band 1 'VV' and
-    band 2 'VH'. ``kind="grd"``: float32 Lee-filtered backscatter intensity (sigma0), linear or in
-    dB (``units``), rendered exactly as the twin's ``sen1`` channels 5 and 4; ``kind="slc"``:
-    complex64 single-look amplitudes, as the twin's channels 2+3j and 0+1j (``units`` must be
-    linear). A nodata frame of about 3 % of the size (NaN, with slanted swath edges) surrounds the
-    data. The scene is rendered from a city calibration not used by the twin.
+    ``kind`` (:data:`SCENE_KINDS`), 10 m pixels in ``crs`` with upper-left corner ``origin``:
 
-    The truth (``truth_path``, default ``<stem>_truth.tif``) is uint8 LCZ codes 1-17 at 100 m with
-    the same upper-left origin: truth cell (i, j) covers scene pixels [10i, 10i+10) x [10j, 10j+10);
-    it is 0 (nodata) where that cell's centre pixel is scene nodata. It carries the WUDAPT colours.
+    - ``grd``: a GeoTIFF, band 1 'VV', band 2 'VH', float32 sigma0 intensity as a user receives a
+      GRD: multi-looked (about 4.4 looks), no speckle filter; linear or dB (``units``), NaN outside.
+    - ``gamma0``: the same intensities as gamma0 (``sigma0 / cos(angle)``), bands 'Gamma0_VV',
+      'Gamma0_VH' and 'angle' (incidence angle in degrees, :data:`SCENE_ANGLES` across the columns).
+    - ``hyp3``: ``path`` is a folder holding an ASF HyP3 RTC product (:data:`HYP3_NAME`):
+      ``..._VV.tif``, ``..._VH.tif`` (gamma0 power, or dB with ``units="db"``; nodata 0),
+      ``..._inc_map.tif`` (incidence angle, radians) and ``..._ls_map.tif`` (1 inside the footprint).
+    - ``planetary``: ``path`` is a folder holding ``measurement/iw-vv.rtc.tiff`` and
+      ``iw-vh.rtc.tiff`` as Planetary Computer's ``sentinel-1-rtc`` assets: gamma0, linear power,
+      nodata -32768.
+    - ``lee``: single-look sigma0 refined-Lee filtered (:mod:`lczmap.speckle`) exactly as the
+      twin's ``sen1`` channels 5 (VV) and 4 (VH): a scene written pre-filtered, as So2Sat had it.
+    - ``slc``: complex64 single-look amplitudes, as the twin's channels 2+3j and 0+1j (linear).
+
+    A nodata frame of about 3 % of the size (with slanted swath edges) surrounds the data. The
+    scene is rendered from a city calibration not used by the twin. The truth (``truth_path``,
+    default ``<stem>_truth.tif`` beside ``path``) is uint8 LCZ codes 1-17 at 100 m with the same
+    upper-left origin: truth cell (i, j) covers scene pixels [10i, 10i+10) x [10j, 10j+10); it is 0
+    (nodata) where that cell's centre pixel is scene nodata. It carries the WUDAPT colours.
 
     Written window by window (``block`` pixels), atomically; memory stays bounded for any size.
     """
@@ -160,8 +243,17 @@ def write_scene(
     check_scene_options(size, kind, units)
     rows, cols = (int(v) for v in size)
     path = Path(path)
-    truth_path = Path(truth_path) if truth_path is not None else path.with_name(f"{path.stem}_truth.tif")
-    for p in (path, truth_path):
+    files = _files(path, kind, units, int(seed))
+    if truth_path is None:
+        stem = path.name if kind in ("hyp3", "planetary") else path.stem
+        truth_path = path.with_name(f"{stem}_truth.tif")
+    truth_path = Path(truth_path)
+    for d in sorted({f.path.parent for f in files} - {path.parent}):
+        try:
+            d.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise ConfigError(f"cannot create {d} ({exc.strerror}): choose a writable folder") from None
+    for p in [f.path for f in files] + [truth_path]:
         check_output(p, overwrite)
     try:
         crs_obj = rasterio.crs.CRS.from_user_input(crs)
@@ -177,48 +269,31 @@ def write_scene(
     x0, y0 = float(origin[0]), float(origin[1])
     transform = Affine(10.0, 0.0, x0, 0.0, -10.0, y0)
     tile = 512 if min(rows, cols) >= 512 else 256 if min(rows, cols) >= 256 else None
-    profile = {
-        "driver": "GTiff",
-        "width": cols,
-        "height": rows,
-        "count": 2,
-        "dtype": "float32" if kind == "grd" else "complex64",
-        "crs": crs_obj,
-        "transform": transform,
-        "nodata": SCENE_NODATA,
-        "interleave": "band",
-        "BIGTIFF": "IF_SAFER",
-    }
+    base = {"driver": "GTiff", "width": cols, "height": rows, "crs": crs_obj, "transform": transform,
+            "interleave": "band", "BIGTIFF": "IF_SAFER"}
     if tile:
-        profile.update(tiled=True, blockxsize=tile, blockysize=tile)
-    quantity = "sigma0 backscatter intensity, Lee-filtered 5x5" if kind == "grd" else "single-look complex amplitude"
-    unit = {"linear": "linear power" if kind == "grd" else "linear amplitude", "db": "dB"}[units]
+        base.update(tiled=True, blockxsize=tile, blockysize=tile)
 
     blocks = [(r0, c0) for r0 in range(0, rows, block) for c0 in range(0, cols, block)]
     bar = progress(total=len(blocks), desc="scene") if progress else None
     try:
-        with atomic_path(path, overwrite=overwrite, suffix=".tif") as tmp:
-            with rasterio.open(tmp, "w", **profile) as dst:
-                dst.update_tags(
-                    PRODUCT=kind.upper(),
-                    UNITS=units,
-                    QUANTITY=quantity,
-                    SENSOR="synthetic Sentinel-1 (lczmap.twin)",
-                    SEED=str(seed),
-                    NODATA="NaN outside the swath",
-                )
-                for b, pol in ((1, "VV"), (2, "VH")):
-                    dst.set_band_description(b, pol)
-                    dst.set_band_unit(b, unit)  # GDAL's band unit type, what readers (and lczmap.scene) look at
-                    dst.update_tags(b, POLARISATION=pol, UNITS=unit, QUANTITY=quantity)
-                for r0, c0 in blocks:
-                    h, w = min(block, rows - r0), min(block, cols - c0)
-                    vv, vh = _render_scene_window(r0, c0, h, w, land, rows, cols, border, city, key, kind, units)
-                    win = Window(c0, r0, w, h)
-                    dst.write(vv, 1, window=win)
-                    dst.write(vh, 2, window=win)
-                    if bar is not None:
-                        bar.update(1)
+        with contextlib.ExitStack() as stack:
+            dsts = []
+            for f in files:
+                tmp = stack.enter_context(atomic_path(f.path, overwrite=overwrite, suffix=f.path.suffix))
+                dst = stack.enter_context(rasterio.open(tmp, "w", **base, count=len(f.layers), dtype=f.dtype,
+                                                        nodata=f.nodata))
+                _describe(dst, f, seed)
+                dsts.append(dst)
+            for r0, c0 in blocks:
+                h, w = min(block, rows - r0), min(block, cols - c0)
+                layers = _render_scene_window(r0, c0, h, w, land, rows, cols, border, city, key, kind)
+                win = Window(c0, r0, w, h)
+                for f, dst in zip(files, dsts):
+                    for b, name in enumerate(f.layers, start=1):
+                        dst.write(_band(layers, name, kind, units, f.nodata), b, window=win)
+                if bar is not None:
+                    bar.update(1)
         # Truth: nodata where the cell centre is outside the swath.
         ti = np.arange(t_rows)[:, None] * 10 + 5
         tj = np.arange(t_cols)[None, :] * 10 + 5
@@ -240,16 +315,62 @@ def write_scene(
                 dst.write(truth, 1)
                 dst.set_band_description(1, "LCZ")
                 dst.update_tags(1, UNITS="LCZ code 1-17 (A-G = 11-17), 0 = nodata")
-                dst.update_tags(SCENE=path.name, SEED=str(seed))
+                dst.update_tags(SCENE=files[0].path.name, SEED=str(seed))
                 dst.write_colormap(1, LCZ_COLORMAP)
     finally:
         if bar is not None:
             bar.close()
-    return path, truth_path
+    return files[0].path, truth_path
 
 
-def _render_scene_window(r0, c0, h, w, land, rows, cols, border, city: City, key, kind, units):
-    """Render scene pixels [r0, r0+h) x [c0, c0+w): (vv, vh) float32 or complex64, NaN outside."""
+def _describe(dst, f: _File, seed: int) -> None:
+    """Tags, band descriptions and units of one scene file."""
+    tags = dict(f.tags)
+    unit = tags.pop("BAND_UNIT", None)
+    if tags:
+        dst.update_tags(**tags, SENSOR="synthetic Sentinel-1 (lczmap.twin)", SEED=str(seed))
+    for b, (name, desc) in enumerate(zip(f.layers, f.descriptions), start=1):
+        if desc:
+            dst.set_band_description(b, desc)
+        if name in ("vv", "vh"):
+            pol = name.upper()
+            if unit:
+                dst.set_band_unit(b, unit)  # GDAL's band unit type, what readers (and lczmap.scene) look at
+                dst.update_tags(b, POLARISATION=pol, UNITS=unit)
+        elif name == "angle":
+            dst.set_band_unit(b, "degrees")
+            dst.update_tags(b, UNITS="degrees", QUANTITY="incidence angle from the ellipsoid")
+        elif name == "inc_map":
+            dst.update_tags(b, UNITS="radians", QUANTITY="incidence angle")
+        elif name == "ls_map":
+            dst.update_tags(b, QUANTITY="layover and shadow flags (1: tested, no layover or shadow)")
+
+
+def _band(layers: dict, name: str, kind: str, units: str, nodata: float) -> np.ndarray:
+    """One band of a window from the rendered ``layers``: the file's quantity, units and nodata."""
+    valid = layers["valid"]
+    angle = layers["angle"]
+    match name:
+        case "angle":
+            return np.where(valid, np.degrees(angle), nodata).astype(np.float32)
+        case "inc_map":
+            return np.where(valid, angle, nodata).astype(np.float32)
+        case "ls_map":
+            return valid.astype(np.uint8)
+    img = layers[name]
+    if kind == "slc":
+        nan = np.complex64(complex(np.nan, np.nan))
+        return np.where(valid, img, nan).astype(np.complex64)
+    if kind in ("gamma0", "hyp3", "planetary"):
+        img = img / np.cos(angle)
+    if units == "db":
+        img = 10 * np.log10(np.maximum(img, 1e-10))
+    return np.where(valid, img, nodata).astype(np.float32)
+
+
+def _render_scene_window(r0, c0, h, w, land, rows, cols, border, city: City, key, kind):
+    """Render scene pixels [r0, r0+h) x [c0, c0+w): layers ``vv``, ``vh`` (sigma0 intensity, or
+    complex amplitude for ``slc``), ``valid`` (inside the swath) and ``angle`` (radians)."""
     r = np.arange(r0 - HALO, r0 + h + HALO, dtype=np.int64)[:, None]
     c = np.arange(c0 - HALO, c0 + w + HALO, dtype=np.int64)[None, :]
     y, x = np.broadcast_arrays(r, c)
@@ -257,18 +378,21 @@ def _render_scene_window(r0, c0, h, w, land, rows, cols, border, city: City, key
     cls = cls.astype(np.int64)
     m = material_maps(cls, x, y, key, np.float32(city.height_scale))
     vv, vh = radar_sigma0(m, city.sar_gain_db, city.vh_offset_db, city.water_roughness_db)
-    s_vv, s_vh = speckle(vv, vh, x, y, key)
-    valid = _valid_mask(y[HALO:-HALO, HALO:-HALO], x[HALO:-HALO, HALO:-HALO], rows, cols, border)
-    if kind == "slc":
-        out_vv = s_vv[HALO:-HALO, HALO:-HALO].astype(np.complex64)
-        out_vh = s_vh[HALO:-HALO, HALO:-HALO].astype(np.complex64)
-        nan = np.complex64(complex(np.nan, np.nan))
-        return np.where(valid, out_vv, nan), np.where(valid, out_vh, nan)
-    i_vh, i_vv, _ = polsar_lee(s_vh, s_vv)
-    out = []
-    for img in (i_vv, i_vh):
-        img = img[HALO - 2 : HALO - 2 + h, HALO - 2 : HALO - 2 + w]
-        if units == "db":
-            img = 10 * np.log10(np.maximum(img, 1e-10))
-        out.append(np.where(valid, img, np.nan).astype(np.float32))
-    return out[0], out[1]
+    inner = (slice(HALO, -HALO), slice(HALO, -HALO))
+    valid = _valid_mask(y[inner], x[inner], rows, cols, border)
+    first, last = np.radians(SCENE_ANGLES)
+    angle = first + (last - first) * x[inner].astype(np.float64) / max(cols - 1, 1)
+    out = {"valid": valid, "angle": angle}
+    match kind:
+        case "slc" | "lee":
+            s_vv, s_vh = speckle(vv, vh, x, y, key)
+            if kind == "slc":
+                out.update(vv=s_vv[inner], vh=s_vh[inner])
+            else:
+                i_vh, i_vv, _ = polsar_lee(s_vh, s_vv)
+                crop = (slice(HALO - LEE_HALO, HALO - LEE_HALO + h), slice(HALO - LEE_HALO, HALO - LEE_HALO + w))
+                out.update(vv=i_vv[crop], vh=i_vh[crop])
+        case _:
+            g_vv, g_vh = multilook_intensity(vv[inner], vh[inner], x[inner], y[inner], key)
+            out.update(vv=g_vv.astype(np.float64), vh=g_vh.astype(np.float64))
+    return out

@@ -1,7 +1,8 @@
 """The So2Sat LCZ42 twin: So2Sat's HDF5 files, written from the class models (:func:`write_twin`).
 
 Patches come in cities (:mod:`lczmap.twin.cities`); each patch is rendered with a halo around it so
-the Lee filter and the shadows see its surroundings, exactly as in a scene. Files and keys are
+the refined Lee filter (:mod:`lczmap.speckle`, the one prediction runs) and the shadows see its
+surroundings, exactly as in a scene. Files and keys are
 So2Sat's (``sen1``, ``sen2``, ``label``) in the v1, v2 or v3 layout.
 """
 
@@ -20,6 +21,7 @@ from .. import __version__
 from .._io import atomic_path
 from ..data.so2sat import V3_VARIANTS
 from ..errors import ConfigError, OutputError, OutputExistsError
+from ..speckle import HALO as LEE_HALO
 from .cities import City, make_cities
 from .lee import polsar_lee
 from .materials import CLASS_MODELS, HALO, SO2SAT_CLASS_COUNTS, material_maps, optical_reflectance, radar_sigma0
@@ -69,7 +71,7 @@ def render_patches(
     s_vv, s_vh = speckle(vv, vh, x, y, key)
     i_vh, i_vv, cov = polsar_lee(s_vh, s_vv)
     c1, c2 = HALO, HALO + PATCH
-    l1, l2 = HALO - 2, HALO - 2 + PATCH
+    l1, l2 = HALO - LEE_HALO, HALO - LEE_HALO + PATCH  # the filter's output is LEE_HALO pixels in
     sen1 = np.stack(
         [
             s_vh.real[:, c1:c2, c1:c2],
@@ -296,6 +298,7 @@ def write_twin(
         "n_test": int(n_test),
         "dtype": dt.name,
         "compression": compression,
+        "lee": "refined Lee 7x7, SNAP side rule (lczmap.speckle)",  # twins with another filter are not kept
     }
     todo = []
     for spec in plan:

@@ -108,11 +108,11 @@ def test_lee_channels_consistent_with_speckle(twin):
         s1 = f["sen1"][:20]
     vh = s1[..., 0] + 1j * s1[..., 1]
     vv = s1[..., 2] + 1j * s1[..., 3]
-    # A 5x5 filter over the patch alone is exact for the interior (2 pixels in from each edge).
-    inner = (slice(None), slice(2, -2), slice(2, -2))
+    # The 7x7 refined Lee filter over the patch alone is exact for the interior (3 pixels in).
+    inner = (slice(None), slice(3, -3), slice(3, -3))
     i_vh, i_vv, cov = polsar_lee(vh, vv)
-    np.testing.assert_allclose(s1[..., 4][inner], lee_filter(np.abs(vh) ** 2), rtol=1e-5, atol=1e-9)
-    np.testing.assert_allclose(s1[..., 5][inner], lee_filter(np.abs(vv) ** 2), rtol=1e-5, atol=1e-9)
+    # the covariance form: one weight from the span, not each intensity on its own
+    assert not np.allclose(s1[..., 4][inner], lee_filter(np.abs(vh) ** 2), rtol=1e-3)
     np.testing.assert_allclose(s1[..., 4][inner], i_vh, rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(s1[..., 5][inner], i_vv, rtol=1e-5, atol=1e-9)
     np.testing.assert_allclose(s1[..., 6][inner], cov.real, rtol=1e-5, atol=1e-9)
@@ -123,9 +123,10 @@ def test_lee_filter_smooths_homogeneous_speckle_and_keeps_the_mean():
     rng = np.random.default_rng(0)
     speckle = rng.exponential(0.1, (200, 200))  # single-look intensity of a flat target
     out = lee_filter(speckle)
-    assert out.shape == (196, 196)
-    assert abs(out.mean() / 0.1 - 1) < 0.05
-    assert out.std() < 0.5 * speckle.std()
+    assert out.shape == (194, 194)
+    # SNAP's refined Lee (So2Sat's) keeps the darker side of an edge: flat areas 13 % darker
+    assert abs(out.mean() / 0.1 - 0.87) < 0.03
+    assert out.std() < 0.3 * speckle.std()
 
 
 def test_sar_statistics_like_so2sat(twin):
@@ -140,7 +141,10 @@ def test_sar_statistics_like_so2sat(twin):
     # Intensities: non-negative, VV brighter than VH, mean intensity = mean |s|^2.
     assert s1[..., 4:6].min() >= 0
     assert 3 < mean[5] / mean[4] < 15
-    assert abs(mean[5] / (std[2] ** 2 + std[3] ** 2) - 1) < 0.1
+    # Lee intensity / mean |s|^2: SNAP's refined Lee (So2Sat's) keeps the darker side of every edge,
+    # 13 % darker on flat speckle and more on textured land (twin: 0.69). So2Sat's own figures
+    # give 0.257 / (0.46^2 + 0.456^2) = 0.61: the same darkening, not an inconsistency.
+    assert 0.6 < mean[5] / (std[2] ** 2 + std[3] ** 2) < 0.8
 
 
 def test_eo_reflectance_in_so2sat_range(twin):
@@ -304,25 +308,66 @@ def test_scene_windows_do_not_change_the_output(tmp_path, scene):
         np.testing.assert_array_equal(a.read(), b.read())
 
 
-def test_slc_and_db_scenes_consistent_with_grd(tmp_path, scene):
+def test_slc_lee_and_db_scenes_consistent_with_grd(tmp_path, scene):
     path, _ = scene
     slc, _ = write_scene(tmp_path / "slc.tif", size=(300, 420), seed=11, kind="slc")
+    lee, _ = write_scene(tmp_path / "lee.tif", size=(300, 420), seed=11, kind="lee")
     db, _ = write_scene(tmp_path / "db.tif", size=(300, 420), seed=11, units="db")
-    with rasterio.open(path) as g, rasterio.open(slc) as s, rasterio.open(db) as d:
+    with rasterio.open(path) as g, rasterio.open(slc) as s, rasterio.open(db) as d, rasterio.open(lee) as e:
         grd = g.read()
+        assert g.tags()["SPECKLE_FILTER"] == "none" and g.tags()["LOOKS"] == "4.37"
         assert s.dtypes == ("complex64", "complex64") and s.descriptions == ("VV", "VH")
         assert s.tags()["PRODUCT"] == "SLC"
         amp = s.read()
         assert d.tags()["UNITS"] == "db"
         np.testing.assert_allclose(d.read(), 10 * np.log10(grd), rtol=1e-5, atol=1e-4)
-    # GRD = Lee filter of the SLC's intensity (interior, away from the nodata frame).
+        filtered = e.read()
+    # lee = the twin's So2Sat channels: the SLC's covariance refined-Lee filtered (interior)
     rows, cols = slice(40, 260), slice(60, 360)
-    win = amp[:, rows.start - 2 : rows.stop + 2, cols.start - 2 : cols.stop + 2]
+    win = amp[:, rows.start - 3 : rows.stop + 3, cols.start - 3 : cols.stop + 3].astype(np.complex128)
     assert np.isfinite(win).all()
-    for band in (0, 1):
-        expected = lee_filter(np.abs(win[band].astype(np.complex128)) ** 2)
-        np.testing.assert_allclose(grd[band, rows, cols], expected, rtol=1e-4, atol=1e-7)
+    i_vh, i_vv, _ = polsar_lee(win[1], win[0])
+    np.testing.assert_allclose(filtered[0, rows, cols], i_vv, rtol=1e-4, atol=1e-7)
+    np.testing.assert_allclose(filtered[1, rows, cols], i_vh, rtol=1e-4, atol=1e-7)
     assert abs(np.nanmean(amp[0].real)) < 0.05 * np.nanstd(amp[0].real)
+    # GRD: unfiltered multi-looked speckle of the same sigma0 (about 4.4 looks, same mean)
+    flat = grd[0, rows, cols]
+    ratio = flat / filtered[0, rows, cols]
+    assert 0.8 < np.median(grd[:, rows, cols] / np.abs(win[:, 3:-3, 3:-3]) ** 2) < 10  # same radiometry, speckled
+    assert abs(np.mean(flat) / np.mean(np.abs(win[0, 3:-3, 3:-3]) ** 2) - 1) < 0.05
+    assert np.std(ratio) > 0.3  # not filtered
+
+
+def test_gamma0_hyp3_and_planetary_scenes(tmp_path, scene):
+    path, _ = scene
+    with rasterio.open(path) as g:
+        sigma0 = g.read()
+    gam, _ = write_scene(tmp_path / "g0.tif", size=(300, 420), seed=11, kind="gamma0")
+    hyp3, _ = write_scene(tmp_path / "hyp3", size=(300, 420), seed=11, kind="hyp3")
+    pc, truth = write_scene(tmp_path / "pc", size=(300, 420), seed=11, kind="planetary")
+    assert truth == tmp_path / "pc_truth.tif"
+    with rasterio.open(gam) as src:
+        assert src.descriptions == ("Gamma0_VV", "Gamma0_VH", "angle") and src.tags()["QUANTITY"] == "gamma0"
+        g0, angle = src.read()[:2], src.read(3)
+    valid = np.isfinite(sigma0[0])
+    assert 30 <= np.nanmin(angle) and np.nanmax(angle) <= 46
+    np.testing.assert_allclose(g0[:, valid] * np.cos(np.radians(angle[valid])), sigma0[:, valid], rtol=1e-5)
+    assert hyp3.name == "S1A_IW_20230615T052311_DVP_RTC10_G_gpuned_000B_VV.tif" and hyp3.parent == tmp_path / "hyp3"
+    base = str(hyp3)[: -len("_VV.tif")]
+    with rasterio.open(hyp3) as vv, rasterio.open(base + "_VH.tif") as vh, rasterio.open(base + "_inc_map.tif") as inc, \
+            rasterio.open(base + "_ls_map.tif") as ls:
+        assert vv.nodata == 0 and vv.count == 1
+        np.testing.assert_allclose(vv.read(1)[valid], g0[0][valid], rtol=1e-6)
+        assert (vv.read(1)[~valid] == 0).all() and (vh.read(1)[valid] > 0).all()
+        np.testing.assert_allclose(np.degrees(inc.read(1)[valid]), angle[valid], rtol=1e-5)
+        assert ((ls.read(1) == 1) == valid).all()
+    assert pc == tmp_path / "pc" / "measurement" / "iw-vv.rtc.tiff"
+    with rasterio.open(pc) as vv, rasterio.open(pc.with_name("iw-vh.rtc.tiff")) as vh:
+        assert vv.nodata == vh.nodata == -32768 and vv.dtypes == ("float32",)
+        np.testing.assert_allclose(vh.read(1)[valid], g0[1][valid], rtol=1e-6)
+        assert (vv.read(1)[~valid] == -32768).all()
+    with pytest.raises(ConfigError, match="linear gamma0"):
+        write_scene(tmp_path / "pc2", size=(40, 40), kind="planetary", units="db")
 
 
 def test_scene_refuses_to_clobber_and_bad_options(tmp_path, scene):
@@ -331,7 +376,7 @@ def test_scene_refuses_to_clobber_and_bad_options(tmp_path, scene):
         write_scene(path, size=(300, 420), seed=11)
     with pytest.raises(ConfigError, match="linear"):
         write_scene(tmp_path / "x.tif", kind="slc", units="db")
-    with pytest.raises(ConfigError, match="grd or slc"):
+    with pytest.raises(ConfigError, match="grd, gamma0, hyp3"):
         write_scene(tmp_path / "x.tif", kind="ocn")
     with pytest.raises(ConfigError, match="too small"):
         write_scene(tmp_path / "x.tif", size=(5, 5))
