@@ -68,6 +68,9 @@ _LAZY: dict[str, tuple[str, str]] = {
     "map_ucp": ("lczmap.products", "map_ucp"),
     "sample_points": ("lczmap.products", "sample_points"),
     "render_map": ("lczmap.products", "render_map"),
+    # a city's own training areas
+    "AdaptOptions": ("lczmap.adapt", "AdaptOptions"),
+    "adapt_model": ("lczmap.adapt", "adapt_model"),
 }
 
 __all__ = [

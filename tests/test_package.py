@@ -20,12 +20,12 @@ PKG = ROOT / "lczmap"
 #: layer without cycles. The first matching prefix decides a module's layer.
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (0, ("lczmap", "lczmap.errors", "lczmap.classes", "lczmap.bands", "lczmap._io", "lczmap._device")),
-    (1, ("lczmap.data", "lczmap.models", "lczmap.losses", "lczmap.raster", "lczmap.canopy")),
+    (1, ("lczmap.data", "lczmap.models", "lczmap.losses", "lczmap.raster", "lczmap.canopy", "lczmap.speckle")),
     (2, ("lczmap.twin", "lczmap.checkpoint", "lczmap.scene")),
     (3, ("lczmap.evaluate",)),
     (4, ("lczmap.train", "lczmap.predict")),
     (5, ("lczmap.zones",)),
-    (6, ("lczmap.study", "lczmap.demo", "lczmap.info", "lczmap.products")),
+    (6, ("lczmap.study", "lczmap.demo", "lczmap.info", "lczmap.products", "lczmap.adapt")),
     (7, ("lczmap.cli", "lczmap.rio_plugin", "lczmap.__main__")),
 ]
 #: Modules longer than this say in their docstring why they are one module ("One module: ...").

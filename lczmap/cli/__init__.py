@@ -16,7 +16,7 @@ import click
 from .. import __version__
 from ..errors import LczmapError
 
-_COMMAND_MODULES = ("data", "train", "predict", "zones", "study", "products")
+_COMMAND_MODULES = ("data", "train", "predict", "zones", "study", "products", "adapt")
 
 
 class LczmapGroup(click.Group):

@@ -2,6 +2,7 @@
 
 from qgis.core import QgsProcessingProvider
 
+from .adapt_algorithm import AdaptAlgorithm
 from .algorithms import AssessAlgorithm, PredictAlgorithm, SummarizeAlgorithm, UcpAlgorithm, ZonesAlgorithm
 
 
@@ -22,5 +23,6 @@ class LczmapProvider(QgsProcessingProvider):
         return ["gpkg", "fgb", "geojson", "shp"]  # formats lczmap.zones writes and QGIS reads
 
     def loadAlgorithms(self):  # noqa: N802
-        for alg in (PredictAlgorithm(), ZonesAlgorithm(), SummarizeAlgorithm(), AssessAlgorithm(), UcpAlgorithm()):
+        for alg in (PredictAlgorithm(), ZonesAlgorithm(), SummarizeAlgorithm(), AssessAlgorithm(), UcpAlgorithm(),
+                    AdaptAlgorithm()):
             self.addAlgorithm(alg)

@@ -70,6 +70,7 @@ def test_plugin_registers_the_lczmap_provider(plugin):
         "lczmap:summarize": "Summarize LCZ by polygons",
         "lczmap:assess": "Assess LCZ map accuracy",
         "lczmap:ucp": "Urban canopy parameters",
+        "lczmap:adapt": "Adapt LCZ model to training areas",
     }
     for alg_id in names:
         alg = registry.algorithmById(alg_id)
