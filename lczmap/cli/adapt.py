@@ -14,7 +14,7 @@ from ..errors import ConfigError
 from ..scene import RESAMPLING, UNITS
 from ..speckle import SPECKLE_FILTERS
 from ..zones.codes import CODE_SCHEMES
-from .options import batch_size_opt, device_opt, overwrite_opt, progress_factory, seed_opt
+from .options import band_names, batch_size_opt, device_opt, overwrite_opt, progress_factory, seed_opt
 
 #: ``lczmap adapt``'s defaults: AdaptOptions' (one home; the option help shows them).
 _DEFAULTS = {f.name: f.default for f in fields(AdaptOptions)}
@@ -25,14 +25,6 @@ def _option(*decls, field: str | None = None, **kw):
     name = field or decls[-1].split("/")[0].lstrip("-").replace("-", "_")
     return click.option(*decls, default=_DEFAULTS[name], show_default=True, **kw)
 
-
-def _bands(ctx, param, value):
-    if value is None:
-        return None
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    if not names:
-        raise click.BadParameter("give band names separated by commas, e.g. VV,VH")
-    return tuple(names)
 
 
 @click.command("adapt", short_help="Adapt a model to a scene from LCZ training areas.")
@@ -59,7 +51,7 @@ def _bands(ctx, param, value):
 @_option("--bootstrap", type=click.IntRange(min=0), help="Bootstrap draws over the held-out polygons.")
 @click.option("--holdout-layer", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the held-out polygons here (.gpkg, .geojson ...), for `lczmap assess`.")
-@click.option("--bands", callback=_bands, default=None,
+@click.option("--bands", callback=band_names, default=None,
               help="Names of the scene's bands in order, e.g. VH,VV (default: band descriptions).")
 @click.option("--units", type=click.Choice(UNITS), default=None,
               help="Units of intensity bands (default: the file's unit tag, else linear).")

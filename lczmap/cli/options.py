@@ -39,3 +39,13 @@ def progress_factory(ctx: click.Context | None = None):
         return tqdm(total=total, desc=desc, unit=unit, leave=False, dynamic_ncols=True)
 
     return make
+
+
+def band_names(ctx, param, value):
+    """``--bands VV,VH`` -> ("VV", "VH"): names of a scene's bands in file order."""
+    if value is None:
+        return None
+    names = [v.strip() for v in value.split(",") if v.strip()]
+    if not names:
+        raise click.BadParameter("give band names separated by commas, e.g. VV,VH")
+    return tuple(names)

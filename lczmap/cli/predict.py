@@ -15,16 +15,7 @@ from ..predict.options import (
 )
 from ..scene import BACKSCATTER, RESAMPLING, UNITS
 from ..speckle import SPECKLE_FILTERS
-from .options import batch_size_opt, device_opt, overwrite_opt, progress_factory
-
-
-def _bands(ctx, param, value):
-    if value is None:
-        return None
-    names = [v.strip() for v in value.split(",") if v.strip()]
-    if not names:
-        raise click.BadParameter("give band names separated by commas, e.g. VV,VH")
-    return names
+from .options import band_names, batch_size_opt, device_opt, overwrite_opt, progress_factory
 
 
 @click.command("predict", short_help="Map Sentinel-1 scenes to LCZ rasters.")
@@ -33,7 +24,7 @@ def _bands(ctx, param, value):
               help="Checkpoint (default: $LCZMAP_MODEL, else the last one `lczmap train` wrote).")
 @click.option("--vv", type=str, default=None, help="File holding VV (one file per polarisation).")
 @click.option("--vh", type=str, default=None, help="File holding VH (one file per polarisation).")
-@click.option("--bands", callback=_bands, default=None,
+@click.option("--bands", callback=band_names, default=None,
               help="Names of the scene's bands in order, e.g. VH,VV (default: band descriptions).")
 @click.option("--units", type=click.Choice(UNITS), default=None,
               help="Units of intensity bands (default: the product's naming or unit tag, else linear).")

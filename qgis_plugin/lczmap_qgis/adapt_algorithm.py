@@ -37,17 +37,12 @@ class AdaptAlgorithm(_LczmapAlgorithm):
     EPOCHS = "EPOCHS"
     HOLDOUT = "HOLDOUT"
     BOOTSTRAP = "BOOTSTRAP"
-    UNITS = "UNITS"
     SEED = "SEED"
-    DEVICE = "DEVICE"
     OUTPUT = "OUTPUT"
     HOLDOUT_LAYER = "HOLDOUT_LAYER"
     PATCHES = "PATCHES"
     OA_BASE = "OA_BASE"
     OA_ADAPTED = "OA_ADAPTED"
-
-    UNIT_CHOICES = (None, "linear", "db")
-    DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
     def name(self):
         return "adapt"
@@ -95,13 +90,10 @@ class AdaptAlgorithm(_LczmapAlgorithm):
         self.addParameter(_advanced(QgsProcessingParameterNumber(
             self.BOOTSTRAP, self.tr("Bootstrap draws over the held-out polygons"),
             type=QgsProcessingParameterNumber.Integer, defaultValue=defaults["bootstrap"], minValue=0)))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.UNITS, self.tr("Units of the intensity bands"),
-            options=[self.tr("From the file (else linear)"), self.tr("Linear power"), self.tr("dB")], defaultValue=0))
+        self._add_units()
         self.addParameter(_advanced(QgsProcessingParameterNumber(
             self.SEED, self.tr("Random seed"), type=QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0)))
-        self.addParameter(_advanced(QgsProcessingParameterEnum(
-            self.DEVICE, self.tr("Compute device"), options=list(self.DEVICE_CHOICES), defaultValue=0)))
+        self._add_device()
         self._add_overwrite()
         self.addParameter(QgsProcessingParameterFileDestination(
             self.OUTPUT, self.tr("Adapted model"), fileFilter="lczmap checkpoints (*.safetensors)"))
@@ -129,9 +121,9 @@ class AdaptAlgorithm(_LczmapAlgorithm):
                 sar_epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
                 holdout=self.parameterAsDouble(parameters, self.HOLDOUT, context),
                 bootstrap=self.parameterAsInt(parameters, self.BOOTSTRAP, context),
-                units=self.UNIT_CHOICES[self.parameterAsEnum(parameters, self.UNITS, context)],
+                units=self._units(parameters, context),
                 seed=self.parameterAsInt(parameters, self.SEED, context),
-                device=self.DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+                device=self._device(parameters, context),
                 field=field, layer=layer or None, overwrite=self._overwrite(parameters, context),
             )
             result = adapt_model(model, scene, areas, out, options=options, holdout_layer=held_layer,

@@ -64,9 +64,14 @@ def _predict_defaults():
 
 
 class _LczmapAlgorithm(QgsProcessingAlgorithm):
-    """Common parts: group, help, the lczmap import check and the overwrite switch."""
+    """Common parts: group, help, the lczmap import check, the overwrite switch, and the units and
+    device choices of the algorithms that read a scene."""
 
     OVERWRITE = "OVERWRITE"
+    UNITS = "UNITS"
+    DEVICE = "DEVICE"
+    UNIT_CHOICES = (None, "linear", "db")
+    DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
     def tr(self, text):
         return QCoreApplication.translate("lczmap", text)
@@ -93,24 +98,35 @@ class _LczmapAlgorithm(QgsProcessingAlgorithm):
     def _overwrite(self, parameters, context):
         return self.parameterAsBoolean(parameters, self.OVERWRITE, context)
 
+    def _add_units(self):
+        self.addParameter(QgsProcessingParameterEnum(
+            self.UNITS, self.tr("Units of the intensity bands"),
+            options=[self.tr("From the file (else linear)"), self.tr("Linear power"), self.tr("dB")],
+            defaultValue=0))
+
+    def _add_device(self):
+        self.addParameter(_advanced(QgsProcessingParameterEnum(
+            self.DEVICE, self.tr("Compute device"), options=list(self.DEVICE_CHOICES), defaultValue=0)))
+
+    def _units(self, parameters, context):
+        return self.UNIT_CHOICES[self.parameterAsEnum(parameters, self.UNITS, context)]
+
+    def _device(self, parameters, context):
+        return self.DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)]
+
 
 class PredictAlgorithm(_LczmapAlgorithm):
     INPUT = "INPUT"
     VV = "VV"
     VH = "VH"
     MODEL = "MODEL"
-    UNITS = "UNITS"
     STRIDE = "STRIDE"
     MAX_NODATA = "MAX_NODATA"
-    DEVICE = "DEVICE"
     RESUME = "RESUME"
     OUTPUT = "OUTPUT"
     CONFIDENCE = "CONFIDENCE"
     PROBABILITIES = "PROBABILITIES"
     FILTERED = "FILTERED"
-
-    UNIT_CHOICES = (None, "linear", "db")
-    DEVICE_CHOICES = ("auto", "cpu", "cuda", "mps")
 
     def name(self):
         return "predict"
@@ -142,10 +158,7 @@ class PredictAlgorithm(_LczmapAlgorithm):
             self.MODEL, self.tr("Model checkpoint (default: $LCZMAP_MODEL, else the last model trained)"),
             behavior=QgsProcessingParameterFile.File, fileFilter="lczmap checkpoints (*.safetensors)",
             optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.UNITS, self.tr("Units of the intensity bands"),
-            options=[self.tr("From the file (else linear)"), self.tr("Linear power"), self.tr("dB")],
-            defaultValue=0))
+        self._add_units()
         defaults = _predict_defaults()
         self.addParameter(QgsProcessingParameterNumber(
             self.STRIDE, self.tr("Output pixel size, in input pixels (10 = 100 m)"),
@@ -154,8 +167,7 @@ class PredictAlgorithm(_LczmapAlgorithm):
             self.MAX_NODATA, self.tr("Largest nodata share of a window that is still classified"),
             type=QgsProcessingParameterNumber.Double, defaultValue=defaults["max_nodata"], minValue=0.0,
             maxValue=1.0)))
-        self.addParameter(_advanced(QgsProcessingParameterEnum(
-            self.DEVICE, self.tr("Compute device"), options=list(self.DEVICE_CHOICES), defaultValue=0)))
+        self._add_device()
         self.addParameter(_advanced(QgsProcessingParameterBoolean(
             self.RESUME, self.tr("Continue an interrupted run"), False)))
         self._add_overwrite()
@@ -181,10 +193,10 @@ class PredictAlgorithm(_LczmapAlgorithm):
             from lczmap.predict import PredictOptions, predict_scene
 
             options = PredictOptions(
-                units=self.UNIT_CHOICES[self.parameterAsEnum(parameters, self.UNITS, context)],
+                units=self._units(parameters, context),
                 stride=self.parameterAsInt(parameters, self.STRIDE, context),
                 max_nodata=self.parameterAsDouble(parameters, self.MAX_NODATA, context),
-                device=self.DEVICE_CHOICES[self.parameterAsEnum(parameters, self.DEVICE, context)],
+                device=self._device(parameters, context),
                 resume=self.parameterAsBoolean(parameters, self.RESUME, context),
                 overwrite=self._overwrite(parameters, context),
             )
