@@ -73,16 +73,22 @@ def _train_options(ctx, param, values):
 @click.option("--connect-timeout", type=float, default=DEFAULT_CONNECT_TIMEOUT, show_default=True, metavar="SECONDS",
               help="Give up on --scheduler when it does not answer within this time.")
 @click.option("--workers", type=int, default=None,
-              help="Worker processes of the local cluster. Default: one per core, or one per GPU.")
+              help="Worker processes of the local cluster (torch threads: cores / workers each). "
+                   "Default: one per core, or --cells-per-gpu per GPU.")
+@click.option("--cells-per-gpu", type=click.IntRange(min=1), default=None, metavar="N",
+              help="Cells sharing one GPU of the local cluster. Default: as many as fit in its memory, "
+                   "at most its share of the CPU cores. Ignored without GPUs.")
 @device_opt
 @click.option("--format", "table_format", type=click.Choice(TABLE_FORMATS), default=TABLE_FORMATS[0], show_default=True,
               help="Results table format (results.csv is always written; parquet adds results.parquet).")
 @click.option("--retry-failed/--keep-failed", default=True, show_default=True,
               help="Run cells that failed in an earlier run again, or keep their error rows.")
-@click.option("--dry-run", is_flag=True, default=False, help="List the cells and their state; run nothing.")
+@click.option("--dry-run", is_flag=True, default=False,
+              help="List the cells and their state, and the EO stages they share; run nothing.")
 @click.pass_context
 def study(ctx, spec_or_data, out, data, cache, split, method, classes, labels, norm, supcon, seeds, seed,
-          train_options, quick, scheduler, connect_timeout, workers, device, table_format, retry_failed, dry_run) -> None:
+          train_options, quick, scheduler, connect_timeout, workers, cells_per_gpu, device, table_format, retry_failed,
+          dry_run) -> None:
     """Run the paper's grid: methods x class settings x labelled SAR x norm x SupCon x seeds.
 
     Each cell trains once and is tested once; results go to OUT/results.csv, the mean and standard
@@ -136,9 +142,20 @@ def study(ctx, spec_or_data, out, data, cache, split, method, classes, labels, n
         counts = {s: sum(1 for _, st in cells if st == s) for s in ("done", "failed", "todo")}
         to_run = counts["todo"] + (counts["failed"] if retry_failed else 0)
         click.echo(f"{len(cells)} cells: {counts['done']} done, {counts['failed']} failed, {to_run} to run")
+        stages = lib.plan_eo_stages(spec, out, retry_failed=retry_failed)
+        if stages:
+            click.echo(f"EO stages the cells share (each trained once, in {out / lib.EO_FOLDER}):")
+            for sid, state, users in stages:
+                click.echo(f"{sid}  {state:<6}  {lib.describe_eo_stage(users[0])}: {len(users)} cells "
+                           f"({', '.join(c.cell_id for c in users)})")
+            n = {s: sum(1 for _, st, _ in stages if st == s) for s in ("done", "todo", "unused")}
+            sharing = sum(len(u) for _, _, u in stages)
+            click.echo(f"{len(stages)} EO stages for {sharing} cells: {n['done']} done, {n['todo']} to train"
+                       + (f", {n['unused']} not needed" if n["unused"] else ""))
         return
     result = lib.run_study(spec, out, scheduler=scheduler, workers=workers, retry_failed=retry_failed,
-                           table_format=table_format, progress=progress_factory(ctx), connect_timeout=connect_timeout)
+                           table_format=table_format, progress=progress_factory(ctx), connect_timeout=connect_timeout,
+                           cells_per_gpu=cells_per_gpu)
     click.echo(f"{result.cells} cells: {result.ran} run, {result.skipped} finished earlier, "
                f"{result.failed} failed ({result.seconds:.0f} s)")
     click.echo(f"results: {result.table}")

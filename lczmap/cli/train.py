@@ -14,7 +14,7 @@ from ..classes import CLASS_SETTINGS
 from ..data.fewshot import parse_budget
 from ..errors import ConfigError
 from ..models import NORMS
-from ..train.config import METHODS, TrainConfig
+from ..train.config import DEVICE_DATA, METHODS, TrainConfig
 from .options import batch_size_opt, device_opt, overwrite_opt, progress_factory, seed_opt
 
 #: ``lczmap train``'s defaults: TrainConfig's (one home; the option help shows them).
@@ -72,12 +72,17 @@ def _option(*decls, field: str | None = None, **kw):
 @_option("--val-split", help="Split for per-epoch validation accuracy ('none' to skip).")
 @click.option("--cache", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Cache from `lczmap prepare` (used when it holds the band sets).")
+@click.option("--eo-checkpoint", type=click.Path(path_type=Path, dir_okay=False), default=None,
+              help="Start the SAR stage from this trained EO stage (a study's eo/ file) instead of training "
+                   "the EO stage; its EO options must be this run's. Same checkpoint as training it here.")
 @device_opt
 @_option("--amp/--no-amp", help="Mixed precision on CUDA.")
+@_option("--device-data", type=click.Choice(DEVICE_DATA),
+         help="Keep the training patches on the device (auto: when they fit in half its free memory).")
 @click.option("--resume", is_flag=True, default=False, help="Continue an interrupted run with the same options.")
 @overwrite_opt
 @click.pass_context
-def train(ctx, data, out, batch_size, cache, resume, overwrite, **options) -> None:
+def train(ctx, data, out, batch_size, cache, resume, overwrite, eo_checkpoint, **options) -> None:
     """Train a SAR land-use model on So2Sat DATA (folder or .h5) and write a checkpoint.
 
     Also writes OUT's .metrics.csv (per epoch), .curve.png (learning curves) and, with
@@ -94,7 +99,7 @@ def train(ctx, data, out, batch_size, cache, resume, overwrite, **options) -> No
         options["batch_size"] = batch_size
     try:  # TrainConfig is the one validator; its messages name the options
         config = TrainConfig(data=None if data is None else str(data), cache=None if cache is None else str(cache),
-                             **options)
+                             eo_checkpoint=None if eo_checkpoint is None else str(eo_checkpoint), **options)
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None
     if out is None:

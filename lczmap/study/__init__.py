@@ -5,8 +5,11 @@ setting, labelled-SAR budget, normalisation, SupCon choice and seed, plus fixed 
 trained once and tested once on the test split. The package along its seams:
 
 - :mod:`~lczmap.study.spec`: axes, grids, cells, spec files (TOML/YAML/JSON), the ``--quick`` preset
-- :mod:`~lczmap.study.run`: the study folder, its lock and manifest, resume, cells as dask tasks
-- :mod:`~lczmap.study.cluster`: the local dask cluster (one GPU per worker) or a running scheduler
+- :mod:`~lczmap.study.run`: the study folder, its lock and manifest, resume, shared EO stages,
+  cells as dask tasks
+- :mod:`~lczmap.study.tasks`: what runs on the workers: a cell (:func:`run_cell`), a shared EO stage
+- :mod:`~lczmap.study.cluster`: the local dask cluster (cells per GPU, torch threads per worker)
+  or a running scheduler
 - :mod:`~lczmap.study.results`: the results table, mean and standard error over seeds, summary
 - :mod:`~lczmap.study.figures`: the paper's three figures
 
@@ -20,7 +23,7 @@ from typing import TYPE_CHECKING
 
 from .figures import make_figures, plot_figures
 from .results import TABLE_FORMATS, aggregate, read_results, standard_error, summary_markdown
-from .run import LOCK_NAME, StudyResult, plan, report, run_cell, run_study
+from .run import EO_FOLDER, LOCK_NAME, StudyResult, plan, plan_eo_stages, report, run_cell, run_study
 from .spec import (
     AXES,
     AXIS_NAMES,
@@ -31,6 +34,7 @@ from .spec import (
     Cell,
     StudySpec,
     describe_cell,
+    describe_eo_stage,
     load_spec,
     parse_axis,
     parse_spec,
@@ -43,6 +47,7 @@ if TYPE_CHECKING:
 __all__ = [
     "AXES",
     "AXIS_NAMES",
+    "EO_FOLDER",
     "LOCK_NAME",
     "QUICK_SPEC",
     "QUICK_TWIN",
@@ -60,7 +65,9 @@ __all__ = [
     "read_results",
     "parse_axis",
     "plan",
+    "plan_eo_stages",
     "describe_cell",
+    "describe_eo_stage",
     "aggregate",
     "summary_markdown",
     "make_figures",

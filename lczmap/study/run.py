@@ -12,6 +12,7 @@ Outputs, all in the study folder ``out``::
     out/norm.png                  batch vs instance norm for finetune and swd
     out/supcon.png                SupCon vs none in the low-rise setting
     out/cells/<cell id>/          model.safetensors (+ .metrics.csv, .curve.png), eval/report.json, error.txt
+    out/eo/<EO stage id>.safetensors   each EO stage the cells share, trained once (error.txt beside a failed one)
 
 A study folder has one data set and one test split, and the cell id is a hash of the cell's full
 training configuration, so a rerun skips every cell whose row says ``ok``; failed cells are tried
@@ -19,20 +20,27 @@ again (``retry_failed``). A cell that raises is recorded with its error and does
 others. ``results.csv`` is rewritten (atomically) after every finished cell, so an interrupted
 study loses at most the cells that were running; those resume from their last finished epoch.
 
-Cells run as tasks on dask.distributed (:mod:`lczmap.study.cluster`): a local cluster of
-single-threaded worker processes by default, or the cluster at ``scheduler``.
+Shared EO stages: cells that differ only in method and labelled SAR budget have the same EO
+stage (:attr:`~lczmap.study.spec.Cell.eo_stage_id`). The study trains each EO stage its cells to
+run need once (:func:`lczmap.train.train_eo_stage`, a task of its own), and those cells start
+their SAR stage from it (``eo_checkpoint``): the same checkpoints, byte for byte, as training the
+EO stage in every cell. A rerun reuses the EO stages in ``out/eo``; a failed EO stage fails the
+cells that need it, with its error.
+
+Cells run as tasks on dask.distributed (:mod:`lczmap.study.cluster`): a local cluster of worker
+processes by default (one per core, or ``cells_per_gpu`` per GPU), or the cluster at
+``scheduler``. Each worker runs one task at a time with its share of the machine's cores as torch
+threads. Tasks carry priorities: EO stages first, then cells by their number of training steps,
+so that the last cells to finish are short.
 """
 
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import json
 import logging
 import os
-import socket
 import time
-import traceback
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -40,104 +48,21 @@ from typing import Any
 
 from .. import __version__
 from .._io import atomic_path
-from ..errors import ConfigError, LczmapError, MissingDependencyError, StudyError
+from ..errors import ConfigError, MissingDependencyError, StudyError
 from ..predict.cluster import DEFAULT_CONNECT_TIMEOUT, check_connect_timeout, check_scheduler, connect_scheduler
 from .figures import plot_figures
 from .results import TABLE_FORMATS, _write_table, aggregate, read_results, summary_markdown
 from .spec import Cell, StudySpec, _train_fields, describe_cell, study_folder
+from .tasks import _cell_task, _eo_task, _failed_row, _first_line, run_cell
 
-__all__ = ["LOCK_NAME", "StudyResult", "plan", "report", "run_cell", "run_study"]
+__all__ = ["LOCK_NAME", "EO_FOLDER", "StudyResult", "plan", "plan_eo_stages", "report", "run_cell", "run_study"]
 
 log = logging.getLogger(__name__)
 
 #: The lock file of a running study, in its folder.
 LOCK_NAME = ".study.lock"
-
-
-# --- one cell ---------------------------------------------------------------------------------------
-
-
-def _first_line(exc: BaseException) -> str:
-    text = str(exc).strip()
-    return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
-
-
-def run_cell(cell: Cell, data, cache, cell_dir: str | os.PathLike, split: str, device: str = "auto",
-             threads: int = 1) -> dict:
-    """Train and test one cell; never raises. Returns its results row (``status`` ``ok`` or ``failed``).
-
-    Writes ``cell_dir/model.safetensors`` (+ training curves) and ``cell_dir/eval/``; a checkpoint
-    left by an earlier run is tested without training again, an interrupted training resumes.
-    """
-    import torch
-
-    from ..checkpoint import load_checkpoint
-    from ..evaluate import evaluate
-    from ..train import train
-
-    t0 = time.perf_counter()
-    cell_dir = Path(cell_dir)
-    row: dict = {"cell_id": cell.cell_id, **cell.axes(), "split": split, "worker": socket.gethostname()}
-    error_file = cell_dir / "error.txt"
-    try:
-        torch.set_num_threads(max(1, int(threads)))
-        cell_dir.mkdir(parents=True, exist_ok=True)
-        error_file.unlink(missing_ok=True)
-        config = cell.config(data, cache, device)
-        checkpoint = cell_dir / "model.safetensors"
-        ckpt = None
-        if checkpoint.is_file():
-            try:
-                ckpt = load_checkpoint(checkpoint)
-            except LczmapError as exc:
-                log.warning("retraining cell %s: %s", cell.cell_id, exc)
-        if ckpt is None:
-            # the cell folder is the study's own: a stale partial output is replaced, an
-            # interrupted training (model.resume.pt) continues
-            result = train(config, checkpoint, overwrite=True, resume=True, record_last=False)
-            ckpt = load_checkpoint(result.checkpoint)
-        train_seconds = float(ckpt.meta.get("metrics", {}).get("seconds", time.perf_counter() - t0))
-        t1 = time.perf_counter()
-        rep = evaluate(ckpt, data, split=split, cache=cache, out_dir=cell_dir / "eval",
-                       device="cpu" if device == "auto" and not torch.cuda.is_available() else device,
-                       overwrite=True)
-        eval_seconds = time.perf_counter() - t1
-        row.update(
-            status="ok",
-            error="",
-            accuracy=rep["overall_accuracy"],
-            kappa=rep["kappa"],
-            macro_f1=rep["macro_f1"],
-            n_test=rep["n"],
-            train_seconds=round(train_seconds, 2),
-            eval_seconds=round(eval_seconds, 2),
-            seconds=round(train_seconds + eval_seconds, 2),
-            checkpoint=str(checkpoint),
-            report=str(cell_dir / "eval" / "report.json"),
-        )
-    except Exception as exc:  # a failed cell is recorded, never fatal to the study
-        row.update(status="failed", error=_first_line(exc), seconds=round(time.perf_counter() - t0, 2))
-        try:
-            with atomic_path(error_file, overwrite=True) as tmp:
-                tmp.write_text(traceback.format_exc())
-        except OSError:
-            pass
-    row["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
-    return row
-
-
-def _cell_task(cell: Cell, data, cache, cell_dir: str, split: str, device: str) -> dict:
-    """The dask task: :func:`run_cell` (one torch thread per worker) with the worker's name recorded."""
-    row = run_cell(cell, data, cache, cell_dir, split, device)
-    try:
-        from distributed import get_worker
-
-        row["worker"] = f"{socket.gethostname()}/{get_worker().name}"
-    except Exception:  # not on a dask worker
-        pass
-    return row
-
-
+#: The folder of the shared EO stages, in the study folder.
+EO_FOLDER = "eo"
 
 
 # --- the study ---------------------------------------------------------------------------------------
@@ -158,9 +83,10 @@ class StudyResult:
     seconds: float
 
 
-def _check_data(spec: StudySpec, cells: list[Cell]) -> str:
+def _check_data(spec: StudySpec, cells: list[Cell]) -> tuple[str, dict[str, int]]:
     """Open the data, find the test split and check that every class setting has patches in the
-    training and test splits. Returns the test split. Raises before any cell runs."""
+    training and test splits. Returns the test split and the training patches of each class
+    setting. Raises before any cell runs."""
     from ..data import open_patches, select_classes
     from ..data.so2sat import open_so2sat
 
@@ -171,15 +97,17 @@ def _check_data(spec: StudySpec, cells: list[Cell]) -> str:
     for name in ("training", split):
         so2sat.split(name)  # DataError naming the split when it is missing
     sar_bands = spec.train.get("sar_bands", _train_fields()["sar_bands"])
+    sizes: dict[str, int] = {}
     for name in ("training", split):
         labels = open_patches(spec.data, name, sar_bands, spec.cache).labels
         for setting in sorted({c.classes for c in cells}):
             positions, _ = select_classes(labels, setting, name)
             if name == "training":
+                sizes[setting] = len(positions)
                 for b in sorted({c.labels for c in cells if c.classes == setting and isinstance(c.labels, int)}):
                     if b > len(positions):
                         log.warning("labels %d > the %d %s training patches: those cells will fail", b, len(positions), setting)
-    return split
+    return split, sizes
 
 
 def _prepare_out(out: Path, spec: StudySpec, split: str) -> None:
@@ -228,16 +156,20 @@ def run_study(
     table_format: str = "csv",
     progress: Callable | None = None,
     connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    cells_per_gpu: int | None = None,
 ) -> StudyResult:
     """Run every unfinished cell of ``spec`` on dask and write the table, summary and figures to ``out``.
 
     ``scheduler``: a dask.distributed address (``tcp://host:8786``) or Client; default a local
-    cluster of ``workers`` single-threaded processes (default: one per core, or one per GPU).
+    cluster of ``workers`` processes (default: one per core, or ``cells_per_gpu`` per GPU), each
+    with its share of the cores as torch threads.
     ``retry_failed``: run cells whose row says ``failed`` again (default) or keep their rows.
     ``table_format``: ``csv`` (always written) or ``parquet`` (``results.parquet`` too).
     ``progress``: ``(total=, desc=) -> tqdm-like`` or None. ``connect_timeout``: seconds to wait
-    for ``scheduler``. Everything in the spec, the scheduler's address, the data and the study
-    folder is checked before any cell runs.
+    for ``scheduler``. ``cells_per_gpu``: cells that share one GPU of a local cluster (default:
+    as many as fit in its memory, at most its share of the cores; ignored without GPUs).
+    Everything in the spec, the scheduler's address, the data and the study folder is checked
+    before any cell runs.
     """
     t0 = time.perf_counter()
     spec = spec.check()
@@ -252,23 +184,53 @@ def run_study(
         raise ConfigError(f"--workers {workers} (workers={workers}) must be at least 1")
     scheduler = check_scheduler(scheduler)
     connect_timeout = check_connect_timeout(connect_timeout)
+    from .cluster import check_cells_per_gpu
+
+    check_cells_per_gpu(cells_per_gpu)
     cells = spec.cells()
     data = str(Path(spec.data).resolve()) if spec.data else None
     cache = str(Path(spec.cache).resolve()) if spec.cache else None
     spec = replace(spec, data=data, cache=cache)
-    split = _check_data(spec, cells)
+    split, sizes = _check_data(spec, cells)
     out = Path(out)
     with contextlib.ExitStack() as stack:
         if scheduler is not None and not hasattr(scheduler, "submit"):  # reached before anything is written
             scheduler = stack.enter_context(connect_scheduler(scheduler, connect_timeout))
         _prepare_out(out, spec, split)
-        return _run_cells(spec, cells, out, split, data, cache, scheduler, workers, retry_failed, table_format,
-                          progress, connect_timeout, t0)
+        return _run_cells(spec, cells, out, split, sizes, data, cache, scheduler, workers, retry_failed, table_format,
+                          progress, connect_timeout, cells_per_gpu, t0)
 
 
-def _run_cells(spec: StudySpec, cells: list[Cell], out: Path, split: str, data: str | None, cache: str | None,
-               scheduler: Any, workers: int | None, retry_failed: bool, table_format: str,
-               progress: Callable | None, connect_timeout: float, t0: float) -> StudyResult:
+def _cost(cell: Cell, sizes: dict[str, int]) -> int:
+    """Training samples of the cell's SAR stage (its EO stage is shared): the order to start cells in."""
+    config = cell.config()
+    per_step = 3 if cell.method == "swd" else 1
+    return sizes.get(cell.classes, 1) * config.sar_epochs * per_step
+
+
+def _eo_cost(cell: Cell, sizes: dict[str, int]) -> int:
+    config = cell.config()
+    return sizes.get(cell.classes, 1) * config.eo_epochs * (2 if cell.supcon else 1)
+
+
+def _usable_eo_stage(path: Path, cell: Cell) -> bool:
+    """True when ``path`` is an EO stage with ``cell``'s EO options (else it is trained again)."""
+    if not path.is_file():
+        return False
+    from ..errors import ConfigError as _ConfigError
+    from ..train.eostage import read_eo_options
+
+    try:
+        return read_eo_options(path) == cell.config().eo_options()
+    except _ConfigError as exc:
+        log.warning("training the EO stage %s again: %s", path.stem, exc)
+        return False
+
+
+def _run_cells(spec: StudySpec, cells: list[Cell], out: Path, split: str, sizes: dict[str, int], data: str | None,
+               cache: str | None, scheduler: Any, workers: int | None, retry_failed: bool, table_format: str,
+               progress: Callable | None, connect_timeout: float, cells_per_gpu: int | None,
+               t0: float) -> StudyResult:
     """The cells not finished yet, then the table, summary and figures (see :func:`run_study`)."""
     with _lock(out):
         manifest = {"lczmap_version": __version__, "spec": spec.to_dict(), "split": split, "cells": len(cells)}
@@ -292,19 +254,47 @@ def _run_cells(spec: StudySpec, cells: list[Cell], out: Path, split: str, data: 
             return [rows[i] for i in ids if i in rows]
 
         if todo:
+            from ..train.data import run_device_bytes
             from .cluster import connect
 
-            client, cluster, gpu = connect(scheduler, spec, len(todo), workers, connect_timeout)
+            # the EO stages of the cells to train (a cell with a checkpoint is only tested)
+            eo_dir = out / EO_FOLDER
+            stages: dict[str, list[Cell]] = {}
+            for c in todo:
+                sid = c.eo_stage_id
+                if sid is not None and not (out / "cells" / c.cell_id / "model.safetensors").is_file():
+                    stages.setdefault(sid, []).append(c)
+            to_train = {sid: cs for sid, cs in stages.items() if not _usable_eo_stage(eo_dir / f"{sid}.safetensors", cs[0])}
+            log.info("study: %d shared EO stages, %d to train", len(stages), len(to_train))
+            cell_bytes = max((run_device_bytes(c.config(), sizes.get(c.classes, 0)) for c in todo), default=0)
+            run = connect(scheduler, spec, len(todo) + len(to_train), workers, connect_timeout,
+                          cells_per_gpu=cells_per_gpu, cell_bytes=cell_bytes)
+            client = run.client
             bar = progress(total=len(todo), desc="study cells") if progress else None
             try:
                 from distributed import as_completed
 
+                resources = {"GPU": 1} if run.gpu else None
+                eo_futures: dict[str, Any] = {}
+                for sid, cs in sorted(to_train.items(), key=lambda kv: -_eo_cost(kv[1][0], sizes)):
+                    eo_futures[sid] = client.submit(
+                        _eo_task, cs[0], data, cache, str((eo_dir / f"{sid}.safetensors").resolve()), spec.device,
+                        run.threads, key=f"lczmap-study-eo-{sid}-{os.urandom(4).hex()}", pure=False,
+                        resources=resources, priority=2**40 + _eo_cost(cs[0], sizes),
+                    )
                 futures, submitted = {}, []
-                for c in todo:
+                for c in sorted(todo, key=lambda c: -_cost(c, sizes)):
+                    sid = c.eo_stage_id
+                    eo: Any = None
+                    if sid in eo_futures:
+                        eo = eo_futures[sid]
+                    elif sid in stages:
+                        eo = str((eo_dir / f"{sid}.safetensors").resolve())
                     fut = client.submit(
                         _cell_task, c, data, cache, str((out / "cells" / c.cell_id).resolve()), split, spec.device,
+                        run.threads, eo,
                         key=f"lczmap-study-cell-{c.cell_id}-{os.urandom(4).hex()}", pure=False,
-                        resources={"GPU": 1} if gpu else None,
+                        resources=resources, priority=_cost(c, sizes),
                     )
                     futures[fut.key] = c
                     submitted.append(fut)
@@ -313,12 +303,12 @@ def _run_cells(spec: StudySpec, cells: list[Cell], out: Path, split: str, data: 
                     try:
                         row = fut.result()
                     except Exception as exc:  # the worker died (KilledWorker) or the task could not run
-                        row = {"cell_id": c.cell_id, **c.axes(), "split": split, "status": "failed",
-                               "error": _first_line(exc),
-                               "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
+                        row = _failed_row(c, split, _first_line(exc))
                     row.update(c.config(data, cache, spec.device).to_dict())
                     row["cell_id"] = c.cell_id  # the client's id is the record's (a worker may run other code)
                     row["labels"] = str(c.labels)
+                    sid = c.eo_stage_id
+                    row["eo_checkpoint"] = f"{EO_FOLDER}/{sid}.safetensors" if sid in stages else ""
                     for key in ("checkpoint", "report"):  # relative to the study folder, which may move
                         if row.get(key):
                             row[key] = os.path.relpath(row[key], out.resolve())
@@ -334,10 +324,7 @@ def _run_cells(spec: StudySpec, cells: list[Cell], out: Path, split: str, data: 
             finally:
                 if bar is not None:
                     bar.close()
-                if cluster is not None or not hasattr(scheduler, "submit"):
-                    client.close()
-                if cluster is not None:
-                    cluster.close()
+                run.close(own_client=not hasattr(scheduler, "submit"))
         table = _write_table(ordered(), out, table_format)
         written = report(out, figure_norm=spec.figure_norm, title=spec.title, cell_ids=list(by_id))
     failed_total = sum(1 for i in by_id if rows.get(i, {}).get("status") != "ok")
@@ -359,6 +346,32 @@ def plan(spec: StudySpec, out: str | os.PathLike | None = None) -> list[tuple[Ce
     for c in spec.cells():
         status = rows.get(c.cell_id)
         result.append((c, "done" if status == "ok" else "todo" if status is None else "failed"))
+    return result
+
+
+def plan_eo_stages(spec: StudySpec, out: str | os.PathLike | None = None,
+                   retry_failed: bool = True) -> list[tuple[str, str, list[Cell]]]:
+    """The EO stages the cells of ``spec`` share: ``(EO stage id, state, cells)`` in grid order,
+    state ``done`` (in ``out/eo`` already), ``todo`` (a cell to run needs it: it is trained once)
+    or ``unused`` (every cell that needs it is finished). Reads the results table and the EO
+    stages' headers only."""
+    states = dict((c.cell_id, s) for c, s in plan(spec, out))
+    runs = {"todo", "failed"} if retry_failed else {"todo"}
+    stages: dict[str, list[Cell]] = {}
+    for c in spec.cells():
+        sid = c.eo_stage_id
+        if sid is not None:
+            stages.setdefault(sid, []).append(c)
+    result = []
+    for sid, cs in stages.items():
+        path = None if out is None else Path(out) / EO_FOLDER / f"{sid}.safetensors"
+        if path is not None and _usable_eo_stage(path, cs[0]):
+            state = "done"
+        elif any(states[c.cell_id] in runs for c in cs):
+            state = "todo"
+        else:
+            state = "unused"
+        result.append((sid, state, cs))
     return result
 
 

@@ -6,7 +6,8 @@ normalisation, SupCon choice and seed, plus fixed training options). The cells o
 any extra grids (``[[extra]]``), each the Cartesian product of its axes, with the axes an extra
 grid leaves out taken from the base grid. An axis left out of the base grid takes the paper's
 values (:data:`AXES`). ``sar-only`` has no EO stage, so SupCon-on cells of ``sar-only`` are left
-out of every grid.
+out of every grid. Cells that differ only in method (``finetune``, ``swd``) and labelled SAR
+budget have the same EO stage (:attr:`Cell.eo_stage_id`), which the study trains once.
 
 The cell id is a hash of the cell's full training configuration (:meth:`TrainConfig.fingerprint`),
 so a study folder knows which cells it has finished. Importing this module loads no torch, pandas
@@ -37,6 +38,7 @@ __all__ = [
     "Cell",
     "StudySpec",
     "describe_cell",
+    "describe_eo_stage",
     "load_spec",
     "parse_axis",
     "parse_spec",
@@ -60,8 +62,9 @@ AXIS_NAMES: tuple[str, ...] = tuple(AXES)
 SPEC_SUFFIXES = (".toml", ".yaml", ".yml", ".json")
 #: Keys a spec may hold at its top level.
 SPEC_KEYS = ("title", "data", "cache", "split", "device", "workers", "figure_norm", "grid", "extra", "train")
-#: TrainConfig fields a spec may not set in ``[train]``: the axes and the runtime fields.
-_NOT_TRAIN = frozenset(AXIS_NAMES) | {"data", "cache", "device"}
+#: TrainConfig fields a spec may not set in ``[train]``: the axes and the runtime fields (the
+#: study shares EO stages between its cells itself).
+_NOT_TRAIN = frozenset(AXIS_NAMES) | {"data", "cache", "device", "eo_checkpoint"}
 
 #: Twin the ``--quick`` preset writes when it is given no data.
 QUICK_TWIN: dict[str, Any] = {"n_train": 2000, "n_val": 100, "n_test": 600, "seed": 0}
@@ -219,6 +222,9 @@ def _parse_train(table, where: str = "[train]") -> dict:
             raise ConfigError(f"{where}: {key!r} is an axis of the grid: set it in [grid] (or on the command line)")
         if key in ("data", "cache", "device"):
             raise ConfigError(f"{where}: {key!r} is not a training option here: set it at the top of the spec")
+        if key == "eo_checkpoint":
+            raise ConfigError(f"{where}: 'eo_checkpoint' is not a study option: the study trains each EO stage "
+                              "once and shares it between its cells itself")
         if key not in known:
             options = ", ".join(sorted(k for k in known if k not in _NOT_TRAIN))
             raise ConfigError(f"{where}: unknown training option {key!r}: use one of {options}")
@@ -258,6 +264,13 @@ class Cell:
         """Stable id: a hash of the full training configuration (the test split is the study folder's)."""
         payload = json.dumps(self.config().fingerprint(), sort_keys=True, default=str)
         return hashlib.sha1(payload.encode()).hexdigest()[:12]
+
+    @property
+    def eo_stage_id(self) -> str | None:
+        """Id of the cell's EO stage (:attr:`lczmap.train.TrainConfig.eo_stage_id`: equal for every
+        cell with the same class setting, norm, SupCon, seed and EO options), None without one."""
+        config = self.config()
+        return config.eo_stage_id if config.has_eo_stage else None
 
 
 @dataclass
@@ -461,6 +474,11 @@ def study_folder(out: str | os.PathLike) -> Path:
         raise OutputError(f"cannot create the study folder {out} ({exc.strerror}): choose another --out") from None
     check_output(out / "study.json", overwrite=True)  # OutputError when the folder is not writable
     return out
+
+
+def describe_eo_stage(c: Cell) -> str:
+    """``"lowrise, instance norm, SupCon off, seed 0"``: what the cells sharing ``c``'s EO stage share."""
+    return f"{c.classes}, {c.norm} norm, SupCon {'on' if c.supcon else 'off'}, seed {c.seed}"
 
 
 def describe_cell(c: Cell) -> str:

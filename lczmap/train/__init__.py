@@ -14,13 +14,20 @@ Methods (``TrainConfig.method``):
     ``CE(EO) + CE(labelled SAR) + lambda * SWD(EO, all SAR) + eta * mean_j SWD(EO_j, labelled SAR_j)``.
     The EO encoder keeps training in stage 2 unless ``freeze_eo``.
 
+Shared EO stages: the EO stage depends only on :data:`EO_OPTIONS` (class setting, norm, SupCon,
+seed and the EO stage's own options), not on the method or the labelled SAR budget.
+:func:`train_eo_stage` trains it alone into a file and ``eo_checkpoint`` starts a run's SAR stage
+from such a file: the stages share no random state, so the run writes the same checkpoint, byte
+for byte, as one that trains the EO stage itself. The study trains each EO stage once this way.
+
 ``supcon`` adds Khosla et al.'s supervised contrastive loss (on the projection head, over two
 augmented views of each EO patch) to the EO stage.
 
 Data: EO and SAR come from the same So2Sat training split (paired patches). The labelled SAR set
 is ``labels`` patches drawn by :func:`lczmap.data.draw_budget` (seeded, stratified); the rest of
 the SAR patches of the class setting form the unlabelled pool, used only by position (their
-labels are never read for SAR). Patches are loaded into memory once, as float32.
+labels are never read for SAR). Patches are loaded into memory once, as float32, and kept on the
+device when they fit (``device_data``): batches are then gathered and augmented there.
 
 Schedules: an EO epoch is one pass over the EO patches; a SAR-stage epoch is
 ``ceil(n_sar / batch)`` steps, ``n_sar`` the SAR pool (labelled + unlabelled), for every method,
@@ -37,7 +44,8 @@ each optimiser step, as DistributedDataParallel does; rank 0 writes the outputs.
 
 Modules: :mod:`~lczmap.train.config` (:class:`TrainConfig`, :data:`METHODS`, :func:`output_paths`),
 :mod:`~lczmap.train.data` (loading the patches, statistics, :func:`augment`),
-:mod:`~lczmap.train.stages` (one epoch of each stage), :mod:`~lczmap.train.distributed`
+:mod:`~lczmap.train.stages` (one epoch of each stage), :mod:`~lczmap.train.eostage` (a trained
+EO stage as a file), :mod:`~lczmap.train.distributed`
 (``torchrun`` process group, gradient average), :mod:`~lczmap.train.records` (CSV, learning
 curve, TensorBoard), :mod:`~lczmap.train.resume` (resume state) and
 :mod:`~lczmap.train.runner` (:func:`train`, also named :func:`train_model`).
@@ -48,27 +56,33 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 from ..models import NORMS, Norm
-from .config import METHODS, Method, TrainConfig, TrainResult, output_paths
+from .config import DEVICE_DATA, EO_OPTIONS, METHODS, Method, TrainConfig, TrainResult, output_paths
 
 if TYPE_CHECKING:
     from .data import augment
-    from .runner import train, train_model
+    from .eostage import load_eo_stage
+    from .runner import train, train_eo_stage, train_model
 
 __all__ = [
     "Method",
     "METHODS",
+    "DEVICE_DATA",
+    "EO_OPTIONS",
     "Norm",
     "NORMS",
     "TrainConfig",
     "TrainResult",
     "train",
     "train_model",
+    "train_eo_stage",
+    "load_eo_stage",
     "output_paths",
     "augment",
 ]
 
 #: Names imported on first use, so that the configuration and its choices load without torch.
-_LAZY = {"train": "runner", "train_model": "runner", "augment": "data"}
+_LAZY = {"train": "runner", "train_model": "runner", "train_eo_stage": "runner", "load_eo_stage": "eostage",
+         "augment": "data"}
 
 
 def __getattr__(name: str) -> Any:

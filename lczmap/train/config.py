@@ -3,6 +3,8 @@ method choices, the run's result and the files it writes."""
 
 from __future__ import annotations
 
+import hashlib
+import json
 import os
 from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
@@ -15,11 +17,27 @@ from ..data.fewshot import parse_budget
 from ..errors import ConfigError
 from ..models import DEFAULT_ARCHITECTURE, Architecture, check_norm
 
-__all__ = ["Method", "METHODS", "TrainConfig", "TrainResult", "output_paths"]
+__all__ = ["Method", "METHODS", "DEVICE_DATA", "EO_OPTIONS", "TrainConfig", "TrainResult", "output_paths"]
 
 Method = Literal["sar-only", "finetune", "swd"]
 #: Training methods (``--method``).
 METHODS: tuple[str, ...] = get_args(Method)
+
+#: Where a run keeps its patches (``--device-data``): ``auto`` on the device when they fit in
+#: :data:`lczmap.train.data.DEVICE_DATA_SHARE` of its free memory, ``on`` always, ``off`` in host
+#: memory (batches copied to the device step by step).
+DEVICE_DATA: tuple[str, ...] = ("auto", "on", "off")
+
+#: The fields that define the EO stage: two runs equal in these train the same EO stage (same
+#: weights, same EO rows of the history), whatever their method or labelled SAR budget.
+#: ``sar_bands`` is one because the SAR encoder's channel count decides the random initialisation
+#: of the layers built after it (the classifier); ``val_split`` and ``val_max`` give the EO
+#: epochs' validation accuracy.
+EO_OPTIONS: tuple[str, ...] = (
+    "classes", "seed", "eo_bands", "sar_bands", "norm", "supcon", "supcon_weight", "temperature",
+    "eo_epochs", "eo_lr", "weight_decay", "batch_size", "augment", "width", "depth", "blocks",
+    "embedding", "projection", "val_split", "val_max",
+)
 
 #: Fields whose ``lczmap train`` option is not ``--`` + the field name with dashes.
 _CLI_NAMES = {"swd_lambda": "--lambda", "swd_eta": "--eta"}
@@ -80,9 +98,15 @@ class TrainConfig:
     cache: str | None = None
     device: str = "auto"
     amp: bool = True
+    eo_checkpoint: str | None = None
+    device_data: str = "auto"
 
-    #: fields that do not change the result; a resumed run may differ in these
-    RUNTIME: ClassVar[tuple[str, ...]] = ("device", "amp", "data", "cache")
+    #: fields that do not change the result; a resumed run may differ in these (``eo_checkpoint``
+    #: holds an EO stage trained with this run's EO options: the same weights as training it here)
+    RUNTIME: ClassVar[tuple[str, ...]] = ("device", "amp", "data", "cache", "eo_checkpoint", "device_data")
+    #: runtime fields the checkpoint does not record: how the run was computed, not what it is (a
+    #: run with a shared EO stage or data on the device writes the same file as one without)
+    UNRECORDED: ClassVar[tuple[str, ...]] = ("eo_checkpoint", "device_data")
 
     def __post_init__(self) -> None:
         if isinstance(self.val_split, str) and self.val_split.strip().lower() in ("", "none"):
@@ -108,6 +132,14 @@ class TrainConfig:
         if self.supcon and self.method == "sar-only":
             raise ConfigError("--supcon applies to the EO stage, which sar-only does not have: drop --supcon")
         check_device(self.device)
+        if self.device_data not in DEVICE_DATA:
+            raise ConfigError(f"--device-data {self.device_data!r}: choose {', '.join(DEVICE_DATA)}")
+        if self.eo_checkpoint is not None:
+            if not self.has_eo_stage:
+                raise ConfigError(f"--eo-checkpoint applies to the EO stage, which {self.method}"
+                                  f"{'' if self.method == 'sar-only' else ' with --eo-epochs 0'} does not have: "
+                                  "drop --eo-checkpoint")
+            object.__setattr__(self, "eo_checkpoint", str(self.eo_checkpoint))
         _ = self.architecture  # validates
 
     def check(self) -> TrainConfig:
@@ -118,11 +150,36 @@ class TrainConfig:
     def architecture(self) -> Architecture:
         return Architecture(self.width, self.depth, self.blocks, self.embedding, self.projection)
 
+    @property
+    def has_eo_stage(self) -> bool:
+        """True when the run trains an EO stage (not sar-only, at least one EO epoch)."""
+        return self.method != "sar-only" and self.eo_epochs > 0
+
+    def eo_options(self) -> dict:
+        """The options that define the EO stage (:data:`EO_OPTIONS`)."""
+        return {k: getattr(self, k) for k in EO_OPTIONS}
+
+    @property
+    def eo_stage_id(self) -> str:
+        """Stable id of the EO stage: a hash of :meth:`eo_options` (equal ids, equal EO stages)."""
+        payload = json.dumps(self.eo_options(), sort_keys=True, default=str)
+        return hashlib.sha1(payload.encode()).hexdigest()[:12]
+
+    def eo_config(self) -> TrainConfig:
+        """The run that trains only this run's EO stage: its EO options and runtime fields, every
+        other field at its default (``finetune``), so that all runs sharing the stage agree on it."""
+        keep = {k: getattr(self, k) for k in (*EO_OPTIONS, "data", "cache", "device", "amp", "device_data")}
+        return TrainConfig(**{**keep, "method": "finetune"})
+
     def to_dict(self) -> dict:
         data = asdict(self)
         data["data"] = None if self.data is None else str(self.data)
         data["cache"] = None if self.cache is None else str(self.cache)
         return data
+
+    def recorded(self) -> dict:
+        """:meth:`to_dict` less :attr:`UNRECORDED`: the configuration a checkpoint records."""
+        return {k: v for k, v in self.to_dict().items() if k not in self.UNRECORDED}
 
     def fingerprint(self) -> dict:
         """The fields that determine the result (for checking a resume)."""

@@ -1,6 +1,7 @@
 """The run: :func:`train` checks the outputs, loads the data, builds the Y-network, runs the EO
-and SAR stages epoch by epoch (recording and saving the resume state after each), and writes the
-checkpoint, the CSV and the learning curve."""
+stage (or loads it from ``eo_checkpoint``) and the SAR stage epoch by epoch (recording and saving
+the resume state after each), and writes the checkpoint, the CSV and the learning curve.
+:func:`train_eo_stage` trains the EO stage alone and writes it for runs to share."""
 
 from __future__ import annotations
 
@@ -21,13 +22,14 @@ from ..checkpoint import record_last_checkpoint, save_checkpoint
 from ..errors import ConfigError, OutputExistsError, TrainingError
 from ..models.networks import YNet
 from .config import TrainConfig, TrainResult, output_paths
-from .data import load_training_data
+from .data import TrainData, load_training_data
 from .distributed import DistInfo, barrier, setup_distributed, teardown_distributed
+from .eostage import EoStage, load_eo_stage, save_eo_stage
 from .records import TIMING_METRICS, open_tensorboard, plot_curve, summarize_history, write_csv
 from .resume import load_state, save_state
 from .stages import StageRunner, make_optimizer
 
-__all__ = ["train", "train_model"]
+__all__ = ["train", "train_model", "train_eo_stage"]
 
 log = logging.getLogger(__name__)
 
@@ -47,7 +49,10 @@ def train(
 
     ``progress``: ``(total=, desc=) -> tqdm-like`` or None. ``record_last``: record ``out`` as the
     last trained checkpoint, the model ``lczmap predict`` and ``evaluate`` use when none is named
-    (the study turns this off for its cells). Returns a :class:`TrainResult`.
+    (the study turns this off for its cells). With ``config.eo_checkpoint`` (a file from
+    :func:`train_eo_stage`, trained with the same EO options) the run starts its SAR stage from it
+    and writes the checkpoint it would have written training the EO stage itself. Returns a
+    :class:`TrainResult`.
     """
     cfg = config.check()
     paths = output_paths(out)
@@ -125,20 +130,24 @@ def _train(
     for key in ("checkpoint",) if state is not None else ("checkpoint", "csv", "curve"):
         check_output(paths[key], overwrite or finished)
 
+    eo_stage = load_eo_stage(cfg.eo_checkpoint, cfg) if cfg.eo_checkpoint is not None else None
+    if eo_stage is not None and state is not None and state["stage"] == "eo":
+        log.info("the EO stage comes from %s: the interrupted EO epochs are not needed", cfg.eo_checkpoint)
+        state = None
     if dist_info.world > 1 and cfg.device in ("auto", "cuda") and torch.cuda.is_available():
         device = torch.device("cuda", dist_info.local_rank)
     else:
         device = resolve_device(cfg.device)
-    data = load_training_data(cfg, progress if dist_info.main else None)
+    # finetune with a trained EO stage never reads an EO patch; swd draws EO batches in its SAR stage
+    read_eo = cfg.method == "swd" or (cfg.method == "finetune" and eo_stage is None)
+    data = load_training_data(cfg, progress if dist_info.main else None, eo=read_eo)
+    if eo_stage is not None:
+        _check_eo_data(eo_stage, data)
+    eo_stats = data.eo_stats if eo_stage is None else eo_stage.eo_stats
 
-    torch.manual_seed(cfg.seed)
     arch = cfg.architecture
     eo_set, sar_set = band_set(cfg.eo_bands, "eo"), band_set(cfg.sar_bands, "sar")
-    net = YNet(eo_set.n_channels, sar_set.n_channels, len(data.codes), cfg.norm, arch)
-    net.sar_encoder.standardize.set_stats(*data.sar_stats)
-    if data.eo_stats is not None:
-        net.eo_encoder.standardize.set_stats(*data.eo_stats)
-    net.to(device)
+    net = _build_net(cfg, data, eo_stats, device)
     runner = StageRunner(cfg, data, dist_info, device, progress)
 
     history: list[dict] = []
@@ -150,16 +159,15 @@ def _train(
         elapsed0 = state["elapsed"]
         start_stage, start_epoch = state["stage"], state["epoch"] + 1
         log.info("resuming after %s stage epoch %d", start_stage.upper(), state["epoch"] + 1)
+    elif eo_stage is not None:
+        eo_stage.load_into(net)
+        history = [dict(row) for row in eo_stage.history]
+        log.info("EO stage from %s (%d epochs)", eo_stage.path, len(history))
     tb = open_tensorboard(paths["tensorboard"]) if dist_info.main else None
     t0 = time.perf_counter()
 
     def record(stage: str, epoch: int, stats: dict, seconds: float, network, optimizer) -> None:
-        row = {"stage": stage, "epoch": epoch + 1, **stats, "seconds": round(seconds, 3)}
-        row["samples_per_s"] = round(stats["samples"] / seconds, 1) if seconds > 0 else None
-        row["val_accuracy"] = runner.val_accuracy(network, stage) if dist_info.main else None
-        for k, v in list(row.items()):
-            if isinstance(v, float):
-                row[k] = round(v, 6)
+        row = _history_row(runner, stage, epoch, stats, seconds, network, dist_info.main)
         history.append(row)
         if dist_info.main:
             # the resume state first: the CSV of an interrupted run is rewritten from it on resume
@@ -178,18 +186,8 @@ def _train(
         barrier(dist_info)
 
     # Stage 1: EO
-    has_eo = cfg.method != "sar-only" and cfg.eo_epochs > 0
-    if has_eo and start_stage == "eo":
-        eo_params = list(net.eo_encoder.parameters()) + list(net.classifier.parameters())
-        if cfg.supcon:
-            eo_params += list(net.projector.parameters())
-        opt = make_optimizer(eo_params, cfg.eo_lr, cfg.weight_decay)
-        if state is not None and state["stage"] == "eo":
-            opt.load_state_dict(state["optimizer"])
-        for epoch in range(start_epoch, cfg.eo_epochs):
-            t = time.perf_counter()
-            stats = runner.eo_epoch(net, opt, eo_params, epoch)
-            record("eo", epoch, stats, time.perf_counter() - t, net.eo_network(), opt)
+    if cfg.has_eo_stage and eo_stage is None and start_stage == "eo":
+        _eo_stage(cfg, net, runner, state, start_epoch, record)
         start_epoch = 0
 
     # Stage 2: SAR
@@ -206,6 +204,7 @@ def _train(
     opt = make_optimizer(sar_params, cfg.sar_lr, cfg.weight_decay)
     if sar_state is not None:
         opt.load_state_dict(sar_state["optimizer"])
+    runner.begin_stage()
     for epoch in range(start_epoch if sar_state is not None else 0, cfg.sar_epochs):
         t = time.perf_counter()
         stats = runner.sar_epoch(net, opt, sar_params, epoch)
@@ -218,29 +217,30 @@ def _train(
     per_class = torch.bincount(data.y_sar_lab, minlength=len(data.codes)).tolist()
     metrics["n_sar_labelled_per_lcz"] = {str(c): int(n) for c, n in zip(data.codes, per_class)}
     metrics["n_sar_unlabelled"] = data.n_unlabelled
-    metrics["n_eo"] = 0 if data.x_eo is None else len(data.x_eo)
+    metrics["n_eo"] = eo_stage.n_eo if eo_stage is not None else 0 if data.x_eo is None else len(data.x_eo)
     metrics["world_size"] = dist_info.world
     metrics["device"] = str(device)
     if tb is not None:
         tb.close()
     if not dist_info.main:
         return TrainResult(paths["checkpoint"], metrics, history)
+    sar_stats = _sar_stats(data)
     meta = {
         "method": cfg.method,
         "norm": cfg.norm,
         "eo_bands": eo_set.to_dict(),
         "sar_bands": sar_set.to_dict(),
-        "eo_mean": data.eo_stats[0] if data.eo_stats else None,
-        "eo_std": data.eo_stats[1] if data.eo_stats else None,
-        "sar_mean": data.sar_stats[0],
-        "sar_std": data.sar_stats[1],
+        "eo_mean": eo_stats[0] if eo_stats else None,
+        "eo_std": eo_stats[1] if eo_stats else None,
+        "sar_mean": sar_stats[0],
+        "sar_std": sar_stats[1],
         "classes": cfg.classes,
         "codes": list(data.codes),
         "patch_size": 32,
         "architecture": arch.to_dict(),
         "seed": cfg.seed,
         "labels": cfg.labels,
-        "config": cfg.to_dict(),
+        "config": cfg.recorded(),
         # timings go to the CSV and the result only: the same seed and options give the same file
         "metrics": {k: v for k, v in metrics.items() if k not in TIMING_METRICS},
     }
@@ -252,3 +252,90 @@ def _train(
         record_last_checkpoint(paths["checkpoint"])
     log.info("wrote %s", paths["checkpoint"])
     return TrainResult(paths["checkpoint"], metrics, history, paths["csv"], paths["curve"])
+
+
+def _sar_stats(data: TrainData) -> tuple[list, list]:
+    if data.sar_stats is None:
+        raise TrainingError("the SAR stage has no SAR statistics: this is a bug in lczmap")
+    return data.sar_stats
+
+
+def _build_net(cfg: TrainConfig, data: TrainData, eo_stats: tuple[list, list] | None, device: torch.device) -> YNet:
+    """The Y-network of ``cfg`` as initialised from its seed (the same with or without the SAR
+    data: the SAR statistics are buffers, set when there are some), with its input statistics."""
+    torch.manual_seed(cfg.seed)
+    eo_set, sar_set = band_set(cfg.eo_bands, "eo"), band_set(cfg.sar_bands, "sar")
+    net = YNet(eo_set.n_channels, sar_set.n_channels, len(data.codes), cfg.norm, cfg.architecture)
+    if data.sar_stats is not None:
+        net.sar_encoder.standardize.set_stats(*data.sar_stats)
+    if eo_stats is not None:
+        net.eo_encoder.standardize.set_stats(*eo_stats)
+    return net.to(device)
+
+
+def _history_row(runner: StageRunner, stage: str, epoch: int, stats: dict, seconds: float, network,
+                 main: bool) -> dict:
+    """One row of the history: the epoch's losses, timing and validation accuracy (6 decimals)."""
+    row = {"stage": stage, "epoch": epoch + 1, **stats, "seconds": round(seconds, 3)}
+    row["samples_per_s"] = round(stats["samples"] / seconds, 1) if seconds > 0 else None
+    row["val_accuracy"] = runner.val_accuracy(network, stage) if main else None
+    for k, v in list(row.items()):
+        if isinstance(v, float):
+            row[k] = round(v, 6)
+    return row
+
+
+def _eo_stage(cfg: TrainConfig, net: YNet, runner: StageRunner, state: dict | None, start_epoch: int,
+              record: Callable) -> None:
+    """The epochs of the EO stage from ``start_epoch``, each recorded by ``record``."""
+    eo_params = list(net.eo_encoder.parameters()) + list(net.classifier.parameters())
+    if cfg.supcon:
+        eo_params += list(net.projector.parameters())
+    opt = make_optimizer(eo_params, cfg.eo_lr, cfg.weight_decay)
+    if state is not None and state["stage"] == "eo":
+        opt.load_state_dict(state["optimizer"])
+    runner.begin_stage()
+    for epoch in range(start_epoch, cfg.eo_epochs):
+        t = time.perf_counter()
+        stats = runner.eo_epoch(net, opt, eo_params, epoch)
+        record("eo", epoch, stats, time.perf_counter() - t, net.eo_network(), opt)
+
+
+def _check_eo_data(stage: EoStage, data: TrainData) -> None:
+    """:class:`ConfigError` when the EO stage was trained on other patches than the run's."""
+    n = data.n_sar if data.x_eo is None else len(data.x_eo)  # the EO and SAR patches are paired
+    same = stage.n_eo == n and stage.codes == tuple(data.codes)
+    if same and data.eo_stats is not None:
+        same = [list(v) for v in data.eo_stats] == [list(v) for v in stage.eo_stats]
+    if not same:
+        raise ConfigError(f"--eo-checkpoint {stage.path} was trained on other data ({stage.n_eo} EO patches there, "
+                          f"{n} here, or other values): train the EO stage on this run's data or drop --eo-checkpoint")
+
+
+def train_eo_stage(config: TrainConfig, out: str | os.PathLike, overwrite: bool = False,
+                   progress: Callable | None = None) -> Path:
+    """Train the EO stage of ``config`` alone and write it to ``out`` (safetensors, with its EO
+    options, history rows and statistics), for runs with the same EO options to start from
+    (``TrainConfig(eo_checkpoint=out)``): a study trains each of its distinct EO stages once so.
+    Reads the EO patches only. Single process (no ``torchrun``). Returns ``out``."""
+    cfg = config.check()
+    if not cfg.has_eo_stage:
+        raise ConfigError(f"{cfg.method} with --eo-epochs {cfg.eo_epochs} has no EO stage to train")
+    cfg = cfg.eo_config()
+    out = check_output(out, overwrite)
+    device = resolve_device(cfg.device)
+    data = load_training_data(cfg, progress, eo=True, sar=False)
+    if data.x_eo is None or data.eo_stats is None:
+        raise TrainingError("the EO stage read no EO patches: this is a bug in lczmap")
+    net = _build_net(cfg, data, data.eo_stats, device)
+    dist_info = DistInfo()
+    runner = StageRunner(cfg, data, dist_info, device, progress)
+    history: list[dict] = []
+
+    def record(stage: str, epoch: int, stats: dict, seconds: float, network, optimizer) -> None:
+        history.append(_history_row(runner, stage, epoch, stats, seconds, network, True))
+        log.info("EO stage epoch %d: loss %.4f", epoch + 1, history[-1]["loss"])
+
+    _eo_stage(cfg, net, runner, None, 0, record)
+    net.cpu()
+    return save_eo_stage(out, cfg, net, history, data.eo_stats, len(data.x_eo), data.codes, overwrite=overwrite)

@@ -1,9 +1,17 @@
 """One epoch of each stage: the EO stage (cross-entropy, optionally SupCon) and the SAR stage
 (cross-entropy on labelled SAR; for ``swd`` the joint objective with both SWD terms), with mixed
-precision, the gradient average of a distributed run and per-epoch seeded generators."""
+precision, the gradient average of a distributed run and per-epoch seeded generators.
+
+Every random draw of an epoch (batch indices, augmentations, SWD projections) comes from that
+epoch's CPU generators, drawn up front in the order the steps use them and moved to the device in
+one copy. When the patches are on the device (``device_data``) the steps gather their batches
+there; otherwise they gather on the host and copy each batch. Either way the numbers are the same.
+The stages share no random state: the SAR stage's numbers do not depend on how its EO stage was
+obtained (trained here or loaded from ``eo_checkpoint``); each stage starts its own gradient scaler."""
 
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable
 
@@ -17,10 +25,12 @@ from ..evaluate import predict_logits
 from ..losses import random_projections, sliced_wasserstein, supcon_loss, swd_class_conditional
 from ..models.networks import YNet
 from .config import TrainConfig
-from .data import TrainData, augment
+from .data import TrainData, apply_augment, augment_draws, device_data_fits
 from .distributed import DistInfo, all_reduce_grads, all_true
 
-__all__ = ["epoch_generator", "make_optimizer", "Tally", "StageRunner", "diverged_message"]
+__all__ = ["epoch_generator", "make_optimizer", "Tally", "StageRunner", "diverged_message", "use_device_data"]
+
+log = logging.getLogger(__name__)
 
 
 def epoch_generator(seed: int, stage: int, epoch: int, rank: int = 0) -> torch.Generator:
@@ -101,6 +111,17 @@ class Tally:
         return means, [k for k, ok in zip(self.keys, finite) if not ok]
 
 
+def use_device_data(cfg: TrainConfig, data: TrainData, device: torch.device) -> bool:
+    """Whether the run keeps its training patches on ``device`` (``cfg.device_data``; ``auto``:
+    when they fit, :func:`~lczmap.train.data.device_data_fits`)."""
+    match cfg.device_data:
+        case "on":
+            return True
+        case "off":
+            return False
+    return device_data_fits(data.training_bytes(), device)
+
+
 class StageRunner:
     """Runs the epochs of both stages of one run on ``device``; each epoch returns the mean of
     each loss term and the number of samples (patches through an encoder, all processes)."""
@@ -115,6 +136,22 @@ class StageRunner:
         self.amp_dtype = None
         if device.type == "cuda" and cfg.amp:
             self.amp_dtype = cuda_amp_dtype(device)
+        self.scaler: torch.amp.GradScaler | None = None
+        self.begin_stage()
+        self.on_device = use_device_data(cfg, data, device)
+        tensors = data.training_tensors()
+        if self.on_device:
+            moved: dict[int, torch.Tensor] = {}  # the unlabelled pool may be the labelled set itself
+            self.tensors = {k: moved.setdefault(id(v), v.to(device)) for k, v in tensors.items()}
+        else:
+            self.tensors = tensors
+        self.data_device = device if self.on_device else torch.device("cpu")
+        log.debug("training patches: %.1f MB %s", data.training_bytes() / 2**20,
+                  f"on {device}" if self.on_device else "in host memory")
+
+    def begin_stage(self) -> None:
+        """Start a stage: a fresh gradient scaler (float16 autocast), so that no state passes
+        from the EO stage to the SAR stage."""
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
 
     def autocast(self):
@@ -124,6 +161,21 @@ class StageRunner:
 
     def to(self, x: torch.Tensor) -> torch.Tensor:
         return x.to(self.device, non_blocking=True)
+
+    def take(self, name: str, index: torch.Tensor) -> torch.Tensor:
+        """``tensors[name][index]`` on the compute device (``index`` on the data's device)."""
+        return self.to(self.tensors[name][index])
+
+    def upload(self, draws: dict[str, torch.Tensor], indices: tuple[str, ...]) -> dict[str, torch.Tensor]:
+        """An epoch's draws on the devices that use them: ``indices`` where the patches are, the
+        rest on the compute device (pinned first on CUDA: one asynchronous copy each)."""
+        out = {}
+        for key, value in draws.items():
+            target = self.data_device if key in indices else self.device
+            if target.type == "cuda":
+                value = value.pin_memory().to(target, non_blocking=True)
+            out[key] = value
+        return out
 
     def step(self, loss: torch.Tensor, optimizer, params) -> None:
         optimizer.zero_grad(set_to_none=True)
@@ -149,27 +201,48 @@ class StageRunner:
         aug_gen = epoch_generator(cfg.seed, 11, epoch, self.dist.rank)
         global_batch = cfg.batch_size * self.dist.world
         steps = math.ceil(n / global_batch)
-        net.train()
-        tally = Tally(self.progress, steps, f"EO stage epoch {epoch + 1}/{cfg.eo_epochs}")
+        # this rank's share of each step, and its augmentations in the order the steps draw them
+        mine, views1, views2 = [], [], []
         for s in range(steps):
             chunk = perm[s * global_batch : (s + 1) * global_batch]
-            mine = chunk[self.dist.rank :: self.dist.world] if len(chunk) >= self.dist.world else chunk
-            xb, yb = data.x_eo[mine], data.y_eo[mine]
+            part = chunk[self.dist.rank :: self.dist.world] if len(chunk) >= self.dist.world else chunk
+            mine.append(part)
+            if cfg.supcon:
+                if cfg.augment:
+                    views1.append(augment_draws(len(part), aug_gen))
+                views2.append(augment_draws(len(part), aug_gen))  # the second view is always augmented
+            elif cfg.augment:
+                views1.append(augment_draws(len(part), aug_gen))
+        sizes = [len(p) for p in mine]
+        draws = {"index": torch.cat(mine)}
+        if views1:
+            draws["view1"] = torch.cat(views1, dim=1)
+        if views2:
+            draws["view2"] = torch.cat(views2, dim=1)
+        draws = self.upload(draws, ("index",))
+        net.train()
+        tally = Tally(self.progress, steps, f"EO stage epoch {epoch + 1}/{cfg.eo_epochs}")
+        offset = 0
+        for size in sizes:
+            sl = slice(offset, offset + size)
+            offset += size
+            idx = draws["index"][sl]
+            xb, yb = self.take("x_eo", idx), self.take("y_eo", idx)
             with self.autocast():
                 if cfg.supcon:
-                    v1 = augment(xb, aug_gen) if cfg.augment else xb
-                    v2 = augment(xb, aug_gen)
-                    x2 = self.to(torch.cat([v1, v2]))
-                    y2 = self.to(torch.cat([yb, yb]))
+                    v1 = apply_augment(xb, draws["view1"][:, sl]) if cfg.augment else xb
+                    v2 = apply_augment(xb, draws["view2"][:, sl])
+                    x2 = torch.cat([v1, v2])
+                    y2 = torch.cat([yb, yb])
                     z = net.eo_encoder(x2)
                     ce = F.cross_entropy(net.classifier(z).float(), y2)
                     sc = supcon_loss(net.projector(z).float(), y2, cfg.temperature)
                     loss = ce + cfg.supcon_weight * sc
                     parts = {"ce_eo": ce, "supcon": sc}
                 else:
-                    xa = augment(xb, aug_gen) if cfg.augment else xb
-                    z = net.eo_encoder(self.to(xa))
-                    ce = F.cross_entropy(net.classifier(z).float(), self.to(yb))
+                    xa = apply_augment(xb, draws["view1"][:, sl]) if cfg.augment else xb
+                    z = net.eo_encoder(xa)
+                    ce = F.cross_entropy(net.classifier(z).float(), yb)
                     loss = ce
                     parts = {"ce_eo": ce}
             self.step(loss, optimizer, params)
@@ -178,40 +251,63 @@ class StageRunner:
         out["samples"] = n
         return out
 
+    def sar_draws(self, gen: torch.Generator, steps: int) -> dict[str, torch.Tensor]:
+        """Every draw of a SAR-stage epoch from ``gen``, in the order the steps use them: per step
+        the labelled batch and its augmentation, then for ``swd`` the EO batch, the unlabelled
+        batch, the EO augmentation and the projections. Each (steps, ...)."""
+        cfg, data = self.cfg, self.data
+        b, swd = cfg.batch_size, cfg.method == "swd"
+        n_lab, n_unl = len(data.x_sar_lab), len(data.x_sar_unl)
+        n_eo = 0 if data.x_eo is None else len(data.x_eo)
+        keys = ["lab"] + (["aug_lab"] if cfg.augment else [])
+        if swd:
+            keys += ["eo", "unl"] + (["aug_eo"] if cfg.augment else []) + ["theta"]
+        rows: dict[str, list[torch.Tensor]] = {k: [] for k in keys}
+        for _ in range(steps):
+            rows["lab"].append(torch.randint(0, n_lab, (b,), generator=gen))
+            if cfg.augment:
+                rows["aug_lab"].append(augment_draws(b, gen))
+            if swd:
+                rows["eo"].append(torch.randint(0, n_eo, (b,), generator=gen))
+                rows["unl"].append(torch.randint(0, n_unl, (b,), generator=gen))
+                if cfg.augment:
+                    rows["aug_eo"].append(augment_draws(b, gen))
+                rows["theta"].append(random_projections(cfg.embedding, cfg.projections, gen))
+        return {k: torch.stack(v) for k, v in rows.items()}
+
     def sar_epoch(self, net: YNet, optimizer, params, epoch: int) -> dict:
         cfg, data = self.cfg, self.data
         gen = epoch_generator(cfg.seed, 2, epoch, self.dist.rank)
         b = cfg.batch_size
         steps = math.ceil(data.n_sar / (b * self.dist.world))
-        n_lab, n_unl = len(data.x_sar_lab), len(data.x_sar_unl)
         swd = cfg.method == "swd"
+        if swd and (data.x_eo is None or data.y_eo is None):
+            raise TrainingError("swd has no EO patches: this is a bug in lczmap")
+        draws = self.upload(self.sar_draws(gen, steps), ("lab", "eo", "unl"))
         samples = 0
         net.train()
         if swd and cfg.freeze_eo:
             net.eo_encoder.eval()
         tally = Tally(self.progress, steps, f"SAR stage epoch {epoch + 1}/{cfg.sar_epochs}")
-        for _ in range(steps):
-            li = torch.randint(0, n_lab, (b,), generator=gen)
-            xl = data.x_sar_lab[li]
+        for s in range(steps):
+            li = draws["lab"][s]
+            xl = self.take("x_sar_lab", li)
             if cfg.augment:
-                xl = augment(xl, gen)
-            xl, yl = self.to(xl), self.to(data.y_sar_lab[li])
+                xl = apply_augment(xl, draws["aug_lab"][s])
+            yl = self.take("y_sar_lab", li)
             with self.autocast():
                 if not swd:
                     ce = F.cross_entropy(net.classifier(net.sar_encoder(xl)).float(), yl)
                     loss, parts = ce, {"ce_sar": ce}
                     samples += b
                 else:
-                    if data.x_eo is None or data.y_eo is None:
-                        raise TrainingError("swd has no EO patches: this is a bug in lczmap")
-                    ei = torch.randint(0, len(data.x_eo), (b,), generator=gen)
-                    ui = torch.randint(0, n_unl, (b,), generator=gen)
-                    xe = data.x_eo[ei]
+                    ei, ui = draws["eo"][s], draws["unl"][s]
+                    xe = self.take("x_eo", ei)
                     if cfg.augment:
-                        xe = augment(xe, gen)
-                    xe, ye = self.to(xe), self.to(data.y_eo[ei])
-                    xu = self.to(data.x_sar_unl[ui])
-                    theta = random_projections(cfg.embedding, cfg.projections, gen).to(self.device)
+                        xe = apply_augment(xe, draws["aug_eo"][s])
+                    ye = self.take("y_eo", ei)
+                    xu = self.take("x_sar_unl", ui)
+                    theta = draws["theta"][s]
                     z_e = net.eo_encoder(xe)
                     z_s = net.sar_encoder(torch.cat([xl, xu]))
                     z_l = z_s[:b]  # the unlabelled rest of z_s enters only the marginal SWD term

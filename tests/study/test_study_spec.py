@@ -125,7 +125,8 @@ def test_cli_bad_spec_stops_before_anything_runs(tmp_path):
 def test_cli_dry_run_lists_cells(tmp_path):
     result = CliRunner().invoke(main, ["study", "--quick", "--out", str(tmp_path / "q"), "--dry-run", "--seeds", "1"])
     assert result.exit_code == 0, result.output
-    assert result.output.strip().endswith("20 cells: 0 done, 0 failed, 20 to run")
+    assert "\n20 cells: 0 done, 0 failed, 20 to run\n" in result.output
+    assert result.output.endswith("\n4 EO stages for 16 cells: 0 done, 4 to train\n")
     assert "swd, lowrise, 32 labels, batch norm, SupCon off, seed 0" in result.output
     assert not (tmp_path / "q").exists()
 
