@@ -127,13 +127,13 @@ def save_checkpoint(path: str | os.PathLike, model: YNet, meta: dict, overwrite:
     meta = {"lczmap_version": __version__, **meta}
     header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "meta": json.dumps(meta)}
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
-    data = _canonical(save(state, metadata=header))  # in memory: a full disk is then an OSError of the write below
+    data = canonical_safetensors(save(state, metadata=header))  # in memory: a full disk is then an OSError of the write below
     with atomic_path(path, overwrite=overwrite, verify=_verify_written) as tmp:
         tmp.write_bytes(data)
     return Path(path)
 
 
-def _canonical(data: bytes) -> bytes:
+def canonical_safetensors(data: bytes) -> bytes:
     """``data`` (a safetensors file) with its JSON header's keys sorted: safetensors writes them in
     hash-map order, which changes from process to process, and the same weights and metadata
     should make the same file."""

@@ -19,7 +19,7 @@ PKG = ROOT / "lczmap"
 #: Layers from the bottom up; a module may import only from its own layer or below, and within a
 #: layer without cycles. The first matching prefix decides a module's layer.
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
-    (0, ("lczmap", "lczmap.errors", "lczmap.classes", "lczmap.bands", "lczmap._io", "lczmap._device")),
+    (0, ("lczmap", "lczmap._lazy", "lczmap.errors", "lczmap.classes", "lczmap.bands", "lczmap._io", "lczmap._device")),
     (1, ("lczmap.data", "lczmap.models", "lczmap.losses", "lczmap.raster", "lczmap.canopy", "lczmap.speckle")),
     (2, ("lczmap.twin", "lczmap.checkpoint", "lczmap.scene")),
     (3, ("lczmap.evaluate",)),

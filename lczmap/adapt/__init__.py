@@ -15,9 +15,9 @@ stage), :mod:`~lczmap.adapt.scores` (held-out scores, the per-class table) and
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_attributes
 from .options import ADAPT_METHODS, DEFAULT_BOOTSTRAP, DEFAULT_EPOCHS, DEFAULT_LR, DEFAULT_UNLABELLED, AdaptMethod, AdaptOptions
 
 if TYPE_CHECKING:
@@ -53,10 +53,4 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f".{module}", __name__), name)
-    globals()[name] = value
-    return value
+__getattr__, __dir__ = lazy_attributes(__name__, {name: f".{module}" for name, module in _LAZY.items()})

@@ -19,8 +19,9 @@ patches. Checkpoints store their architecture, so models of any width keep loadi
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_attributes
 from .architecture import DEFAULT_ARCHITECTURE, NORMS, Architecture, Norm, check_norm
 
 if TYPE_CHECKING:
@@ -39,14 +40,4 @@ __all__ = [
 ]
 
 #: Names from :mod:`.networks`, imported on first use so that the choices above load without torch.
-_NETWORKS = ("Standardize", "Encoder", "YNet", "SarNetwork")
-
-
-def __getattr__(name: str) -> Any:
-    if name in _NETWORKS:
-        from . import networks
-
-        value = getattr(networks, name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, dict.fromkeys(("Standardize", "Encoder", "YNet", "SarNetwork"), ".networks"))

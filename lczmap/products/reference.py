@@ -43,24 +43,9 @@ _PREFIX = re.compile(r"^\s*lcz[\s_\-]*", re.IGNORECASE)
 def read_layer(source: Any, layer: str | None = None, what: str = "reference layer"):
     """A GeoDataFrame from a path (any format GDAL reads, GeoParquet) or a GeoDataFrame; refuses
     a layer without CRS or without features."""
-    import geopandas as gpd
+    from ..zones.vector import read_vector
 
-    if isinstance(source, gpd.GeoDataFrame):
-        frame, name = source.copy(), f"the {what}"
-    else:
-        path = Path(source)
-        name = str(path)
-        if not path.exists():
-            raise ZonesError(f"{what} {path} does not exist: give a vector file (.gpkg, .geojson, .kml, .shp ...)")
-        try:
-            if path.suffix.lower() in (".parquet", ".geoparquet"):
-                frame = gpd.read_parquet(path)
-            else:
-                frame = gpd.read_file(path, layer=layer)
-        except Exception as exc:  # pyogrio/GDAL errors have no common base class
-            raise ZonesError(f"cannot read {what} {path} ({' '.join(str(exc).split())[:160]}): give a file GDAL reads") from None
-    if frame.crs is None:
-        raise ZonesError(f"{name} has no CRS: assign one (e.g. ogr2ogr -a_srs EPSG:4326 out.gpkg in.gpkg)")
+    frame, name = read_vector(source, layer, what, "a vector file (.gpkg, .geojson, .kml, .shp ...) GDAL reads")
     frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
     if len(frame) == 0:
         raise ZonesError(f"{name} has no features with a geometry: give a layer of reference polygons or points")

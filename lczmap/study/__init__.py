@@ -18,9 +18,9 @@ trained once and tested once on the test split. The package along its seams:
 
 from __future__ import annotations
 
-import importlib
 from typing import TYPE_CHECKING
 
+from .._lazy import lazy_attributes
 from .figures import make_figures, plot_figures
 from .results import TABLE_FORMATS, aggregate, read_results, standard_error, summary_markdown
 from .run import EO_FOLDER, LOCK_NAME, StudyResult, plan, plan_eo_stages, report, run_cell, run_study
@@ -78,9 +78,5 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str):
-    if name == "GpuPerWorker":  # a dask WorkerPlugin: importing it loads dask
-        value = importlib.import_module(".cluster", __name__).GpuPerWorker
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+# a dask WorkerPlugin: importing it loads dask
+__getattr__, __dir__ = lazy_attributes(__name__, {"GpuPerWorker": ".cluster"})

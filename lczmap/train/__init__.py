@@ -53,8 +53,9 @@ curve, TensorBoard), :mod:`~lczmap.train.resume` (resume state) and
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from .._lazy import lazy_attributes
 from ..models import NORMS, Norm
 from .config import DEVICE_DATA, EO_OPTIONS, METHODS, Method, TrainConfig, TrainResult, output_paths
 
@@ -81,15 +82,7 @@ __all__ = [
 ]
 
 #: Names imported on first use, so that the configuration and its choices load without torch.
-_LAZY = {"train": "runner", "train_model": "runner", "train_eo_stage": "runner", "load_eo_stage": "eostage",
-         "augment": "data"}
+_LAZY = {"train": ".runner", "train_model": ".runner", "train_eo_stage": ".runner", "load_eo_stage": ".eostage",
+         "augment": ".data"}
 
-
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        from importlib import import_module
-
-        value = getattr(import_module(f".{_LAZY[name]}", __name__), name)
-        globals()[name] = value
-        return value
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)

@@ -19,6 +19,7 @@ import torch
 
 from .. import __version__
 from .._io import atomic_path
+from ..checkpoint import canonical_safetensors
 from ..errors import ConfigError
 from ..models.networks import YNet
 from .config import TrainConfig
@@ -73,20 +74,10 @@ def save_eo_stage(path: str | os.PathLike, cfg: TrainConfig, net: YNet, history:
         "codes": list(codes),
     }
     header = {"format": EO_STAGE_FORMAT, "format_version": str(EO_STAGE_VERSION), "meta": json.dumps(meta)}
-    data = _sorted_header(save(state, metadata=header))
+    data = canonical_safetensors(save(state, metadata=header))
     with atomic_path(path, overwrite=overwrite, verify=_verify) as tmp:
         tmp.write_bytes(data)
     return Path(path)
-
-
-def _sorted_header(data: bytes) -> bytes:
-    """``data`` (a safetensors file) with its JSON header's keys sorted (safetensors writes them
-    in hash-map order, which changes from process to process)."""
-    n = int.from_bytes(data[:8], "little")
-    header = json.loads(data[8 : 8 + n])
-    text = json.dumps(header, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
-    text += b" " * (-len(text) % 8)
-    return len(text).to_bytes(8, "little") + text + data[8 + n :]
 
 
 def _verify(tmp: Path) -> None:

@@ -33,7 +33,7 @@ from .codes import (
     read_codes,
     windows,
 )
-from .vector import check_room_for_layer, geopackage_layers, vector_driver, vector_outputs, vector_sink
+from .vector import check_room_for_layer, geopackage_layers, read_vector, vector_driver, vector_outputs, vector_sink
 
 __all__ = ["SHARE_COLUMNS", "grid_districts", "summarize"]
 
@@ -42,25 +42,7 @@ log = logging.getLogger(__name__)
 
 
 def _read_districts(by, layer: str | None):
-    import geopandas as gpd
-
-    if isinstance(by, gpd.GeoDataFrame):
-        districts = by.copy()
-        name = "the districts layer"
-    else:
-        path = Path(by)
-        name = str(path)
-        if not path.exists():
-            raise ZonesError(f"districts layer {path} does not exist: give a polygon layer (.gpkg, .shp, .geojson ...)")
-        try:
-            if path.suffix.lower() in (".parquet", ".geoparquet"):
-                districts = gpd.read_parquet(path)
-            else:
-                districts = gpd.read_file(path, layer=layer)
-        except Exception as exc:  # pyogrio/GDAL errors have no common base class
-            raise ZonesError(f"cannot read districts layer {path} ({exc}): give a polygon layer GDAL can read") from None
-    if districts.crs is None:
-        raise ZonesError(f"{name} has no CRS: assign one (e.g. ogr2ogr -a_srs EPSG:4326 out.gpkg in.gpkg)")
+    districts, name = read_vector(by, layer, "districts layer", "a polygon layer (.gpkg, .shp, .geojson ...) GDAL can read")
     if len(districts) == 0:
         raise ZonesError(f"{name} has no features: give a layer with district polygons")
     return districts, name

@@ -24,7 +24,7 @@ from pathlib import Path
 from .._io import OutputUnit, check_free_space, out_of_room, output_unit, write_error
 from ..errors import MissingDependencyError, OutputError, ZonesError
 
-__all__ = ["VECTOR_FORMATS", "VectorSink", "geopackage_layers", "vector_driver", "vector_outputs", "vector_sink"]
+__all__ = ["read_vector", "VECTOR_FORMATS", "VectorSink", "geopackage_layers", "vector_driver", "vector_outputs", "vector_sink"]
 
 #: Output formats by file extension: the OGR driver.
 VECTOR_FORMATS: dict[str, str] = {
@@ -194,3 +194,29 @@ def vector_sink(
         sink.verify()
         for target, write in extras:
             unit.extra(target, write)
+
+
+def read_vector(source, layer: str | None, what: str, hint: str):
+    """A GeoDataFrame and a name for messages, from a path (any format GDAL reads, GeoParquet)
+    or a GeoDataFrame (copied). ``what`` names the layer in messages ("districts layer"),
+    ``hint`` says what to give instead ("a polygon layer (.gpkg, .shp ...)"). Refuses a missing or
+    unreadable file and a layer without CRS, each in one line."""
+    import geopandas as gpd
+
+    if isinstance(source, gpd.GeoDataFrame):
+        frame, name = source.copy(), f"the {what}"
+    else:
+        path = Path(source)
+        name = str(path)
+        if not path.exists():
+            raise ZonesError(f"{what} {path} does not exist: give {hint}")
+        try:
+            if path.suffix.lower() in (".parquet", ".geoparquet"):
+                frame = gpd.read_parquet(path)
+            else:
+                frame = gpd.read_file(path, layer=layer)
+        except Exception as exc:  # pyogrio/GDAL errors have no common base class
+            raise ZonesError(f"cannot read {what} {path} ({' '.join(str(exc).split())[:160]}): give {hint}") from None
+    if frame.crs is None:
+        raise ZonesError(f"{name} has no CRS: assign one (e.g. ogr2ogr -a_srs EPSG:4326 out.gpkg in.gpkg)")
+    return frame, name
