@@ -17,7 +17,7 @@ The sub-packages (``lczmap.predict``, ``lczmap.train``, ``lczmap.zones``, ``lczm
 
 from __future__ import annotations
 
-from ._lazy import lazy_attributes
+from ._lazy import lazy_attributes as _lazy_attributes
 
 __version__ = "0.1.0"
 
@@ -90,4 +90,4 @@ __all__ = [
 ]
 
 
-__getattr__, __dir__ = lazy_attributes(__name__, _LAZY)
+__getattr__, __dir__ = _lazy_attributes(__name__, _LAZY)
