@@ -25,10 +25,18 @@ __all__ = [
     "hex_to_rgb",
     "parse_code",
     "NODATA",
+    "Coding",
+    "CODINGS",
+    "coded_value",
 ]
 
 #: Value used for "no class" in lczmap's LCZ rasters.
 NODATA = 0
+
+Coding = Literal["1-17", "101-107"]
+#: How an LCZ raster codes LCZ A-G: 11-17 (lczmap, the global LCZ map) or 101-107 (the LCZ
+#: Generator's training areas, GeoClimate, UMEP's LCZ converter). LCZ 1-10 are 1-10 in both.
+CODINGS: tuple[str, ...] = get_args(Coding)
 
 
 @dataclass(frozen=True)
@@ -133,3 +141,11 @@ def hex_to_rgb(colour: str) -> tuple[int, int, int]:
     """'#rrggbb' -> (r, g, b)."""
     text = colour.lstrip("#")
     return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
+
+
+def coded_value(code: int, coding: str = "1-17") -> int:
+    """The pixel value of LCZ ``code`` (1-17) in ``coding`` (:data:`CODINGS`): A-G are 101-107
+    in ``"101-107"``. Raises :class:`~lczmap.errors.ConfigError` for an unknown coding."""
+    if coding not in CODINGS:
+        raise ConfigError(f"unknown LCZ coding {coding!r} (--codes): choose one of {', '.join(CODINGS)}")
+    return code + 90 if coding == "101-107" and code > 10 else code

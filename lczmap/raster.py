@@ -7,6 +7,13 @@ model, lczmap's version, the input and the date. Beside it go ``<name>.aux.xml``
 names and a raster attribute table) and ``<name>.qml`` (a QGIS paletted style with class names).
 Probabilities and confidence are float32 COGs (nodata NaN, overviews by AVERAGE).
 
+``coding="101-107"`` writes LCZ A-G as 101-107 instead of 11-17 (the LCZ Generator's and
+GeoClimate's convention, which UMEP's converter expects); colours, names and style follow, and
+the ``lcz_coding`` tag says which. The LCZ Generator product (:func:`write_lcz_product`) is one
+uint8 GeoTIFF with the bands ``lcz`` (raw), ``lczFilter`` (filtered, the recommended layer) and
+``classProbability`` (percent), named as the LCZ Generator names them, so that tools that pick
+the filtered band by its name (w2w, LCZ4r) take the right one; its style shows ``lczFilter``.
+
 Every file is written through :func:`lczmap._io.atomic_path`: a temporary name in the
 destination folder, renamed into place when complete. A COG is reopened and its last block (and
 that of its smallest overview) read before it replaces anything, since GDAL's copy can report
@@ -34,11 +41,15 @@ import rasterio.shutil
 from rasterio.windows import Window
 
 from ._io import NO_SPACE, check_free_space, check_output, disk_full_error, fsync_path, output_unit, writing
-from .classes import LCZ_CLASSES, NODATA
+from .classes import LCZ_CLASSES, NODATA, coded_value
 from .errors import OutputError
 
 __all__ = [
     "LCZ_COLORMAP",
+    "LCZ_GENERATOR_BANDS",
+    "lcz_colormap",
+    "coding_lut",
+    "write_lcz_product",
     "lcz_profile",
     "float_profile",
     "create_lcz",
@@ -62,6 +73,20 @@ STYLE_PATH = Path(__file__).parent / "styles" / "lcz_raster.qml"
 #: Colour table of LCZ rasters: code -> (r, g, b, alpha); 0 (nodata) is transparent.
 LCZ_COLORMAP: dict[int, tuple[int, int, int, int]] = {NODATA: (0, 0, 0, 0)}
 LCZ_COLORMAP.update({c.code: (*c.rgb, 255) for c in LCZ_CLASSES})
+#: Band names of the LCZ Generator product, in its order: raw LCZ, filtered LCZ, probability (%).
+LCZ_GENERATOR_BANDS = ("lcz", "lczFilter", "classProbability")
+
+
+def lcz_colormap(coding: str = "1-17") -> dict[int, tuple[int, int, int, int]]:
+    """Colour table of an LCZ raster in ``coding`` (pixel value -> RGBA; 0 transparent)."""
+    table = {NODATA: (0, 0, 0, 0)}
+    table.update({coded_value(c.code, coding): (*c.rgb, 255) for c in LCZ_CLASSES})
+    return table
+
+
+def coding_lut(coding: str = "1-17") -> np.ndarray:
+    """uint8 lookup table from codes 0-17 (0 = nodata) to the pixel values of ``coding``."""
+    return np.array([0] + [coded_value(c, coding) for c in range(1, 18)], dtype=np.uint8)
 
 _BLOCK = 512
 
@@ -91,16 +116,21 @@ def float_profile(count: int, height: int, width: int, transform, crs) -> dict:
     return profile
 
 
-def create_lcz(path: str | os.PathLike, height: int, width: int, transform, crs, tags: Mapping | None = None):
-    """Open a new tiled uint8 GeoTIFF for LCZ codes, colour table set; the caller writes and closes.
+def create_lcz(path: str | os.PathLike, height: int, width: int, transform, crs, tags: Mapping | None = None,
+               coding: str = "1-17", descriptions: tuple[str, ...] = ("LCZ",)):
+    """Open a new tiled uint8 GeoTIFF for LCZ values in ``coding`` (one band per description;
+    one band gets the colour table); the caller writes and closes.
 
     This is the intermediate file that :func:`publish_cog` turns into the final COG.
     """
-    ds = rasterio.open(path, "w", **lcz_profile(height, width, transform, crs))
-    ds.write_colormap(1, LCZ_COLORMAP)
-    ds.set_band_description(1, "LCZ")
-    if tags:
-        ds.update_tags(**{k: str(v) for k, v in tags.items()})
+    profile = lcz_profile(height, width, transform, crs)
+    profile["count"] = len(descriptions)
+    ds = rasterio.open(path, "w", **profile)
+    if len(descriptions) == 1:  # GeoTIFF holds a colour table for single-band files only
+        ds.write_colormap(1, lcz_colormap(coding))
+    for i, text in enumerate(descriptions, start=1):
+        ds.set_band_description(i, text)
+    ds.update_tags(**{k: str(v) for k, v in (tags or {}).items()}, lcz_coding=coding)
     return ds
 
 
@@ -165,12 +195,14 @@ def _replace_set(out: Path, overwrite: bool, needed: int, write: Callable[[Path]
                 unit.extra(target, write_side, overwrite=True)  # a style belongs to whatever raster is in place
 
 
-def publish_cog(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool = False, kind: str = "lcz") -> Path:
+def publish_cog(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool = False, kind: str = "lcz",
+                coding: str = "1-17", lcz_bands: tuple[int, ...] = (1,), style_band: int = 1) -> Path:
     """Copy the GeoTIFF ``src`` to ``out`` as a Cloud-Optimized GeoTIFF, atomically.
 
-    ``kind='lcz'``: MODE overviews, plus ``.aux.xml`` (category names, attribute table) and
-    ``.qml`` beside it. ``kind='float'``: AVERAGE overviews. The COG is reopened and read back
-    before it replaces ``out``; it and its sidecars replace the old set together. Returns ``out``.
+    ``kind='lcz'``: MODE overviews, plus ``.aux.xml`` (category names and attribute table of the
+    ``lcz_bands`` in ``coding``) and ``.qml`` (a paletted style of ``style_band``) beside it.
+    ``kind='float'``: AVERAGE overviews. The COG is reopened and read back before it replaces
+    ``out``; it and its sidecars replace the old set together. Returns ``out``.
     """
     out = Path(out)
     resampling = "MODE" if kind == "lcz" else "AVERAGE"
@@ -192,8 +224,11 @@ def publish_cog(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool 
 
     sidecars: dict[Path, Callable[[Path], object]] = {}
     if kind == "lcz":
-        sidecars[out.with_name(out.name + ".aux.xml")] = lambda tmp: tmp.write_text(lcz_aux_xml())
-        sidecars[out.with_suffix(".qml")] = lambda tmp: shutil.copyfile(STYLE_PATH, tmp)
+        sidecars[out.with_name(out.name + ".aux.xml")] = lambda tmp: tmp.write_text(lcz_aux_xml(coding, lcz_bands))
+        if coding == "1-17" and style_band == 1:
+            sidecars[out.with_suffix(".qml")] = lambda tmp: shutil.copyfile(STYLE_PATH, tmp)
+        else:
+            sidecars[out.with_suffix(".qml")] = lambda tmp: tmp.write_text(lcz_qml(coding, style_band))
     _replace_set(out, overwrite, raster_bytes(*shape, dtype), write, lambda tmp: verify_raster(tmp, *shape), sidecars)
     log.info("wrote %s", out)
     return out
@@ -227,10 +262,12 @@ def write_lcz(
     crs,
     tags: Mapping | None = None,
     overwrite: bool = False,
+    coding: str = "1-17",
 ) -> Path:
     """Write a 2-D array of LCZ codes (0 = nodata) as an LCZ COG with its ``.aux.xml`` and ``.qml``.
 
-    ``codes``: uint8-compatible (H, W) array, values in 0-17. Returns the path written.
+    ``codes``: uint8-compatible (H, W) array, values in 0-17; written in ``coding``
+    (``"101-107"``: A-G as 101-107). Returns the path written.
     """
     codes = np.asarray(codes)
     if codes.ndim != 2:
@@ -238,7 +275,7 @@ def write_lcz(
     if codes.size and (codes.min() < 0 or codes.max() > 17):
         raise ValueError("codes must hold LCZ codes 1-17 or 0 for nodata")
     strips = ((r0, r1, codes[r0:r1].astype(np.uint8)) for r0, r1 in _strips(codes.shape[0]))
-    return write_lcz_strips(path, strips, codes.shape, transform, crs, tags, overwrite)
+    return write_lcz_strips(path, strips, codes.shape, transform, crs, tags, overwrite, coding)
 
 
 def write_lcz_strips(
@@ -249,19 +286,47 @@ def write_lcz_strips(
     crs,
     tags: Mapping | None = None,
     overwrite: bool = False,
+    coding: str = "1-17",
 ) -> Path:
     """:func:`write_lcz` for a map of ``shape`` (H, W) given as ``(r0, r1, codes)`` strips of whole
-    rows (uint8), so that it is never held in memory whole. Returns the path written."""
+    rows (uint8, codes 0-17), so that it is never held in memory whole. Returns the path written."""
+    lut = coding_lut(coding)
+    return _write_bands(path, ((r0, r1, lut[block][None]) for r0, r1, block in strips), shape, transform, crs,
+                        tags, overwrite, coding, ("LCZ",), (1,), 1)
+
+
+def write_lcz_product(
+    path: str | os.PathLike,
+    strips: Iterable[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]],
+    shape: tuple[int, int],
+    transform,
+    crs,
+    tags: Mapping | None = None,
+    overwrite: bool = False,
+    coding: str = "1-17",
+) -> Path:
+    """Write the LCZ Generator product: ``(r0, r1, raw, filtered, percent)`` strips of whole rows
+    (codes 0-17 and the probability of the raw class in percent 1-100, 0 = nodata) as one uint8
+    COG with the bands of :data:`LCZ_GENERATOR_BANDS`; its style shows ``lczFilter``."""
+    lut = coding_lut(coding)
+    blocks = ((r0, r1, np.stack([lut[raw], lut[filt], pct.astype(np.uint8)])) for r0, r1, raw, filt, pct in strips)
+    return _write_bands(path, blocks, shape, transform, crs, tags, overwrite, coding, LCZ_GENERATOR_BANDS, (1, 2), 2)
+
+
+def _write_bands(path, blocks, shape, transform, crs, tags, overwrite, coding, descriptions, lcz_bands,
+                 style_band) -> Path:
     out = check_output(path, overwrite)
-    needed = 2 * raster_bytes(1, *shape)  # the intermediate GeoTIFF and the COG
+    n = len(descriptions)
+    needed = 2 * raster_bytes(n, *shape)  # the intermediate GeoTIFF and the COG
     check_free_space(out, needed)
     with _stage(out) as stage:
         with writing(out, needed, stage):  # GDAL may close a file cut short without a word: read it back
-            with create_lcz(stage, *shape, transform, crs, tags) as ds:
-                for r0, r1, block in strips:
-                    ds.write(block, 1, window=Window(0, r0, shape[1], r1 - r0))
-            verify_raster(stage, 1, *shape)
-        publish_cog(stage, out, overwrite=overwrite, kind="lcz")
+            with create_lcz(stage, shape[0], shape[1], transform, crs, tags, coding=coding, descriptions=descriptions) as ds:
+                for r0, r1, block in blocks:
+                    ds.write(block, window=Window(0, r0, shape[1], r1 - r0))
+            verify_raster(stage, n, *shape)
+        publish_cog(stage, out, overwrite=overwrite, kind="lcz", coding=coding, lcz_bands=lcz_bands,
+                    style_band=style_band)
     return out
 
 
@@ -292,12 +357,14 @@ def write_float(
     return out
 
 
-def lcz_aux_xml() -> str:
-    """GDAL PAM sidecar for an LCZ raster: category names (index = pixel value) and a thematic
-    raster attribute table (Value, Class, Label, Red, Green, Blue, Alpha)."""
-    names = ["No data"] + [""] * 17
+def lcz_aux_xml(coding: str = "1-17", bands: tuple[int, ...] = (1,)) -> str:
+    """GDAL PAM sidecar for an LCZ raster: for each of ``bands``, category names (index = pixel
+    value in ``coding``) and a thematic raster attribute table (Value, Class, Label, Red, Green,
+    Blue, Alpha)."""
+    top = coded_value(17, coding)
+    names = ["No data"] + [""] * top
     for c in LCZ_CLASSES:
-        names[c.code] = c.title
+        names[coded_value(c.code, coding)] = c.title
     cats = "\n".join(f"      <Category>{escape(n)}</Category>" for n in names)
     # GDALRATFieldType: 0 int, 2 string; GDALRATFieldUsage: 5 MinMax, 2 Name, 0 Generic, 6-9 RGBA.
     fields = [("Value", 0, 5), ("Class", 2, 2), ("Label", 2, 0), ("Red", 0, 6), ("Green", 0, 7),
@@ -309,29 +376,30 @@ def lcz_aux_xml() -> str:
     rows = []
     for i, c in enumerate(LCZ_CLASSES):
         r, g, b = c.rgb
-        cells = "".join(f"<F>{escape(str(v))}</F>" for v in (c.code, c.name, c.label, r, g, b, 255))
+        value = coded_value(c.code, coding)
+        cells = "".join(f"<F>{escape(str(v))}</F>" for v in (value, c.name, c.label, r, g, b, 255))
         rows.append(f'      <Row index="{i}">{cells}</Row>')
     body = "\n".join(rows)
-    return (
-        "<PAMDataset>\n"
-        '  <PAMRasterBand band="1">\n'
+    band = (
         "    <CategoryNames>\n"
         f"{cats}\n"
         "    </CategoryNames>\n"
         '    <GDALRasterAttributeTable tableType="thematic">\n'
         f"{defs}\n{body}\n"
         "    </GDALRasterAttributeTable>\n"
-        "  </PAMRasterBand>\n"
-        "</PAMDataset>\n"
     )
+    return "<PAMDataset>\n" + "".join(f'  <PAMRasterBand band="{b}">\n{band}  </PAMRasterBand>\n' for b in bands) \
+        + "</PAMDataset>\n"
 
 
-def lcz_qml() -> str:
-    """A QGIS layer style (paletted renderer, WUDAPT colours, 'LCZ 6 Open low-rise' labels).
+def lcz_qml(coding: str = "1-17", band: int = 1) -> str:
+    """A QGIS layer style (paletted renderer of ``band``, WUDAPT colours, 'LCZ 6 Open low-rise'
+    labels) for values in ``coding``.
 
-    lczmap ships its output as ``lczmap/styles/lcz_raster.qml``; this function is its source."""
+    lczmap ships the default (1-17, band 1) as ``lczmap/styles/lcz_raster.qml``; this function is
+    its source."""
     entries = "\n".join(
-        f'        <paletteEntry value="{c.code}" color="{c.colour}" alpha="255" '
+        f'        <paletteEntry value="{coded_value(c.code, coding)}" color="{c.colour}" alpha="255" '
         f'label="{escape(c.title)}"/>'
         for c in LCZ_CLASSES
     )
@@ -339,7 +407,7 @@ def lcz_qml() -> str:
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
         '<qgis version="3.22" styleCategories="AllStyleCategories">\n'
         "  <pipe>\n"
-        '    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">\n'
+        f'    <rasterrenderer type="paletted" band="{band}" opacity="1" alphaBand="-1" nodataColor="">\n'
         "      <rasterTransparency/>\n"
         "      <minMaxOrigin><limits>None</limits><extent>WholeRaster</extent>"
         "<statAccuracy>Estimated</statAccuracy><cumulativeCutLower>0.02</cumulativeCutLower>"

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import click
 
+from ..classes import CODINGS
 from ..errors import ConfigError
 from ..predict.options import (
     DEFAULT_CONNECT_TIMEOUT,
@@ -12,6 +13,7 @@ from ..predict.options import (
     DEFAULT_MAX_NODATA,
     DEFAULT_STRIDE,
     DEFAULT_TILE,
+    PRODUCTS,
 )
 from ..scene import BACKSCATTER, RESAMPLING, UNITS
 from ..speckle import SPECKLE_FILTERS
@@ -66,13 +68,19 @@ from .options import band_names, batch_size_opt, device_opt, overwrite_opt, prog
                    "expects: refined-lee, So2Sat's Refined Lee 7x7, for Lee channels; none for complex ones).")
 @click.option("--aoi", default=None, metavar="W,S,E,N|FILE",
               help="Map only this area: west,south,east,north in degrees, or a vector file (its features' bounds).")
+@click.option("--product", type=click.Choice(PRODUCTS), default="lcz", show_default=True,
+              help="What OUT holds: lcz (one band of LCZ codes) or lcz-generator (the WUDAPT LCZ Generator's bands "
+                   "lcz, lczFilter and classProbability in percent, as w2w and LCZ4r read them).")
+@click.option("--codes", type=click.Choice(CODINGS), default="1-17", show_default=True,
+              help="How every LCZ output codes LCZ A-G: 11-17 (as the global LCZ map) or 101-107 (as the LCZ "
+                   "Generator's training areas, GeoClimate and UMEP).")
 @device_opt
 @batch_size_opt
 @overwrite_opt
 @click.pass_context
 def predict(ctx, paths, model, vv, vh, bands, units, quantity, resample, stride, tile_size, max_nodata, probabilities,
             confidence, filtered, filter_sigma, out_dir, with_extras, scheduler, connect_timeout, resume, threads, read_threads, no_amp,
-            speckle_filter, aoi, device, batch_size, overwrite):
+            speckle_filter, aoi, product, codes, device, batch_size, overwrite):
     """Map a Sentinel-1 scene to an LCZ raster: `lczmap predict SCENE OUT`.
 
     \b
@@ -82,6 +90,7 @@ def predict(ctx, paths, model, vv, vh, bands, units, quantity, resample, stride,
     lczmap predict item.json lcz.tif
     lczmap predict a.tif b.tif c.tif --out-dir maps/
     lczmap predict scene.tif berlin.tif --aoi 13.3,52.4,13.5,52.6
+    lczmap predict scene.tif lcz_generator.tif --product lcz-generator --codes 101-107
     """
     from ..predict import PredictOptions, predict_scene, predict_scenes
 
@@ -90,7 +99,7 @@ def predict(ctx, paths, model, vv, vh, bands, units, quantity, resample, stride,
             bands=bands, units=units, quantity=quantity, resample=resample, stride=stride, max_nodata=max_nodata,
             filter_sigma=filter_sigma, device=device, batch_size=batch_size, tile_size=tile_size, amp=not no_amp,
             threads=threads, read_threads=read_threads, scheduler=scheduler, connect_timeout=connect_timeout,
-            resume=resume, overwrite=overwrite, speckle_filter=speckle_filter, aoi=aoi,
+            resume=resume, overwrite=overwrite, speckle_filter=speckle_filter, aoi=aoi, product=product, codes=codes,
         )
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None

@@ -30,7 +30,7 @@ from .kernel import TileResult
 from .model import load_model, resolve_model_path, torch_device
 from .options import PredictOptions, merge_options
 from .runner import Shifted, Timings, run_distributed, run_local
-from .smooth import filtered_strips
+from .smooth import filtered_strips, product_strips
 from .store import MemoryStore, ResumeStore, fingerprint, resume_bytes, resume_dir
 
 __all__ = ["PredictResult", "predict_scene", "predict_scenes", "predict_dataarray"]
@@ -73,7 +73,10 @@ def predict_scene(
     progress: Callable | None = None,
     **overrides: Any,
 ) -> PredictResult:
-    """Map one scene to an LCZ raster (uint8 COG, codes 1-17, nodata 0) at ``out``.
+    """Map one scene to an LCZ raster (uint8 COG, codes 1-17, nodata 0) at ``out``; with
+    ``product="lcz-generator"`` the LCZ Generator's three bands (``lcz``, ``lczFilter``,
+    ``classProbability`` in percent) instead, and with ``codes="101-107"`` A-G as 101-107 in
+    every LCZ output.
 
     ``scene``: a raster path/URL or an opened :class:`~lczmap.scene.Scene`; or None with
     ``vv``/``vh`` files. ``model``: checkpoint path, loaded checkpoint or
@@ -108,16 +111,16 @@ def predict_scene(
         )
     if opts.scheduler is None:  # resolved once here; tiles on a cluster resolve it on their worker
         opts = dataclasses.replace(opts, device=str(torch_device(opts.device)))
-    probs = probabilities is not None or filtered is not None
+    probs = probabilities is not None or filtered is not None or opts.product == "lcz-generator"
     grid = output_geobox(GeoBox((scene.height, scene.width), scene.affine, scene.crs), opts.stride)
     window = (0, grid.shape.y, 0, grid.shape.x) if opts.aoi is None else aoi_window(grid, opts.aoi)
     grid = grid[window[0] : window[1], window[2] : window[3]]  # an area of interest: aligned sub-grid
     shape = (grid.shape.y, grid.shape.x)
     tiles = plan_tiles(*shape, opts.tile_size)
     fp = fingerprint(scene, m, opts, probs,
-                     {"sigma": opts.filter_sigma, "outputs": sorted(k for k, v in extras.items() if v),
+                     {"sigma": opts.filter_sigma, "outputs": sorted(k for k, v in extras.items() if v) + [opts.product],
                       "speckle_filter": opts.speckle_filter, "window": list(window)})
-    _check_room(out, extras, shape, len(m.codes), probs, opts.resume)
+    _check_room(out, extras, shape, len(m.codes), probs, opts.resume, 3 if opts.product == "lcz-generator" else 1)
     with contextlib.ExitStack() as stack:
         scheduler = opts.scheduler
         if scheduler is not None and not hasattr(scheduler, "submit"):  # reached before anything is written
@@ -175,6 +178,7 @@ def _run_and_write(scene: Scene, m: Any, opts: PredictOptions, scheduler: Any, r
         "codes": ",".join(str(c) for c in m.codes),
         "speckle_filter": opts.speckle_filter,
         "input_conversions": "; ".join(scene.conversions),
+        "product": opts.product,
     }
     if opts.aoi is not None:
         tags["aoi"] = opts.aoi if isinstance(opts.aoi, str) else ",".join(f"{v:g}" for v in opts.aoi)
@@ -192,8 +196,14 @@ def _run_and_write(scene: Scene, m: Any, opts: PredictOptions, scheduler: Any, r
         if filtered is not None:
             strips = filtered_strips(run.probabilities, run.codes, m.codes, opts.filter_sigma)
             written["filtered"] = raster.write_lcz_strips(filtered, strips, shape, transform, scene.crs,
-                                                          {**tags, "filter_sigma": opts.filter_sigma}, opts.overwrite)
-        raster.write_lcz(out, run.codes, transform, scene.crs, tags, opts.overwrite)
+                                                          {**tags, "product": "lcz", "filter_sigma": opts.filter_sigma},
+                                                          opts.overwrite, opts.codes)
+        if opts.product == "lcz-generator":
+            parts = product_strips(run.probabilities, run.codes, run.confidence, m.codes, opts.filter_sigma)
+            raster.write_lcz_product(out, parts, shape, transform, scene.crs, {**tags, "filter_sigma": opts.filter_sigma},
+                                     opts.overwrite, opts.codes)
+        else:
+            raster.write_lcz(out, run.codes, transform, scene.crs, tags, opts.overwrite, opts.codes)
     except OutputError as exc:  # the mapped tiles stay in the resume folder
         raise type(exc)(f"{exc}; the mapped tiles are kept: rerun the same command with --resume "
                         "(resume=True) to write the outputs without mapping again") from None
@@ -241,7 +251,8 @@ def _check_outputs(outputs: list[Path], inputs: list, overwrite: bool) -> None:
         check_output(p.with_name(p.name + ".aux.xml"), overwrite=True)
 
 
-def _check_room(out: Path, extras: dict, shape: tuple[int, int], k: int, probs: bool, resume: bool) -> None:
+def _check_room(out: Path, extras: dict, shape: tuple[int, int], k: int, probs: bool, resume: bool,
+                bands: int = 1) -> None:
     """Refuse up front when a file system lacks room for the resume arrays (beside ``out``) and
     the outputs (each: an intermediate GeoTIFF and the COG, at most the uncompressed pixels)."""
     from ..raster import raster_bytes
@@ -258,7 +269,7 @@ def _check_room(out: Path, extras: dict, shape: tuple[int, int], k: int, probs: 
 
     if not (resume and resume_dir(out).is_dir()):
         add(out, resume_bytes(shape, k, probs))
-    add(out, 2 * raster_bytes(1, *shape))
+    add(out, 2 * raster_bytes(bands, *shape))
     counts = {"probabilities": (k, "float32"), "confidence": (1, "float32"), "filtered": (1, "uint8")}
     for name, path in extras.items():
         if path is not None:
@@ -344,7 +355,9 @@ def predict_dataarray(
     ``band`` coordinate ('VV', 'VH intensity', ...) when it holds names, else taken in order.
     Returns a uint8 DataArray ``lcz`` (y, x) on the output grid, with pixel-centre coordinates and
     its CRS as a ``spatial_ref`` coordinate (or, with ``probabilities=True``, a Dataset with
-    ``lcz``, ``confidence`` and ``probabilities``). dask-backed inputs are read tile by tile.
+    ``lcz``, ``confidence`` and ``probabilities``; with ``product="lcz-generator"``, a Dataset
+    with ``lcz``, ``lczFilter`` and ``classProbability`` too). LCZ values are in the ``codes``
+    option's coding. dask-backed inputs are read tile by tile.
     ``options`` and keyword overrides as for :func:`predict_scene`; the options for opening scene
     files and for clusters (``bands``, ``units``, ``resample``, ``scheduler``) do not apply.
     """
@@ -392,30 +405,37 @@ def predict_dataarray(
     out_grid = out_grid[window[0] : window[1], window[2] : window[3]]
     shape = (out_grid.shape.y, out_grid.shape.x)
     tiles = plan_tiles(*shape, opts.tile_size)
-    store = MemoryStore(shape, len(m.codes), probabilities)
+    generator = opts.product == "lcz-generator"
+    store = MemoryStore(shape, len(m.codes), probabilities or generator)
     bar = progress(total=len(tiles), desc="lcz") if progress else None
     if window[0] or window[2]:
         read = Shifted(_Reader(read), window[0] * opts.stride, window[2] * opts.stride).read
     try:
-        run_local(read, tiles, m, opts, store.put, bar, probabilities=probabilities)
+        run_local(read, tiles, m, opts, store.put, bar, probabilities=probabilities or generator)
     finally:
         if bar is not None:
             bar.close()
     coords = xr_coords(out_grid, crs_coord_name="spatial_ref")
     attrs = {"crs": crs.to_wkt(), "transform": tuple(out_grid.affine)[:6], "nodata": NODATA,
-             "codes": list(m.codes), "stride": opts.stride, "model": m.name, "speckle_filter": opts.speckle_filter}
-    lczda = xr.DataArray(store.codes, dims=("y", "x"), coords=coords, name="lcz", attrs=attrs)
-    if not probabilities:
+             "codes": list(m.codes), "stride": opts.stride, "model": m.name, "speckle_filter": opts.speckle_filter,
+             "lcz_coding": opts.codes}
+    from ..raster import coding_lut
+
+    lut = coding_lut(opts.codes)
+    lczda = xr.DataArray(lut[store.codes], dims=("y", "x"), coords=coords, name="lcz", attrs=attrs)
+    if not (probabilities or generator):
         return lczda
-    return xr.Dataset(
-        {
-            "lcz": lczda,
-            "confidence": xr.DataArray(store.confidence, dims=("y", "x"), coords=coords),
-            "probabilities": xr.DataArray(store.probabilities, dims=("code", "y", "x"),
-                                          coords={**coords, "code": list(m.codes)}),
-        },
-        attrs=attrs,
-    )
+    variables = {"lcz": lczda}
+    if generator:
+        _, _, _, filt, pct = next(product_strips(store.probabilities, store.codes, store.confidence, m.codes,
+                                                 opts.filter_sigma, rows=max(1, shape[0])))
+        variables["lczFilter"] = xr.DataArray(lut[filt], dims=("y", "x"), coords=coords, attrs=attrs)
+        variables["classProbability"] = xr.DataArray(pct, dims=("y", "x"), coords=coords, attrs={"units": "%"})
+    if probabilities:
+        variables["confidence"] = xr.DataArray(store.confidence, dims=("y", "x"), coords=coords)
+        variables["probabilities"] = xr.DataArray(store.probabilities, dims=("code", "y", "x"),
+                                                  coords={**coords, "code": list(m.codes)})
+    return xr.Dataset(variables, attrs=attrs)
 
 
 @dataclass(frozen=True)

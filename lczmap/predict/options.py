@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     from ..bands import Backscatter
     from ..scene.units import Units
 
-__all__ = ["PredictOptions", "check_aoi", "DEFAULT_STRIDE", "DEFAULT_TILE", "DEFAULT_MAX_NODATA", "DEFAULT_FILTER_SIGMA",
+__all__ = ["PredictOptions", "PRODUCTS", "check_aoi", "DEFAULT_STRIDE", "DEFAULT_TILE", "DEFAULT_MAX_NODATA", "DEFAULT_FILTER_SIGMA",
            "DEFAULT_CONNECT_TIMEOUT", "merge_options"]
 
 #: Output pixel size in input pixels (10 x 10 m = 100 m, the LCZ convention).
@@ -33,6 +33,9 @@ DEFAULT_TILE = 128
 DEFAULT_MAX_NODATA = 0.5
 #: Gaussian sigma of the filtered LCZ map, in output pixels.
 DEFAULT_FILTER_SIGMA = 1.0
+#: What the main output holds: ``lcz`` (one band of LCZ codes) or ``lcz-generator`` (the WUDAPT LCZ
+#: Generator's three bands: raw ``lcz``, filtered ``lczFilter``, ``classProbability`` in percent).
+PRODUCTS: tuple[str, ...] = ("lcz", "lcz-generator")
 
 
 def _at_least(name: str, option: str, value: Any, low: int, optional: bool = False) -> int | None:
@@ -69,6 +72,9 @@ class PredictOptions:
     channels: refined-lee; unfiltered complex channels: none). ``aoi``: map only this area of
     interest, ``(west, south, east, north)`` in degrees (or that as a ``"w,s,e,n"`` string) or a
     vector file (GeoPackage, GeoJSON, ...) whose features' bounds are used; None maps the scene.
+    ``product``: what the main output holds (:data:`PRODUCTS`): ``lcz`` or ``lcz-generator``.
+    ``codes``: how every LCZ output codes LCZ A-G, ``1-17`` (11-17, as the global LCZ map) or
+    ``101-107`` (as the LCZ Generator's training areas, GeoClimate and UMEP).
     """
 
     bands: tuple[str, ...] | None = None
@@ -90,6 +96,8 @@ class PredictOptions:
     speckle_filter: str | None = None
     aoi: Any = None
     quantity: Backscatter | None = None
+    product: str = "lcz"
+    codes: str = "1-17"
 
     def __post_init__(self) -> None:
         from .._device import check_device
@@ -129,6 +137,12 @@ class PredictOptions:
             raise ConfigError(f"unknown speckle filter {self.speckle_filter!r} (--speckle-filter): "
                               f"choose one of {', '.join(SPECKLE_FILTERS)}")
         object.__setattr__(self, "aoi", check_aoi(self.aoi))
+        from ..classes import CODINGS
+
+        if self.product not in PRODUCTS:
+            raise ConfigError(f"unknown product {self.product!r} (--product): choose one of {', '.join(PRODUCTS)}")
+        if self.codes not in CODINGS:
+            raise ConfigError(f"unknown LCZ coding {self.codes!r} (--codes): choose one of {', '.join(CODINGS)}")
 
 
 def check_aoi(aoi: Any) -> tuple[float, float, float, float] | str | None:

@@ -8,7 +8,7 @@ from collections.abc import Iterator, Sequence
 
 import numpy as np
 
-__all__ = ["smooth_probabilities", "filtered_strips"]
+__all__ = ["smooth_probabilities", "filtered_strips", "product_strips"]
 
 
 def smooth_probabilities(p: np.ndarray, valid: np.ndarray, sigma: float) -> np.ndarray:
@@ -41,3 +41,15 @@ def filtered_strips(probs, codes, model_codes: Sequence[int], sigma: float,
         v = valid[r0 - a : r0 - a + (r1 - r0)]
         out = np.where(v, lut[np.nan_to_num(sm, nan=-1).argmax(0)], 0).astype(np.uint8)
         yield r0, r1, out
+
+
+def product_strips(probs, codes, confidence, model_codes: Sequence[int], sigma: float,
+                   rows: int = 512) -> Iterator[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]]:
+    """Yield ``(r0, r1, raw, filtered, percent)`` strips of the LCZ Generator product: the codes,
+    the filtered codes (:func:`filtered_strips`) and the probability of the raw class in percent
+    (1-100; 0 where there is no class)."""
+    for r0, r1, filtered in filtered_strips(probs, codes, model_codes, sigma, rows):
+        raw = np.asarray(codes[r0:r1]).astype(np.uint8)
+        top = np.nan_to_num(np.asarray(confidence[r0:r1], dtype=np.float32))
+        percent = np.where(raw != 0, np.clip(np.rint(top * 100), 1, 100), 0).astype(np.uint8)
+        yield r0, r1, raw, filtered, percent

@@ -127,6 +127,10 @@ class PredictAlgorithm(_LczmapAlgorithm):
     CONFIDENCE = "CONFIDENCE"
     PROBABILITIES = "PROBABILITIES"
     FILTERED = "FILTERED"
+    PRODUCT = "PRODUCT"
+    OUT_CODES = "OUT_CODES"
+    PRODUCT_CHOICES = ("lcz", "lcz-generator")
+    OUT_CODE_CHOICES = ("1-17", "101-107")
 
     def name(self):
         return "predict"
@@ -144,6 +148,10 @@ class PredictAlgorithm(_LczmapAlgorithm):
             "Output: an LCZ GeoTIFF (codes 1-17, A-G = 11-17, nodata 0, 100 m at stride 10) with the "
             "WUDAPT colours and class names; optionally the confidence (top-class probability), "
             "per-class probabilities and a spatially filtered LCZ map.\n\n"
+            "'Product' LCZ Generator writes the WUDAPT LCZ Generator's three bands instead: lcz (raw), "
+            "lczFilter (filtered, the recommended layer, shown by the style) and classProbability (%), "
+            "named so that w2w and LCZ4r pick the filtered band. 'Coding of LCZ A-G' 101-107 writes A-G "
+            "as the LCZ Generator's training areas, GeoClimate and UMEP code them.\n\n"
             "Same as `lczmap predict SCENE OUT`."
         )
 
@@ -167,6 +175,14 @@ class PredictAlgorithm(_LczmapAlgorithm):
             self.MAX_NODATA, self.tr("Largest nodata share of a window that is still classified"),
             type=QgsProcessingParameterNumber.Double, defaultValue=defaults["max_nodata"], minValue=0.0,
             maxValue=1.0)))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.PRODUCT, self.tr("Product"),
+            options=[self.tr("LCZ map (one band)"), self.tr("LCZ Generator (lcz, lczFilter, classProbability)")],
+            defaultValue=0))
+        self.addParameter(QgsProcessingParameterEnum(
+            self.OUT_CODES, self.tr("Coding of LCZ A-G in the outputs"),
+            options=[self.tr("11-17 (lczmap, global LCZ map)"),
+                     self.tr("101-107 (LCZ Generator training areas, GeoClimate, UMEP)")], defaultValue=0))
         self._add_device()
         self.addParameter(_advanced(QgsProcessingParameterBoolean(
             self.RESUME, self.tr("Continue an interrupted run"), False)))
@@ -199,6 +215,8 @@ class PredictAlgorithm(_LczmapAlgorithm):
                 device=self._device(parameters, context),
                 resume=self.parameterAsBoolean(parameters, self.RESUME, context),
                 overwrite=self._overwrite(parameters, context),
+                product=self.PRODUCT_CHOICES[self.parameterAsEnum(parameters, self.PRODUCT, context)],
+                codes=self.OUT_CODE_CHOICES[self.parameterAsEnum(parameters, self.OUT_CODES, context)],
             )
             result = predict_scene(
                 scene, out, model, vv=vv, vh=vh,

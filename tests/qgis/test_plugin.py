@@ -97,6 +97,19 @@ def test_predict_algorithm_writes_a_styled_lcz_map(plugin, model, scene, tmp_pat
     assert conf.isValid() and conf.extent() == layer.extent()
 
 
+def test_predict_algorithm_writes_the_lcz_generator_product_in_101_107(plugin, model, scene, tmp_path):
+    """The LCZ Generator product opens styled on its filtered band, A-G as 101-107."""
+    out = tmp_path / "lcz_generator.tif"
+    result = _run("lczmap:predict", {"INPUT": str(scene), "MODEL": str(model), "UNITS": 2, "DEVICE": 1,
+                                     "PRODUCT": 1, "OUT_CODES": 1, "OUTPUT": str(out)})
+    layer = QgsRasterLayer(result["OUTPUT"], "lcz")
+    assert layer.isValid() and layer.bandCount() == 3
+    assert [layer.bandName(b) for b in (1, 2, 3)][1].endswith("lczFilter")
+    assert layer.renderer().band() == 2
+    want = {(c.code + 90 if c.code > 10 else c.code): v for c, v in zip(LCZ_CLASSES, EXPECTED_PALETTE.values())}
+    assert _lcz_palette(layer) == want
+
+
 def test_predict_algorithm_matches_the_library(plugin, model, scene, lcz_outputs, tmp_path):
     """The algorithm is a door: same scene, same model, same map as lczmap.predict_scene."""
     import numpy as np
