@@ -77,17 +77,20 @@ class DemoReport:
         lines += [
             "",
             "Open in QGIS: Layer > Add Layer > Add Raster Layer... and pick",
-            f"  {self.outputs.get('lcz_map')} (styled: LCZ colours and names come with the file),",
+            f"  {self.outputs.get('lcz_map')} (styled: LCZ colours and names come with the file)",
+            f"  and {self.outputs.get('adapted_map')} (the model adapted to the city's training areas),",
             "then Add Vector Layer... for the zones (its .qml style beside it is applied automatically)",
             f"  {self.outputs.get('zones')}",
         ]
         return "\n".join(lines)
 
 
-def map_agreement(pred_path: str | os.PathLike, truth_path: str | os.PathLike) -> dict[str, float]:
+def map_agreement(pred_path: str | os.PathLike, truth_path: str | os.PathLike, exclude=None) -> dict[str, float]:
     """Share of pixels where an LCZ map equals a reference LCZ map on the same grid.
 
-    Pixels that are nodata (0) in either map are left out. Returns ``agreement`` and ``pixels``.
+    Pixels that are nodata (0) in either map are left out, and so are those whose centre lies in
+    a geometry of ``exclude`` (a GeoDataFrame, e.g. the training areas a model was adapted on).
+    Returns ``agreement`` and ``pixels``.
     """
     import rasterio
 
@@ -97,7 +100,13 @@ def map_agreement(pred_path: str | os.PathLike, truth_path: str | os.PathLike) -
         if p.shape != t.shape or not p.transform.almost_equals(t.transform) or p.crs != t.crs:
             raise SceneError(f"{pred_path} and {truth_path} are not on the same grid: compare maps of one grid")
         a, b = p.read(1), t.read(1)
+        transform, crs = t.transform, t.crs
     valid = (a > 0) & (b > 0)
+    if exclude is not None and len(exclude):
+        from rasterio.features import rasterize
+
+        geoms = exclude.to_crs(crs).geometry
+        valid &= rasterize(((g, 1) for g in geoms), out_shape=b.shape, transform=transform, fill=0, dtype="uint8") == 0
     n = int(valid.sum())
     return {"agreement": float((a[valid] == b[valid]).mean()) if n else float("nan"), "pixels": n}
 
@@ -112,13 +121,17 @@ def run_demo(
     scene_size: tuple[int, int] = SCENE_SIZE,
     eo_epochs: int = 4,
     sar_epochs: int = 6,
+    adapt_polygons: int = 5,
 ) -> DemoReport:
     """Run the main job end to end on the twin and return a :class:`DemoReport`.
 
     Steps: twin + scene (``demo-data``), cache (``prepare``), training (SWD transfer with the
     ``lee-intensity`` SAR bands a GRD scene supplies, all 17 classes, batch norm, short schedule), evaluation
-    on the twin's test split, prediction of the scene, agreement with its ground truth, zones and
-    a district summary. A rerun reuses finished steps; ``overwrite`` redoes them all.
+    on the twin's test split, prediction of the scene, agreement with its ground truth, zones,
+    a district summary, a rendered map, and the model adapted to the scene's city
+    (``lczmap adapt``) from ``adapt_polygons`` training squares per class drawn from the
+    ground truth as an expert would digitise them, with the agreement of the base and the adapted
+    maps outside those squares. A rerun reuses finished steps; ``overwrite`` redoes them all.
     ``n_train``, ``scene_size`` and the epochs size the run (the defaults take a few minutes on
     two CPU cores).
     """
@@ -138,14 +151,14 @@ def run_demo(
     def fresh(path: Path) -> bool:
         return overwrite or not path.exists()
 
-    say("1/8 synthetic So2Sat twin and Sentinel-1-like scene")
+    say("1/9 synthetic So2Sat twin and Sentinel-1-like scene")
     if fresh(out / "scene_grd.tif"):
         o.update(write_demo_data(out, n_train=n_train, n_val=max(n_train // 4, 100), n_test=max(n_train // 4, 100),
                                  scene_size=scene_size, seed=seed, overwrite=overwrite, progress=progress))
     else:
         o.update(so2sat=out / "so2sat", scene=out / "scene_grd.tif", truth=out / "scene_truth_lcz.tif")
 
-    say("2/8 cache of the band sets used for training")
+    say("2/9 cache of the band sets used for training")
     o["cache"] = prepare(o["so2sat"], out / "cache", band_sets=["rgb", "lee-intensity"], progress=progress)
 
     labels = min(512, n_train // 2)
@@ -162,7 +175,7 @@ def run_demo(
     if fresh(o["checkpoint"]):
         train(config, o["checkpoint"], overwrite=overwrite, resume=not overwrite, progress=progress)
 
-    say("4/8 evaluation on the twin's test split")
+    say("4/9 evaluation on the twin's test split")
     o["evaluation"] = out / "evaluation"
     if fresh(o["evaluation"] / "report.json"):
         metrics = evaluate(o["checkpoint"], o["so2sat"], cache=o["cache"], out_dir=o["evaluation"], overwrite=True,
@@ -174,7 +187,7 @@ def run_demo(
     report.figures["test overall accuracy (twin, SAR)"] = float(metrics["overall_accuracy"])
     report.figures["test kappa"] = float(metrics["kappa"])
 
-    say("5/8 prediction of the scene (unfiltered GRD: refined Lee 7 x 7 as So2Sat, then 100 m LCZ map, confidence)")
+    say("5/9 prediction of the scene (unfiltered GRD: refined Lee 7 x 7 as So2Sat, then 100 m LCZ map, confidence)")
     o["lcz_map"], o["confidence"] = out / "scene_lcz.tif", out / "scene_confidence.tif"
     if fresh(o["lcz_map"]):
         result = predict_scene(o["scene"], o["lcz_map"], model=o["checkpoint"], confidence=o["confidence"],
@@ -188,19 +201,44 @@ def run_demo(
     for name in ("OA", "OAu", "OAbu", "OAw", "kappa"):
         report.figures[f"map {name} against the ground truth"] = float(assessment.scores[name])
 
-    say("6/8 vector zones (patches below 20,000 m2 dissolved)")
+    say("6/9 vector zones (patches below 20,000 m2 dissolved)")
     o["zones"] = out / "scene_zones.gpkg"
     if fresh(o["zones"]):
         zones(o["lcz_map"], o["zones"], min_area=20000, confidence=o["confidence"], overwrite=overwrite)
 
-    say("7/8 district summary (1 km grid)")
+    say("7/9 district summary (1 km grid)")
     o["districts"], o["summary_csv"] = out / "districts_summary.gpkg", out / "districts_summary.csv"
     if fresh(o["districts"]):
         summarize(o["lcz_map"], o["districts"], by=grid_districts(o["lcz_map"], 1000), csv_path=o["summary_csv"],
                   overwrite=overwrite)
 
-    say("8/8 a readable map (PNG: WUDAPT colours, legend, scale bar)")
+    say("8/9 a readable map (PNG: WUDAPT colours, legend, scale bar)")
     o["map_png"] = out / "scene_lcz.png"
     if fresh(o["map_png"]):
         render_map(o["lcz_map"], o["map_png"], overwrite=overwrite)
+
+    say(f"9/9 the model adapted to the scene's city from {adapt_polygons} training areas per class (lczmap adapt)")
+    import geopandas as gpd
+
+    from .adapt import adapt_model
+    from .adapt.areas import areas_from_map
+
+    o["training_areas"] = out / "scene_training_areas.gpkg"
+    o["adapted_model"], o["adapted_map"] = out / "model_adapted.safetensors", out / "scene_lcz_adapted.tif"
+    if fresh(o["training_areas"]):
+        from ._io import atomic_path
+
+        with atomic_path(o["training_areas"], overwrite=True) as tmp:
+            areas_from_map(o["truth"], adapt_polygons, size=3, seed=seed).to_file(tmp, driver="GPKG", layer="training_areas")
+    if fresh(o["adapted_model"]):
+        adapt_model(o["checkpoint"], o["scene"], o["training_areas"], o["adapted_model"], method="finetune",
+                    sar_epochs=3, seed=seed, device="cpu", overwrite=True, progress=progress)
+    if fresh(o["adapted_map"]):
+        predict_scene(o["scene"], o["adapted_map"], model=o["adapted_model"], device="cpu", overwrite=True,
+                      progress=progress)
+    areas = gpd.read_file(o["training_areas"])
+    report.figures["agreement outside the training areas, base model"] = map_agreement(
+        o["lcz_map"], o["truth"], exclude=areas)["agreement"]
+    report.figures["agreement outside the training areas, adapted model"] = map_agreement(
+        o["adapted_map"], o["truth"], exclude=areas)["agreement"]
     return report

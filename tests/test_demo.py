@@ -18,7 +18,8 @@ def test_demo_end_to_end_and_rerun(tmp_path):
     kw = dict(n_train=400, scene_size=(300, 360), eo_epochs=1, sar_epochs=1)
     report = run_demo(tmp_path / "demo", **kw)
     o = report.outputs
-    for key in ("checkpoint", "lcz_map", "confidence", "zones", "districts", "summary_csv", "assessment", "map_png"):
+    for key in ("checkpoint", "lcz_map", "confidence", "zones", "districts", "summary_csv", "assessment", "map_png",
+                "training_areas", "adapted_model", "adapted_map"):
         assert Path(o[key]).exists(), key
     with rasterio.open(o["lcz_map"]) as lcz, rasterio.open(o["truth"]) as truth:
         assert lcz.shape == truth.shape and lcz.crs == truth.crs
@@ -29,6 +30,18 @@ def test_demo_end_to_end_and_rerun(tmp_path):
     assert report.figures["map OA against the ground truth"] == pytest.approx(
         report.figures["map agreement with the scene's ground truth"])
     assert "map OAw against the ground truth" in report.summary()
+    # the adapted model: trained on the training areas, scored outside them, on the scene's grid
+    import geopandas as gpd
+
+    from lczmap.checkpoint import load_checkpoint
+
+    areas = gpd.read_file(o["training_areas"])
+    assert len(areas) and set(areas["lcz"]) <= set(range(1, 18))
+    assert load_checkpoint(o["adapted_model"]).meta["adaptation"]["labelled_patches"] > 0
+    with rasterio.open(o["adapted_map"]) as adapted, rasterio.open(o["truth"]) as truth:
+        assert adapted.shape == truth.shape and adapted.transform == truth.transform
+    for which in ("base", "adapted"):
+        assert 0 <= report.figures[f"agreement outside the training areas, {which} model"] <= 1
     assert str(o["lcz_map"]) in report.summary() and "QGIS" in report.summary()
     # a rerun reuses every finished step and changes nothing
     before = Path(o["lcz_map"]).stat().st_mtime_ns

@@ -9,10 +9,12 @@ scene mapped with the filter), then the same model on the scene written other wa
 GRD, filter on; (ii) the same, ``--speckle-filter none``; (iii) the scene as gamma0 with an angle
 band, converted; (iv) the scene written pre-filtered (single-look, refined Lee as So2Sat), filter
 none. For each: agreement with the truth map overall, in a 3-pixel band along the valid-data
-border, and inside it. Results go to ``bench_speckle.json`` in ``--out``.
+border, and inside it. ``--cities N`` repeats (i)-(iv) on scenes of N more seeds (``--city-size``),
+each rendered with its own city calibration (radar gain, VH offset): what is the chain and what
+is the city. Results go to ``bench_speckle.json`` in ``--out``.
 
     python scripts/bench/bench_speckle.py speed --size 1000 1200
-    python scripts/bench/bench_speckle.py agreement --out /tmp/speckle-demo
+    python scripts/bench/bench_speckle.py agreement --out /tmp/speckle-demo --cities 6
 """
 
 from __future__ import annotations
@@ -75,30 +77,58 @@ def _agreement(pred: Path, truth: Path) -> dict:
     return out
 
 
-def agreement(args) -> dict:
-    from lczmap.demo import run_demo
+RUNS = {"(i) unfiltered GRD, filter on": ("grd", None), "(ii) unfiltered GRD, --speckle-filter none": ("grd", "none"),
+        "(iii) gamma0 + angle band, converted, filter on": ("gamma0", None),
+        "(iv) scene written pre-filtered, filter none": ("lee", "none")}
+
+
+def _four_ways(out: Path, model: Path, seed: int, size: tuple, grd: Path | None = None,
+               truth: Path | None = None) -> dict:
+    """(i)-(iv) for the scene of ``seed``: written as GRD (unless given), gamma0 and pre-filtered."""
     from lczmap.predict import predict_scene
     from lczmap.twin import write_scene
+
+    scenes = {}
+    for kind in ("grd", "gamma0", "lee"):
+        if kind == "grd" and grd is not None:
+            scenes[kind] = grd
+            continue
+        path = out / f"scene{seed}_{kind}.tif"
+        t = out / f"truth{seed}_{kind}.tif"
+        if not path.exists():
+            write_scene(path, size=size, seed=seed, kind=kind, truth_path=t)
+        scenes[kind] = path
+        truth = truth or t
+    result = {}
+    for label, (kind, filt) in RUNS.items():
+        lcz = out / f"bench{seed}_{kind}_{filt or 'default'}.tif"
+        r = predict_scene(scenes[kind], lcz, model, device="cpu", speckle_filter=filt, overwrite=True)
+        result[label] = {**_agreement(lcz, truth), "windows_per_s": r.windows_per_s}
+    return result
+
+
+def agreement(args) -> dict:
+    import numpy as np
+
+    from lczmap.demo import run_demo
+    from lczmap.twin.cities import make_cities
 
     out = Path(args.out)
     t0 = time.perf_counter()
     report = run_demo(out, seed=args.seed)
     o = report.outputs
-    size = tuple(args.size)
-    scenes = {"grd": o["scene"]}
-    for kind in ("gamma0", "lee"):
-        path = out / f"scene_{kind}.tif"
-        if not path.exists():
-            write_scene(path, size=size, seed=args.seed, kind=kind, truth_path=out / f"truth_{kind}.tif")
-        scenes[kind] = path
-    runs = {"(i) unfiltered GRD, filter on": ("grd", None), "(ii) unfiltered GRD, --speckle-filter none": ("grd", "none"),
-            "(iii) gamma0 + angle band, converted, filter on": ("gamma0", None),
-            "(iv) scene written pre-filtered, filter none": ("lee", "none")}
     result = {"demo_seconds": time.perf_counter() - t0, "figures": {k: v for k, v in report.figures.items()}}
-    for label, (kind, filt) in runs.items():
-        lcz = out / f"bench_{kind}_{filt or 'default'}.tif"
-        r = predict_scene(scenes[kind], lcz, o["checkpoint"], device="cpu", speckle_filter=filt, overwrite=True)
-        result[label] = {**_agreement(lcz, o["truth"]), "windows_per_s": r.windows_per_s}
+    result.update(_four_ways(out, o["checkpoint"], args.seed, tuple(args.size), o["scene"], o["truth"]))
+    if args.cities:
+        per_city = {}
+        for seed in range(args.seed + 1, args.seed + 1 + args.cities):
+            city = make_cities(1, seed, "scene", stream=99)[0]  # the scene's calibration (lczmap.twin.scene)
+            runs = _four_ways(out, o["checkpoint"], seed, tuple(args.city_size))
+            per_city[seed] = {"sar_gain_db": city.sar_gain_db, "vh_offset_db": city.vh_offset_db,
+                              **{k: v["all"] for k, v in runs.items()}, **{f"{k} gap": v["gap"] for k, v in runs.items()}}
+            print(seed, per_city[seed], flush=True)
+        result["cities"] = per_city
+        result["cities_mean"] = {k: float(np.mean([c[k] for c in per_city.values()])) for k in next(iter(per_city.values()))}
     return result
 
 
@@ -115,6 +145,8 @@ def main() -> None:
     a.add_argument("--out", default="/tmp/bench_speckle_demo")
     a.add_argument("--seed", type=int, default=0)
     a.add_argument("--size", type=int, nargs=2, default=(1000, 1200), help="the demo's scene size (run_demo default)")
+    a.add_argument("--cities", type=int, default=0, help="also this many scenes of other seeds (other city calibrations)")
+    a.add_argument("--city-size", type=int, nargs=2, default=(600, 720))
     args = ap.parse_args()
     result = speed(args) if args.cmd == "speed" else agreement(args)
     Path(args.out).mkdir(parents=True, exist_ok=True)
