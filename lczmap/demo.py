@@ -37,7 +37,8 @@ def write_demo_data(
     ``scene_kind`` (:data:`lczmap.twin.SCENE_KINDS`): the scene as a user receives it, by default
     unfiltered multi-looked GRD sigma0 (``scene_grd.tif``); ``gamma0`` (with an ``angle`` band),
     ``hyp3`` and ``planetary`` (folders ``scene_hyp3/``, ``scene_planetary/`` holding those
-    products' files), ``lee`` (pre-filtered as So2Sat) or ``slc``. ``units``: ``linear``
+    products' files), ``lee`` (pre-filtered as So2Sat), ``slc`` or ``safe`` (folder ``scene_safe/``
+    holding an IW GRD SAFE product). ``units``: ``linear``
     (default) or ``db``. The scene options are checked before the twin is written. Returns the
     paths: ``so2sat``, ``scene`` (the file to give ``lczmap predict``), ``truth``.
     """
@@ -46,7 +47,7 @@ def write_demo_data(
 
     out = Path(out_dir)
     twin = out / "so2sat"
-    scene = out / (f"scene_{scene_kind}" + ("" if scene_kind in ("hyp3", "planetary") else ".tif"))
+    scene = out / (f"scene_{scene_kind}" + ("" if scene_kind in ("hyp3", "planetary", "safe") else ".tif"))
     truth = out / "scene_truth_lcz.tif"
     if not overwrite:  # the twin itself resumes: write_twin keeps files written with the same parameters
         for path in (*scene_files(scene, scene_kind, units, seed), truth):

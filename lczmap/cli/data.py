@@ -55,7 +55,7 @@ def prepare(ctx, so2sat_dir: Path, cache_dir: Path, eo_bands, sar_bands, splits)
 @click.option("--scene-kind", type=click.Choice(SCENE_KINDS), default="grd", show_default=True,
               help="grd: unfiltered multi-looked sigma0 VV/VH (~4.4 looks), as delivered; gamma0: with an angle "
                    "band; hyp3 / planetary: an ASF HyP3 / Planetary Computer RTC pair (gamma0); lee: pre-filtered "
-                   "as So2Sat; slc: complex VV/VH.")
+                   "as So2Sat; slc: complex VV/VH; safe: the grd scene as an IW GRD SAFE product (DN, LUTs).")
 @click.option("--units", type=click.Choice(SCENE_UNITS), default=None,
               help="Units of intensity scenes (default: linear); SLC and planetary scenes are always linear.")
 @seed_opt

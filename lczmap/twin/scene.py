@@ -8,7 +8,9 @@ the window size (:func:`write_scene`).
 A scene is written as a user receives it (:data:`SCENE_KINDS`): unfiltered multi-looked GRD
 intensity (about 4.4 looks), as gamma0 with an ``angle`` band, as an ASF HyP3 RTC pair, as a
 Planetary Computer ``sentinel-1-rtc`` pair; or as So2Sat had it (single-look sigma0 refined-Lee
-filtered exactly as the twin's ``sen1`` channels 5 and 4, ``lee``), or single-look complex (``slc``).
+filtered exactly as the twin's ``sen1`` channels 5 and 4, ``lee``), or single-look complex (``slc``),
+or as the archive holds a GRD: an IW GRD product in ESA's SAFE layout (``safe``: digital numbers,
+calibration and noise LUTs, geolocation grid; :mod:`lczmap.twin.safe`).
 """
 
 from __future__ import annotations
@@ -36,14 +38,14 @@ from .noise import GRD_LOOKS, MASK64, multilook_intensity, speckle, stream_key, 
 __all__ = ["SceneKind", "SceneUnits", "SCENE_KINDS", "SCENE_UNITS", "SCENE_SIZE", "SCENE_NODATA", "SCENE_ANGLES",
            "HYP3_NAME", "check_scene_options", "write_scene", "scene_files"]
 
-SceneKind = Literal["grd", "gamma0", "hyp3", "planetary", "lee", "slc"]
+SceneKind = Literal["grd", "gamma0", "hyp3", "planetary", "lee", "slc", "safe"]
 SceneUnits = Units  # one home: lczmap.bands
 #: Accepted scene ``kind`` names: ``grd`` (unfiltered multi-looked sigma0, bands VV, VH),
 #: ``gamma0`` (the same as gamma0, bands Gamma0_VV, Gamma0_VH and ``angle``), ``hyp3`` (an ASF
 #: HyP3 RTC pair, gamma0), ``planetary`` (a Planetary Computer sentinel-1-rtc pair, gamma0),
-#: ``lee`` (single-look sigma0 refined-Lee filtered, as So2Sat's channels) and ``slc``
-#: (single-look complex amplitudes).
-SCENE_KINDS: tuple[SceneKind, ...] = ("grd", "gamma0", "hyp3", "planetary", "lee", "slc")
+#: ``lee`` (single-look sigma0 refined-Lee filtered, as So2Sat's channels), ``slc``
+#: (single-look complex amplitudes) and ``safe`` (the GRD as an IW GRD SAFE product).
+SCENE_KINDS: tuple[SceneKind, ...] = ("grd", "gamma0", "hyp3", "planetary", "lee", "slc", "safe")
 #: Accepted scene ``units`` names (SLC and Planetary Computer scenes are always linear).
 SCENE_UNITS = UNITS
 #: Incidence angle across a scene's columns, first to last (degrees): an IW swath's range
@@ -141,6 +143,8 @@ def check_scene_options(size: tuple[int, int], kind: str, units: str) -> None:
         )
     if kind == "planetary" and units != "linear":
         raise ConfigError("a Planetary Computer sentinel-1-rtc scene is linear gamma0: drop --units (units='linear')")
+    if kind == "safe" and units != "linear":
+        raise ConfigError("a SAFE product holds digital numbers, not dB: drop --units (units='linear')")
 
 
 @dataclass(frozen=True)
@@ -191,6 +195,10 @@ def _files(path: Path, kind: str, units: str, seed: int) -> list[_File]:
             tags = {"PRODUCT": "RTC", "QUANTITY": "gamma0", **inten}
             return [_File(path / "measurement" / f"iw-{pol}.rtc.tiff", (pol,), (None,), "float32", -32768.0, tags)
                     for pol in ("vv", "vh")]
+        case "safe":
+            from .safe import SAFE_NAME
+
+            return [_File(path / f"{SAFE_NAME}.SAFE", ("vv", "vh"), ("VV", "VH"), "uint16", 0.0, {})]
     raise ConfigError(f"unknown scene kind {kind!r}")  # pragma: no cover - checked before
 
 
@@ -225,6 +233,10 @@ def write_scene(
     - ``lee``: single-look sigma0 refined-Lee filtered (:mod:`lczmap.speckle`) exactly as the
       twin's ``sen1`` channels 5 (VV) and 4 (VH): a scene written pre-filtered, as So2Sat had it.
     - ``slc``: complex64 single-look amplitudes, as the twin's channels 2+3j and 0+1j (linear).
+    - ``safe``: ``path`` is a folder that receives an IW GRD SAFE product (``<name>.SAFE``,
+      :func:`lczmap.twin.safe.write_safe`) holding the ``grd`` scene's sigma0 as uint16 digital
+      numbers with calibration and noise LUTs, its radar grid the scene's 10 m grid (north up, so
+      a reader that calibrates and geocodes right gives back the ``grd`` scene on its grid).
 
     A nodata frame of about 3 % of the size (with slanted swath edges) surrounds the data. The
     scene is rendered from a city calibration not used by the twin. The truth (``truth_path``,
@@ -245,9 +257,12 @@ def write_scene(
     path = Path(path)
     files = _files(path, kind, units, int(seed))
     if truth_path is None:
-        stem = path.name if kind in ("hyp3", "planetary") else path.stem
+        stem = path.name if kind in ("hyp3", "planetary", "safe") else path.stem
         truth_path = path.with_name(f"{stem}_truth.tif")
     truth_path = Path(truth_path)
+    if kind == "safe":
+        return _write_safe_scene(path, files[0].path, (rows, cols), seed, truth_path, crs, origin, overwrite, progress,
+                                 block)
     for d in sorted({f.path.parent for f in files} - {path.parent}):
         try:
             d.mkdir(parents=True, exist_ok=True)
@@ -321,6 +336,46 @@ def write_scene(
         if bar is not None:
             bar.close()
     return files[0].path, truth_path
+
+
+def _write_safe_scene(folder: Path, product: Path, size: tuple[int, int], seed: int, truth_path: Path, crs: str,
+                      origin: tuple[float, float], overwrite: bool, progress: Callable | None,
+                      block: int) -> tuple[Path, Path]:
+    """The ``grd`` scene as an IW GRD SAFE product whose radar pixel (line, pixel) is the scene's
+    pixel (row, column): its centre is put where that pixel's centre is (north up, 10 m)."""
+    import shutil
+    import tempfile
+
+    import rasterio
+    from pyproj import CRS, Transformer
+    from rasterio.windows import Window
+
+    from ..errors import OutputExistsError
+    from .safe import safe_geometry, write_safe
+
+    if product.exists() and not overwrite:
+        raise OutputExistsError(f"{product} exists: pass --overwrite (overwrite=True) to replace it")
+    rows, cols = size
+    x0, y0 = float(origin[0]), float(origin[1])
+    centre = Transformer.from_crs(crs, "EPSG:4326", always_xy=True).transform(x0 + 5 + 5 * cols, y0 - 5 - 5 * rows)
+    if CRS.from_user_input(safe_geometry(rows, cols, centre, 0.0)[0]) != CRS.from_user_input(crs):
+        raise ConfigError(f"a SAFE scene is written in the UTM zone of its centre, not {crs}: give that zone's CRS")
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise ConfigError(f"cannot create {folder} ({exc.strerror}): choose a writable folder") from None
+    with tempfile.TemporaryDirectory(prefix=".scene-safe-", dir=folder) as tmp:
+        grd, truth = write_scene(Path(tmp) / "grd.tif", size, seed, "grd", "linear", truth_path, crs, origin,
+                                 overwrite, progress, block)
+        with rasterio.open(grd) as src:
+            def sigma0(pol: str, r0: int, r1: int) -> np.ndarray:
+                return src.read(1 if pol == "VV" else 2, window=Window(0, r0, cols, r1 - r0)).astype(np.float32)
+
+            staged = write_safe(Path(tmp), rows, cols, sigma0, centre=centre, angle=0.0)
+        if product.exists():
+            shutil.rmtree(product)
+        os.replace(staged, product)
+    return product, truth
 
 
 def _describe(dst, f: _File, seed: int) -> None:
