@@ -125,7 +125,7 @@ def adapt_model(
     scene_opts = opts.scene_options()
     if not isinstance(scene, Scene):
         scene = open_scene(scene, m.band_set, bands=scene_opts.bands, units=scene_opts.units,
-                           resample=scene_opts.resample)
+                           quantity=scene_opts.quantity, resample=scene_opts.resample)
     patches = cut_patches(scene, m, areas, scene_opts, opts.unlabelled, opts.seed, progress)
     keep, held = split_holdout(areas, opts.holdout, opts.seed)
     table = per_class_table(areas.codes, patches.overlaps, patches.y_lab, patches.polygon,

@@ -31,7 +31,7 @@ DEFAULT_UNLABELLED = 10.0
 #: Bootstrap draws over the held-out polygons (as the LCZ Generator).
 DEFAULT_BOOTSTRAP = 25
 #: The fields that say how to read the scene, passed on to :class:`~lczmap.predict.PredictOptions`.
-SCENE_FIELDS = ("bands", "units", "resample", "stride", "max_nodata", "speckle_filter")
+SCENE_FIELDS = ("bands", "units", "quantity", "resample", "stride", "max_nodata", "speckle_filter")
 
 
 def _check_int(name: str, option: str, value: Any, low: int) -> int:
@@ -67,7 +67,7 @@ class AdaptOptions:
     ``ref_codes`` (coding of A-G: ``auto``, ``1-17``, ``101-107``).
     Honest accuracy: ``holdout`` (share of each class's polygons held out, 0: none) and
     ``bootstrap`` (draws over the held-out polygons for the intervals), ``level``.
-    The scene, read as ``lczmap predict`` reads it: ``bands``, ``units``, ``resample``,
+    The scene, read as ``lczmap predict`` reads it: ``bands``, ``units``, ``quantity``, ``resample``,
     ``stride``, ``max_nodata``, ``speckle_filter`` (see :class:`~lczmap.predict.PredictOptions`).
     ``overwrite`` replaces existing outputs.
     """
@@ -92,6 +92,7 @@ class AdaptOptions:
     level: float = 0.95
     bands: tuple[str, ...] | None = None
     units: str | None = None
+    quantity: str | None = None
     resample: str | None = None
     stride: int = DEFAULT_STRIDE
     max_nodata: float = DEFAULT_MAX_NODATA

@@ -11,7 +11,7 @@ import click
 
 from ..adapt.options import ADAPT_METHODS, AdaptOptions
 from ..errors import ConfigError
-from ..scene import RESAMPLING, UNITS
+from ..scene import BACKSCATTER, RESAMPLING, UNITS
 from ..speckle import SPECKLE_FILTERS
 from ..zones.codes import CODE_SCHEMES
 from .options import band_names, batch_size_opt, device_opt, overwrite_opt, progress_factory, seed_opt
@@ -55,6 +55,9 @@ def _option(*decls, field: str | None = None, **kw):
               help="Names of the scene's bands in order, e.g. VH,VV (default: band descriptions).")
 @click.option("--units", type=click.Choice(UNITS), default=None,
               help="Units of intensity bands (default: the file's unit tag, else linear).")
+@click.option("--quantity", type=click.Choice(BACKSCATTER), default=None,
+              help="What the intensities are normalised by, as lczmap predict (default: what the product says, "
+                   "else sigma0).")
 @click.option("--resample", type=click.Choice(RESAMPLING), default=None,
               help="Resample scenes whose pixels are not 10 m (refused otherwise).")
 @click.option("--speckle-filter", type=click.Choice(SPECKLE_FILTERS), default=None,
@@ -68,8 +71,8 @@ def _option(*decls, field: str | None = None, **kw):
 @overwrite_opt
 @click.pass_context
 def adapt(ctx, model, scene, training_areas, out, method, sar_epochs, sar_lr, swd_lambda, swd_eta, projections,
-          unlabelled, augment, field, layer, ref_codes, holdout, bootstrap, holdout_layer, bands, units, resample,
-          speckle_filter, stride, max_nodata, no_amp, seed, device, batch_size, overwrite):
+          unlabelled, augment, field, layer, ref_codes, holdout, bootstrap, holdout_layer, bands, units, quantity,
+          resample, speckle_filter, stride, max_nodata, no_amp, seed, device, batch_size, overwrite):
     """Adapt the model MODEL to the Sentinel-1 scene SCENE with the LCZ polygons TRAINING_AREAS
     (the LCZ Generator's KML template, or polygons with a class field; any CRS) and write -o OUT.
 
@@ -85,7 +88,7 @@ def adapt(ctx, model, scene, training_areas, out, method, sar_epochs, sar_lr, sw
             method=method, sar_epochs=sar_epochs, sar_lr=sar_lr, batch_size=batch_size or _DEFAULTS["batch_size"],
             swd_lambda=swd_lambda, swd_eta=swd_eta, projections=projections, augment=augment, unlabelled=unlabelled,
             seed=seed, device=device, amp=not no_amp, field=field, layer=layer, ref_codes=ref_codes, holdout=holdout,
-            bootstrap=bootstrap, bands=bands, units=units, resample=resample, stride=stride, max_nodata=max_nodata,
+            bootstrap=bootstrap, bands=bands, units=units, quantity=quantity, resample=resample, stride=stride, max_nodata=max_nodata,
             speckle_filter=speckle_filter, overwrite=overwrite,
         )
     except ConfigError as exc:

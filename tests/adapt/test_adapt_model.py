@@ -140,6 +140,8 @@ def test_bad_input_is_one_line_each(tiny_model, city, city_areas, tmp_path):
             dst.set_band_unit(1, "dB")
     assert "VH" in _cli_error([tiny_model, one_band, city_areas, "-o", out])
     assert _cli_error([tiny_model, scene_path, city_areas, "-o", tmp_path / "m.pt"]).count(".safetensors")
+    # the scene is read as predict reads it: gamma0 needs the incidence angle, which this file lacks
+    assert "angle" in _cli_error([tiny_model, scene_path, city_areas, "-o", out, "--quantity", "gamma0"])
     assert not out.exists()
     with pytest.raises(OutputError):
         adapt_model(tiny_model, scene_path, city_areas, tiny_model, overwrite=True, **FAST)
