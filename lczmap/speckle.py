@@ -43,7 +43,7 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["SpeckleFilter", "Side", "SPECKLE_FILTERS", "SIZE", "HALO", "LOOKS", "GRD_LOOKS", "refined_lee", "refined_lee_intensity",
+__all__ = ["SpeckleFilter", "Side", "SPECKLE_FILTERS", "SIZE", "HALO", "LOOKS", "GRD_LOOKS", "refined_lee", "refined_lee_intensity", "refined_lee_c2",
            "filter_channels", "filtered_channels", "default_speckle_filter", "check_speckle_filter"]
 
 SpeckleFilter = Literal["refined-lee", "none"]
@@ -201,6 +201,30 @@ def refined_lee(x: torch.Tensor, span: torch.Tensor | None = None, looks: float 
 def refined_lee_intensity(x: torch.Tensor, looks: float = LOOKS, side: Side = "snap") -> torch.Tensor:
     """The intensity form: each channel of ``x`` (..., C, H, W) filtered on its own weight."""
     return refined_lee(x.unsqueeze(-3), looks=looks, side=side).squeeze(-3)
+
+
+def refined_lee_c2(vh: np.ndarray, vv: np.ndarray, looks: float = LOOKS, dtype: type = np.float64):
+    """So2Sat's ``sen1`` channels 4-7 from single-look complex VH and VV (numpy in and out, 'valid'
+    mode: :data:`HALO` pixels smaller on each side): the dual-pol covariance matrix (``|VH|^2``,
+    ``|VV|^2``, ``VV VH*``) refined-Lee filtered with one weight from its span ``|VH|^2 + |VV|^2``,
+    as SNAP's Polarimetric-Speckle-Filter filters a C2 matrix. Returns ``(vh_intensity,
+    vv_intensity, covariance)`` in ``dtype`` (float64 or float32; the covariance complex)."""
+    import torch
+
+    vh = np.asarray(vh)
+    vv = np.asarray(vv)
+    a: np.ndarray = vh.real.astype(dtype)
+    b: np.ndarray = vh.imag.astype(dtype)
+    c: np.ndarray = vv.real.astype(dtype)
+    d: np.ndarray = vv.imag.astype(dtype)
+    i_vh = a * a + b * b
+    i_vv = c * c + d * d
+    # VV * conj(VH), in real arithmetic so that results do not depend on array sizes (SIMD paths).
+    cov_re = c * a + d * b
+    cov_im = d * a - c * b
+    stack = torch.from_numpy(np.stack([i_vh, i_vv, cov_re, cov_im], axis=-3))
+    out = refined_lee(stack, torch.from_numpy(i_vh + i_vv), looks=looks).numpy()
+    return out[..., 0, :, :], out[..., 1, :, :], out[..., 2, :, :] + 1j * out[..., 3, :, :]
 
 
 def filtered_channels(band_set: BandSet) -> tuple[int, ...]:

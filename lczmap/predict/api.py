@@ -103,6 +103,9 @@ def predict_scene(
                            quantity=opts.quantity, resample=opts.resample)
     elif [b.channel for b in scene.bands] != list(m.band_set.channels):
         raise SceneError(f"the scene was opened for band set {scene.band_set} but the model needs {m.band_set.name}: reopen it")
+    if opts.speckle_filter == "refined-lee" and any(c.startswith("speckle filter") for c in scene.conversions):
+        raise ConfigError(f"{scene.name}'s Lee channels were filtered as it was read (in radar geometry, as So2Sat): "
+                          "filtering them again would smooth twice; drop --speckle-filter refined-lee")
     patch = m.patch_size
     if scene.height < patch or scene.width < patch:
         raise SceneError(

@@ -13,7 +13,7 @@ Per window: the output pixels' radar coordinates (line, pixel) come from the geo
 plus a margin is read, ``sigma0 = (DN^2 - N) / A^2`` with ``A`` the sigmaNought LUT and ``N`` the
 noise (range LUT x azimuth LUT), both bilinear in line and pixel, and the block is resampled onto
 the window (bilinear by default). DN 0 is no data; sigma0 <= 0 after noise removal is set to
-:data:`NOISE_FLOOR`.
+:data:`NOISE_FLOOR`. IW SLC products go to :mod:`.safe_slc`, which shares the helpers here.
 """
 
 from __future__ import annotations
@@ -37,13 +37,15 @@ __all__ = ["is_safe", "open_safe", "SUPPORTED_MODES", "SUPPORTED_TYPES", "NOISE_
 
 #: Acquisition modes and product types lczmap maps.
 SUPPORTED_MODES = ("IW",)
-SUPPORTED_TYPES = ("GRD",)
+SUPPORTED_TYPES = ("GRD", "SLC")
 #: sigma0 given to pixels whose noise-removed value is <= 0 (-50 dB; lczmap's choice).
 NOISE_FLOOR = 1e-5
 #: Output pixels between the radar coordinates evaluated exactly (bilinear in between).
 _STEP = 16
 _SAFE_NAME = re.compile(r"^S1[ABCD]_(IW|EW|SM|WV|S\d)_(GRD|SLC|OCN|RAW)", re.IGNORECASE)
 _RESAMPLING = {"bilinear": 1, "nearest": 0}
+_MAPS = ("lczmap maps IW GRD products (GRDH/GRDM) only for intensity models and IW SLC products for complex "
+         "models; EW, SM and WV modes are not supported")
 
 
 def is_safe(path: str) -> bool:
@@ -211,14 +213,13 @@ def calibrate(band: _Band, dn: np.ndarray, line0: int, pixel0: int, denoise: boo
     return sigma0
 
 
-class SafeReader:
-    """Reads windows of the 10 m UTM grid of a SAFE GRD product (see the module docstring).
-    Picklable: plain arrays; the triangulation is rebuilt where it is used."""
+class GeolocationGrid:
+    """Map coordinates (x, y) -> radar coordinates of a geolocation grid: ``gcp_xy`` (N, 2) in the
+    scene's CRS, ``gcp_lp`` (N, 2) the radar coordinates there; piecewise linear on the grid's
+    triangles, a quadratic fit outside. Picklable: the triangulation is rebuilt where it is used."""
 
-    def __init__(self, bands: tuple[_Band, ...], lines: int, samples: int, gcp_xy: np.ndarray,
-                 gcp_lp: np.ndarray, transform: tuple, order: int):
-        self.bands, self.lines, self.samples = bands, lines, samples
-        self.gcp_xy, self.gcp_lp, self.transform, self.order = gcp_xy, gcp_lp, transform, order
+    def __init__(self, gcp_xy: np.ndarray, gcp_lp: np.ndarray):
+        self.gcp_xy, self.gcp_lp = gcp_xy, gcp_lp
         self._scale = (gcp_xy.mean(axis=0), gcp_xy.std(axis=0) + 1.0)
         self._poly = np.linalg.lstsq(self._design(gcp_xy), gcp_lp, rcond=None)[0]
         self._interp: Any = None
@@ -250,6 +251,17 @@ class SafeReader:
         if not inside.all():
             lp[~inside] = self._design(xy[~inside]) @ self._poly
         return lp[:, 0].reshape(x.shape), lp[:, 1].reshape(x.shape)
+
+
+class SafeReader(GeolocationGrid):
+    """Reads windows of the 10 m UTM grid of a SAFE GRD product (see the module docstring).
+    Picklable: plain arrays; the triangulation is rebuilt where it is used."""
+
+    def __init__(self, bands: tuple[_Band, ...], lines: int, samples: int, gcp_xy: np.ndarray,
+                 gcp_lp: np.ndarray, transform: tuple, order: int):
+        super().__init__(gcp_xy, gcp_lp)
+        self.bands, self.lines, self.samples = bands, lines, samples
+        self.transform, self.order = transform, order
 
     def coordinates(self, rlo: int, rhi: int, clo: int, chi: int) -> tuple[np.ndarray, np.ndarray]:
         """Radar (line, pixel) of the centres of output rows ``rlo:rhi``, columns ``clo:chi``:
@@ -295,8 +307,14 @@ class SafeReader:
         return out
 
 
-def _files(loc: _Location, fs: Any) -> tuple[dict, dict[tuple[str, str], str]]:
-    """The manifest's attributes (xarray-sentinel) and its files by (kind, polarisation)."""
+#: The manifest's representation IDs of the files lczmap reads, by kind.
+KINDS = {"s1Level1ProductSchema": "annotation", "s1Level1CalibrationSchema": "calibration",
+         "s1Level1NoiseSchema": "noise", "s1Level1MeasurementSchema": "measurement"}
+
+
+def read_manifest(loc: _Location, fs: Any) -> tuple[dict, dict[str, tuple]]:
+    """The manifest's attributes and files (xarray-sentinel: href -> (representation, prefix,
+    swath, polarisation, date))."""
     from xarray_sentinel import esa_safe
 
     try:
@@ -305,16 +323,20 @@ def _files(loc: _Location, fs: Any) -> tuple[dict, dict[tuple[str, str], str]]:
     except (ValueError, KeyError, ElementTree.ParseError) as exc:
         raise SceneError(f"{os.path.basename(loc.path)}: cannot read its manifest.safe ({exc}): give an unchanged "
                          "Sentinel-1 SAFE product") from None
-    kinds = {"s1Level1ProductSchema": "annotation", "s1Level1CalibrationSchema": "calibration",
-             "s1Level1NoiseSchema": "noise", "s1Level1MeasurementSchema": "measurement"}
+    return dict(attrs), files
+
+
+def _files(loc: _Location, fs: Any) -> tuple[dict, dict[tuple[str, str], str]]:
+    """The manifest's attributes (xarray-sentinel) and its files by (kind, polarisation)."""
+    attrs, files = read_manifest(loc, fs)
     found = {}
     for href, (rep, _, _, pol, _) in files.items():
-        if rep in kinds:
-            found[(kinds[rep], pol.upper())] = href
-    return dict(attrs), found
+        if rep in KINDS:
+            found[(KINDS[rep], pol.upper())] = href
+    return attrs, found
 
 
-def _ipf(fs: Any, loc: _Location) -> str:
+def ipf_version(fs: Any, loc: _Location) -> str:
     with fs.open(f"{loc.root}/manifest.safe") as f:
         text = f.read().decode("utf-8", "replace")
     m = re.search(r'<safe:software name="Sentinel-1 IPF" version="([\d.]+)"', text)
@@ -324,9 +346,11 @@ def _ipf(fs: Any, loc: _Location) -> str:
 def open_safe(path: str | os.PathLike, band_set: BandSet | str = "lee-intensity", *, bands: Any = None,
               units: Any = None, quantity: Backscatter | None = None, resample: str | None = None) -> Scene:
     """Open a Sentinel-1 IW GRD SAFE product (``.SAFE`` folder or ``.zip``) for a model trained on
-    ``band_set`` (intensity channels only). ``resample``: ``bilinear`` (None) or ``nearest`` for
-    the geocoding. ``bands`` and ``units`` do not apply (the product says); ``quantity`` may only
-    be sigma0. Raises :class:`SceneError` for what cannot be mapped, before anything is read."""
+    ``band_set`` (intensity channels only), or an IW SLC product for one trained on complex
+    channels (:mod:`.safe_slc`). ``resample``: ``bilinear`` (None) or ``nearest`` for the GRD
+    geocoding (SLC: nearest only). ``bands`` and ``units`` do not apply (the product says);
+    ``quantity`` may only be sigma0. Raises :class:`SceneError` for what cannot be mapped, before
+    anything is read."""
     path = os.fspath(path)
     name = os.path.basename(os.path.normpath(path))
     bs = _band_set(band_set, "sar") if isinstance(band_set, str) else band_set
@@ -337,21 +361,22 @@ def open_safe(path: str | os.PathLike, band_set: BandSet | str = "lee-intensity"
         raise SceneError(f"{name} is calibrated to sigma0 with its calibration LUT: drop --quantity {quantity}")
     order = _RESAMPLING.get(resample or "bilinear")
     if order is None:
-        raise SceneError(f"--resample {resample} is not offered for SAFE products: use bilinear or nearest")
+        raise SceneError(f"--resample {resample} is not offered for SAFE products: use bilinear or nearest (SLC: nearest)")
     m = _SAFE_NAME.match(name)
     if m and m.group(1).upper() not in SUPPORTED_MODES:
-        raise SceneError(f"{name} is a Sentinel-1 {m.group(1).upper()} product: lczmap maps IW GRD products "
-                         "(GRDH/GRDM) only; EW, SM and WV modes are not supported")
+        raise SceneError(f"{name} is a Sentinel-1 {m.group(1).upper()} product: {_MAPS}")
     loc = _locate(path)
     fs = loc.fs()
     attrs, files = _files(loc, fs)
     mode, ptype = str(attrs["mode"]).upper(), str(attrs["product_type"]).upper()
     if mode not in SUPPORTED_MODES:
-        raise SceneError(f"{name} is a Sentinel-1 {mode} {ptype} product: lczmap maps IW GRD products (GRDH/GRDM) "
-                         "only; EW, SM and WV modes are not supported")
+        raise SceneError(f"{name} is a Sentinel-1 {mode} {ptype} product: {_MAPS}")
     if ptype not in SUPPORTED_TYPES:
-        raise SceneError(f"{name} is an IW {ptype} product: lczmap maps IW GRD products (GRDH/GRDM) only; "
-                         "IW SLC is not supported yet")
+        raise SceneError(f"{name} is an IW {ptype} product: {_MAPS}")
+    if ptype == "SLC":
+        from .safe_slc import open_slc
+
+        return open_slc(loc, fs, name, bs, attrs, resample)
     wanted = []
     for ch in bs.channels:
         if ch.quantity != "intensity":
@@ -413,13 +438,14 @@ def _scene(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, files: 
     xy = np.stack([x, y], axis=1)
     lp = np.stack([line_g[ok], pixel_g[ok]], axis=1)
     half = PIXEL_SIZE / 2  # the grid's outer points are pixel centres
-    x0 = math.floor((xy[:, 0].min() - half) / PIXEL_SIZE) * PIXEL_SIZE
-    y0 = math.ceil((xy[:, 1].max() + half) / PIXEL_SIZE) * PIXEL_SIZE
-    width = int(math.ceil((xy[:, 0].max() + half - x0) / PIXEL_SIZE))
-    height = int(math.ceil((y0 - xy[:, 1].min() + half) / PIXEL_SIZE))
+    eps = 1e-6  # pixels: points on pixel centres, up to the round trip through lon/lat, stay on them
+    x0 = math.floor((xy[:, 0].min() - half) / PIXEL_SIZE + eps) * PIXEL_SIZE
+    y0 = math.ceil((xy[:, 1].max() + half) / PIXEL_SIZE - eps) * PIXEL_SIZE
+    width = int(math.ceil((xy[:, 0].max() + half - x0) / PIXEL_SIZE - eps))
+    height = int(math.ceil((y0 - xy[:, 1].min() + half) / PIXEL_SIZE - eps))
     transform = (PIXEL_SIZE, 0.0, float(x0), 0.0, -PIXEL_SIZE, float(y0))
     reader = SafeReader(tuple(bands), lines, samples, xy, lp, transform, order)
-    ipf = _ipf(fs, loc)
+    ipf = ipf_version(fs, loc)
     ptype = str(attrs["product_type"]).upper()
     parts = name.split("_")
     label = parts[2] if len(parts) > 2 and parts[2].upper().startswith(ptype) else ptype  # GRDH, GRDM

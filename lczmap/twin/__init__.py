@@ -15,8 +15,10 @@ the demo run on data generated here. Both products come from one renderer:
    calibration, optical conditions and class mix; validation and test cities are not training
    cities, so models face a real domain shift.
 
-Writers: :func:`write_twin` (So2Sat's HDF5 files, :mod:`~lczmap.twin.so2sat`) and
-:func:`write_scene` (a GeoTIFF scene and its ground-truth LCZ map, :mod:`~lczmap.twin.scene`).
+Writers: :func:`write_twin` (So2Sat's HDF5 files, :mod:`~lczmap.twin.so2sat`),
+:func:`write_scene` (a scene and its ground-truth LCZ map, :mod:`~lczmap.twin.scene`), and the
+SAFE-layout products :func:`write_safe` (IW GRD, :mod:`~lczmap.twin.safe`) and
+:func:`write_safe_slc` (IW SLC with bursts and sub-swaths, :mod:`~lczmap.twin.safe_slc`).
 All randomness comes from a counter-based hash of world pixel coordinates and the seed, so output
 never depends on chunk or window sizes.
 """
@@ -27,6 +29,8 @@ from .cities import City, make_cities
 from .lee import lee_filter, polsar_lee
 from .materials import CLASS_MODELS, MATERIALS, SO2SAT_CLASS_COUNTS, ClassModel
 from .noise import GRD_LOOKS
+from .safe import safe_geometry, write_safe
+from .safe_slc import SlcLayout, slc_geometry, write_safe_slc
 from .scene import (
     HYP3_NAME,
     SCENE_ANGLES,
@@ -71,4 +75,9 @@ __all__ = [
     "HYP3_NAME",
     "GRD_LOOKS",
     "scene_files",
+    "write_safe",
+    "safe_geometry",
+    "write_safe_slc",
+    "SlcLayout",
+    "slc_geometry",
 ]

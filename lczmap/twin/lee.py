@@ -34,24 +34,8 @@ def lee_filter(intensity: np.ndarray, looks: float = 1.0) -> np.ndarray:
 
 
 def polsar_lee(vh: np.ndarray, vv: np.ndarray, looks: float = 1.0):
-    """So2Sat's ``sen1`` channels 4-7 from single-look complex VH and VV ('valid' mode, 3 pixels
-    smaller on each side): the dual-pol covariance matrix (``|VH|^2``, ``|VV|^2``, ``VV VH*``)
-    refined-Lee filtered with one weight from its span ``|VH|^2 + |VV|^2``, as SNAP's
-    Polarimetric-Speckle-Filter filters a C2 matrix. Returns ``(vh_intensity, vv_intensity,
-    covariance)`` (float64, float64, complex128)."""
-    import torch
+    """So2Sat's ``sen1`` channels 4-7 from single-look complex VH and VV, float64
+    (:func:`lczmap.speckle.refined_lee_c2`, the filter prediction runs too)."""
+    from ..speckle import refined_lee_c2
 
-    from ..speckle import refined_lee
-
-    vh = np.asarray(vh)
-    vv = np.asarray(vv)
-    a, b = vh.real.astype(np.float64), vh.imag.astype(np.float64)
-    c, d = vv.real.astype(np.float64), vv.imag.astype(np.float64)
-    i_vh = a * a + b * b
-    i_vv = c * c + d * d
-    # VV * conj(VH), in real arithmetic so that results do not depend on array sizes (SIMD paths).
-    cov_re = c * a + d * b
-    cov_im = d * a - c * b
-    stack = torch.from_numpy(np.stack([i_vh, i_vv, cov_re, cov_im], axis=-3))
-    out = refined_lee(stack, torch.from_numpy(i_vh + i_vv), looks=looks).numpy()
-    return out[..., 0, :, :], out[..., 1, :, :], out[..., 2, :, :] + 1j * out[..., 3, :, :]
+    return refined_lee_c2(vh, vv, looks=looks)
