@@ -65,7 +65,7 @@ class DemoReport:
 
     out_dir: Path
     outputs: dict[str, Path] = field(default_factory=dict)
-    figures: dict[str, float] = field(default_factory=dict)
+    figures: dict[str, float | str] = field(default_factory=dict)
 
     def summary(self) -> str:
         lines = [f"lczmap demo finished in {self.out_dir}", "", "Outputs:"]
@@ -218,25 +218,38 @@ def run_demo(
     if fresh(o["map_png"]):
         render_map(o["lcz_map"], o["map_png"], overwrite=overwrite)
 
-    say(f"9/9 the model adapted to the scene's city from {adapt_polygons} training areas per class (lczmap adapt)")
+    say(f"9/9 the model adapted to the scene's city from {adapt_polygons} training areas per class "
+        "(lczmap adapt, predict, assess)")
     import geopandas as gpd
 
     from .adapt import adapt_model
     from .adapt.areas import areas_from_map
 
     o["training_areas"] = out / "scene_training_areas.gpkg"
+    o["held_out_areas"] = out / "scene_training_areas_held_out.gpkg"
     o["adapted_model"], o["adapted_map"] = out / "model_adapted.safetensors", out / "scene_lcz_adapted.tif"
+    o["adapted_assessment"] = out / "scene_adapted_assessment.json"
     if fresh(o["training_areas"]):
         from ._io import atomic_path
 
         with atomic_path(o["training_areas"], overwrite=True) as tmp:
-            areas_from_map(o["truth"], adapt_polygons, size=3, seed=seed).to_file(tmp, driver="GPKG", layer="training_areas")
-    if fresh(o["adapted_model"]):
+            areas_from_map(o["truth"], adapt_polygons, size=3, seed=seed).to_file(tmp, driver="GPKG",
+                                                                                layer="training_areas")
+    if fresh(o["adapted_model"]) or not o["held_out_areas"].exists():
+        # 30 % of each class's polygons held out: the adapted model never sees them, assess scores on them
         adapt_model(o["checkpoint"], o["scene"], o["training_areas"], o["adapted_model"], method="finetune",
-                    sar_epochs=3, seed=seed, device="cpu", overwrite=True, progress=progress)
+                    sar_epochs=3, seed=seed, device="cpu", holdout=0.3, holdout_layer=o["held_out_areas"],
+                    overwrite=True, progress=progress)
     if fresh(o["adapted_map"]):
         predict_scene(o["scene"], o["adapted_map"], model=o["adapted_model"], device="cpu", overwrite=True,
                       progress=progress)
+    for which, lcz_map in (("base", o["lcz_map"]), ("adapted", o["adapted_map"])):
+        scored = assess_map(lcz_map, o["held_out_areas"], seed=seed, overwrite=True,
+                            json_path=o["adapted_assessment"] if which == "adapted" else None)
+        ci = (scored.intervals or {}).get("OA", {})
+        report.figures[f"OA on the held-out training areas, {which} model"] = (
+            f"{scored.scores['OA']:.3f} (95 % bootstrap interval {ci.get('low', float('nan')):.3f}-"
+            f"{ci.get('high', float('nan')):.3f}, {scored.units} polygons)")
     areas = gpd.read_file(o["training_areas"])
     report.figures["agreement outside the training areas, base model"] = map_agreement(
         o["lcz_map"], o["truth"], exclude=areas)["agreement"]

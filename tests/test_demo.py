@@ -19,7 +19,7 @@ def test_demo_end_to_end_and_rerun(tmp_path):
     report = run_demo(tmp_path / "demo", **kw)
     o = report.outputs
     for key in ("checkpoint", "lcz_map", "confidence", "zones", "districts", "summary_csv", "assessment", "map_png",
-                "training_areas", "adapted_model", "adapted_map"):
+                "training_areas", "held_out_areas", "adapted_model", "adapted_map", "adapted_assessment"):
         assert Path(o[key]).exists(), key
     with rasterio.open(o["lcz_map"]) as lcz, rasterio.open(o["truth"]) as truth:
         assert lcz.shape == truth.shape and lcz.crs == truth.crs
@@ -42,6 +42,9 @@ def test_demo_end_to_end_and_rerun(tmp_path):
         assert adapted.shape == truth.shape and adapted.transform == truth.transform
     for which in ("base", "adapted"):
         assert 0 <= report.figures[f"agreement outside the training areas, {which} model"] <= 1
+        assert "bootstrap interval" in report.figures[f"OA on the held-out training areas, {which} model"]
+    held = gpd.read_file(o["held_out_areas"])  # the held-out polygons are training areas the model never saw
+    assert 0 < len(held) < len(areas)
     assert str(o["lcz_map"]) in report.summary() and "QGIS" in report.summary()
     # a rerun reuses every finished step and changes nothing
     before = Path(o["lcz_map"]).stat().st_mtime_ns
