@@ -1,9 +1,10 @@
 #!/usr/bin/env bash
 # lczmap's GPU checks, as one script for one call on a lent GPU machine (the workplace's device tool):
 #
-#   here:   bash ../shared/device/wheels.sh odc-geo cachetools shapely platformdirs filelock pystac
+#   here:   bash ../shared/device/wheels.sh odc-geo cachetools shapely platformdirs filelock pystac \
+#               xarray-sentinel fsspec xmlschema elementpath
 #           # fills .whl/ with rasterio, dask, distributed, ... (3.12 wheels) and what lczmap added since
-#           # (odc-geo for grids, platformdirs, filelock, pystac)
+#           # (odc-geo for grids, platformdirs, filelock, pystac; xarray-sentinel and its readers for SAFE)
 #   there:  run(command="bash scripts/gpu_check.sh", carry=[".whl"], timeout_s=560)
 #
 # The GPU image has Python 3.12, torch + CUDA, h5py, numpy, xarray, click, tqdm, pytest, safetensors,
@@ -17,6 +18,8 @@
 #      timings of (b) and (b') in the JSON
 #   4. scripts/bench/bench_train.py on CUDA: samples/s per stage and method (short schedule)
 #   5. scripts/bench/bench_predict.py on a DEFLATE-compressed copy of the scene (reading costs ~7x more)
+#   6. scripts/bench/bench_speckle.py speed on the device: windows/s with and without the refined Lee
+#      filter in the tile kernel, and the filter alone per tile block
 #
 # A rehearsal on a machine without a GPU (small scene, CPU; the GPU tests skip):
 #   SIZE=600 DEVICE=cpu bash scripts/gpu_check.sh
@@ -48,7 +51,7 @@ timeout 200 python3 -m pytest -q -p no:cacheprovider -rs tests/predict/test_gpu.
 echo "== 2. lczmap predict, $SIZE x $SIZE, wall clock"
 scene=/tmp/lczmap_s10980.tif
 python3 scripts/bench/bench_predict.py --size $SIZE --write-scene $scene 2>&1 | tail -3
-python3 -c "import sys, pathlib; sys.path.insert(0, 'scripts'); from bench_predict import make_checkpoint; make_checkpoint(pathlib.Path('/tmp/lczmap_m.safetensors'))"
+python3 -c "import sys, pathlib; sys.path.insert(0, 'scripts/bench'); from bench_predict import make_checkpoint; make_checkpoint(pathlib.Path('/tmp/lczmap_m.safetensors'))"
 t0=$(date +%s%N)
 timeout 120 python3 -m lczmap -v predict $scene /tmp/lczmap_cli.tif -m /tmp/lczmap_m.safetensors --device $DEVICE --overwrite \
   > "$OUT/cli_predict.log" 2>&1 || status=1
@@ -70,4 +73,10 @@ timeout 150 sh -c "python3 scripts/bench/bench_predict.py --size $SIZE --compres
   > "$OUT/bench_predict_deflate.log" 2>&1 || status=1
 tail -30 "$OUT/bench_predict_deflate.log"
 rm -f $scene
+
+echo "== 6. refined Lee filter cost on the device"
+LEE=$(( SIZE < 2000 ? SIZE : 2000 ))
+timeout 120 python3 scripts/bench/bench_speckle.py speed --size $LEE $LEE --device $DEVICE --threads 8 --repeat 2 \
+  --out "$OUT/speckle" > "$OUT/bench_speckle.log" 2>&1 || status=1
+tail -12 "$OUT/bench_speckle.log"
 exit $status
