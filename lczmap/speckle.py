@@ -203,16 +203,27 @@ def refined_lee_intensity(x: torch.Tensor, looks: float = LOOKS, side: Side = "s
     return refined_lee(x.unsqueeze(-3), looks=looks, side=side).squeeze(-3)
 
 
-def refined_lee_c2(vh: np.ndarray, vv: np.ndarray, looks: float = LOOKS, dtype: type = np.float64):
+def refined_lee_c2(vh: np.ndarray, vv: np.ndarray, looks: float = LOOKS, dtype: type = np.float64, rows: int = 256):
     """So2Sat's ``sen1`` channels 4-7 from single-look complex VH and VV (numpy in and out, 'valid'
     mode: :data:`HALO` pixels smaller on each side): the dual-pol covariance matrix (``|VH|^2``,
     ``|VV|^2``, ``VV VH*``) refined-Lee filtered with one weight from its span ``|VH|^2 + |VV|^2``,
     as SNAP's Polarimetric-Speckle-Filter filters a C2 matrix. Returns ``(vh_intensity,
-    vv_intensity, covariance)`` in ``dtype`` (float64 or float32; the covariance complex)."""
-    import torch
-
+    vv_intensity, covariance)`` in ``dtype`` (float64 or float32; the covariance complex).
+    Filtered ``rows`` output rows at a time (with their halo), which bounds memory and gives the
+    same bits as one pass (:func:`refined_lee` is tiling-invariant)."""
     vh = np.asarray(vh)
     vv = np.asarray(vv)
+    out_h = vh.shape[-2] - 2 * HALO
+    if out_h <= rows:
+        return _c2(vh, vv, looks, dtype)
+    parts = [_c2(vh[..., r0 : r0 + rows + 2 * HALO, :], vv[..., r0 : r0 + rows + 2 * HALO, :], looks, dtype)
+             for r0 in range(0, out_h, rows)]
+    return tuple(np.concatenate([p[k] for p in parts], axis=-2) for k in range(3))
+
+
+def _c2(vh: np.ndarray, vv: np.ndarray, looks: float, dtype: type):
+    import torch
+
     a: np.ndarray = vh.real.astype(dtype)
     b: np.ndarray = vh.imag.astype(dtype)
     c: np.ndarray = vv.real.astype(dtype)
