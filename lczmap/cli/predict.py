@@ -35,6 +35,9 @@ from .options import band_names, batch_size_opt, device_opt, overwrite_opt, prog
                    "angle (default: what the product says, else sigma0).")
 @click.option("--resample", type=click.Choice(RESAMPLING), default=None,
               help="Resample scenes whose pixels are not 10 m (refused otherwise).")
+@click.option("--dem", type=str, default=None, metavar="DEM.tif",
+              help="Terrain-correct a Sentinel-1 SAFE product with this DEM (sarsen range-Doppler; heights above "
+                   "the ellipsoid; must cover the scene or --aoi).")
 @click.option("--stride", type=int, default=DEFAULT_STRIDE, show_default=True,
               help="Output pixel size in input pixels (10 = 100 m, the LCZ convention).")
 @click.option("--tile-size", type=int, default=DEFAULT_TILE, show_default=True,
@@ -78,7 +81,7 @@ from .options import band_names, batch_size_opt, device_opt, overwrite_opt, prog
 @batch_size_opt
 @overwrite_opt
 @click.pass_context
-def predict(ctx, paths, model, vv, vh, bands, units, quantity, resample, stride, tile_size, max_nodata, probabilities,
+def predict(ctx, paths, model, vv, vh, bands, units, quantity, resample, dem, stride, tile_size, max_nodata, probabilities,
             confidence, filtered, filter_sigma, out_dir, with_extras, scheduler, connect_timeout, resume, threads, read_threads, no_amp,
             speckle_filter, aoi, product, codes, device, batch_size, overwrite):
     """Map a Sentinel-1 scene to an LCZ raster: `lczmap predict SCENE OUT`.
@@ -91,6 +94,7 @@ def predict(ctx, paths, model, vv, vh, bands, units, quantity, resample, stride,
     lczmap predict a.tif b.tif c.tif --out-dir maps/
     lczmap predict scene.tif berlin.tif --aoi 13.3,52.4,13.5,52.6
     lczmap predict scene.tif lcz_generator.tif --product lcz-generator --codes 101-107
+    lczmap predict S1A_IW_GRDH_1SDV_..._ABCD.zip lcz.tif --dem srtm.tif
     """
     from ..predict import PredictOptions, predict_scene, predict_scenes
 
@@ -100,6 +104,7 @@ def predict(ctx, paths, model, vv, vh, bands, units, quantity, resample, stride,
             filter_sigma=filter_sigma, device=device, batch_size=batch_size, tile_size=tile_size, amp=not no_amp,
             threads=threads, read_threads=read_threads, scheduler=scheduler, connect_timeout=connect_timeout,
             resume=resume, overwrite=overwrite, speckle_filter=speckle_filter, aoi=aoi, product=product, codes=codes,
+            dem=dem,
         )
     except ConfigError as exc:
         raise click.UsageError(str(exc)) from None

@@ -38,7 +38,7 @@ __all__ = ["PredictResult", "predict_scene", "predict_scenes", "predict_dataarra
 log = logging.getLogger(__name__)
 
 #: Options that say how to open a scene file or where to run: a DataArray has none of them.
-_SCENE_ONLY = ("bands", "units", "quantity", "resample", "scheduler", "connect_timeout")
+_SCENE_ONLY = ("bands", "units", "quantity", "resample", "scheduler", "connect_timeout", "dem")
 
 
 @dataclass
@@ -100,9 +100,12 @@ def predict_scene(
     opts = dataclasses.replace(opts, speckle_filter=check_speckle_filter(opts.speckle_filter, m.band_set))
     if not isinstance(scene, Scene):
         scene = open_scene(scene, m.band_set, vv=vv, vh=vh, bands=opts.bands, units=opts.units,
-                           quantity=opts.quantity, resample=opts.resample)
+                           quantity=opts.quantity, resample=opts.resample, dem=opts.dem, aoi=opts.aoi)
     elif [b.channel for b in scene.bands] != list(m.band_set.channels):
         raise SceneError(f"the scene was opened for band set {scene.band_set} but the model needs {m.band_set.name}: reopen it")
+    elif opts.dem is not None:
+        raise ConfigError("the scene was opened already, so --dem (dem=) cannot apply: give the product's path, or "
+                          "open it with lczmap.scene.open_scene(..., dem=...)")
     if opts.speckle_filter == "refined-lee" and any(c.startswith("speckle filter") for c in scene.conversions):
         raise ConfigError(f"{scene.name}'s Lee channels were filtered as it was read (in radar geometry, as So2Sat): "
                           "filtering them again would smooth twice; drop --speckle-filter refined-lee")

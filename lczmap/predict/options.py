@@ -75,6 +75,8 @@ class PredictOptions:
     ``product``: what the main output holds (:data:`PRODUCTS`): ``lcz`` or ``lcz-generator``.
     ``codes``: how every LCZ output codes LCZ A-G, ``1-17`` (11-17, as the global LCZ map) or
     ``101-107`` (as the LCZ Generator's training areas, GeoClimate and UMEP).
+    ``dem``: a DEM file to terrain-correct a Sentinel-1 SAFE product with (sarsen's range-Doppler
+    backward geocoding; see :func:`lczmap.scene.safe.open_safe`); None geocodes on the ellipsoid.
     """
 
     bands: tuple[str, ...] | None = None
@@ -98,6 +100,7 @@ class PredictOptions:
     quantity: Backscatter | None = None
     product: str = "lcz"
     codes: str = "1-17"
+    dem: str | None = None
 
     def __post_init__(self) -> None:
         from .._device import check_device
@@ -143,6 +146,12 @@ class PredictOptions:
             raise ConfigError(f"unknown product {self.product!r} (--product): choose one of {', '.join(PRODUCTS)}")
         if self.codes not in CODINGS:
             raise ConfigError(f"unknown LCZ coding {self.codes!r} (--codes): choose one of {', '.join(CODINGS)}")
+        if self.dem is not None:
+            if not isinstance(self.dem, (str, os.PathLike)):
+                raise ConfigError(f"dem must be the path of a DEM file (--dem), got {self.dem!r}")
+            if not os.path.isfile(self.dem):
+                raise ConfigError(f"DEM {os.fspath(self.dem)} is not a file (--dem): give a DEM GeoTIFF")
+            object.__setattr__(self, "dem", os.fspath(self.dem))
 
 
 def check_aoi(aoi: Any) -> tuple[float, float, float, float] | str | None:

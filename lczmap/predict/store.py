@@ -256,7 +256,8 @@ def fingerprint(scene: Scene, model: Model, options: PredictOptions, probs: bool
     scene's grid and bands, the model's weights, and the options that change the result."""
     files: list[list] = []
     aux = [m.path for m in scene.masks] + ([scene.angle.path] if scene.angle is not None else [])
-    for src in (*scene.sources, *aux):
+    dem = [os.fspath(options.dem)] if options.dem is not None else []
+    for src in (*scene.sources, *aux, *dem):
         try:
             st = os.stat(src)
             files.append([src, st.st_size, int(st.st_mtime)])

@@ -11,6 +11,7 @@ import os
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import rasterio
@@ -103,6 +104,8 @@ def open_scene(
     units: Units | None = None,
     quantity: Backscatter | None = None,
     resample: str | None = None,
+    dem: str | os.PathLike | None = None,
+    aoi: Any = None,
 ) -> Scene:
     """Open a scene lazily for a model trained on ``band_set``.
 
@@ -122,6 +125,9 @@ def open_scene(
     ``Scene.conversions``). Zero and -32768 in linear intensity bands, and the product's masks
     (HyP3 ``_ls_map.tif``, OPERA ``_mask.tif``), read as no data.
     ``resample``: resampling for scenes whose pixels are not 10 m (refused when None).
+    ``dem``: a DEM to terrain-correct a Sentinel-1 SAFE product with (see
+    :func:`~lczmap.scene.safe.open_safe`); it must cover the scene, or its part inside ``aoi`` (as
+    ``PredictOptions.aoi``; the scene itself is not cropped). Refused for other scenes.
     Raises :class:`SceneError` when the scene cannot supply what the model needs.
     """
     bs = _band_set(band_set, "sar") if isinstance(band_set, str) else band_set
@@ -147,7 +153,12 @@ def open_scene(
     if product.kind == "safe" and path is not None:  # calibrated and geocoded window by window
         from .safe import open_safe
 
-        return open_safe(os.fspath(path), bs, bands=bands, units=units, quantity=quantity, resample=resample)
+        return open_safe(os.fspath(path), bs, bands=bands, units=units, quantity=quantity, resample=resample,
+                         dem=dem, aoi=aoi)
+    if dem is not None:
+        given = os.path.basename(os.fspath(path if path is not None else vv if vv is not None else vh))  # type: ignore[arg-type]
+        raise SceneError(f"--dem applies to Sentinel-1 SAFE products (.SAFE folder or .zip, GRD or SLC), not to "
+                         f"{given}: RTC and other geocoded products are already terrain corrected; drop --dem")
     files: list[tuple[str, str | None]] = list(product.files)
     one_file = len(files) == 1 and files[0][1] is None
 

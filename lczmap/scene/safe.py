@@ -2,7 +2,8 @@
 :class:`~lczmap.scene.Scene`: digital numbers calibrated to sigma0 with the product's calibration
 LUT, thermal noise removed with its noise LUTs (range and, from IPF 2.9, azimuth vectors) and
 geocoded to the UTM zone of the scene centre at 10 m from the annotation's geolocation grid
-(ellipsoid heights of the grid, no DEM), one output window at a time.
+(ellipsoid heights of the grid), or with a DEM from the product's orbit (:mod:`.terrain`, sarsen's
+range-Doppler backward geocoding), one output window at a time.
 
 xarray-sentinel reads the manifest, the annotation (image size, geolocation grid) and the
 calibration LUT, from a folder or, through fsspec's zip file system, from a zip. Noise vectors are
@@ -14,6 +15,9 @@ plus a margin is read, ``sigma0 = (DN^2 - N) / A^2`` with ``A`` the sigmaNought 
 noise (range LUT x azimuth LUT), both bilinear in line and pixel, and the block is resampled onto
 the window (bilinear by default). DN 0 is no data; sigma0 <= 0 after noise removal is set to
 :data:`NOISE_FLOOR`. IW SLC products go to :mod:`.safe_slc`, which shares the helpers here.
+
+One module: the GRD reader and the SAFE plumbing that the SLC and terrain readers share (locating
+files in folders and zips, the manifest, the geolocation grid) change together.
 """
 
 from __future__ import annotations
@@ -262,6 +266,7 @@ class SafeReader(GeolocationGrid):
         super().__init__(gcp_xy, gcp_lp)
         self.bands, self.lines, self.samples = bands, lines, samples
         self.transform, self.order = transform, order
+        self.terrain: Any = None  # (Terrain, GrdRadar) with a DEM (lczmap.scene.terrain)
 
     def coordinates(self, rlo: int, rhi: int, clo: int, chi: int) -> tuple[np.ndarray, np.ndarray]:
         """Radar (line, pixel) of the centres of output rows ``rlo:rhi``, columns ``clo:chi``:
@@ -285,7 +290,12 @@ class SafeReader(GeolocationGrid):
         h, w = rhi - rlo, chi - clo
         if out is None:
             out = np.empty((len(bands), h, w), dtype=np.float32)
-        line, pixel = self.coordinates(rlo, rhi, clo, chi)
+        if self.terrain is None:
+            line, pixel = self.coordinates(rlo, rhi, clo, chi)
+        else:
+            terrain, radar = self.terrain
+            line, pixel = terrain.coordinates(rlo, rhi, clo, chi, (radar,))[0]
+            line, pixel = np.nan_to_num(line, nan=-1e6), np.nan_to_num(pixel, nan=-1e6)  # no DEM height: no data
         inside = (line >= -0.5) & (line <= self.lines - 0.5) & (pixel >= -0.5) & (pixel <= self.samples - 0.5)
         if not inside.any():
             out.fill(np.nan)
@@ -344,13 +354,16 @@ def ipf_version(fs: Any, loc: _Location) -> str:
 
 
 def open_safe(path: str | os.PathLike, band_set: BandSet | str = "lee-intensity", *, bands: Any = None,
-              units: Any = None, quantity: Backscatter | None = None, resample: str | None = None) -> Scene:
+              units: Any = None, quantity: Backscatter | None = None, resample: str | None = None,
+              dem: str | os.PathLike | None = None, aoi: Any = None) -> Scene:
     """Open a Sentinel-1 IW GRD SAFE product (``.SAFE`` folder or ``.zip``) for a model trained on
     ``band_set`` (intensity channels only), or an IW SLC product for one trained on complex
     channels (:mod:`.safe_slc`). ``resample``: ``bilinear`` (None) or ``nearest`` for the GRD
     geocoding (SLC: nearest only). ``bands`` and ``units`` do not apply (the product says);
-    ``quantity`` may only be sigma0. Raises :class:`SceneError` for what cannot be mapped, before
-    anything is read."""
+    ``quantity`` may only be sigma0. ``dem``: a DEM GeoTIFF (any CRS; heights above the ellipsoid)
+    to terrain-correct the geocoding with (:mod:`.terrain`); it must cover the scene, or its part
+    inside ``aoi`` (a lon/lat box ``(w, s, e, n)`` or a vector file, as ``PredictOptions.aoi``).
+    Raises :class:`SceneError` for what cannot be mapped, before anything is read."""
     path = os.fspath(path)
     name = os.path.basename(os.path.normpath(path))
     bs = _band_set(band_set, "sar") if isinstance(band_set, str) else band_set
@@ -362,6 +375,11 @@ def open_safe(path: str | os.PathLike, band_set: BandSet | str = "lee-intensity"
     order = _RESAMPLING.get(resample or "bilinear")
     if order is None:
         raise SceneError(f"--resample {resample} is not offered for SAFE products: use bilinear or nearest (SLC: nearest)")
+    dem_crs = None
+    if dem is not None:
+        from .terrain import open_dem
+
+        dem, dem_crs = open_dem(dem)
     m = _SAFE_NAME.match(name)
     if m and m.group(1).upper() not in SUPPORTED_MODES:
         raise SceneError(f"{name} is a Sentinel-1 {m.group(1).upper()} product: {_MAPS}")
@@ -376,7 +394,7 @@ def open_safe(path: str | os.PathLike, band_set: BandSet | str = "lee-intensity"
     if ptype == "SLC":
         from .safe_slc import open_slc
 
-        return open_slc(loc, fs, name, bs, attrs, resample)
+        return open_slc(loc, fs, name, bs, attrs, resample, None if dem is None else (dem, dem_crs, aoi))
     wanted = []
     for ch in bs.channels:
         if ch.quantity != "intensity":
@@ -397,11 +415,12 @@ def open_safe(path: str | os.PathLike, band_set: BandSet | str = "lee-intensity"
     if missing:
         raise SceneError(f"{name} lacks files the manifest lists ({', '.join(missing)}): download the complete "
                          "product again")
-    return _scene(loc, fs, name, bs, attrs, files, wanted, pols, order, resample or "bilinear")
+    return _scene(loc, fs, name, bs, attrs, files, wanted, pols, order, resample or "bilinear",
+                  None if dem is None else (dem, dem_crs, aoi))
 
 
 def _scene(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, files: dict, wanted: list[str],
-           pols: list[str], order: int, resampling: str) -> Scene:
+           pols: list[str], order: int, resampling: str, dem: tuple | None = None) -> Scene:
     import xarray_sentinel
     from pyproj import Transformer
     from xarray_sentinel import esa_safe
@@ -415,6 +434,12 @@ def _scene(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, files: 
             image = esa_safe.parse_tag(f, "//imageInformation")
         with fs.open(fs_path(files[("annotation", wanted[0])])) as f:
             gcp = xarray_sentinel.sentinel1.open_gcp_dataset(f)
+        if dem is not None:
+            with fs.open(fs_path(files[("annotation", wanted[0])])) as f:
+                text = f.read()
+            from .terrain import grd_geometry
+
+            geometry = grd_geometry(text, image, name)
         bands = []
         for pol in wanted:
             cal = xarray_sentinel.open_sentinel1_dataset(loc.root, fs=fs, group=f"{swath}/{pol}/calibration")
@@ -445,6 +470,17 @@ def _scene(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, files: 
     height = int(math.ceil((y0 - xy[:, 1].min() + half) / PIXEL_SIZE - eps))
     transform = (PIXEL_SIZE, 0.0, float(x0), 0.0, -PIXEL_SIZE, float(y0))
     reader = SafeReader(tuple(bands), lines, samples, xy, lp, transform, order)
+    geocoding: tuple[str, ...] = (f"geocoding: ellipsoid, annotation geolocation grid ({int(ok.sum())} points) -> {crs.to_string()} at "
+                 f"{PIXEL_SIZE:g} m, {resampling}",)
+    if dem is not None:
+        from .terrain import Terrain, check_cover, terrain_conversions
+
+        check_cover(dem[0], dem[1], np.stack([lon[ok], lat[ok]], axis=1), dem[2], name)
+        times, positions, radar = geometry
+        terrain = Terrain(dem[0], crs.to_wkt(), transform, times, positions)
+        reader.terrain = (terrain, radar)
+        geocoding = terrain_conversions(dem[0], len(times), crs.to_string(), resampling,
+                                        "slant-to-ground range: annotation coordinateConversion (srgrCoefficients)")
     ipf = ipf_version(fs, loc)
     ptype = str(attrs["product_type"]).upper()
     parts = name.split("_")
@@ -458,8 +494,7 @@ def _scene(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, files: 
         "calibration: DN -> sigma0 = (DN^2 - N) / A^2, A = sigmaNought calibration LUT (bilinear)",
         "noise removal: N = noise range LUT" + (" x noise azimuth LUT" if azimuth else "") + f" (bilinear); "
         f"values <= 0 -> {NOISE_FLOOR:g}",
-        f"geocoding: ellipsoid, annotation geolocation grid ({int(ok.sum())} points) -> {crs.to_string()} at "
-        f"{PIXEL_SIZE:g} m, {resampling}",
+        *geocoding,
         "no data: DN 0",
     )
     scene_bands = tuple(SceneBand(b.measurement, 1, "value", 0.0, ch) for b, ch in zip(bands, bs.channels))
@@ -467,3 +502,4 @@ def _scene(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, files: 
                  bands=scene_bands, units="linear", crs=crs.to_wkt(), transform=transform, height=height,
                  width=width, band_set=bs.name, sources=(loc.path,), quantity="sigma0",
                  conversions=conversions, reader=reader)
+

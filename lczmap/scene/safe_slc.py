@@ -27,6 +27,10 @@ sends SLC products here; the manifest, zip and geolocation helpers are shared wi
    at 10 m; an output pixel's radar coordinates are piecewise linear on the grid's triangles
    (exact every :data:`~lczmap.scene.safe._STEP` pixels on a lattice fixed to the scene, bilinear
    in between), and it takes the nearest radar sample: complex values are never interpolated.
+   With a DEM (:mod:`.terrain`) the radar coordinates come instead from sarsen's range-Doppler
+   backward geocoding of the DEM height of each output pixel with the product's orbit; a
+   sub-swath's line is its zero-Doppler time on the debursted grid, its sample
+   ``(slant-range time - slantRangeTime) x rangeSamplingRate``.
 
 Per window only the radar lines and samples under it (plus the filter's 3-pixel halo) are read.
 """
@@ -71,6 +75,7 @@ class _Swath:
     last: np.ndarray  # debursted line -> last valid sample
     claim: tuple[float, float]  # samples [lo, hi) this sub-swath maps in the merge
     grid: GeolocationGrid  # map (x, y) -> (debursted line, sample)
+    radar: Any = None  # with a DEM: lczmap.scene.terrain.SlcRadar of this sub-swath
 
 
 def _ints(value: Any) -> np.ndarray:
@@ -142,8 +147,8 @@ class SlcReader:
     """Reads windows of the 10 m UTM grid of a SAFE IW SLC product (see the module docstring).
     Picklable: plain arrays; triangulations are rebuilt where they are used."""
 
-    def __init__(self, swaths: tuple[_Swath, ...], transform: tuple):
-        self.swaths, self.transform = swaths, transform
+    def __init__(self, swaths: tuple[_Swath, ...], transform: tuple, terrain: Any = None):
+        self.swaths, self.transform, self.terrain = swaths, transform, terrain  # terrain: lczmap.scene.terrain.Terrain
 
     def read_window(self, bands: tuple[SceneBand, ...], rlo: int, rhi: int, clo: int, chi: int,
                     out: np.ndarray | None = None) -> np.ndarray:
@@ -154,8 +159,13 @@ class SlcReader:
         out.fill(np.nan)
         done = np.zeros((h, w), dtype=bool)
         found = []
-        for sw in self.swaths:
-            line, sample = _lattice(sw.grid, self.transform, rlo, rhi, clo, chi)
+        if self.terrain is not None:
+            terrain = self.terrain.coordinates(rlo, rhi, clo, chi, tuple(sw.radar for sw in self.swaths))
+        for k, sw in enumerate(self.swaths):
+            if self.terrain is None:
+                line, sample = _lattice(sw.grid, self.transform, rlo, rhi, clo, chi)
+            else:  # no DEM height: no data
+                line, sample = (np.nan_to_num(v, nan=-1e6) for v in terrain[k])
             d = np.floor(line + 0.5).astype(np.int64)
             p = np.floor(sample + 0.5).astype(np.int64)
             n = len(sw.rows)
@@ -251,9 +261,11 @@ def _check_bands(name: str, bs: BandSet, pols: list[str]) -> list[str]:
     return wanted
 
 
-def open_slc(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, resample: str | None) -> Scene:
+def open_slc(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, resample: str | None,
+             dem: tuple | None = None) -> Scene:
     """The Scene of an IW SLC product already located and identified by
-    :func:`~lczmap.scene.safe.open_safe` (see the module docstring)."""
+    :func:`~lczmap.scene.safe.open_safe` (see the module docstring); ``dem``: (path, CRS, area of
+    interest) to terrain-correct with."""
     if resample not in (None, "nearest"):
         raise SceneError(f"{name} is an SLC product: its complex values are geocoded by nearest neighbour, as "
                          f"So2Sat's were, and never interpolated: drop --resample {resample}")
@@ -279,7 +291,13 @@ def open_slc(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, resam
     except (ValueError, KeyError, TypeError, IndexError, ElementTree.ParseError) as exc:
         raise SceneError(f"{name}: cannot read its annotation ({type(exc).__name__}: {exc}): give an unchanged "
                          "Sentinel-1 SAFE product") from None
-    return _scene(loc, fs, name, bs, attrs, wanted, pols, built)
+    orbit = None
+    if dem is not None:
+        from .terrain import read_orbit
+
+        with fs.open(fs_path(files[("annotation", swaths[0], wanted[0])])) as f:
+            orbit = read_orbit(f.read(), name)
+    return _scene(loc, fs, name, bs, attrs, wanted, pols, built, dem, orbit)
 
 
 def _swath(loc: _Location, fs: Any, swath: str, pols: list[str], files: dict, fs_path) -> dict:
@@ -306,6 +324,7 @@ def _swath(loc: _Location, fs: Any, swath: str, pols: list[str], files: dict, fs
     return {"name": swath, "measurements": {p: loc.gdal(files[("measurement", swath, p)]) for p in pols},
             "luts": luts, "samples": int(image["numberOfSamples"]), "rows": rows, "first": first, "last": last,
             "bursts": bursts, "range_time": float(image["slantRangeTime"]), "rate": float(product["rangeSamplingRate"]),
+            "first_time": ref, "interval": interval,
             "lat": lat, "lon": lon, "line": np.broadcast_to(t[:, None], lat.shape),
             "pixel": np.broadcast_to(gcp.pixel.values[None, :].astype(np.float64), lat.shape)}
 
@@ -326,8 +345,10 @@ def _claims(built: list[dict]) -> list[tuple[float, float]]:
 
 
 def _scene(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, wanted: list[str], pols: list[str],
-           built: list[dict]) -> Scene:
+           built: list[dict], dem: tuple | None = None, orbit: tuple | None = None) -> Scene:
     from pyproj import Transformer
+
+    from .terrain import SlcRadar, orbit_epoch, seconds
 
     first, last = built[0], built[-1]  # corners: near range of the first sub-swath, far range of the last
     corners = [(s["lon"][i, j], s["lat"][i, j]) for s, j in ((first, 0), (last, -1)) for i in (0, -1)]
@@ -340,8 +361,11 @@ def _scene(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, wanted:
         xy = np.stack([x, y], axis=1)
         points.append(xy)
         grid = GeolocationGrid(xy, np.stack([s["line"][ok], s["pixel"][ok]], axis=1))
+        radar = None
+        if orbit is not None:
+            radar = SlcRadar(seconds(s["first_time"], orbit_epoch(orbit[0])), s["interval"], s["range_time"], s["rate"])
         swaths.append(_Swath(s["name"], s["measurements"], s["luts"], s["samples"], s["rows"], s["first"],
-                             s["last"], claim, grid))
+                             s["last"], claim, grid, radar))
     xy = np.concatenate(points)
     half = PIXEL_SIZE / 2  # the grid's outer points are pixel centres
     x0 = math.floor((xy[:, 0].min() - half) / PIXEL_SIZE) * PIXEL_SIZE
@@ -366,9 +390,19 @@ def _scene(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, wanted:
     if filtered:
         conversions.append(f"speckle filter: refined Lee 7 x 7 of the VH/VV covariance, 1 look, in radar geometry "
                            f"before geocoding ({', '.join(filtered)}); complex channels unfiltered")
-    conversions += [f"geocoding: ellipsoid, annotation geolocation grids of {names} ({len(xy)} points) -> "
-                    f"{crs.to_string()} at {PIXEL_SIZE:g} m, nearest neighbour",
-                    "no data: outside the bursts' valid samples"]
+    terrain = None
+    if dem is None or orbit is None:
+        conversions.append(f"geocoding: ellipsoid, annotation geolocation grids of {names} ({len(xy)} points) -> "
+                           f"{crs.to_string()} at {PIXEL_SIZE:g} m, nearest neighbour")
+    else:
+        from .terrain import Terrain, check_cover, terrain_conversions
+
+        lonlat = np.concatenate([np.stack([s["lon"].ravel(), s["lat"].ravel()], axis=1) for s in built])
+        check_cover(dem[0], dem[1], lonlat[np.isfinite(lonlat).all(axis=1)], dem[2], name)
+        terrain = Terrain(dem[0], crs.to_wkt(), transform, *orbit)
+        conversions += terrain_conversions(dem[0], len(orbit[0]), crs.to_string(), "nearest neighbour",
+                                           f"sub-swaths {names}: slant-range time and sampling rate")
+    conversions.append("no data: outside the bursts' valid samples")
     ref = {pol: swaths[0].measurements[pol] for pol in wanted}
     scene_bands = tuple(
         SceneBand(ref["VV" if ch.band == "VVVH" else ch.band], 1,
@@ -377,4 +411,4 @@ def _scene(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, wanted:
     return Scene(name=name.rsplit(".", 1)[0] if name.lower().endswith((".safe", ".zip")) else name,
                  bands=scene_bands, units="linear", crs=crs.to_wkt(), transform=transform, height=height,
                  width=width, band_set=bs.name, sources=(loc.path,), quantity="sigma0",
-                 conversions=tuple(conversions), reader=SlcReader(tuple(swaths), transform))
+                 conversions=tuple(conversions), reader=SlcReader(tuple(swaths), transform, terrain))

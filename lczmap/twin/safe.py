@@ -5,6 +5,11 @@ calibration and noise XML (the element structure of real IPF 3.x products) and u
 geocoding can be checked against the truth. Geometry: a rotated 10 m grid in the UTM zone of the
 centre (line and pixel map affinely to UTM; the geolocation grid gives lon/lat on the ellipsoid).
 The LUTs are smooth made-up functions of line and pixel (:func:`sigma_lut`, :func:`noise_lut`).
+The annotation also carries an orbit and slant-to-ground range polynomials consistent with that
+grid (:func:`safe_orbit`), so that terrain correction (range-Doppler, zero Doppler) can be checked:
+a sensor moving along the lines at the speed that makes one line per azimuth time interval, looking
+across them at :data:`INCIDENCE` degrees from :data:`SLANT_RANGE` metres (the grid is mirrored in
+range compared with a real descending pass, so it looks left; zero-Doppler geometry is the same).
 """
 
 from __future__ import annotations
@@ -20,11 +25,16 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["write_safe", "sigma_lut", "noise_lut", "safe_geometry", "SAFE_NAME"]
+__all__ = ["write_safe", "sigma_lut", "noise_lut", "safe_geometry", "safe_orbit", "SAFE_NAME", "INCIDENCE",
+           "SLANT_RANGE"]
 
 SAFE_NAME = "S1A_IW_GRDH_1SDV_20210401T052623_20210401T052648_037258_04638E_ABCD"
 _DATE = "20210401t052623-20210401t052648-037258-04638e"
 _START, _STOP = "2021-04-01T05:26:23.794457", "2021-04-01T05:26:48.793373"
+_INTERVAL = 1.498376640333055e-03
+#: Incidence angle (degrees) and slant range (m) of the product's centre in the twin's orbit.
+INCIDENCE, SLANT_RANGE = 39.0, 880_000.0
+_C = 299_792_458.0
 
 
 def sigma_lut(line: Any, pixel: Any, samples: int) -> np.ndarray:
@@ -64,6 +74,77 @@ def safe_geometry(lines: int, samples: int, centre: tuple[float, float], angle: 
     return crs, to_map
 
 
+def safe_orbit(lines: int, samples: int, to_map: Callable, crs: str) -> dict[str, Any]:
+    """The twin's orbit: ``times`` (s after the first line) and ``positions`` (ECEF, m) of 17
+    state vectors every 10 s about the centre line, ``slant_range(line, pixel)`` (m, zero Doppler,
+    on the ellipsoid), ``srgr``/``grsr`` polynomial coefficients (slant range - ``sr0`` -> ground
+    range, ground range -> slant range) and ``incidence(line, pixel)`` (degrees)."""
+    from pyproj import Transformer
+
+    to_ecef = Transformer.from_crs(crs, "EPSG:4978", always_xy=True)
+    to_lonlat = Transformer.from_crs(crs, "EPSG:4326", always_xy=True)
+
+    def ecef(line, pixel):
+        x, y = to_map(line, pixel)
+        return np.stack(to_ecef.transform(x, y, np.zeros_like(x)), axis=-1)
+
+    lc, pc = lines / 2, samples / 2
+    centre = ecef(np.float64(lc), np.float64(pc))
+    lon, lat = (math.radians(v) for v in to_lonlat.transform(*to_map(lc, pc)))
+    up = np.array([math.cos(lat) * math.cos(lon), math.cos(lat) * math.sin(lon), math.sin(lat)])
+    along = ecef(np.float64(lc + 1), np.float64(pc)) - centre
+    speed = float(np.linalg.norm(along)) / _INTERVAL  # one line per azimuth time interval
+    along /= np.linalg.norm(along)
+    across = ecef(np.float64(lc), np.float64(pc + 1)) - centre
+    across -= across.dot(up) * up + across.dot(along) * along
+    across /= np.linalg.norm(across)
+    inc = math.radians(INCIDENCE)
+    sensor = centre + SLANT_RANGE * (math.cos(inc) * up - math.sin(inc) * across)
+    tc = lc * _INTERVAL
+    times = tc + np.arange(-80.0, 81.0, 10.0)
+    positions = sensor + (times - tc)[:, None] * speed * along
+
+    def geometry(line, pixel):
+        p = ecef(np.asarray(line, float), np.asarray(pixel, float))
+        t = tc + (p - sensor) @ along / speed  # zero Doppler: (sensor(t) - p) . velocity = 0
+        look = sensor + (t - tc)[..., None] * speed * along - p
+        rng = np.linalg.norm(look, axis=-1)
+        normal = p / np.linalg.norm(p, axis=-1, keepdims=True)  # the sphere's; within 0.2 degrees of the ellipsoid's
+        return t, rng, np.degrees(np.arccos(np.sum(look * normal, axis=-1) / rng))
+
+    pix = np.linspace(0, samples - 1, 64)
+    _, rng, _ = geometry(np.full_like(pix, lc), pix)
+    sr0 = float(rng[0])
+    srgr = np.polynomial.polynomial.polyfit(rng - sr0, pix * 10.0, 4)
+    grsr = np.polynomial.polynomial.polyfit(pix * 10.0, rng, 4)
+    return {"times": times, "positions": positions, "sr0": sr0, "srgr": srgr, "grsr": grsr,
+            "slant_range": lambda line, pixel: geometry(line, pixel)[1],
+            "incidence": lambda line, pixel: geometry(line, pixel)[2]}
+
+
+def _orbit_xml(orbit: dict[str, Any], lines: int) -> tuple[str, str]:
+    """The annotation's ``orbitList`` and ``coordinateConversionList``."""
+    vectors = "".join(
+        f"<orbit><time>{_azimuth_time_at(t)}</time><frame>Earth Fixed</frame><position><x>{p[0]:.6f}</x><y>"
+        f"{p[1]:.6f}</y><z>{p[2]:.6f}</z></position><velocity><x>{v[0]:.6f}</x><y>{v[1]:.6f}</y><z>{v[2]:.6f}</z>"
+        f"</velocity></orbit>"
+        for t, p, v in zip(orbit["times"], orbit["positions"], np.gradient(orbit["positions"], orbit["times"], axis=0)))
+    conversions = "".join(
+        f"<coordinateConversion><azimuthTime>{_azimuth_time_at(t)}</azimuthTime><slantRangeTime>"
+        f"{2 * orbit['sr0'] / _C:.15e}</slantRangeTime><sr0>{orbit['sr0']:.6f}</sr0><srgrCoefficients count="
+        f'"{len(orbit["srgr"])}">{_vector_text([float(c) for c in orbit["srgr"]])}</srgrCoefficients><gr0>0.0</gr0>'
+        f'<grsrCoefficients count="{len(orbit["grsr"])}">{_vector_text([float(c) for c in orbit["grsr"]])}'
+        f"</grsrCoefficients></coordinateConversion>"
+        for t in (-10.0, lines * _INTERVAL / 2, lines * _INTERVAL + 10.0))
+    return (f'<orbitList count="{len(orbit["times"])}">{vectors}</orbitList>',
+            f'<coordinateConversion><coordinateConversionList count="3">{conversions}</coordinateConversionList>'
+            "</coordinateConversion>")
+
+
+def _azimuth_time_at(seconds: float) -> str:
+    return str(np.datetime64(_START) + np.timedelta64(int(round(seconds * 1e9)), "ns"))[:26]
+
+
 def _azimuth_time(line: int) -> str:
     t = np.datetime64(_START) + np.timedelta64(int(line * 1498376.640333055), "ns")
     return str(t)[:26]
@@ -95,6 +176,10 @@ def write_safe(folder: str | os.PathLike, lines: int, samples: int,
     grid_pixels = np.unique(np.linspace(0, samples - 1, 21).round().astype(int))
     gl, gp = np.meshgrid(grid_lines, grid_pixels, indexing="ij")
     lon, lat = to_lonlat.transform(*to_map(gl, gp))
+    orbit = safe_orbit(lines, samples, to_map, crs)
+    slant_time = 2 * orbit["slant_range"](gl, gp) / _C
+    incidence = orbit["incidence"](gl, gp)
+    orbit_list, conversion_list = _orbit_xml(orbit, lines)
     cal_lines = np.arange(-200, lines + 1000, 1000)
     cal_pixels = np.append(np.arange(0, samples - 1, 40), samples - 1)
     hrefs = []
@@ -105,30 +190,31 @@ def write_safe(folder: str | os.PathLike, lines: int, samples: int,
                   f"<stopTime>{_STOP}</stopTime><absoluteOrbitNumber>37258</absoluteOrbitNumber>"
                   f"<missionDataTakeId>287630</missionDataTakeId><imageNumber>{k:03d}</imageNumber></adsHeader>")
         points = "".join(
-            f"<geolocationGridPoint><azimuthTime>{_azimuth_time(ln)}</azimuthTime><slantRangeTime>{5.3e-3 + p * 6e-8:.9e}"
+            f"<geolocationGridPoint><azimuthTime>{_azimuth_time(ln)}</azimuthTime><slantRangeTime>{st:.15e}"
             f"</slantRangeTime><line>{ln}</line><pixel>{p}</pixel><latitude>{la:.12f}</latitude><longitude>"
-            f"{lo:.12f}</longitude><height>0</height><incidenceAngle>{30 + 15 * p / samples:.6f}</incidenceAngle>"
-            f"<elevationAngle>{27 + 13 * p / samples:.6f}</elevationAngle></geolocationGridPoint>"
-            for ln, p, la, lo in zip(gl.ravel(), gp.ravel(), lat.ravel(), lon.ravel()))
+            f"{lo:.12f}</longitude><height>0</height><incidenceAngle>{inc:.6f}</incidenceAngle>"
+            f"<elevationAngle>{inc - 3:.6f}</elevationAngle></geolocationGridPoint>"
+            for ln, p, la, lo, st, inc in zip(gl.ravel(), gp.ravel(), lat.ravel(), lon.ravel(), slant_time.ravel(),
+                                              incidence.ravel()))
         annotation = (
             f'<?xml version="1.0" encoding="UTF-8"?>\n<product>{header}<generalAnnotation><productInformation>'
             f"<pass>Descending</pass><timelinessCategory>NRT-3h</timelinessCategory><platformHeading>-167"
             f"</platformHeading><projection>Ground Range</projection><rangeSamplingRate>6.434523812571428e+07"
             f"</rangeSamplingRate><radarFrequency>5.405000454334350e+09</radarFrequency><azimuthSteeringRate>"
-            f"1.590368784000000e+00</azimuthSteeringRate></productInformation></generalAnnotation>"
+            f"1.590368784000000e+00</azimuthSteeringRate></productInformation>{orbit_list}</generalAnnotation>"
             f"<imageAnnotation><imageInformation><productFirstLineUtcTime>{_START}</productFirstLineUtcTime>"
             f"<productLastLineUtcTime>{_STOP}</productLastLineUtcTime><ascendingNodeTime>2021-04-01T04:49:55"
             f".637823</ascendingNodeTime><anchorTime>{_START}</anchorTime><productComposition>Slice"
-            f"</productComposition><sliceNumber>7</sliceNumber><slantRangeTime>5.343315555380221e-03"
+            f"</productComposition><sliceNumber>7</sliceNumber><slantRangeTime>{2 * orbit['sr0'] / _C:.15e}"
             f"</slantRangeTime><pixelValue>Detected</pixelValue><outputPixels>16 bit Unsigned Integer"
             f"</outputPixels><rangePixelSpacing>1.000000e+01</rangePixelSpacing><azimuthPixelSpacing>"
-            f"1.000000e+01</azimuthPixelSpacing><azimuthTimeInterval>1.498376640333055e-03</azimuthTimeInterval>"
+            f"1.000000e+01</azimuthPixelSpacing><azimuthTimeInterval>{_INTERVAL!r}</azimuthTimeInterval>"
             f"<azimuthFrequency>4.866092e+02</azimuthFrequency><numberOfSamples>{samples}</numberOfSamples>"
             f"<numberOfLines>{lines}</numberOfLines><incidenceAngleMidSwath>3.892921583041158e+01"
             f"</incidenceAngleMidSwath></imageInformation></imageAnnotation><swathTiming><linesPerBurst>0"
             f'</linesPerBurst><samplesPerBurst>0</samplesPerBurst><burstList count="0"/></swathTiming>'
             f'<geolocationGrid><geolocationGridPointList count="{gl.size}">{points}</geolocationGridPointList>'
-            f"</geolocationGrid></product>\n")
+            f"</geolocationGrid>{conversion_list}</product>\n")
         (safe / "annotation" / f"{stem}.xml").write_text(annotation)
         vectors = "".join(
             f"<calibrationVector><azimuthTime>{_START}</azimuthTime><line>{ln}</line>"
