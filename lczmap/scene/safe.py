@@ -197,21 +197,23 @@ def calibrate(band: _Band, dn: np.ndarray, line0: int, pixel0: int, denoise: boo
     h, w = dn.shape
     at_l = np.arange(line0, line0 + h, dtype=np.float64)
     at_p = np.arange(pixel0, pixel0 + w, dtype=np.float64)
-    a = _bilinear(band.cal_lines, band.cal_pixels, band.sigma, at_l, at_p)
-    power = dn.astype(np.float64) ** 2
+    # float32 blocks (a window's radar block is millions of pixels, read by several threads at once)
+    a = _bilinear(band.cal_lines, band.cal_pixels, band.sigma, at_l, at_p).astype(np.float32)
+    power = dn.astype(np.float32) ** 2
     if denoise and band.noise_range:
         knots = np.array([v.line for v in band.noise_range])
         wl, l0, l1 = _weights(knots, at_l)
         rows = np.stack([np.interp(at_p, v.pixels, v.values) for v in band.noise_range[l0:l1]])
-        noise = wl @ rows
+        noise = (wl @ rows).astype(np.float32)
         for b in band.noise_azimuth:
             r0, r1 = max(b.first_line, line0), min(b.last_line + 1, line0 + h)
             c0, c1 = max(b.first_sample, pixel0), min(b.last_sample + 1, pixel0 + w)
             if r0 < r1 and c0 < c1:
-                factor = np.interp(np.arange(r0, r1, dtype=np.float64), b.lines, b.values)
+                factor = np.interp(np.arange(r0, r1, dtype=np.float64), b.lines, b.values).astype(np.float32)
                 noise[r0 - line0 : r1 - line0, c0 - pixel0 : c1 - pixel0] *= factor[:, None]
         power -= noise
-    sigma0 = (power / (a * a)).astype(np.float32)
+    a *= a
+    sigma0 = power / a
     sigma0[sigma0 <= 0] = NOISE_FLOOR
     sigma0[dn == 0] = np.nan
     return sigma0
