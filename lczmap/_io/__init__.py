@@ -23,6 +23,7 @@ from .files import (
     check_utf8,
     disk_full_error,
     fsync_path,
+    remove_stale_parts,
     shown,
 )
 from .room import out_of_room, write_error, writing
@@ -41,6 +42,7 @@ __all__ = [
     "fsync_path",
     "out_of_room",
     "output_unit",
+    "remove_stale_parts",
     "shown",
     "write_error",
     "writing",

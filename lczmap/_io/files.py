@@ -10,13 +10,14 @@ import os
 import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Sequence
+from glob import escape as glob_escape
 from pathlib import Path
 from typing import Any
 
 from ..errors import LczmapError, OutputError, OutputExistsError
 
 __all__ = ["atomic_path", "check_output", "check_outputs", "check_free_space", "check_not_inputs", "check_utf8",
-           "shown", "fsync_path", "disk_full_error", "NO_SPACE"]
+           "shown", "fsync_path", "disk_full_error", "NO_SPACE", "remove_stale_parts"]
 
 #: errno values that mean "the file system (or the process's file-size limit) has no room".
 NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
@@ -142,6 +143,21 @@ def fsync_path(path: str | os.PathLike) -> None:
             raise
     finally:
         os.close(fd)
+
+
+def remove_stale_parts(path: str | os.PathLike) -> list[Path]:
+    """Remove the temporaries that :func:`atomic_path` made for ``path`` and a killed process
+    (SIGKILL, power loss) left behind (hidden ``.<name>.*.part*`` files or folders beside it).
+    Call it when a job is rerun for the same output; returns what was removed."""
+    path = Path(path)
+    removed = []
+    for stale in path.parent.glob(f".{glob_escape(path.name[:80])}.*.part*"):
+        if stale.is_dir() and not stale.is_symlink():
+            shutil.rmtree(stale, ignore_errors=True)
+        else:
+            stale.unlink(missing_ok=True)
+        removed.append(stale)
+    return removed
 
 
 @contextlib.contextmanager

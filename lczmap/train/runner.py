@@ -16,7 +16,7 @@ from pathlib import Path
 import torch
 
 from .._device import resolve_device
-from .._io import check_output
+from .._io import check_output, remove_stale_parts
 from ..bands import band_set
 from ..checkpoint import record_last_checkpoint, save_checkpoint
 from ..errors import ConfigError, OutputExistsError, TrainingError
@@ -60,6 +60,9 @@ def train(
     existed = {key: paths[key].exists() for key in ("csv", "curve", "tensorboard")}
     resumable = paths["resume"].exists()
     before = _stat(paths["resume"])
+    if dist_info.main and (resume or overwrite):  # the rerun of a killed run: its temporaries go
+        for key in ("checkpoint", "csv", "curve", "resume"):
+            remove_stale_parts(paths[key])
     try:
         return _train(cfg, paths, overwrite, resume, progress, dist_info, record_last)
     except BaseException as exc:

@@ -242,10 +242,27 @@ def test_killed_training_resumes_to_the_same_file(twin, ref, tmp_path, sig):
     _, stderr = proc.communicate(timeout=60)
     assert proc.returncode != 0, stderr  # stopped (the checkpoint may be written, its resume state not yet removed)
     assert "Traceback" not in stderr
-    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]
+    parts = [p for p in tmp_path.iterdir() if ".part" in p.name]
+    if sig == signal.SIGINT:  # a clean stop removes its temporaries; SIGKILL cannot, whenever it lands in a write
+        assert not parts
+    assert all(p.name.startswith(".") for p in parts)  # hidden, never under an output's name
     res = cli(tmp_path, "train", twin, "-o", out, *REF_CLI, "--resume")
     assert res.returncode == 0, res.stderr
     assert md5(out) == md5(ref) and not resume.exists()
+    assert not [p for p in tmp_path.iterdir() if ".part" in p.name]  # the rerun removed what the killed run left
+
+
+def test_a_rerun_removes_the_temporaries_a_killed_run_left(twin, ref, tmp_path):
+    """SIGKILL in the middle of a write leaves a hidden temporary (nothing can remove it then): the
+    rerun with --resume or --overwrite removes those of its own outputs, and no other file."""
+    out = tmp_path / "m.safetensors"
+    stale = [tmp_path / ".m.metrics.csv.x1y2.part.csv", tmp_path / ".m.safetensors.abcd.part.safetensors"]
+    other = tmp_path / ".other.tif.zz.part.tif"
+    for p in (*stale, other):
+        p.write_text("cut short")
+    train(TrainConfig(data=str(twin), **REF), out, overwrite=True)
+    assert not any(p.exists() for p in stale) and other.exists()
+    assert md5(out) == md5(ref)
 
 
 def test_stopped_after_the_checkpoint_resumes_to_the_same_file(twin, ref, tmp_path, monkeypatch):
