@@ -348,6 +348,18 @@ def _files(loc: _Location, fs: Any) -> tuple[dict, dict[tuple[str, str], str]]:
     return attrs, found
 
 
+def check_polarisations(name: str, pols: list[str], wanted: list[str]) -> None:
+    """Refuse a product whose polarisations ``pols`` lack what the model needs (``wanted``)."""
+    if set(pols) <= {"HH", "HV"} and set(wanted) & {"VV", "VH"}:
+        raise SceneError(f"{name} holds {'/'.join(pols)} only (horizontal transmit) but the model was trained on "
+                         "So2Sat's VV/VH: HH/HV backscatter differs from VV/VH, so this model cannot map it: "
+                         "use a VV/VH acquisition")
+    missing = [p for p in wanted if p not in pols]
+    if missing:
+        raise SceneError(f"{name} has no {', '.join(missing)} (it has {', '.join(pols)}) but the model needs "
+                         f"{', '.join(wanted)}: give a product with {', '.join(missing)}")
+
+
 def ipf_version(fs: Any, loc: _Location) -> str:
     with fs.open(f"{loc.root}/manifest.safe") as f:
         text = f.read().decode("utf-8", "replace")
@@ -404,14 +416,7 @@ def open_safe(path: str | os.PathLike, band_set: BandSet | str = "lee-intensity"
                              "(intensity only): train a model with --sar-bands lee-intensity")
         wanted.append(ch.band)
     pols = [p.upper() for p in attrs["transmitter_receiver_polarisations"]]
-    if set(pols) <= {"HH", "HV"} and set(wanted) & {"VV", "VH"}:
-        raise SceneError(f"{name} holds {'/'.join(pols)} only (horizontal transmit) but the model was trained on "
-                         "So2Sat's VV/VH: HH/HV backscatter differs from VV/VH, so this model cannot map it: "
-                         "use a VV/VH acquisition")
-    missing_pol = [p for p in wanted if p not in pols]
-    if missing_pol:
-        raise SceneError(f"{name} has no {', '.join(missing_pol)} (it has {', '.join(pols)}) but the model needs "
-                         f"{', '.join(wanted)}: give a product with {', '.join(missing_pol)}")
+    check_polarisations(name, pols, wanted)
     missing = [f"{kind} {pol}" for pol in wanted for kind in ("measurement", "annotation", "calibration", "noise")
                if (kind, pol) not in files or not fs.exists(f"{loc.root}/{os.path.normpath(files[(kind, pol)])}")]
     if missing:

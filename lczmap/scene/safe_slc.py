@@ -49,7 +49,7 @@ import numpy as np
 from ..bands import BandSet
 from ..errors import SceneError
 from .grid import PIXEL_SIZE, utm_crs
-from .safe import _STEP, KINDS, GeolocationGrid, _bilinear, _Location, ipf_version, read_manifest
+from .safe import _STEP, KINDS, GeolocationGrid, _bilinear, _Location, check_polarisations, ipf_version, read_manifest
 from .scene import Scene, SceneBand
 
 __all__ = ["open_slc", "SlcReader", "SLC_HALO"]
@@ -250,14 +250,7 @@ def _check_bands(name: str, bs: BandSet, pols: list[str]) -> list[str]:
     # the Lee channels come from the dual-pol covariance: they need both polarisations
     dual = quantities & set(_FILTERED)
     wanted = sorted({p for ch in bs.channels for p in (("VH", "VV") if dual or ch.band == "VVVH" else (ch.band,))})
-    if set(pols) <= {"HH", "HV"} and set(wanted) & {"VV", "VH"}:
-        raise SceneError(f"{name} holds {'/'.join(pols)} only (horizontal transmit) but the model was trained on "
-                         "So2Sat's VV/VH: HH/HV backscatter differs from VV/VH, so this model cannot map it: "
-                         "use a VV/VH acquisition")
-    missing = [p for p in wanted if p not in pols]
-    if missing:
-        raise SceneError(f"{name} has no {', '.join(missing)} (it has {', '.join(pols)}) but the model needs "
-                         f"{', '.join(wanted)}: give a product with {', '.join(missing)}")
+    check_polarisations(name, pols, wanted)
     return wanted
 
 

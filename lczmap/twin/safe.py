@@ -269,12 +269,16 @@ def write_safe(folder: str | os.PathLike, lines: int, samples: int,
                   ("s1Level1NoiseSchema", f"annotation/calibration/noise-{stem}.xml", f"noise{k}"),
                   ("s1Level1MeasurementSchema", f"measurement/{stem}.tiff", f"measurement{k}")]
     (safe / "manifest.safe").write_text(_manifest(mode, pols, ipf, hrefs))
-    if not as_zip:
-        return safe
-    out = Path(folder) / f"{name}.zip"
+    return zip_product(safe) if as_zip else safe
+
+
+def zip_product(safe: Path) -> Path:
+    """The ``.SAFE`` folder ``safe`` as ``<name>.zip`` beside it (the folder inside, stored), the
+    folder removed: a product as the archive delivers it."""
+    out = safe.with_suffix(".zip")
     with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as z:
         for f in sorted(safe.rglob("*")):
-            z.write(f, f.relative_to(folder).as_posix())
+            z.write(f, f.relative_to(safe.parent).as_posix())
     shutil.rmtree(safe)
     return out
 

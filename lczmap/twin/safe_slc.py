@@ -20,9 +20,7 @@ from __future__ import annotations
 
 import math
 import os
-import shutil
 import warnings
-import zipfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -30,7 +28,7 @@ from typing import Any
 
 import numpy as np
 
-from .safe import _manifest, _vector_text, sigma_lut
+from .safe import _manifest, _vector_text, sigma_lut, zip_product
 
 __all__ = ["write_safe_slc", "slc_geometry", "SlcLayout", "SLC_NAME", "INVALID", "START", "AZIMUTH_INTERVAL",
            "RANGE_TIME", "RANGE_RATE", "AZIMUTH_SPACING", "RANGE_SPACING"]
@@ -249,11 +247,4 @@ def write_safe_slc(folder: str | os.PathLike, sigma0: Callable[[str, int, int, n
         f"<s1sarl1:swath>{mode}</s1sarl1:swath>",
         "".join(f"<s1sarl1:swath>{mode}{s + 1}</s1sarl1:swath>" for s in range(lay.swaths)))
     (safe / "manifest.safe").write_text(manifest)
-    if not as_zip:
-        return safe
-    out = Path(folder) / f"{name}.zip"
-    with zipfile.ZipFile(out, "w", zipfile.ZIP_STORED) as archive:
-        for f in sorted(safe.rglob("*")):
-            archive.write(f, f.relative_to(folder).as_posix())
-    shutil.rmtree(safe)
-    return out
+    return zip_product(safe) if as_zip else safe

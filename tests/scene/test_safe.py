@@ -4,12 +4,10 @@ lczmap.twin.safe from known sigma0."""
 
 from __future__ import annotations
 
-import shutil
-from pathlib import Path
-
 import numpy as np
 import pytest
 import rasterio
+from _safe_fixtures import REAL, real_with_luts as copy_real_with_luts
 from pyproj import Transformer
 from scipy.ndimage import map_coordinates
 
@@ -18,7 +16,6 @@ from lczmap.scene.products import detect
 from lczmap.scene.safe import open_safe
 from lczmap.twin.safe import safe_geometry, write_safe
 
-REAL = Path(__file__).parents[1] / "data" / "safe" / "S1B_IW_GRDH_1SDV_20210401T052623_20210401T052648_026269_032297_ECC8.SAFE"
 L, P = 700, 900
 
 
@@ -126,14 +123,7 @@ def test_real_product_without_calibration_is_refused():
 @pytest.fixture
 def real_with_luts(tmp_path, product):
     """The real product with calibration and noise XML beside it (the published test product has none)."""
-    safe = tmp_path / REAL.name
-    shutil.copytree(REAL, safe)
-    (safe / "annotation" / "calibration").mkdir()
-    stem = "s1b-iw-grd-vv-20210401t052623-20210401t052648-026269-032297-001.xml"
-    for kind in ("calibration", "noise"):
-        written = next((product / "annotation" / "calibration").glob(f"{kind}-*-vv-*.xml"))
-        shutil.copy(written, safe / "annotation" / "calibration" / f"{kind}-{stem}")
-    return safe
+    return copy_real_with_luts(tmp_path, product)
 
 
 def test_real_product_grid_and_footprint_follow_the_annotation(real_with_luts):

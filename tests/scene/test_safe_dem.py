@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import math
 import re
-import shutil
 from pathlib import Path
 
 import numpy as np
@@ -16,6 +15,7 @@ import pytest
 import rasterio
 import torch
 from _predict_fixtures import tiny_checkpoint
+from _safe_fixtures import REAL, real_with_luts as copy_real_with_luts
 from click.testing import CliRunner
 from pyproj import Transformer
 
@@ -27,7 +27,6 @@ from lczmap.scene.safe import open_safe
 from lczmap.twin.safe import INCIDENCE, write_safe
 
 torch.set_num_threads(1)
-REAL = Path(__file__).parents[1] / "data" / "safe" / "S1B_IW_GRDH_1SDV_20210401T052623_20210401T052648_026269_032297_ECC8.SAFE"
 L, P = 300, 400
 
 
@@ -113,14 +112,7 @@ def test_windows_agree_with_the_whole(product, tmp_path):
 @pytest.fixture
 def real_with_luts(tmp_path, product):
     """The real product with calibration and noise XML beside it (the published test product has none)."""
-    safe = tmp_path / REAL.name
-    shutil.copytree(REAL, safe)
-    (safe / "annotation" / "calibration").mkdir()
-    stem = "s1b-iw-grd-vv-20210401t052623-20210401t052648-026269-032297-001.xml"
-    for kind in ("calibration", "noise"):
-        written = next((product / "annotation" / "calibration").glob(f"{kind}-*-vv-*.xml"))
-        shutil.copy(written, safe / "annotation" / "calibration" / f"{kind}-{stem}")
-    return safe
+    return copy_real_with_luts(tmp_path, product)
 
 
 def test_real_orbit_lands_on_the_annotation_grid(real_with_luts, tmp_path):
