@@ -19,6 +19,7 @@ from odc.geo.geobox import GeoBox
 from odc.geo.roi import roi_tiles
 
 from ..errors import ConfigError, SceneError
+from ..scene.grid import aoi_bounds
 
 __all__ = ["PATCH", "Tile", "output_geobox", "output_grid", "plan_tiles", "window_rows", "tile_block", "aoi_window",
            "aoi_bounds"]
@@ -34,27 +35,6 @@ class Tile(NamedTuple):
     i1: int
     j0: int
     j1: int
-
-
-def aoi_bounds(aoi: tuple[float, float, float, float] | str):
-    """The area of interest as an odc-geo geometry: a lon/lat box, or the bounding box of a vector
-    file's features in the file's CRS (read with pyogrio)."""
-    from odc.geo.geom import box
-
-    if isinstance(aoi, str):
-        import pyogrio
-
-        try:
-            info = pyogrio.read_info(aoi, force_total_bounds=True)
-        except Exception as exc:  # pyogrio's errors are many kinds; each is one line here
-            raise ConfigError(f"cannot read area of interest {aoi} ({exc}): give a vector file (--aoi)") from None
-        bounds, crs = info.get("total_bounds"), info.get("crs")
-        if bounds is None or not all(map(math.isfinite, bounds)) or info.get("features", 1) == 0:
-            raise ConfigError(f"area of interest {aoi} has no features (--aoi): give a file with a polygon")
-        west, south, east, north = (float(v) for v in bounds)
-        return box(west, south, east, north, crs=crs or "EPSG:4326")
-    west, south, east, north = aoi
-    return box(west, south, east, north, crs="EPSG:4326")
 
 
 def aoi_window(grid: GeoBox, aoi: tuple[float, float, float, float] | str) -> tuple[int, int, int, int]:

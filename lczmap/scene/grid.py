@@ -12,9 +12,9 @@ from pyproj.aoi import AreaOfInterest
 from pyproj.database import query_utm_crs_info
 from rasterio.crs import CRS
 
-from ..errors import SceneError
+from ..errors import ConfigError, SceneError
 
-__all__ = ["PIXEL_SIZE", "RESAMPLING", "Warp", "utm_crs", "utm_warp", "resample_warp"]
+__all__ = ["PIXEL_SIZE", "RESAMPLING", "Warp", "utm_crs", "utm_warp", "resample_warp", "aoi_bounds"]
 
 #: Pixel size (metres) the models are trained on (So2Sat).
 PIXEL_SIZE = 10.0
@@ -84,3 +84,24 @@ def resample_warp(crs: CRS, transform: Affine, width: int, height: int, resampli
     h = int(round(height * abs(transform.e) / PIXEL_SIZE))
     t = Affine(math.copysign(PIXEL_SIZE, transform.a), 0, transform.c, 0, math.copysign(PIXEL_SIZE, transform.e), transform.f)
     return Warp(crs.to_wkt(), tuple(t)[:6], max(w, 1), max(h, 1), resampling)
+
+
+def aoi_bounds(aoi: tuple[float, float, float, float] | str):
+    """The area of interest as an odc-geo geometry: a lon/lat box, or the bounding box of a vector
+    file's features in the file's CRS (read with pyogrio)."""
+    from odc.geo.geom import box
+
+    if isinstance(aoi, str):
+        import pyogrio
+
+        try:
+            info = pyogrio.read_info(aoi, force_total_bounds=True)
+        except Exception as exc:  # pyogrio's errors are many kinds; each is one line here
+            raise ConfigError(f"cannot read area of interest {aoi} ({exc}): give a vector file (--aoi)") from None
+        bounds, crs = info.get("total_bounds"), info.get("crs")
+        if bounds is None or not all(map(math.isfinite, bounds)) or info.get("features", 1) == 0:
+            raise ConfigError(f"area of interest {aoi} has no features (--aoi): give a file with a polygon")
+        west, south, east, north = (float(v) for v in bounds)
+        return box(west, south, east, north, crs=crs or "EPSG:4326")
+    west, south, east, north = aoi
+    return box(west, south, east, north, crs="EPSG:4326")

@@ -118,7 +118,9 @@ def check_cover(dem: str, crs: Any, footprint_lonlat: np.ndarray, aoi: Any, scen
     needed = multipoint([tuple(p) for p in footprint_lonlat], "EPSG:4326").convex_hull
     where = "the scene"
     if aoi is not None:
-        area = _aoi_geometry(aoi)
+        from .grid import aoi_bounds
+
+        area = aoi_bounds(aoi)
         needed = needed.intersection(area.to_crs("EPSG:4326", resolution=1e-3))
         where = "the scene's part inside --aoi"
         if needed.is_empty:
@@ -132,19 +134,6 @@ def check_cover(dem: str, crs: Any, footprint_lonlat: np.ndarray, aoi: Any, scen
         w, s, e, n = needed.boundingbox
         raise SceneError(f"DEM {name} does not cover {where} of {scene_name} ({w:.4f},{s:.4f},{e:.4f},{n:.4f} "
                          "west,south,east,north; --dem): give a DEM that covers it")
-
-
-def _aoi_geometry(aoi: Any) -> Any:
-    from odc.geo.geom import box
-
-    if isinstance(aoi, (str, os.PathLike)):
-        import pyogrio
-
-        info = pyogrio.read_info(os.fspath(aoi), force_total_bounds=True)
-        w, s, e, n = (float(v) for v in info["total_bounds"])
-        return box(w, s, e, n, crs=info.get("crs") or "EPSG:4326")
-    w, s, e, n = (float(v) for v in aoi)
-    return box(w, s, e, n, crs="EPSG:4326")
 
 
 def read_orbit(annotation: bytes, name: str) -> tuple[np.ndarray, np.ndarray]:
