@@ -235,12 +235,13 @@ def run_demo(
         with atomic_path(o["training_areas"], overwrite=True) as tmp:
             areas_from_map(o["truth"], adapt_polygons, size=3, seed=seed).to_file(tmp, driver="GPKG",
                                                                                 layer="training_areas")
-    if fresh(o["adapted_model"]) or not o["held_out_areas"].exists():
+    adapted = fresh(o["adapted_model"]) or not o["held_out_areas"].exists()
+    if adapted:
         # 30 % of each class's polygons held out: the adapted model never sees them, assess scores on them
         adapt_model(o["checkpoint"], o["scene"], o["training_areas"], o["adapted_model"], method="finetune",
                     sar_epochs=3, seed=seed, device="cpu", holdout=0.3, holdout_layer=o["held_out_areas"],
                     overwrite=True, progress=progress)
-    if fresh(o["adapted_map"]):
+    if adapted or fresh(o["adapted_map"]):  # a map of the model now in place, never of an older one
         predict_scene(o["scene"], o["adapted_map"], model=o["adapted_model"], device="cpu", overwrite=True,
                       progress=progress)
     for which, lcz_map in (("base", o["lcz_map"]), ("adapted", o["adapted_map"])):
