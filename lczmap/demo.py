@@ -241,9 +241,13 @@ def run_demo(
         adapt_model(o["checkpoint"], o["scene"], o["training_areas"], o["adapted_model"], method="finetune",
                     sar_epochs=3, seed=seed, device="cpu", holdout=0.3, holdout_layer=o["held_out_areas"],
                     overwrite=True, progress=progress)
-    if adapted or fresh(o["adapted_map"]):  # a map of the model now in place, never of an older one
+    o["adapted_png"] = out / "scene_lcz_adapted.png"
+    remap = adapted or fresh(o["adapted_map"])  # a map of the model now in place, never of an older one
+    if remap:
         predict_scene(o["scene"], o["adapted_map"], model=o["adapted_model"], device="cpu", overwrite=True,
                       progress=progress)
+    if remap or fresh(o["adapted_png"]):
+        render_map(o["adapted_map"], o["adapted_png"], overwrite=True)
     for which, lcz_map in (("base", o["lcz_map"]), ("adapted", o["adapted_map"])):
         scored = assess_map(lcz_map, o["held_out_areas"], seed=seed, overwrite=True,
                             json_path=o["adapted_assessment"] if which == "adapted" else None)

@@ -19,7 +19,7 @@ def test_demo_end_to_end_and_rerun(tmp_path):
     report = run_demo(tmp_path / "demo", **kw)
     o = report.outputs
     for key in ("checkpoint", "lcz_map", "confidence", "zones", "districts", "summary_csv", "assessment", "map_png",
-                "training_areas", "held_out_areas", "adapted_model", "adapted_map", "adapted_assessment"):
+                "training_areas", "held_out_areas", "adapted_model", "adapted_map", "adapted_assessment", "adapted_png"):
         assert Path(o[key]).exists(), key
     with rasterio.open(o["lcz_map"]) as lcz, rasterio.open(o["truth"]) as truth:
         assert lcz.shape == truth.shape and lcz.crs == truth.crs
