@@ -94,7 +94,7 @@ def predict_scene(
     out = Path(out)
     extras = {"probabilities": probabilities, "confidence": confidence, "filtered": filtered}
     paths = [out] + [Path(p) for p in extras.values() if p is not None]
-    _check_outputs(paths, _inputs(scene, vv, vh, model), opts.overwrite)
+    _check_outputs(paths, _inputs(scene, vv, vh, model, opts), opts.overwrite)
 
     m = load_model(model)
     opts = dataclasses.replace(opts, speckle_filter=check_speckle_filter(opts.speckle_filter, m.band_set))
@@ -224,10 +224,12 @@ def _run_and_write(scene: Scene, m: Any, opts: PredictOptions, scheduler: Any, r
                          seconds, timings)
 
 
-def _inputs(scene: Any, vv: Any, vh: Any, model: Any) -> list:
-    """The files a run reads: the scene (or an opened Scene's sources), --vv/--vh and the checkpoint."""
+def _inputs(scene: Any, vv: Any, vh: Any, model: Any, opts: PredictOptions) -> list:
+    """The files a run reads: the scene (or an opened Scene's sources), --vv/--vh, the checkpoint,
+    --dem and an --aoi file."""
     files = list(scene.sources) if isinstance(scene, Scene) else [scene]
-    return [*files, vv, vh, *_model_file(model)]
+    aoi = opts.aoi if isinstance(opts.aoi, str) else None
+    return [*files, vv, vh, *_model_file(model), opts.dem, aoi]
 
 
 def _model_file(model: Any) -> list:

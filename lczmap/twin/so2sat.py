@@ -18,7 +18,7 @@ from typing import Literal
 import numpy as np
 
 from .. import __version__
-from .._io import atomic_path
+from .._io import atomic_path, writing
 from ..data.so2sat import V3_VARIANTS
 from ..errors import ConfigError, OutputError, OutputExistsError
 from ..speckle import HALO as LEE_HALO
@@ -187,7 +187,7 @@ def _write_split(
     # Each patch sits somewhere in its city: world coordinates far apart per city and split.
     origins = np.stack([rng.integers(0, 1 << 40, n), rng.integers(0, 1 << 40, n)], axis=1).astype(np.int64)
     skey = int(stream_key(key, spec["stream"]))
-    with atomic_path(path, overwrite=True, suffix=".h5") as tmp, h5py.File(tmp, "w") as f:
+    with atomic_path(path, overwrite=True, suffix=".h5") as tmp, writing(path, None, tmp), h5py.File(tmp, "w") as f:
         shapes = {"sen1": (n, PATCH, PATCH, 8), "sen2": (n, PATCH, PATCH, 10), "label": (n, 17)}
         ds = {}
         for name, shape in shapes.items():

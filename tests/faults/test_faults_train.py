@@ -285,6 +285,17 @@ def test_stopped_after_the_checkpoint_resumes_to_the_same_file(twin, ref, tmp_pa
 # --- full disks -----------------------------------------------------------------------------------
 
 
+def test_full_disk_in_demo_data_then_rerun(tmp_path):
+    """The twin's HDF5 writer (h5py reports a full disk as a RuntimeError on close): one line, no file
+    left; the rerun writes the data, here as an IW GRD SAFE scene."""
+    args = ["demo-data", tmp_path / "d", "--n-train", "60", "--n-val", "20", "--n-test", "20", "--scene-size", "100", "120"]
+    failed_cli(cli(tmp_path, *args, limit=200_000), "no space left on")
+    assert not [p for p in (tmp_path / "d").rglob("*") if p.is_file()]
+    res = cli(tmp_path, *args, "--scene-kind", "safe")
+    assert res.returncode == 0, res.stderr
+    assert (tmp_path / "d" / "so2sat" / "testing.h5").is_file() and list((tmp_path / "d" / "scene_safe").glob("*.SAFE"))
+
+
 def test_full_disk_in_train(twin, ref, tmp_path):
     out = tmp_path / "m.safetensors"
     shutil.copy(ref, out)

@@ -218,6 +218,17 @@ def test_dem_where_it_cannot_apply_is_refused(product, mapped):
         predict_dataarray(da, ckpt, dem=dem)
 
 
+def test_the_dem_as_the_output_is_refused(product, mapped):
+    """--overwrite never writes over an input: the DEM stays as it was, one line, nothing written."""
+    d, dem, ckpt = mapped
+    before = dem.read_bytes()
+    res = CliRunner().invoke(main, ["predict", str(product), str(dem), "-m", str(ckpt), "--dem", str(dem),
+                                    "--overwrite", "--device", "cpu"])
+    assert res.exit_code != 0 and "Traceback" not in res.output
+    assert "input" in res.output.splitlines()[-1]
+    assert dem.read_bytes() == before
+
+
 def test_cli_maps_a_cog_with_the_dem_in_its_tags(product, mapped):
     d, dem, ckpt = mapped
     out = d / "cli.tif"
