@@ -250,8 +250,15 @@ def default_speckle_filter(band_set: BandSet) -> SpeckleFilter:
     return "refined-lee" if filtered_channels(band_set) and not complex_parts else "none"
 
 
-def check_speckle_filter(name: str | None, band_set: BandSet) -> SpeckleFilter:
-    """``name`` (None: :func:`default_speckle_filter`) checked against ``band_set``."""
+def check_speckle_filter(name: str | None, band_set: BandSet, prefiltered: bool = False) -> SpeckleFilter:
+    """``name`` (None: :func:`default_speckle_filter`) checked against ``band_set``;
+    ``prefiltered``: the scene's reader filtered the Lee channels already (none is applied, and
+    ``refined-lee`` is refused)."""
+    if prefiltered:
+        if name == "refined-lee":
+            raise ConfigError("the scene's Lee channels were filtered as it was read (in radar geometry, as So2Sat): "
+                              "filtering them again would smooth twice; drop --speckle-filter refined-lee")
+        return "none"
     if name is None:
         return default_speckle_filter(band_set)
     if name not in SPECKLE_FILTERS:

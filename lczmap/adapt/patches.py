@@ -141,8 +141,12 @@ def cut_patches(scene: Scene, model: Model, areas: TrainingAreas, options: Predi
     """Labelled windows under ``areas`` and ``round(unlabelled * labelled)`` unlabelled windows
     drawn at random (seeded) from the scene's other valid output pixels. Raises
     :class:`ZonesError` when no polygon overlaps the scene."""
+    import dataclasses
+
     from shapely.geometry import box
 
+    speckle = check_speckle_filter(options.speckle_filter, model.band_set, scene.prefiltered)
+    options = dataclasses.replace(options, speckle_filter=speckle)  # the kernel filters as resolved here
     grid = scene_grid(scene, options.stride)
     geoms = areas.to_crs(scene.crs)
     extent = box(*grid.extent.boundingbox)
@@ -203,5 +207,4 @@ def cut_patches(scene: Scene, model: Model, areas: TrainingAreas, options: Predi
     n_dropped = len(owner) - len(x_l)
     if n_dropped:
         log.info("%d labelled windows are nodata by predict's rule (--max-nodata) and are not used", n_dropped)
-    speckle = check_speckle_filter(options.speckle_filter, model.band_set)
     return ScenePatches(x_l, meta[:, 0], meta[:, 1], meta[:, 2:], x_u, grid, counts, overlaps, speckle)

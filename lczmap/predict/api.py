@@ -97,7 +97,7 @@ def predict_scene(
     _check_outputs(paths, _inputs(scene, vv, vh, model, opts), opts.overwrite)
 
     m = load_model(model)
-    opts = dataclasses.replace(opts, speckle_filter=check_speckle_filter(opts.speckle_filter, m.band_set))
+    check_speckle_filter(opts.speckle_filter, m.band_set)  # a bad choice is refused before the scene is opened
     if not isinstance(scene, Scene):
         scene = open_scene(scene, m.band_set, vv=vv, vh=vh, bands=opts.bands, units=opts.units,
                            quantity=opts.quantity, resample=opts.resample, dem=opts.dem, aoi=opts.aoi)
@@ -106,9 +106,8 @@ def predict_scene(
     elif opts.dem is not None:
         raise ConfigError("the scene was opened already, so --dem (dem=) cannot apply: give the product's path, or "
                           "open it with lczmap.scene.open_scene(..., dem=...)")
-    if opts.speckle_filter == "refined-lee" and any(c.startswith("speckle filter") for c in scene.conversions):
-        raise ConfigError(f"{scene.name}'s Lee channels were filtered as it was read (in radar geometry, as So2Sat): "
-                          "filtering them again would smooth twice; drop --speckle-filter refined-lee")
+    opts = dataclasses.replace(opts, speckle_filter=check_speckle_filter(opts.speckle_filter, m.band_set,
+                                                                         scene.prefiltered))
     patch = m.patch_size
     if scene.height < patch or scene.width < patch:
         raise SceneError(

@@ -404,4 +404,5 @@ def _scene(loc: _Location, fs: Any, name: str, bs: BandSet, attrs: dict, wanted:
     return Scene(name=name.rsplit(".", 1)[0] if name.lower().endswith((".safe", ".zip")) else name,
                  bands=scene_bands, units="linear", crs=crs.to_wkt(), transform=transform, height=height,
                  width=width, band_set=bs.name, sources=(loc.path,), quantity="sigma0",
-                 conversions=tuple(conversions), reader=SlcReader(tuple(swaths), transform, terrain))
+                 conversions=tuple(conversions), reader=SlcReader(tuple(swaths), transform, terrain),
+                 prefiltered=bool(filtered))

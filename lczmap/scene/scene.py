@@ -72,6 +72,8 @@ class Scene:
     ``conversions``: what was done to the input, one line each, as predict writes into the map's tags.
     ``reader``: a source that reads windows of the grid itself (``reader.read_window(bands, r0, r1,
     c0, c1, out)``, e.g. :class:`~lczmap.scene.safe.SafeReader`); None reads ``bands`` with rasterio.
+    ``prefiltered``: the reader gives the Lee channels filtered already (an IW SLC read for
+    ``s1-all``), so the tile kernel must not filter them again.
     """
 
     name: str
@@ -90,6 +92,7 @@ class Scene:
     extra_nodata: tuple[float, ...] = ()
     conversions: tuple[str, ...] = ()
     reader: Any = None
+    prefiltered: bool = False
 
     @property
     def affine(self) -> Affine:
