@@ -1,0 +1,162 @@
+"""Search, then map from a server on 127.0.0.1: predict and mosaic read the items' GeoTIFFs with
+range requests (only the tiles the area needs), a 503 is retried, a 403 and a 404 end in one line
+with nothing written, and a netrc password reaches the server but no output, log or footprint."""
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import rasterio
+from _remote_fixtures import item
+from _server import Server
+from click.testing import CliRunner
+
+from lczmap.cli import main
+from lczmap.errors import RemoteError
+from lczmap.mosaic import predict_mosaic
+from lczmap.predict import predict_scene
+from lczmap.remote import search_scenes, write_items
+
+pytest.importorskip("pystac_client")
+
+CPU = {"device": "cpu", "workers": 0}
+
+
+def _small_aoi(bounds, frac=0.12):
+    w, s, e, n = bounds
+    cx, cy = w + 0.3 * (e - w), s + 0.6 * (n - s)
+    return (cx, cy, cx + frac * (e - w), cy + frac * (n - s))
+
+
+def _tile_bytes(path, aoi):
+    """Bytes of the tiles of ``path`` that the area (plus predict's halo) touches, from GDAL's tile index."""
+    from rasterio.warp import transform_bounds
+    from rasterio.windows import from_bounds
+
+    with rasterio.open(path) as ds:
+        w, s, e, n = transform_bounds("EPSG:4326", ds.crs, *aoi)
+        win = from_bounds(w, s, e, n, ds.transform)
+        bx, by = ds.block_shapes[0][1], ds.block_shapes[0][0]
+        rows = range(max(0, int(win.row_off) // by), min(ds.height - 1, int(win.row_off + win.height)) // by + 1)
+        cols = range(max(0, int(win.col_off) // bx), min(ds.width - 1, int(win.col_off + win.width)) // bx + 1)
+        return sum(int(ds.get_tag_item(f"BLOCK_SIZE_{j}_{i}", "TIFF", bidx=1)) for i in rows for j in cols)
+
+
+def test_search_then_mosaic_reads_only_the_area(tmp_path, twin_scene, ckpt):
+    root, bounds, files = twin_scene
+    aoi = _small_aoi(bounds)
+    with Server(root) as srv:
+        srv.items = [item("S1A_a", srv.url, "scenes/a", bounds, "2023-06-01T05:00:00Z")]
+        r = search_scenes(aoi, "2023-06-01/2023-06-30", stac=f"{srv.url}/stac", collections=["s1-test"])
+        items = write_items(r, tmp_path / "items.json")
+        srv.faults["/scenes/a/vh.tif"] = [503]  # retried by GDAL
+        srv.sent.clear()
+        res = predict_mosaic([items], tmp_path / "m.tif", ckpt, aoi=aoi, **CPU)
+        assert res.n_used == 1
+        fetched = sum(v for k, v in srv.sent.items() if k.startswith("scenes/"))
+        whole = sum(f.stat().st_size for f in files.values())
+        assert fetched < whole / 3  # a small area of the scene: far from the whole files
+        with rasterio.open(tmp_path / "m.tif") as ds:
+            lcz = ds.read(1)
+            assert (lcz > 0).any() and ds.tags()["aoi"]
+
+        # predict on the one item reads the same way and maps the same pixels
+        one = tmp_path / "item.json"
+        one.write_text(json.dumps(json.loads(items.read_text())["features"][0]))
+        predict_scene(str(one), tmp_path / "p.tif", ckpt, device="cpu", aoi=aoi)
+        with rasterio.open(tmp_path / "p.tif") as ds:
+            assert (ds.read(1) > 0).any()
+
+
+def test_refused_and_missing_assets_in_one_line_nothing_written(tmp_path, twin_scene, ckpt):
+    root, bounds, _ = twin_scene
+    aoi = _small_aoi(bounds)
+    with Server(root) as srv:
+        its = {"type": "FeatureCollection", "features": [item("S1A_a", srv.url, "scenes/a", bounds, "2023-06-01T05:00:00Z")]}
+        path = tmp_path / "items.json"
+        path.write_text(json.dumps(its))
+        out = tmp_path / "out"
+        out.mkdir()
+        srv.faults["/scenes/a/vv.tif"] = [403] * 20
+        res = CliRunner().invoke(
+            main,
+            [
+                "mosaic",
+                str(path),
+                str(out / "m.tif"),
+                "-m",
+                str(ckpt),
+                "--aoi",
+                ",".join(map(str, aoi)),
+                "--workers",
+                "0",
+                "--device",
+                "cpu",
+            ],
+        )
+        assert res.exit_code == 1 and "refused access (403)" in res.output, res.output
+        assert res.output.strip().count("\n") == 0
+        assert os.listdir(out) == []
+        srv.faults.clear()
+        item_path = tmp_path / "one.json"
+        one = item("S1A_b", srv.url, "scenes/missing", bounds, "2023-06-01T05:00:00Z")
+        item_path.write_text(json.dumps(one))
+        with pytest.raises(RemoteError, match=r"does not exist \(404\)"):
+            predict_scene(str(item_path), out / "p.tif", ckpt, device="cpu", aoi=aoi)
+        assert os.listdir(out) == []
+
+
+def test_netrc_password_reaches_the_server_and_no_output(tmp_path, twin_scene, ckpt):
+    """Basic auth from $NETRC (GDAL reads it, as for Earthdata); the password appears in no
+    file written and in no line printed (run in a child process: the environment is its own)."""
+    root, bounds, _ = twin_scene
+    aoi = _small_aoi(bounds)
+    secret = "s3cr3t-Token-9f8e7d"
+    with Server(root, login=("alice", secret)) as srv:
+        netrc = tmp_path / "netrc"
+        netrc.write_text(f"machine 127.0.0.1 login alice password {secret}\n")
+        netrc.chmod(0o600)
+        out = tmp_path / "work"
+        out.mkdir()
+        (out / "items.json").write_text(
+            json.dumps(
+                {"type": "FeatureCollection", "features": [item("S1A_a", srv.url, "scenes/a", bounds, "2023-06-01T05:00:00Z")]}
+            )
+        )
+        env = {**os.environ, "NETRC": str(netrc), "OMP_NUM_THREADS": "1"}
+        proc = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "lczmap",
+                "-v",
+                "mosaic",
+                "items.json",
+                "m.tif",
+                "-m",
+                str(ckpt),
+                "--aoi",
+                ",".join(map(str, aoi)),
+                "--workers",
+                "0",
+                "--device",
+                "cpu",
+            ],
+            cwd=out,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == 0, proc.stderr[-2000:]
+        assert srv.sent  # the server answered only with the password
+        assert secret not in proc.stdout + proc.stderr
+        written = [p for p in out.rglob("*") if p.is_file()]
+        assert any(p.name.endswith(".footprints.gpkg") for p in written)
+        for p in written:
+            assert secret.encode() not in p.read_bytes(), p
+        with rasterio.open(out / "m.tif") as ds:
+            assert secret not in json.dumps(ds.tags()) and np.any(ds.read(1) > 0)
