@@ -43,8 +43,7 @@ LIMITED = (
 
 def _md5(folder: Path) -> dict[str, str]:
     """Every entry of ``folder`` (hidden ones included) with the md5 of the files."""
-    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() if p.is_file() else "folder"
-            for p in sorted(folder.iterdir())}
+    return {p.name: hashlib.md5(p.read_bytes()).hexdigest() if p.is_file() else "folder" for p in sorted(folder.iterdir())}
 
 
 def _cli(*args, env=None):
@@ -53,7 +52,7 @@ def _cli(*args, env=None):
 
 def _one_line_error(output: str, *words: str) -> str:
     """The one ``Error: ...`` line of ``output`` (libtiff may print its own lines to stderr)."""
-    lines = [line[line.index("Error: "):] for line in output.splitlines() if "Error: " in line]
+    lines = [line[line.index("Error: ") :] for line in output.splitlines() if "Error: " in line]
     assert len(lines) == 1 and "Traceback" not in output, output
     for word in words:
         assert word in lines[0], output
@@ -63,8 +62,7 @@ def _one_line_error(output: str, *words: str) -> str:
 def _lczmap(*args, limit: int | None = None, cwd=None) -> subprocess.CompletedProcess:
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
     cmd = [sys.executable, "-c", LIMITED, str(limit)] if limit else [sys.executable, "-m", "lczmap"]
-    return subprocess.run([*cmd, *map(os.fsdecode, args)], capture_output=True, text=True, env=env, cwd=cwd,
-                          timeout=300)
+    return subprocess.run([*cmd, *map(os.fsdecode, args)], capture_output=True, text=True, env=env, cwd=cwd, timeout=300)
 
 
 @pytest.fixture(autouse=True)
@@ -96,16 +94,16 @@ def test_full_disk_keeps_the_old_map_and_resume_finishes(work, tmp_path_factory)
     r = _cli("-q", "predict", work / "scene.tif", ref / "lcz.tif", "-m", work / "m.safetensors")
     assert r.exit_code == 0, r.output
     before = _md5(work)
-    run = _lczmap("-q", "predict", work / "scene.tif", work / "lcz.tif", "-m", work / "m.safetensors",
-                  "--overwrite", limit=2000)  # room for the resume arrays, not for the map
+    run = _lczmap(
+        "-q", "predict", work / "scene.tif", work / "lcz.tif", "-m", work / "m.safetensors", "--overwrite", limit=2000
+    )  # room for the resume arrays, not for the map
     assert run.returncode == 1, run.stderr
     line = _one_line_error(run.stderr, f"no space left on {work}", "MB needed", "MB free", "--resume")
     assert "\n" not in line
     after = _md5(work)
     kept = after.pop(".lcz.tif.partial")  # the mapped tiles, for --resume; nothing else is new
     assert kept == "folder" and after == before
-    run = _lczmap("-q", "predict", work / "scene.tif", work / "lcz.tif", "-m", work / "m.safetensors",
-                  "--overwrite", "--resume")
+    run = _lczmap("-q", "predict", work / "scene.tif", work / "lcz.tif", "-m", work / "m.safetensors", "--overwrite", "--resume")
     assert run.returncode == 0, run.stderr
     assert _md5(work)["lcz.tif"] == _md5(ref)["lcz.tif"] and ".lcz.tif.partial" not in _md5(work)
 
@@ -116,8 +114,7 @@ def test_a_cog_cut_short_never_replaces_the_old_set(tmp_path):
     from rasterio.transform import from_origin
 
     rng = np.random.default_rng(0)
-    old = raster.write_lcz(tmp_path / "lcz.tif", rng.integers(1, 18, (1500, 1500)), from_origin(0, 0, 100, 100),
-                           "EPSG:32632")
+    old = raster.write_lcz(tmp_path / "lcz.tif", rng.integers(1, 18, (1500, 1500)), from_origin(0, 0, 100, 100), "EPSG:32632")
     np.save(tmp_path / "new.npy", rng.integers(1, 18, (1500, 1500)).astype(np.uint8))
     before = _md5(tmp_path)
     code = (
@@ -130,8 +127,9 @@ def test_a_cog_cut_short_never_replaces_the_old_set(tmp_path):
         "except OutputError as exc:\n    print(exc)\n    sys.exit(3)\n"
     )
     limit = int(old.stat().st_size * 0.97)
-    run = subprocess.run([sys.executable, "-c", code, str(old), str(tmp_path / "new.npy"), str(limit)],
-                         capture_output=True, text=True, timeout=120)
+    run = subprocess.run(
+        [sys.executable, "-c", code, str(old), str(tmp_path / "new.npy"), str(limit)], capture_output=True, text=True, timeout=120
+    )
     assert run.returncode == 3, run.stdout + run.stderr
     assert run.stdout.startswith(f"no space left on {tmp_path}") and run.stdout.count("\n") == 1
     assert _md5(tmp_path) == before
@@ -147,8 +145,7 @@ def test_resume_arrays_are_allocated_up_front(tmp_path):
         "try:\n    ResumeStore(Path(sys.argv[1]), {'a': 1}, (2000, 2000), 17, True, False)\n"
         "except OutputError as exc:\n    print(exc)\n    sys.exit(3)\n"
     )
-    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "lcz.tif")], capture_output=True, text=True,
-                         timeout=120)
+    run = subprocess.run([sys.executable, "-c", code, str(tmp_path / "lcz.tif")], capture_output=True, text=True, timeout=120)
     assert run.returncode == 3, run.stdout + run.stderr
     assert run.stdout.startswith(f"no space left on {tmp_path}") and "MB needed" in run.stdout
     assert list(tmp_path.iterdir()) == []
@@ -172,8 +169,17 @@ def test_a_nearly_full_disk_is_refused_before_any_work(work, small_fs):
     old.write_bytes((work / "lcz.tif").read_bytes())
     (small_fs / "filler").write_bytes(b"x" * (1024 * 1024 - 80 * 1024 - 8192))
     before = _md5(small_fs)
-    r = _cli("-q", "predict", work / "scene.tif", old, "-m", work / "m.safetensors", "--overwrite",
-             "--probabilities", small_fs / "p.tif")
+    r = _cli(
+        "-q",
+        "predict",
+        work / "scene.tif",
+        old,
+        "-m",
+        work / "m.safetensors",
+        "--overwrite",
+        "--probabilities",
+        small_fs / "p.tif",
+    )
     assert r.exit_code == 1
     _one_line_error(r.output, f"no space left on {small_fs}", "MB needed", "MB free")
     assert _md5(small_fs) == before
@@ -185,15 +191,18 @@ def test_a_nearly_full_disk_is_refused_before_any_work(work, small_fs):
 # ------------------------------------------------------------------ outputs that are inputs
 
 
-@pytest.mark.parametrize("args", [
-    ["scene.tif", "scene.tif", "-m", "m.safetensors"],
-    ["scene.tif", "m.safetensors", "-m", "m.safetensors"],
-    ["scene.tif", "new.tif", "-m", "m.safetensors", "--confidence", "scene.tif"],
-    ["scene.tif", "new.tif", "-m", "m.safetensors", "--probabilities", "m.safetensors"],
-    ["scene.tif", "new.tif", "-m", "m.safetensors", "--filtered", "link.tif"],
-    ["scene.tif", "new.tif", "-m", "m.safetensors", "--confidence", "c.tif", "--filtered", "c.tif"],
-    ["--vv", "vv.tif", "--vh", "vh.tif", "vh.tif", "-m", "m.safetensors"],
-])
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["scene.tif", "scene.tif", "-m", "m.safetensors"],
+        ["scene.tif", "m.safetensors", "-m", "m.safetensors"],
+        ["scene.tif", "new.tif", "-m", "m.safetensors", "--confidence", "scene.tif"],
+        ["scene.tif", "new.tif", "-m", "m.safetensors", "--probabilities", "m.safetensors"],
+        ["scene.tif", "new.tif", "-m", "m.safetensors", "--filtered", "link.tif"],
+        ["scene.tif", "new.tif", "-m", "m.safetensors", "--confidence", "c.tif", "--filtered", "c.tif"],
+        ["--vv", "vv.tif", "--vh", "vh.tif", "vh.tif", "-m", "m.safetensors"],
+    ],
+)
 def test_outputs_that_are_inputs_are_refused(work, args):
     a = grd(60, 60)
     write_tif(work / "vv.tif", a[0])
@@ -203,7 +212,7 @@ def test_outputs_that_are_inputs_are_refused(work, args):
     r = _cli("predict", *[work / a if a.endswith((".tif", ".safetensors")) else a for a in args], "--overwrite")
     assert r.exit_code == 1
     _one_line_error(r.output)
-    assert "is also an input" in r.output or "must differ" in r.output
+    assert "is also an input" in r.output or "given twice" in r.output
     assert _md5(work) == before
 
 
@@ -212,9 +221,10 @@ def test_outputs_that_are_inputs_from_python(work):
     with pytest.raises(OutputError, match="is also an input"):
         predict_scene(work / "scene.tif", work / "scene.tif", work / "m.safetensors", overwrite=True)
     with pytest.raises(OutputError, match="is also an input"):
-        predict_scene(work / "scene.tif", work / "new.tif", work / "m.safetensors",
-                      probabilities=work / "m.safetensors", overwrite=True)
-    with pytest.raises(ConfigError, match="must differ"):
+        predict_scene(
+            work / "scene.tif", work / "new.tif", work / "m.safetensors", probabilities=work / "m.safetensors", overwrite=True
+        )
+    with pytest.raises(OutputError, match="given twice"):
         predict_scene(work / "scene.tif", work / "new.tif", work / "m.safetensors", confidence=work / "new.tif")
     assert _md5(work) == before
 
@@ -253,8 +263,9 @@ def _interrupted(work: Path, out: Path) -> Path:
             pass
 
     with pytest.raises(Stop):
-        predict_scene(work / "scene.tif", out, work / "m.safetensors", tile_size=4, overwrite=True,
-                      progress=lambda total, desc: Bar())
+        predict_scene(
+            work / "scene.tif", out, work / "m.safetensors", tile_size=4, overwrite=True, progress=lambda total, desc: Bar()
+        )
     return out.parent / f".{out.name}.partial"
 
 
@@ -273,16 +284,25 @@ def test_corrupt_resume_state_is_one_line(work, damage):
         shutil.rmtree(partial)
         partial.write_text("not a folder")
     before = _md5(work)
-    r = _cli("predict", work / "scene.tif", work / "lcz.tif", "-m", work / "m.safetensors", "--tile-size", "4",
-             "--overwrite", "--resume")
+    r = _cli(
+        "predict",
+        work / "scene.tif",
+        work / "lcz.tif",
+        "-m",
+        work / "m.safetensors",
+        "--tile-size",
+        "4",
+        "--overwrite",
+        "--resume",
+    )
     assert r.exit_code == 1
     _one_line_error(r.output, f"delete {partial}", "rerun without --resume")
     assert _md5(work) == before
     with pytest.raises(OutputError, match="rerun without --resume"):
-        predict_scene(work / "scene.tif", work / "lcz.tif", work / "m.safetensors", tile_size=4, overwrite=True,
-                      resume=True)
-    r = _cli("-q", "predict", work / "scene.tif", work / "lcz.tif", "-m", work / "m.safetensors", "--tile-size", "4",
-             "--overwrite")
+        predict_scene(work / "scene.tif", work / "lcz.tif", work / "m.safetensors", tile_size=4, overwrite=True, resume=True)
+    r = _cli(
+        "-q", "predict", work / "scene.tif", work / "lcz.tif", "-m", work / "m.safetensors", "--tile-size", "4", "--overwrite"
+    )
     assert r.exit_code == 0, r.output
     assert not partial.exists()
 
@@ -295,7 +315,7 @@ def test_sigkill_at_a_random_point_then_resume_is_byte_identical(work, tmp_path_
     env = {**os.environ, "SOURCE_DATE_EPOCH": EPOCH}
     out, partial = work / "lcz.tif", work / ".lcz.tif.partial"
     cmd = [sys.executable, "-m", "lczmap", "-q", "predict", big, out, "--probabilities", work / "p.tif", *args]
-    proc = subprocess.Popen(list(map(str, cmd)), env=env, stderr=subprocess.PIPE)
+    proc = subprocess.Popen(list(map(str, cmd)), env=env, stderr=subprocess.DEVNULL)
     deadline = time.monotonic() + 120
     while not (partial / "done.txt").exists() and proc.poll() is None and time.monotonic() < deadline:
         time.sleep(0.02)
@@ -342,9 +362,11 @@ def test_unusable_output_paths_are_one_line(work):
 def test_study_folders_that_cannot_be_used(tmp_path):
     from lczmap.study.spec import study_folder
 
-    for out, words in [("/proc/lczmap-study", "cannot create the study folder"),
-                       (str(tmp_path / ("z" * 300)), "cannot create the study folder"),
-                       (os.fsdecode(os.fsencode(str(tmp_path)) + b"/\xff"), "not a UTF-8 file name")]:
+    for out, words in [
+        ("/proc/lczmap-study", "cannot create the study folder"),
+        (str(tmp_path / ("z" * 300)), "cannot create the study folder"),
+        (os.fsdecode(os.fsencode(str(tmp_path)) + b"/\xff"), "not a UTF-8 file name"),
+    ]:
         with pytest.raises(OutputError, match=words):
             study_folder(out)
         r = _cli("study", "--quick", "--out", out)
@@ -355,8 +377,12 @@ def test_study_folders_that_cannot_be_used(tmp_path):
 
 def test_non_finite_options_are_refused(work):
     before = _md5(work)
-    for option, value in (("--max-nodata", "nan"), ("--filter-sigma", "inf"), ("--filter-sigma", "nan"),
-                          ("--connect-timeout", "inf")):
+    for option, value in (
+        ("--max-nodata", "nan"),
+        ("--filter-sigma", "inf"),
+        ("--filter-sigma", "nan"),
+        ("--connect-timeout", "inf"),
+    ):
         r = _cli("predict", work / "scene.tif", work / "o.tif", "-m", work / "m.safetensors", option, value)
         assert r.exit_code == 2 and option in r.output and "Traceback" not in r.output, r.output
     for field in ("max_nodata", "filter_sigma", "connect_timeout"):
@@ -374,8 +400,17 @@ def test_bad_scheduler_addresses_fail_fast(work):
         assert r.exit_code == 1
         _one_line_error(r.output, "--scheduler")
     t0 = time.monotonic()
-    r = _cli("predict", work / "scene.tif", work / "o.tif", "-m", work / "m.safetensors",
-             "--scheduler", "tcp://127.0.0.1:1", "--connect-timeout", "1")
+    r = _cli(
+        "predict",
+        work / "scene.tif",
+        work / "o.tif",
+        "-m",
+        work / "m.safetensors",
+        "--scheduler",
+        "tcp://127.0.0.1:1",
+        "--connect-timeout",
+        "1",
+    )
     assert r.exit_code == 1 and time.monotonic() - t0 < 30
     _one_line_error(r.output, "cannot reach the dask scheduler at tcp://127.0.0.1:1 within 1 s")
     assert _md5(work) == before  # no resume folder: the scheduler is reached before anything is written
@@ -416,6 +451,7 @@ def test_a_failed_rename_puts_the_old_sidecars_back(work, monkeypatch):
 
     monkeypatch.setattr(os, "replace", failing)
     with pytest.raises(OSError, match="Input/output error"):
-        raster.write_lcz(work / "lcz.tif", np.ones((30, 34), np.uint8), (100, 0, 500000, 0, -100, 5000000), "EPSG:32632",
-            overwrite=True)
+        raster.write_lcz(
+            work / "lcz.tif", np.ones((30, 34), np.uint8), (100, 0, 500000, 0, -100, 5000000), "EPSG:32632", overwrite=True
+        )
     assert _md5(work) == before
