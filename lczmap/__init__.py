@@ -11,11 +11,15 @@ The public API lives here, with verb-noun names, each imported on first use so t
     lczmap.vectorize_zones("lcz.tif", "zones.gpkg")
     lczmap.summarize("lcz.tif", "districts.csv", by="districts.gpkg")
 
-The sub-packages (``lczmap.predict``, ``lczmap.train``, ``lczmap.zones``, ``lczmap.study``,
-``lczmap.scene``, ``lczmap.twin``, ``lczmap.data``) hold the rest and keep their own names.
+The sub-packages (``lczmap.predict``, ``lczmap.train``, ``lczmap.zones``, ``lczmap.maps``,
+``lczmap.adapt``, ``lczmap.study``, ``lczmap.scene``, ``lczmap.twin``, ``lczmap.data``) hold the rest
+and keep their own names. Type checkers see every name here with its type (the ``TYPE_CHECKING``
+imports below, one per name of the lazy table).
 """
 
 from __future__ import annotations
+
+from typing import TYPE_CHECKING
 
 from ._lazy import lazy_attributes as _lazy_attributes
 
@@ -42,10 +46,10 @@ _LAZY: dict[str, tuple[str, str]] = {
     "open_so2sat": ("lczmap.data", "open_so2sat"),
     "open_patches": ("lczmap.data", "open_patches"),
     "prepare_cache": ("lczmap.data", "prepare"),
-    "prepare": ("lczmap.data", "prepare"),  # the name before verb-noun; kept for existing code
     "band_set": ("lczmap.bands", "band_set"),
     "write_twin": ("lczmap.twin", "write_twin"),
     "write_scene": ("lczmap.twin", "write_scene"),
+    "write_acquisitions": ("lczmap.twin", "write_acquisitions"),
     # training
     "TrainConfig": ("lczmap.train", "TrainConfig"),
     "train_model": ("lczmap.train", "train_model"),
@@ -58,19 +62,41 @@ _LAZY: dict[str, tuple[str, str]] = {
     "predict_scene": ("lczmap.predict", "predict_scene"),
     "predict_scenes": ("lczmap.predict", "predict_scenes"),
     "predict_dataarray": ("lczmap.predict", "predict_dataarray"),
+    "MosaicOptions": ("lczmap.mosaic", "MosaicOptions"),
+    "MosaicResult": ("lczmap.mosaic", "MosaicResult"),
+    "predict_mosaic": ("lczmap.mosaic", "predict_mosaic"),
     "vectorize_zones": ("lczmap.zones", "vectorize_zones"),
     "summarize": ("lczmap.zones", "summarize"),
     "grid_districts": ("lczmap.zones", "grid_districts"),
     "run_demo": ("lczmap.demo", "run_demo"),
-    # LCZ products for climate users
-    "assess_map": ("lczmap.products", "assess_map"),
-    "map_ucp": ("lczmap.products", "map_ucp"),
-    "sample_points": ("lczmap.products", "sample_points"),
-    "render_map": ("lczmap.products", "render_map"),
+    # LCZ maps for climate users
+    "assess_map": ("lczmap.maps", "assess_map"),
+    "map_ucp": ("lczmap.maps", "map_ucp"),
+    "sample_points": ("lczmap.maps", "sample_points"),
+    "render_map": ("lczmap.maps", "render_map"),
+    "design_sample": ("lczmap.maps", "design_sample"),
+    "assess_sample": ("lczmap.maps", "assess_sample"),
     # a city's own training areas
     "AdaptOptions": ("lczmap.adapt", "AdaptOptions"),
     "adapt_model": ("lczmap.adapt", "adapt_model"),
 }
+
+if TYPE_CHECKING:  # the lazy table's names as type checkers see them (tests/test_package.py keeps them equal)
+    from .adapt import AdaptOptions, adapt_model
+    from .bands import band_set
+    from .checkpoint import load_checkpoint
+    from .data import open_patches, open_so2sat, prepare as prepare_cache
+    from .demo import run_demo
+    from .evaluate import evaluate_model
+    from .maps import assess_map, assess_sample, design_sample, map_ucp, render_map, sample_points
+    from .mosaic import MosaicOptions, MosaicResult, predict_mosaic
+    from .predict import PredictOptions, predict_dataarray, predict_scene, predict_scenes
+    from .scene import open_scene
+    from .study import run_study
+    from .train import TrainConfig, train_model
+    from .twin import write_acquisitions, write_scene, write_twin
+    from .zones import grid_districts, summarize, vectorize_zones
+
 
 __all__ = [
     "__version__",

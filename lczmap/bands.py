@@ -12,8 +12,19 @@ from typing import Literal
 
 from .errors import ConfigError
 
-__all__ = ["Channel", "BandSet", "EO_BAND_SETS", "SAR_BAND_SETS", "band_set", "SEN1_CHANNELS", "SEN2_CHANNELS",
-           "Units", "UNITS", "Backscatter", "BACKSCATTER"]
+__all__ = [
+    "Channel",
+    "BandSet",
+    "EO_BAND_SETS",
+    "SAR_BAND_SETS",
+    "band_set",
+    "SEN1_CHANNELS",
+    "SEN2_CHANNELS",
+    "Units",
+    "UNITS",
+    "Backscatter",
+    "BACKSCATTER",
+]
 
 #: Units of a SAR intensity band as a file stores it: linear power, amplitude (the square root of
 #: power) or decibels (10 log10 of power).
@@ -62,8 +73,7 @@ SEN1_CHANNELS: tuple[Channel, ...] = (
 
 #: sen2 bands in So2Sat order (0-based).
 SEN2_CHANNELS: tuple[Channel, ...] = tuple(
-    Channel(b, b, "reflectance", "reflectance fraction")
-    for b in ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
+    Channel(b, b, "reflectance", "reflectance fraction") for b in ("B2", "B3", "B4", "B5", "B6", "B7", "B8", "B8A", "B11", "B12")
 )
 
 
@@ -106,9 +116,7 @@ EO_BAND_SETS: dict[str, BandSet] = {
 }
 
 SAR_BAND_SETS: dict[str, BandSet] = {
-    "vv-complex": BandSet(
-        "vv-complex", "sen1", (2, 3), "real and imaginary parts of unfiltered VV: the paper's SAR input"
-    ),
+    "vv-complex": BandSet("vv-complex", "sen1", (2, 3), "real and imaginary parts of unfiltered VV: the paper's SAR input"),
     "dual-complex": BandSet("dual-complex", "sen1", (0, 1, 2, 3), "real and imaginary parts of VH and VV"),
     "lee-intensity": BandSet(
         "lee-intensity",

@@ -11,21 +11,33 @@ Surface fractions are printed in percent and returned as fractions 0-1.
 This module holds the table and what is computed from it alone (:func:`ucp_lookup`,
 :func:`ucp_table`, :func:`district_ucp`), so that both the district summaries
 (:func:`lczmap.zones.summarize` with ``ucp=``) and the per-pixel raster
-(:func:`lczmap.products.map_ucp`) use one copy of the figures.
+(:func:`lczmap.maps.map_ucp`) use one copy of the figures.
 """
 
 from __future__ import annotations
 
 import math
-from typing import Literal, get_args
+from collections.abc import Iterable
+from typing import TYPE_CHECKING, Literal, get_args
 
 import numpy as np
 
 from .classes import LCZ_CLASSES
 from .errors import ZonesError
 
-__all__ = ["UcpValue", "UCP_VALUES", "UCP_PARAMETERS", "SHARE_COLUMNS", "ucp_lookup", "ucp_table", "district_ucp",
-           "check_parameters"]
+if TYPE_CHECKING:
+    import pandas as pd
+
+__all__ = [
+    "UcpValue",
+    "UCP_VALUES",
+    "UCP_PARAMETERS",
+    "SHARE_COLUMNS",
+    "ucp_lookup",
+    "ucp_table",
+    "district_ucp",
+    "check_parameters",
+]
 
 #: Columns of a class-share table (:func:`lczmap.zones.summarize`) holding the share of each
 #: class, in code order (``lcz_1`` ... ``lcz_10``, ``lcz_A`` ... ``lcz_G``).
@@ -129,18 +141,21 @@ def ucp_lookup(value: UcpValue = "mid", parameters: tuple[str, ...] | None = Non
     return table
 
 
-def check_parameters(parameters) -> tuple[str, ...]:
+def check_parameters(parameters: Iterable[str] | None) -> tuple[str, ...]:
+    """The UCP parameters asked for (all for None); :class:`ZonesError` naming an unknown one."""
     if parameters is None:
         return tuple(UCP_PARAMETERS)
     names = tuple(parameters)
     unknown = [p for p in names if p not in UCP_PARAMETERS]
     if unknown or not names:
-        raise ZonesError(f"unknown UCP parameter(s) {', '.join(unknown) or '(none given)'} (--parameter): "
-                         f"choose from {', '.join(UCP_PARAMETERS)}")
+        raise ZonesError(
+            f"unknown UCP parameter(s) {', '.join(unknown) or '(none given)'} (--parameter): "
+            f"choose from {', '.join(UCP_PARAMETERS)}"
+        )
     return names
 
 
-def ucp_table(value: UcpValue | None = None):
+def ucp_table(value: UcpValue | None = None) -> pd.DataFrame:
     """The UCP table as a pandas DataFrame indexed by LCZ code (1-17), with ``label`` and ``name``.
 
     ``value`` ``"low"``, ``"mid"`` or ``"high"``: one column per parameter. None: columns
@@ -148,9 +163,11 @@ def ucp_table(value: UcpValue | None = None):
     """
     import pandas as pd
 
-    frame = pd.DataFrame({"label": [c.label for c in LCZ_CLASSES], "name": [c.name for c in LCZ_CLASSES]},
-                         index=pd.Index([c.code for c in LCZ_CLASSES], name="lcz"))
-    for v in ([value] if value is not None else UCP_VALUES):
+    frame = pd.DataFrame(
+        {"label": [c.label for c in LCZ_CLASSES], "name": [c.name for c in LCZ_CLASSES]},
+        index=pd.Index([c.code for c in LCZ_CLASSES], name="lcz"),
+    )
+    for v in [value] if value is not None else UCP_VALUES:
         lookup = ucp_lookup(v)  # type: ignore[arg-type]
         for j, name in enumerate(UCP_PARAMETERS):
             frame[name if value is not None else f"{name}_{v}"] = lookup[1:, j].astype(np.float64)
@@ -159,7 +176,7 @@ def ucp_table(value: UcpValue | None = None):
     return frame
 
 
-def district_ucp(shares, value: UcpValue = "mid", prefix: str = "ucp_"):
+def district_ucp(shares: pd.DataFrame, value: UcpValue = "mid", prefix: str = "ucp_") -> pd.DataFrame:
     """Area-weighted UCPs per row of a class-share table (e.g. what :func:`lczmap.zones.summarize`
     returns with districts: columns ``lcz_1`` ... ``lcz_G``, shares of each district's area).
 
@@ -181,4 +198,3 @@ def district_ucp(shares, value: UcpValue = "mid", prefix: str = "ucp_"):
     for j, name in enumerate(UCP_PARAMETERS):
         out[f"{prefix}{name}"] = values[:, j]
     return out
-

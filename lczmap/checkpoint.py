@@ -10,7 +10,12 @@ integer; this lczmap reads versions up to :data:`FORMAT_VERSION`) and ``meta``, 
 ``lczmap_version``, ``method``, ``norm``, ``eo_bands`` / ``sar_bands`` (``BandSet.to_dict()``:
 channels with polarisation, quantity and unit), ``eo_mean`` / ``eo_std`` / ``sar_mean`` /
 ``sar_std``, ``classes`` (setting), ``codes`` (output index -> LCZ code), ``patch_size``,
-``architecture``, ``seed``, ``config`` and ``metrics``.
+``architecture``, ``seed``, ``config`` and ``metrics``; ``calibration`` (the temperature of the SAR
+network's probabilities, :class:`~lczmap.calibration.Calibration`; absent or null: uncalibrated, T = 1).
+
+Tensors named under :data:`EXTRA_PREFIX` are not weights: they travel with the model (the EO
+reference of :mod:`lczmap.train.reference`), load into :attr:`Checkpoint.extra` without the prefix,
+and never into the network; checkpoints without them load as before.
 """
 
 from __future__ import annotations
@@ -24,13 +29,15 @@ from pathlib import Path
 from . import __version__
 from ._io import atomic_path
 from .bands import BandSet
-from .errors import CheckpointError, LczmapError
+from .calibration import Calibration, calibration_of
+from .errors import CheckpointError, DataError, LczmapError
 from .models import Architecture
 from .models.networks import SarNetwork, YNet
 
 __all__ = [
     "FORMAT",
     "FORMAT_VERSION",
+    "EXTRA_PREFIX",
     "Checkpoint",
     "save_checkpoint",
     "load_checkpoint",
@@ -47,6 +54,8 @@ log = logging.getLogger(__name__)
 FORMAT = "lczmap-checkpoint"
 #: Checkpoint format version written by this lczmap; it reads this version and older ones.
 FORMAT_VERSION = 1
+#: Name prefix of the tensors a checkpoint carries beside the weights (:attr:`Checkpoint.extra`).
+EXTRA_PREFIX = "extra."
 
 _REQUIRED = ("method", "norm", "eo_bands", "sar_bands", "codes", "patch_size", "architecture", "classes")
 
@@ -57,12 +66,14 @@ def _bandset_from_dict(data: dict) -> BandSet:
 
 @dataclass
 class Checkpoint:
-    """A loaded checkpoint: ``meta`` (dict), ``state`` (tensors) and the network builders."""
+    """A loaded checkpoint: ``meta`` (dict), ``state`` (tensors) and the network builders;
+    ``extra``: the tensors stored beside the weights, by name without :data:`EXTRA_PREFIX`."""
 
     path: Path
     meta: dict
     state: dict = field(repr=False)
     format_version: int = FORMAT_VERSION
+    extra: dict = field(default_factory=dict, repr=False)
 
     @property
     def codes(self) -> tuple[int, ...]:
@@ -93,11 +104,23 @@ class Checkpoint:
     def architecture(self) -> Architecture:
         return Architecture.from_dict(self.meta["architecture"])
 
+    @property
+    def calibration(self) -> Calibration | None:
+        """Temperature scaling of the SAR network's probabilities; None: uncalibrated (T = 1)."""
+        try:
+            return calibration_of(self.meta)
+        except DataError as exc:
+            raise CheckpointError(f"{self.path}: {exc}") from None
+
+    @property
+    def temperature(self) -> float:
+        """The calibration's temperature, 1.0 when uncalibrated."""
+        cal = self.calibration
+        return 1.0 if cal is None else cal.temperature
+
     def model(self) -> YNet:
         """The whole Y-network (eval mode, CPU) with the saved weights."""
-        net = YNet(
-            self.eo_bands.n_channels, self.sar_bands.n_channels, len(self.codes), self.norm, self.architecture
-        )
+        net = YNet(self.eo_bands.n_channels, self.sar_bands.n_channels, len(self.codes), self.norm, self.architecture)
         try:
             net.load_state_dict(self.state, strict=True)
         except RuntimeError as exc:
@@ -117,8 +140,9 @@ class Checkpoint:
         return self.model().eo_network().eval()
 
 
-def save_checkpoint(path: str | os.PathLike, model: YNet, meta: dict, overwrite: bool = False) -> Path:
-    """Write ``model``'s weights and ``meta`` (JSON-able) atomically to ``path``."""
+def save_checkpoint(path: str | os.PathLike, model: YNet, meta: dict, overwrite: bool = False, extra: dict | None = None) -> Path:
+    """Write ``model``'s weights and ``meta`` (JSON-able) atomically to ``path``; ``extra``
+    (name -> tensor) is stored beside them under :data:`EXTRA_PREFIX`."""
     from safetensors.torch import save
 
     missing = [k for k in _REQUIRED if k not in meta]
@@ -127,6 +151,7 @@ def save_checkpoint(path: str | os.PathLike, model: YNet, meta: dict, overwrite:
     meta = {"lczmap_version": __version__, **meta}
     header = {"format": FORMAT, "format_version": str(FORMAT_VERSION), "meta": json.dumps(meta)}
     state = {k: v.detach().to("cpu").contiguous().clone() for k, v in model.state_dict().items()}
+    state.update({EXTRA_PREFIX + k: v.detach().to("cpu").contiguous().clone() for k, v in (extra or {}).items()})
     data = canonical_safetensors(save(state, metadata=header))  # in memory: a full disk is then an OSError of the write below
     with atomic_path(path, overwrite=overwrite, verify=_verify_written) as tmp:
         tmp.write_bytes(data)
@@ -189,9 +214,7 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
             "give a .safetensors file written by lczmap train"
         )
     if extra.get("format") != FORMAT:
-        raise CheckpointError(
-            f"{path} is a safetensors file but not an lczmap checkpoint: give a file written by lczmap train"
-        )
+        raise CheckpointError(f"{path} is a safetensors file but not an lczmap checkpoint: give a file written by lczmap train")
     try:
         version = int(extra.get("format_version", ""))
     except ValueError:
@@ -215,7 +238,48 @@ def load_checkpoint(path: str | os.PathLike) -> Checkpoint:
     except Exception as exc:  # safetensors raises its own error types for damaged files
         first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
         raise CheckpointError(f"{path} is corrupt ({first}): retrain or restore it from a backup") from None
-    return Checkpoint(path=path, meta=meta, state=state, format_version=version)
+    extra = {k[len(EXTRA_PREFIX) :]: state.pop(k) for k in [k for k in state if k.startswith(EXTRA_PREFIX)]}
+    for key, encoder in (("sar_bands", "sar_encoder"), ("eo_bands", "eo_encoder")):
+        _check_band_set(path, meta[key], key, state, encoder)
+    return Checkpoint(path=path, meta=meta, state=state, format_version=version, extra=extra)
+
+
+def _check_band_set(path: Path, data: object, key: str, state: dict, encoder: str) -> None:
+    """Refuse metadata whose band set ``data`` is not one of lczmap's named sets as it defines them
+    (name, So2Sat channels, their polarisations and quantities), or does not fit the network: its
+    input statistics and first layer take as many channels as the set has. A band set edited in the
+    header would otherwise make predict read other bands than the weights were trained on."""
+    from .bands import band_set
+
+    damaged = "the metadata was edited or the file is damaged; retrain or restore it"
+    try:
+        if not isinstance(data, dict):
+            raise TypeError
+        named = band_set(str(data["name"]))
+        said = [(c["band"], c["quantity"]) for c in data.get("channels", [])] or None
+        indices = [int(i) for i in data["indices"]]
+    except (LczmapError, KeyError, TypeError, ValueError):
+        raise CheckpointError(f"{path}: its metadata's {key} is not a band set lczmap knows: {damaged}") from None
+    if (
+        data.get("key") != named.key
+        or indices != list(named.indices)
+        or (said is not None and said != [(c.band, c.quantity) for c in named.channels])
+    ):
+        raise CheckpointError(
+            f"{path}: its metadata's {key} says {named.name} but lists other channels "
+            f"(So2Sat {indices}, not {list(named.indices)}): {damaged}"
+        )
+    first = state.get(f"{encoder}.features.0.weight")
+    mean = state.get(f"{encoder}.standardize.mean")
+    taken = ([int(first.shape[1])] if first is not None and first.ndim == 4 else []) + (
+        [int(mean.numel())] if mean is not None else []
+    )
+    wrong = [n for n in taken if n != named.n_channels]
+    if wrong:
+        raise CheckpointError(
+            f"{path}: its metadata's {key} is {named.name} ({named.n_channels} channels) but the "
+            f"network's first layer takes {wrong[0]}: {damaged}"
+        )
 
 
 def describe(path: str | os.PathLike) -> dict:

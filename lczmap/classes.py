@@ -102,9 +102,7 @@ def class_codes(setting: str) -> tuple[int, ...]:
     try:
         return CLASS_SETTINGS[setting]
     except KeyError:
-        raise ConfigError(
-            f"unknown class setting {setting!r}: choose one of {', '.join(get_args(ClassSetting))}"
-        ) from None
+        raise ConfigError(f"unknown class setting {setting!r}: choose one of {', '.join(get_args(ClassSetting))}") from None
 
 
 def lcz(code_or_label: int | str) -> LCZClass:

@@ -11,13 +11,34 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING, TypedDict
 
 from .errors import OutputExistsError
 from .twin import SCENE_SIZE, TWIN_PATCHES, SceneKind, SceneUnits, check_scene_options, scene_files, write_scene, write_twin
 
+if TYPE_CHECKING:
+    import geopandas as gpd
+
 log = logging.getLogger(__name__)
 
-__all__ = ["write_demo_data", "run_demo", "DemoReport"]
+__all__ = ["write_demo_data", "run_demo", "DemoReport", "DemoSize", "QUICK_DEMO", "map_class_counts"]
+
+
+class DemoSize(TypedDict, total=False):
+    """How large :func:`run_demo` runs (its keyword arguments of the same names)."""
+
+    n_train: int
+    scene_size: tuple[int, int]
+    eo_epochs: int
+    sar_epochs: int
+
+
+#: A test-sized demo: :func:`run_demo`'s steps on a smaller twin and scene and a shorter schedule
+#: (a few minutes on two CPU cores; long enough that its map holds several classes, where one
+#: epoch per stage maps everything as water). scripts/docs/make_pictures.py records its map's class
+#: counts beside the docs' pictures, and tests/test_docs_pictures.py reruns it to tell when the
+#: demo's chain has drifted from the pictures.
+QUICK_DEMO: DemoSize = {"n_train": 600, "scene_size": (300, 360), "eo_epochs": 2, "sar_epochs": 3}
 
 
 def write_demo_data(
@@ -43,7 +64,7 @@ def write_demo_data(
     paths: ``so2sat``, ``scene`` (the file to give ``lczmap predict``), ``truth``.
     """
     units = units or "linear"
-    check_scene_options(scene_size, scene_kind, units)
+    check_scene_options(scene_size, scene_kind, units, folder=out_dir)
 
     out = Path(out_dir)
     twin = out / "so2sat"
@@ -54,8 +75,9 @@ def write_demo_data(
             if path.exists():
                 raise OutputExistsError(f"{path} exists: pass --overwrite to write the demo data again")
     write_twin(twin, n_train=n_train, n_val=n_val, n_test=n_test, seed=seed, progress=progress, overwrite=overwrite)
-    first, truth = write_scene(scene, size=scene_size, seed=seed, kind=scene_kind, units=units, truth_path=truth,
-                               overwrite=overwrite, progress=progress)
+    first, truth = write_scene(
+        scene, size=scene_size, seed=seed, kind=scene_kind, units=units, truth_path=truth, overwrite=overwrite, progress=progress
+    )
     return {"so2sat": twin, "scene": first, "truth": truth}
 
 
@@ -86,7 +108,18 @@ class DemoReport:
         return "\n".join(lines)
 
 
-def map_agreement(pred_path: str | os.PathLike, truth_path: str | os.PathLike, exclude=None) -> dict[str, float]:
+def map_class_counts(lcz_path: str | os.PathLike) -> dict[str, int]:
+    """Pixels of each LCZ class in a map, by label ('1' ... '10', 'A' ... 'G'; classes absent: 0)."""
+    from .classes import LCZ_CLASSES
+    from .zones import inspect_lcz
+
+    pixels = inspect_lcz(lcz_path).pixels
+    return {c.label: int(pixels[c.code]) for c in LCZ_CLASSES}
+
+
+def map_agreement(
+    pred_path: str | os.PathLike, truth_path: str | os.PathLike, exclude: gpd.GeoDataFrame | None = None
+) -> dict[str, float]:
     """Share of pixels where an LCZ map equals a reference LCZ map on the same grid.
 
     Pixels that are nodata (0) in either map are left out, and so are those whose centre lies in
@@ -138,8 +171,8 @@ def run_demo(
     """
     from .data import prepare
     from .evaluate import evaluate
+    from .maps import assess_map, render_map
     from .predict import predict_scene
-    from .products import assess_map, render_map
     from .train import TrainConfig, train
     from .zones import grid_districts, summarize, zones
 
@@ -154,8 +187,18 @@ def run_demo(
 
     say("1/9 synthetic So2Sat twin and Sentinel-1-like scene")
     if fresh(out / "scene_grd.tif"):
-        o.update(write_demo_data(out, n_train=n_train, n_val=max(n_train // 4, 100), n_test=max(n_train // 4, 100),
-                                 scene_size=scene_size, seed=seed, overwrite=overwrite, progress=progress))
+        o.update(
+            write_demo_data(
+                out,
+                n_train=n_train,
+                n_val=max(n_train // 4, 100),
+                n_test=max(n_train // 4, 100),
+                scene_size=scene_size,
+                seed=seed,
+                overwrite=overwrite,
+                progress=progress,
+            )
+        )
     else:
         o.update(so2sat=out / "so2sat", scene=out / "scene_grd.tif", truth=out / "scene_truth_lcz.tif")
 
@@ -166,8 +209,16 @@ def run_demo(
     say(f"3/8 training: EO stage, then SWD transfer to SAR (lee-intensity, {labels} labelled SAR patches, batch norm)")
     o["checkpoint"] = out / "model.safetensors"
     config = TrainConfig(
-        data=str(o["so2sat"]), cache=str(o["cache"]), method="swd", classes="all", labels=labels, seed=seed,
-        sar_bands="lee-intensity", eo_epochs=eo_epochs, sar_epochs=sar_epochs, device="cpu",
+        data=str(o["so2sat"]),
+        cache=str(o["cache"]),
+        method="swd",
+        classes="all",
+        labels=labels,
+        seed=seed,
+        sar_bands="lee-intensity",
+        eo_epochs=eo_epochs,
+        sar_epochs=sar_epochs,
+        device="cpu",
         # batch norm: on the twin it beats the default instance norm by far (test accuracy 0.65 vs
         # 0.42 with this schedule; instance norm discards patch brightness, which the twin's
         # classes carry: docs/method-results.md). On real data, compare both with `lczmap study`.
@@ -179,8 +230,9 @@ def run_demo(
     say("4/9 evaluation on the twin's test split")
     o["evaluation"] = out / "evaluation"
     if fresh(o["evaluation"] / "report.json"):
-        metrics = evaluate(o["checkpoint"], o["so2sat"], cache=o["cache"], out_dir=o["evaluation"], overwrite=True,
-                           progress=progress)
+        metrics = evaluate(
+            o["checkpoint"], o["so2sat"], cache=o["cache"], out_dir=o["evaluation"], overwrite=True, progress=progress
+        )
     else:
         import json
 
@@ -191,8 +243,15 @@ def run_demo(
     say("5/9 prediction of the scene (unfiltered GRD: refined Lee 7 x 7 as So2Sat, then 100 m LCZ map, confidence)")
     o["lcz_map"], o["confidence"] = out / "scene_lcz.tif", out / "scene_confidence.tif"
     if fresh(o["lcz_map"]):
-        result = predict_scene(o["scene"], o["lcz_map"], model=o["checkpoint"], confidence=o["confidence"],
-                               device="cpu", overwrite=overwrite, progress=progress)
+        result = predict_scene(
+            o["scene"],
+            o["lcz_map"],
+            model=o["checkpoint"],
+            confidence=o["confidence"],
+            device="cpu",
+            overwrite=overwrite,
+            progress=progress,
+        )
         report.figures["prediction windows/s (CPU)"] = float(result.windows_per_s)
     agreement = map_agreement(o["lcz_map"], o["truth"])
     report.figures["map agreement with the scene's ground truth"] = agreement["agreement"]
@@ -210,16 +269,19 @@ def run_demo(
     say("7/9 district summary (1 km grid)")
     o["districts"], o["summary_csv"] = out / "districts_summary.gpkg", out / "districts_summary.csv"
     if fresh(o["districts"]):
-        summarize(o["lcz_map"], o["districts"], by=grid_districts(o["lcz_map"], 1000), csv_path=o["summary_csv"],
-                  overwrite=overwrite)
+        summarize(
+            o["lcz_map"], o["districts"], by=grid_districts(o["lcz_map"], 1000), csv_path=o["summary_csv"], overwrite=overwrite
+        )
 
     say("8/9 a readable map (PNG: WUDAPT colours, legend, scale bar)")
     o["map_png"] = out / "scene_lcz.png"
     if fresh(o["map_png"]):
         render_map(o["lcz_map"], o["map_png"], overwrite=overwrite)
 
-    say(f"9/9 the model adapted to the scene's city from {adapt_polygons} training areas per class "
-        "(lczmap adapt, predict, assess)")
+    say(
+        f"9/9 the model adapted to the scene's city from {adapt_polygons} training areas per class "
+        "(lczmap adapt, predict, assess)"
+    )
     import geopandas as gpd
 
     from .adapt import adapt_model
@@ -233,31 +295,48 @@ def run_demo(
         from ._io import atomic_path
 
         with atomic_path(o["training_areas"], overwrite=True) as tmp:
-            areas_from_map(o["truth"], adapt_polygons, size=3, seed=seed).to_file(tmp, driver="GPKG",
-                                                                                layer="training_areas")
+            areas_from_map(o["truth"], adapt_polygons, size=3, seed=seed).to_file(tmp, driver="GPKG", layer="training_areas")
     adapted = fresh(o["adapted_model"]) or not o["held_out_areas"].exists()
     if adapted:
         # 30 % of each class's polygons held out: the adapted model never sees them, assess scores on them
-        adapt_model(o["checkpoint"], o["scene"], o["training_areas"], o["adapted_model"], method="finetune",
-                    sar_epochs=3, seed=seed, device="cpu", holdout=0.3, holdout_layer=o["held_out_areas"],
-                    overwrite=True, progress=progress)
+        adapt_model(
+            o["checkpoint"],
+            o["scene"],
+            o["training_areas"],
+            o["adapted_model"],
+            method="finetune",
+            sar_epochs=3,
+            seed=seed,
+            device="cpu",
+            holdout=0.3,
+            holdout_layer=o["held_out_areas"],
+            overwrite=True,
+            progress=progress,
+        )
     o["adapted_png"] = out / "scene_lcz_adapted.png"
     remap = adapted or fresh(o["adapted_map"])  # a map of the model now in place, never of an older one
     if remap:
-        predict_scene(o["scene"], o["adapted_map"], model=o["adapted_model"], device="cpu", overwrite=True,
-                      progress=progress)
+        predict_scene(o["scene"], o["adapted_map"], model=o["adapted_model"], device="cpu", overwrite=True, progress=progress)
     if remap or fresh(o["adapted_png"]):
         render_map(o["adapted_map"], o["adapted_png"], overwrite=True)
     for which, lcz_map in (("base", o["lcz_map"]), ("adapted", o["adapted_map"])):
-        scored = assess_map(lcz_map, o["held_out_areas"], seed=seed, overwrite=True,
-                            json_path=o["adapted_assessment"] if which == "adapted" else None)
+        scored = assess_map(
+            lcz_map,
+            o["held_out_areas"],
+            seed=seed,
+            overwrite=True,
+            json_path=o["adapted_assessment"] if which == "adapted" else None,
+        )
         ci = (scored.intervals or {}).get("OA", {})
         report.figures[f"OA on the held-out training areas, {which} model"] = (
             f"{scored.scores['OA']:.3f} (95 % bootstrap interval {ci.get('low', float('nan')):.3f}-"
-            f"{ci.get('high', float('nan')):.3f}, {scored.units} polygons)")
+            f"{ci.get('high', float('nan')):.3f}, {scored.units} polygons)"
+        )
     areas = gpd.read_file(o["training_areas"])
-    report.figures["agreement outside the training areas, base model"] = map_agreement(
-        o["lcz_map"], o["truth"], exclude=areas)["agreement"]
+    report.figures["agreement outside the training areas, base model"] = map_agreement(o["lcz_map"], o["truth"], exclude=areas)[
+        "agreement"
+    ]
     report.figures["agreement outside the training areas, adapted model"] = map_agreement(
-        o["adapted_map"], o["truth"], exclude=areas)["agreement"]
+        o["adapted_map"], o["truth"], exclude=areas
+    )["agreement"]
     return report

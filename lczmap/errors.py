@@ -21,6 +21,7 @@ __all__ = [
     "StudyError",
     "ClusterError",
     "TrainingError",
+    "RemoteError",
 ]
 
 
@@ -72,3 +73,9 @@ class ClusterError(LczmapError, ConnectionError):
 
 class TrainingError(LczmapError, RuntimeError):
     """Training cannot go on (e.g. the loss or the weights became non-finite)."""
+
+
+class RemoteError(LczmapError, OSError):
+    """A remote catalogue, file server or download refused or failed: an HTTP error that retries
+    did not cure (401/403: credentials; 404: the address), a connection that could not be made,
+    or a download whose checksum does not match."""

@@ -1,10 +1,13 @@
 """Evaluate a checkpoint's SAR network on a So2Sat split.
 
 :func:`evaluate` (also named :func:`evaluate_model`) reports overall accuracy, Cohen's kappa,
-per-class precision / recall / F1 and the confusion matrix (rows: true class, columns: predicted
-class), and writes ``report.json``, ``confusion.csv`` and ``confusion.png`` (labelled with LCZ
-names) to ``out_dir`` when given. Only patches of the checkpoint's class setting are evaluated.
-It imports nothing of the training stack.
+per-class precision / recall / F1, the confusion matrix (rows: true class, columns: predicted
+class) and how well the probabilities are calibrated (the top-label expected calibration error,
+:mod:`lczmap.calibration`, with and without the checkpoint's temperature), and writes
+``report.json``, ``confusion.csv``, ``confusion.png`` (labelled with LCZ names) and
+``reliability.png`` (the reliability diagram) to ``out_dir`` when given. Only patches of the
+checkpoint's class setting are evaluated. :func:`calibrate_network` fits the temperature that
+``lczmap train`` and ``lczmap adapt`` store. It imports nothing of the training stack.
 """
 
 from __future__ import annotations
@@ -14,15 +17,21 @@ import io
 import json
 import logging
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING, Protocol
 
 import numpy as np
 import torch
 
 from ._io import NO_SPACE, atomic_path, check_output, disk_full_error
+from .calibration import Reliability, fit_calibration, plot_reliability, report_entry
 from .classes import label_of, lcz, name_of
 from .errors import DataError, OutputError
+
+if TYPE_CHECKING:
+    from .checkpoint import Checkpoint
+    from .data import PatchSource
 
 __all__ = [
     "predict_logits",
@@ -30,6 +39,7 @@ __all__ = [
     "classification_metrics",
     "evaluate",
     "evaluate_model",
+    "calibrate_network",
     "REPORT_FILES",
 ]
 
@@ -37,14 +47,22 @@ log = logging.getLogger(__name__)
 
 #: errno values of a full file system (as in :mod:`lczmap._io`).
 
+
+class Patches(Protocol):
+    """Patches ``(N, C, 32, 32)`` read a slice at a time, e.g. a patch source restricted to positions."""
+
+    def __len__(self) -> int: ...
+    def __getitem__(self, index: slice, /) -> np.ndarray | torch.Tensor: ...
+
+
 #: Files :func:`evaluate` writes into ``out_dir``.
-REPORT_FILES = ("report.json", "confusion.csv", "confusion.png")
+REPORT_FILES = ("report.json", "confusion.csv", "confusion.png", "reliability.png")
 
 
 @torch.no_grad()
 def predict_logits(
     network: torch.nn.Module,
-    x,
+    x: torch.Tensor | Patches,
     batch_size: int = 256,
     device: torch.device | str = "cpu",
     progress: Callable | None = None,
@@ -72,6 +90,23 @@ def predict_logits(
     if not outs:
         return torch.empty(0, 0)
     return torch.cat(outs)
+
+
+def calibrate_network(
+    network: torch.nn.Module,
+    x: torch.Tensor | Patches | None,
+    y: torch.Tensor | np.ndarray | None,
+    fitted_on: str,
+    device: torch.device | str = "cpu",
+) -> dict | None:
+    """What a checkpoint stores as ``meta["calibration"]`` for ``network``: the temperature
+    fitted on held-out patches ``x`` (N, C, 32, 32) with class indices ``y`` (N,)
+    (:func:`lczmap.calibration.fit_calibration`), or None (uncalibrated, logged) without them."""
+    if x is None or y is None or len(x) == 0:
+        log.info("no held-out patches to calibrate on (%s): the probabilities stay uncalibrated (T = 1)", fitted_on)
+        return None
+    logits = predict_logits(network, x, batch_size=256, device=device).numpy()
+    return fit_calibration(logits, np.asarray(y), fitted_on).to_dict()
 
 
 def confusion_matrix(y_true: np.ndarray, y_pred: np.ndarray, k: int) -> np.ndarray:
@@ -106,7 +141,7 @@ def classification_metrics(cm: np.ndarray) -> dict:
     }
 
 
-def _plot_confusion(cm: np.ndarray, codes, path: Path, title: str) -> None:
+def _plot_confusion(cm: np.ndarray, codes: Sequence[int], path: Path, title: str) -> None:
     from matplotlib.figure import Figure  # no pyplot: the caller's backend stays as it is
 
     k = len(codes)
@@ -125,14 +160,15 @@ def _plot_confusion(cm: np.ndarray, codes, path: Path, title: str) -> None:
     if k <= 20:
         for i in range(k):
             for j in range(k):
-                ax.text(j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7,
-                        color="white" if frac[i, j] > 0.5 else "black")
+                ax.text(
+                    j, i, str(int(cm[i, j])), ha="center", va="center", fontsize=7, color="white" if frac[i, j] > 0.5 else "black"
+                )
     fig.colorbar(im, ax=ax, label="fraction of true class")
     fig.savefig(path, format="png", dpi=100)
 
 
 def evaluate(
-    ckpt,
+    ckpt: str | os.PathLike | Checkpoint,
     data: str | os.PathLike | None,
     split: str | None = None,
     cache: str | os.PathLike | None = None,
@@ -206,10 +242,11 @@ def evaluate(
         "confusion_matrix": cm.tolist(),
         "confusion_axes": "rows: true LCZ, columns: predicted LCZ, in the order of per_class",
     }
+    report["calibration"], curves = report_entry(logits.numpy(), y, ck.calibration)
     log.info("%s on %s (%d patches): accuracy %.4f, kappa %.4f", ck.path.name, split, len(y), m["overall_accuracy"], m["kappa"])
     if folder is not None and out_paths is not None:
         report["files"] = {k: str(v) for k, v in out_paths.items()}
-        _write_report(folder, out_paths, report, cm, codes, overwrite)
+        _write_report(folder, out_paths, report, cm, codes, overwrite, curves)
     return report
 
 
@@ -220,8 +257,16 @@ def _existing_ancestor(path: Path) -> Path:
     return path
 
 
-def _write_report(folder: Path, out_paths: dict[str, Path], report: dict, cm: np.ndarray, codes, overwrite: bool) -> None:
-    """Write the three report files as one unit: all are written to temporary files first and
+def _write_report(
+    folder: Path,
+    out_paths: dict[str, Path],
+    report: dict,
+    cm: np.ndarray,
+    codes: Sequence[int],
+    overwrite: bool,
+    curves: dict[str, Reliability],
+) -> None:
+    """Write the report files as one unit: all are written to temporary files first and
     renamed only when all are whole; on failure nothing new is left (a folder made here is removed)."""
     made: list[Path] = []
     for parent in reversed([folder, *folder.parents]):
@@ -240,13 +285,25 @@ def _write_report(folder: Path, out_paths: dict[str, Path], report: dict, cm: np
     writer.writerow(["true \\ predicted"] + [lcz(c).title for c in codes])
     for i, c in enumerate(codes):
         writer.writerow([lcz(c).title] + [int(v) for v in cm[i]])
-    title = f"{Path(report['checkpoint']).name} on {report['split']}: OA {report['overall_accuracy']:.3f}, kappa {report['kappa']:.3f}"
+    title = (
+        f"{Path(report['checkpoint']).name} on {report['split']}: "
+        f"OA {report['overall_accuracy']:.3f}, kappa {report['kappa']:.3f}"
+    )
     try:
-        with (atomic_path(out_paths["confusion.csv"], overwrite=overwrite) as csv_tmp,
-              atomic_path(out_paths["confusion.png"], overwrite=overwrite) as png_tmp,
-              atomic_path(out_paths["report.json"], overwrite=overwrite) as json_tmp):
+        with (
+            atomic_path(out_paths["confusion.csv"], overwrite=overwrite) as csv_tmp,
+            atomic_path(out_paths["confusion.png"], overwrite=overwrite) as png_tmp,
+            atomic_path(out_paths["reliability.png"], overwrite=overwrite) as rel_tmp,
+            atomic_path(out_paths["report.json"], overwrite=overwrite) as json_tmp,
+        ):
             csv_tmp.write_text(buf.getvalue())
             _plot_confusion(cm, codes, png_tmp, title)
+            cal = report["calibration"]
+            rel_title = (
+                f"{Path(report['checkpoint']).name} on {report['split']} (n = {report['n']}): "
+                f"ECE {cal['ece_uncalibrated']:.3f} -> {cal['ece_calibrated']:.3f}"
+            )
+            plot_reliability(curves, rel_title).savefig(rel_tmp, format="png", dpi=100)
             json_tmp.write_text(json.dumps(report, indent=2))
     except BaseException:
         for d in reversed(made):
@@ -262,7 +319,7 @@ evaluate_model = evaluate
 class _Positions:
     """``src`` restricted to ``positions``, sliceable for :func:`predict_logits`."""
 
-    def __init__(self, src, positions: np.ndarray):
+    def __init__(self, src: PatchSource, positions: np.ndarray):
         self.src = src
         self.positions = np.asarray(positions, dtype=np.int64)
         if not len(self.positions):

@@ -27,7 +27,11 @@ __all__ = [
 
 
 def random_projections(
-    dim: int, n_projections: int, generator: torch.Generator | None = None, device=None, dtype=torch.float32
+    dim: int,
+    n_projections: int,
+    generator: torch.Generator | None = None,
+    device: torch.device | str | None = None,
+    dtype: torch.dtype = torch.float32,
 ) -> torch.Tensor:
     """``n_projections`` random unit directions in R^dim as a (dim, L) matrix (POT's layout)."""
     theta = torch.randn(dim, n_projections, generator=generator, dtype=dtype)
@@ -85,9 +89,7 @@ def sliced_wasserstein(
     return torch.mean(w) ** (1.0 / p)
 
 
-def swd_marginal(
-    z_eo: torch.Tensor, z_sar: torch.Tensor, projections: torch.Tensor, p: int = 2
-) -> torch.Tensor:
+def swd_marginal(z_eo: torch.Tensor, z_sar: torch.Tensor, projections: torch.Tensor, p: int = 2) -> torch.Tensor:
     """SWD between EO embeddings (n, D) and all SAR embeddings (m, D), labelled and unlabelled."""
     return sliced_wasserstein(z_eo, z_sar, projections, p=p)
 

@@ -21,6 +21,9 @@ success for a file a full disk cut short; the COG and its sidecars replace the o
 or not at all (the old files are kept under hidden names until every new one is in place). A
 failed write is one :class:`~lczmap.errors.OutputError` line: "no space left on ..." with the
 figures when the file system (or the process's file-size limit) has no room, else what failed.
+
+One module: the LCZ map, the LCZ Generator layout and the float layers share one COG writer, one
+verification and one sidecar set (style, categories, colour table).
 """
 
 from __future__ import annotations
@@ -33,18 +36,34 @@ import shutil
 import tempfile
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
+from typing import TYPE_CHECKING
 from xml.sax.saxutils import escape
 
 import numpy as np
 import rasterio
 import rasterio.shutil
+from affine import Affine
 from rasterio.windows import Window
 
-from ._io import NO_SPACE, check_free_space, check_output, disk_full_error, fsync_path, output_unit, writing
+from ._io import (
+    NO_SPACE,
+    check_free_space,
+    check_output,
+    disk_full_error,
+    fsync_path,
+    output_fileset,
+    sidecars_of,
+    writing,
+)
 from .classes import LCZ_CLASSES, NODATA, coded_value
 from .errors import OutputError
 
+if TYPE_CHECKING:
+    from rasterio.crs import CRS
+    from rasterio.io import DatasetWriter
+
 __all__ = [
+    "gdal_error_message",
     "LCZ_COLORMAP",
     "LCZ_GENERATOR_BANDS",
     "lcz_colormap",
@@ -88,10 +107,11 @@ def coding_lut(coding: str = "1-17") -> np.ndarray:
     """uint8 lookup table from codes 0-17 (0 = nodata) to the pixel values of ``coding``."""
     return np.array([0] + [coded_value(c, coding) for c in range(1, 18)], dtype=np.uint8)
 
+
 _BLOCK = 512
 
 
-def lcz_profile(height: int, width: int, transform, crs) -> dict:
+def lcz_profile(height: int, width: int, transform: Affine, crs: CRS | str | None) -> dict:
     """GeoTIFF creation profile of an (intermediate) LCZ raster; a new dict each call."""
     return {
         "driver": "GTiff",
@@ -109,15 +129,23 @@ def lcz_profile(height: int, width: int, transform, crs) -> dict:
     }
 
 
-def float_profile(count: int, height: int, width: int, transform, crs) -> dict:
+def float_profile(count: int, height: int, width: int, transform: Affine, crs: CRS | str | None) -> dict:
     """GeoTIFF creation profile of a float32 (probability, confidence) raster; a new dict."""
     profile = lcz_profile(height, width, transform, crs)
     profile.update(dtype="float32", count=count, nodata=float("nan"), predictor=3)
     return profile
 
 
-def create_lcz(path: str | os.PathLike, height: int, width: int, transform, crs, tags: Mapping | None = None,
-               coding: str = "1-17", descriptions: tuple[str, ...] = ("LCZ",)):
+def create_lcz(
+    path: str | os.PathLike,
+    height: int,
+    width: int,
+    transform: Affine,
+    crs: CRS | str | None,
+    tags: Mapping | None = None,
+    coding: str = "1-17",
+    descriptions: tuple[str, ...] = ("LCZ",),
+) -> DatasetWriter:
     """Open a new tiled uint8 GeoTIFF for LCZ values in ``coding`` (one band per description;
     one band gets the colour table); the caller writes and closes.
 
@@ -139,11 +167,11 @@ def create_float(
     count: int,
     height: int,
     width: int,
-    transform,
-    crs,
+    transform: Affine,
+    crs: CRS | str | None,
     descriptions: Iterable[str] = (),
     tags: Mapping | None = None,
-):
+) -> DatasetWriter:
     """Open a new tiled float32 GeoTIFF (nodata NaN); the caller writes and closes."""
     ds = rasterio.open(path, "w", **float_profile(count, height, width, transform, crs))
     for i, text in enumerate(descriptions, start=1):
@@ -159,8 +187,7 @@ def raster_bytes(count: int, height: int, width: int, dtype: str = "uint8") -> i
     return int(count * height * width * np.dtype(dtype).itemsize * 4 / 3) + (1 << 16)
 
 
-def verify_raster(path: str | os.PathLike, count: int | None = None, height: int | None = None,
-                  width: int | None = None) -> None:
+def verify_raster(path: str | os.PathLike, count: int | None = None, height: int | None = None, width: int | None = None) -> None:
     """Reopen the raster at ``path`` and read its last block (every band) and the last block of
     its smallest overview; raise :class:`OSError` when it does not open, has another shape, or a
     block cannot be read (a file cut short)."""
@@ -178,14 +205,21 @@ def verify_raster(path: str | os.PathLike, count: int | None = None, height: int
             ds.read(1, out_shape=(math.ceil(ds.height / f), math.ceil(ds.width / f)))
 
 
-def _replace_set(out: Path, overwrite: bool, needed: int, write: Callable[[Path], None],
-                 verify: Callable[[Path], None], sidecars: Mapping[Path, Callable[[Path], object]]) -> None:
+def _replace_set(
+    out: Path,
+    overwrite: bool,
+    needed: int,
+    write: Callable[[Path], None],
+    verify: Callable[[Path], None],
+    sidecars: Mapping[Path, Callable[[Path], object]],
+) -> None:
     """Write ``out`` with ``write(tmp)`` and its ``sidecars`` (target -> writer), check ``out``
     with ``verify(tmp)``, then put the set in place together: on any failure the old files stay."""
     for target in sidecars:
         check_output(target, overwrite=True)
     check_free_space(out, needed)
-    with output_unit(out, overwrite=overwrite, needed=needed) as unit:
+    stale = [side.name[len(out.stem) :] for side in sidecars_of(out) if side not in sidecars]  # the old map's
+    with output_fileset(out, overwrite=overwrite, stale=stale, needed=needed) as unit:
         with writing(out, needed, unit.main):
             write(unit.main)
             fsync_path(unit.main)
@@ -195,8 +229,15 @@ def _replace_set(out: Path, overwrite: bool, needed: int, write: Callable[[Path]
                 unit.extra(target, write_side, overwrite=True)  # a style belongs to whatever raster is in place
 
 
-def publish_cog(src: str | os.PathLike, out: str | os.PathLike, overwrite: bool = False, kind: str = "lcz",
-                coding: str = "1-17", lcz_bands: tuple[int, ...] = (1,), style_band: int = 1) -> Path:
+def publish_cog(
+    src: str | os.PathLike,
+    out: str | os.PathLike,
+    overwrite: bool = False,
+    kind: str = "lcz",
+    coding: str = "1-17",
+    lcz_bands: tuple[int, ...] = (1,),
+    style_band: int = 1,
+) -> Path:
     """Copy the GeoTIFF ``src`` to ``out`` as a Cloud-Optimized GeoTIFF, atomically.
 
     ``kind='lcz'``: MODE overviews, plus ``.aux.xml`` (category names and attribute table of the
@@ -250,7 +291,7 @@ def _stage(out: Path) -> Iterator[Path]:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def _strips(height: int, rows: int = 2048):
+def _strips(height: int, rows: int = 2048) -> Iterator[tuple[int, int]]:
     for r0 in range(0, height, rows):
         yield r0, min(height, r0 + rows)
 
@@ -258,8 +299,8 @@ def _strips(height: int, rows: int = 2048):
 def write_lcz(
     path: str | os.PathLike,
     codes: np.ndarray,
-    transform,
-    crs,
+    transform: Affine,
+    crs: CRS | str | None,
     tags: Mapping | None = None,
     overwrite: bool = False,
     coding: str = "1-17",
@@ -282,8 +323,8 @@ def write_lcz_strips(
     path: str | os.PathLike,
     strips: Iterable[tuple[int, int, np.ndarray]],
     shape: tuple[int, int],
-    transform,
-    crs,
+    transform: Affine,
+    crs: CRS | str | None,
     tags: Mapping | None = None,
     overwrite: bool = False,
     coding: str = "1-17",
@@ -291,16 +332,27 @@ def write_lcz_strips(
     """:func:`write_lcz` for a map of ``shape`` (H, W) given as ``(r0, r1, codes)`` strips of whole
     rows (uint8, codes 0-17), so that it is never held in memory whole. Returns the path written."""
     lut = coding_lut(coding)
-    return _write_bands(path, ((r0, r1, lut[block][None]) for r0, r1, block in strips), shape, transform, crs,
-                        tags, overwrite, coding, ("LCZ",), (1,), 1)
+    return _write_bands(
+        path,
+        ((r0, r1, lut[block][None]) for r0, r1, block in strips),
+        shape,
+        transform,
+        crs,
+        tags,
+        overwrite,
+        coding,
+        ("LCZ",),
+        (1,),
+        1,
+    )
 
 
 def write_lcz_product(
     path: str | os.PathLike,
     strips: Iterable[tuple[int, int, np.ndarray, np.ndarray, np.ndarray]],
     shape: tuple[int, int],
-    transform,
-    crs,
+    transform: Affine,
+    crs: CRS | str | None,
     tags: Mapping | None = None,
     overwrite: bool = False,
     coding: str = "1-17",
@@ -313,8 +365,19 @@ def write_lcz_product(
     return _write_bands(path, blocks, shape, transform, crs, tags, overwrite, coding, LCZ_GENERATOR_BANDS, (1, 2), 2)
 
 
-def _write_bands(path, blocks, shape, transform, crs, tags, overwrite, coding, descriptions, lcz_bands,
-                 style_band) -> Path:
+def _write_bands(
+    path: str | os.PathLike,
+    blocks: Iterable[tuple[int, int, np.ndarray]],
+    shape: tuple[int, int],
+    transform: Affine,
+    crs: CRS | str | None,
+    tags: Mapping | None,
+    overwrite: bool,
+    coding: str,
+    descriptions: tuple[str, ...],
+    lcz_bands: tuple[int, ...],
+    style_band: int,
+) -> Path:
     out = check_output(path, overwrite)
     n = len(descriptions)
     needed = 2 * raster_bytes(n, *shape)  # the intermediate GeoTIFF and the COG
@@ -325,16 +388,15 @@ def _write_bands(path, blocks, shape, transform, crs, tags, overwrite, coding, d
                 for r0, r1, block in blocks:
                     ds.write(block, window=Window(0, r0, shape[1], r1 - r0))
             verify_raster(stage, n, *shape)
-        publish_cog(stage, out, overwrite=overwrite, kind="lcz", coding=coding, lcz_bands=lcz_bands,
-                    style_band=style_band)
+        publish_cog(stage, out, overwrite=overwrite, kind="lcz", coding=coding, lcz_bands=lcz_bands, style_band=style_band)
     return out
 
 
 def write_float(
     path: str | os.PathLike,
     data: np.ndarray,
-    transform,
-    crs,
+    transform: Affine,
+    crs: CRS | str | None,
     descriptions: Iterable[str] = (),
     tags: Mapping | None = None,
     overwrite: bool = False,
@@ -367,8 +429,7 @@ def lcz_aux_xml(coding: str = "1-17", bands: tuple[int, ...] = (1,)) -> str:
         names[coded_value(c.code, coding)] = c.title
     cats = "\n".join(f"      <Category>{escape(n)}</Category>" for n in names)
     # GDALRATFieldType: 0 int, 2 string; GDALRATFieldUsage: 5 MinMax, 2 Name, 0 Generic, 6-9 RGBA.
-    fields = [("Value", 0, 5), ("Class", 2, 2), ("Label", 2, 0), ("Red", 0, 6), ("Green", 0, 7),
-              ("Blue", 0, 8), ("Alpha", 0, 9)]
+    fields = [("Value", 0, 5), ("Class", 2, 2), ("Label", 2, 0), ("Red", 0, 6), ("Green", 0, 7), ("Blue", 0, 8), ("Alpha", 0, 9)]
     defs = "\n".join(
         f'      <FieldDefn index="{i}"><Name>{n}</Name><Type>{t}</Type><Usage>{u}</Usage></FieldDefn>'
         for i, (n, t, u) in enumerate(fields)
@@ -388,8 +449,9 @@ def lcz_aux_xml(coding: str = "1-17", bands: tuple[int, ...] = (1,)) -> str:
         f"{defs}\n{body}\n"
         "    </GDALRasterAttributeTable>\n"
     )
-    return "<PAMDataset>\n" + "".join(f'  <PAMRasterBand band="{b}">\n{band}  </PAMRasterBand>\n' for b in bands) \
-        + "</PAMDataset>\n"
+    return (
+        "<PAMDataset>\n" + "".join(f'  <PAMRasterBand band="{b}">\n{band}  </PAMRasterBand>\n' for b in bands) + "</PAMDataset>\n"
+    )
 
 
 def lcz_qml(coding: str = "1-17", band: int = 1) -> str:
@@ -399,8 +461,7 @@ def lcz_qml(coding: str = "1-17", band: int = 1) -> str:
     lczmap ships the default (1-17, band 1) as ``lczmap/styles/lcz_raster.qml``; this function is
     its source."""
     entries = "\n".join(
-        f'        <paletteEntry value="{coded_value(c.code, coding)}" color="{c.colour}" alpha="255" '
-        f'label="{escape(c.title)}"/>'
+        f'        <paletteEntry value="{coded_value(c.code, coding)}" color="{c.colour}" alpha="255" label="{escape(c.title)}"/>'
         for c in LCZ_CLASSES
     )
     return (
@@ -415,7 +476,7 @@ def lcz_qml(coding: str = "1-17", band: int = 1) -> str:
         "      <colorPalette>\n"
         f"{entries}\n"
         "      </colorPalette>\n"
-        "      <colorramp type=\"randomcolors\" name=\"[source]\"/>\n"
+        '      <colorramp type="randomcolors" name="[source]"/>\n'
         "    </rasterrenderer>\n"
         '    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>\n'
         '    <huesaturation saturation="0" grayscaleMode="0" colorizeOn="0" colorizeStrength="100"/>\n'
@@ -423,4 +484,35 @@ def lcz_qml(coding: str = "1-17", band: int = 1) -> str:
         "  </pipe>\n"
         "  <blendMode>0</blendMode>\n"
         "</qgis>\n"
+    )
+
+
+def _chain(exc: BaseException) -> Iterator[BaseException]:
+    seen: set[int] = set()
+    cur: BaseException | None = exc
+    while cur is not None and id(cur) not in seen:
+        seen.add(id(cur))
+        yield cur
+        cur = cur.__cause__ or cur.__context__
+
+
+def gdal_error_message(exc: BaseException) -> str | None:
+    """One line for an error GDAL raised through rasterio while reading a raster (a file cut short
+    with its header intact, a header declaring more pixels than the file holds, a VRT whose Python
+    pixel function GDAL will not run): GDAL's own words, which name the file and the band, and the
+    deepest reason (``TIFFFillTile: ... got 83881 bytes, expected 168343``). None when ``exc`` did
+    not come from GDAL. The CLI's error handler shows it instead of a traceback."""
+    chain = list(_chain(exc))
+    if not any(isinstance(e, rasterio.errors.RasterioError) or type(e).__name__.startswith("CPLE_") for e in chain):
+        return None
+    said = [" ".join(str(e).split()) for e in chain]
+    said = [text for text in said if text and "see previous exception" not in text.lower()]
+    if not said:
+        return None
+    reading = str(exc).startswith("Read failed") or any(word in said[0] for word in ("IReadBlock", "Read error", "Python code"))
+    head = said[0][:600] + (f" ({said[-1][:200]})" if len(said) > 1 and said[-1] not in said[0] else "")
+    what = "cannot read a raster" if reading else "GDAL failed"
+    return (
+        f"{what}: {head}: the file may be cut short or damaged, or hold what GDAL will not read: "
+        "check it with gdalinfo -checksum, or download or write it again"
     )

@@ -43,8 +43,23 @@ from .errors import ConfigError
 if TYPE_CHECKING:
     import torch
 
-__all__ = ["SpeckleFilter", "Side", "SPECKLE_FILTERS", "SIZE", "HALO", "LOOKS", "GRD_LOOKS", "refined_lee", "refined_lee_intensity", "refined_lee_c2",
-           "filter_channels", "filtered_channels", "default_speckle_filter", "check_speckle_filter"]
+__all__ = [
+    "SpeckleFilter",
+    "Side",
+    "SPECKLE_FILTERS",
+    "SIZE",
+    "HALO",
+    "LOOKS",
+    "GRD_LOOKS",
+    "refined_lee",
+    "refined_lee_intensity",
+    "refined_lee_c2",
+    "filter_channels",
+    "filtered_channels",
+    "default_speckle_filter",
+    "check_speckle_channels",
+    "resolve_speckle_filter",
+]
 
 SpeckleFilter = Literal["refined-lee", "none"]
 #: How the refined Lee filter picks the side of an edge (see the module docstring).
@@ -128,8 +143,7 @@ _EDGE_RUNS = [_runs(m) for m in _edge_masks()]
 _EDGE_PIXELS = int(_edge_masks()[0].sum())  # 28
 
 
-def refined_lee(x: torch.Tensor, span: torch.Tensor | None = None, looks: float = LOOKS,
-                side: Side = "snap") -> torch.Tensor:
+def refined_lee(x: torch.Tensor, span: torch.Tensor | None = None, looks: float = LOOKS, side: Side = "snap") -> torch.Tensor:
     """Refined Lee 7 x 7 of ``x`` (..., C, H, W), the C channels sharing one weight.
 
     ``span`` (..., H, W): the image the edge direction and weight come from; default the sum of
@@ -161,12 +175,17 @@ def refined_lee(x: torch.Tensor, span: torch.Tensor | None = None, looks: float 
     span_sums = _Sums(s)
     m = [[span_sums.sub3(j, i) for i in range(3)] for j in range(3)]
     # the two sides of each edge direction: window k keeps side a[k], window k + 4 side b[k]
-    a = torch.stack([m[0][2] + m[1][2] + m[2][2],  # right | left: a vertical edge
-                     m[0][1] + m[0][2] + m[1][2],  # upper right | lower left
-                     m[0][0] + m[0][1] + m[0][2],  # top | bottom: a horizontal edge
-                     m[0][0] + m[0][1] + m[1][0]])  # upper left | lower right
-    b_ = torch.stack([m[0][0] + m[1][0] + m[2][0], m[1][0] + m[2][0] + m[2][1],
-                      m[2][0] + m[2][1] + m[2][2], m[1][2] + m[2][1] + m[2][2]])
+    a = torch.stack(
+        [
+            m[0][2] + m[1][2] + m[2][2],  # right | left: a vertical edge
+            m[0][1] + m[0][2] + m[1][2],  # upper right | lower left
+            m[0][0] + m[0][1] + m[0][2],  # top | bottom: a horizontal edge
+            m[0][0] + m[0][1] + m[1][0],
+        ]
+    )  # upper left | lower right
+    b_ = torch.stack(
+        [m[0][0] + m[1][0] + m[2][0], m[1][0] + m[2][0] + m[2][1], m[2][0] + m[2][1] + m[2][2], m[1][2] + m[2][1] + m[2][2]]
+    )
     direction = (a - b_).abs().argmax(0)
     pick_a, pick_b = (torch.gather(t, 0, direction[None])[0] for t in (a, b_))
     if side == "snap":  # the darker side
@@ -203,7 +222,9 @@ def refined_lee_intensity(x: torch.Tensor, looks: float = LOOKS, side: Side = "s
     return refined_lee(x.unsqueeze(-3), looks=looks, side=side).squeeze(-3)
 
 
-def refined_lee_c2(vh: np.ndarray, vv: np.ndarray, looks: float = LOOKS, dtype: type = np.float64, rows: int = 256):
+def refined_lee_c2(
+    vh: np.ndarray, vv: np.ndarray, looks: float = LOOKS, dtype: type = np.float64, rows: int = 256
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """So2Sat's ``sen1`` channels 4-7 from single-look complex VH and VV (numpy in and out, 'valid'
     mode: :data:`HALO` pixels smaller on each side): the dual-pol covariance matrix (``|VH|^2``,
     ``|VV|^2``, ``VV VH*``) refined-Lee filtered with one weight from its span ``|VH|^2 + |VV|^2``,
@@ -216,12 +237,15 @@ def refined_lee_c2(vh: np.ndarray, vv: np.ndarray, looks: float = LOOKS, dtype: 
     out_h = vh.shape[-2] - 2 * HALO
     if out_h <= rows:
         return _c2(vh, vv, looks, dtype)
-    parts = [_c2(vh[..., r0 : r0 + rows + 2 * HALO, :], vv[..., r0 : r0 + rows + 2 * HALO, :], looks, dtype)
-             for r0 in range(0, out_h, rows)]
-    return tuple(np.concatenate([p[k] for p in parts], axis=-2) for k in range(3))
+    parts = [
+        _c2(vh[..., r0 : r0 + rows + 2 * HALO, :], vv[..., r0 : r0 + rows + 2 * HALO, :], looks, dtype)
+        for r0 in range(0, out_h, rows)
+    ]
+    vh_i, vv_i, cov = (np.concatenate([p[k] for p in parts], axis=-2) for k in range(3))
+    return vh_i, vv_i, cov
 
 
-def _c2(vh: np.ndarray, vv: np.ndarray, looks: float, dtype: type):
+def _c2(vh: np.ndarray, vv: np.ndarray, looks: float, dtype: type) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     import torch
 
     a: np.ndarray = vh.real.astype(dtype)
@@ -250,23 +274,34 @@ def default_speckle_filter(band_set: BandSet) -> SpeckleFilter:
     return "refined-lee" if filtered_channels(band_set) and not complex_parts else "none"
 
 
-def check_speckle_filter(name: str | None, band_set: BandSet, prefiltered: bool = False) -> SpeckleFilter:
-    """``name`` (None: :func:`default_speckle_filter`) checked against ``band_set``;
-    ``prefiltered``: the scene's reader filtered the Lee channels already (none is applied, and
-    ``refined-lee`` is refused)."""
-    if prefiltered:
-        if name == "refined-lee":
-            raise ConfigError("the scene's Lee channels were filtered as it was read (in radar geometry, as So2Sat): "
-                              "filtering them again would smooth twice; drop --speckle-filter refined-lee")
-        return "none"
-    if name is None:
-        return default_speckle_filter(band_set)
-    if name not in SPECKLE_FILTERS:
+def check_speckle_channels(name: str | None, band_set: BandSet) -> None:
+    """Refuse a speckle filter ``name`` that no scene read for ``band_set`` can take: an unknown
+    name, or ``refined-lee`` for a band set without channels to filter. What a run checks before
+    it opens the scene; :func:`resolve_speckle_filter` checks it too."""
+    if name is not None and name not in SPECKLE_FILTERS:
         raise ConfigError(f"unknown speckle filter {name!r} (--speckle-filter): choose one of {', '.join(SPECKLE_FILTERS)}")
     if name == "refined-lee" and not filtered_channels(band_set):
-        raise ConfigError(f"band set {band_set.name} has no intensity channels to filter: "
-                          "pass --speckle-filter none (speckle_filter='none')")
-    return name
+        raise ConfigError(
+            f"band set {band_set.name} has no intensity channels to filter: pass --speckle-filter none (speckle_filter='none')"
+        )
+
+
+def resolve_speckle_filter(name: str | None, band_set: BandSet, prefiltered: bool = False) -> SpeckleFilter:
+    """The speckle filter a run applies: ``name`` (None: :func:`default_speckle_filter`) checked
+    against ``band_set``; ``prefiltered``: the scene's reader filtered the Lee channels already
+    (none is applied, and ``refined-lee`` is refused)."""
+    if prefiltered:
+        if name == "refined-lee":
+            raise ConfigError(
+                "the scene's Lee channels are speckle-filtered already (an IW SLC filtered as it was "
+                "read, in radar geometry as So2Sat, or a file whose SPECKLE_FILTER tag says so): "
+                "filtering them again would smooth twice; drop --speckle-filter refined-lee"
+            )
+        return "none"
+    check_speckle_channels(name, band_set)
+    if name is None:
+        return default_speckle_filter(band_set)
+    return "refined-lee" if name == "refined-lee" else "none"
 
 
 def filter_channels(block: torch.Tensor, band_set: BandSet, looks: float = LOOKS) -> torch.Tensor:
@@ -286,8 +321,7 @@ def filter_channels(block: torch.Tensor, band_set: BandSet, looks: float = LOOKS
     sel = block[..., list(idx), :, :]
     span = block[..., span_idx, :, :].sum(-3)
     # a pixel invalid in any channel is invalid in all (the span sees only the intensities)
-    span = torch.where(torch.isfinite(block).all(-3), span, torch.full((), float("nan"), dtype=block.dtype,
-                                                                        device=block.device))
+    span = torch.where(torch.isfinite(block).all(-3), span, torch.full((), float("nan"), dtype=block.dtype, device=block.device))
     filtered = refined_lee(sel, span, looks)
     out = block[..., HALO:-HALO, HALO:-HALO].clone()
     out[..., list(idx), :, :] = filtered

@@ -7,8 +7,10 @@ cd "$(dirname "$0")/.."
 PY=${PYTHON:-python3}
 # torch is pinned to the CPU wheel: an unpinned torch pulls a multi-GB CUDA build.
 "$PY" -m pip install -q "torch==${LCZMAP_TORCH_VERSION:-2.13.0}" -e ".[test]"
-# Lint (pyflakes, pycodestyle, import order, bugbear, pyupgrade) and types, as configured in pyproject.toml.
+# Lint (pyflakes, pycodestyle with the line length, import order, bugbear, pyupgrade), the formatter's
+# check and strict types, as configured in pyproject.toml.
 "$PY" -m ruff check lczmap tests scripts qgis_plugin
+"$PY" -m ruff format --check lczmap tests scripts qgis_plugin
 "$PY" -m mypy
 "$PY" -m pytest -q -p no:cacheprovider "$@"
 bash scripts/dev/install_qgis.sh

@@ -13,14 +13,16 @@ from lczmap.models import Architecture, YNet
 ARCH = Architecture(width=4, depth=2, blocks=1, embedding=8, projection=4)
 
 
-def write_tif(path, data, crs="EPSG:32632", res=10.0, nodata=None, descriptions=None, origin=(500000.0, 5000000.0),
-              units=None, gcps=None):
+def write_tif(
+    path, data, crs="EPSG:32632", res=10.0, nodata=None, descriptions=None, origin=(500000.0, 5000000.0), units=None, gcps=None
+):
     """Write (C, H, W) or (H, W) ``data`` as a GeoTIFF with a real CRS (or GCPs) and return the path."""
     data = np.asarray(data)
     if data.ndim == 2:
         data = data[None]
-    profile = dict(driver="GTiff", height=data.shape[1], width=data.shape[2], count=data.shape[0],
-                   dtype=data.dtype, nodata=nodata)
+    profile = dict(
+        driver="GTiff", height=data.shape[1], width=data.shape[2], count=data.shape[0], dtype=data.dtype, nodata=nodata
+    )
     if gcps is None:
         profile.update(crs=crs, transform=from_origin(origin[0], origin[1], res, res))
     with rasterio.open(path, "w", **profile) as ds:

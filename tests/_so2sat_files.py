@@ -4,8 +4,9 @@ import h5py
 import numpy as np
 
 
-def write_so2sat_file(path, n=64, labels=None, dtype="float64", compression=None, seed=0,
-                      sen1_shape=None, sen2_shape=None, label_rows=None):
+def write_so2sat_file(
+    path, n=64, labels=None, dtype="float64", compression=None, seed=0, sen1_shape=None, sen2_shape=None, label_rows=None
+):
     """Write one So2Sat-layout HDF5 file of random values (for reader edge cases and bad input)."""
     rng = np.random.default_rng(seed)
     if labels is None:

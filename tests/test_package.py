@@ -1,5 +1,5 @@
-"""The package's shape: the public API at the root, light imports, layers that only import downwards,
-no import cycles, modules small enough to read whole, and the files a release carries."""
+"""The package's shape: the public API at the root, light imports, modules small enough to read whole,
+and the files a release carries. The import rules (layers, cycles, private names) are in test_imports.py."""
 
 from __future__ import annotations
 
@@ -16,18 +16,6 @@ import lczmap
 ROOT = Path(__file__).resolve().parents[1]
 PKG = ROOT / "lczmap"
 
-#: Layers from the bottom up; a module may import only from its own layer or below, and within a
-#: layer without cycles. The first matching prefix decides a module's layer.
-LAYERS: list[tuple[int, tuple[str, ...]]] = [
-    (0, ("lczmap", "lczmap._lazy", "lczmap.errors", "lczmap.classes", "lczmap.bands", "lczmap._io", "lczmap._device")),
-    (1, ("lczmap.data", "lczmap.models", "lczmap.losses", "lczmap.raster", "lczmap.canopy", "lczmap.speckle")),
-    (2, ("lczmap.twin", "lczmap.checkpoint", "lczmap.scene")),
-    (3, ("lczmap.evaluate",)),
-    (4, ("lczmap.train", "lczmap.predict")),
-    (5, ("lczmap.zones",)),
-    (6, ("lczmap.study", "lczmap.demo", "lczmap.info", "lczmap.products", "lczmap.adapt")),
-    (7, ("lczmap.cli", "lczmap.rio_plugin", "lczmap.__main__")),
-]
 #: Modules longer than this say in their docstring why they are one module ("One module: ...").
 MAX_LINES = 500
 
@@ -37,56 +25,6 @@ def _module_name(path: Path) -> str:
     if parts[-1] == "__init__":
         parts.pop()
     return ".".join(parts)
-
-
-def _layer(module: str) -> int:
-    best = None
-    for rank, prefixes in LAYERS:
-        for prefix in prefixes:
-            if module == prefix or module.startswith(prefix + "."):
-                if best is None or len(prefix) > best[1]:
-                    best = (rank, len(prefix))
-    if best is None:
-        raise AssertionError(f"{module} is in no layer: add it to LAYERS in {__file__}")
-    return best[0]
-
-
-def _imports(path: Path, module: str) -> list[tuple[str, bool]]:
-    """lczmap modules imported by ``path`` as (name, at module level)."""
-    tree = ast.parse(path.read_text(), str(path))
-    package = module if path.name == "__init__.py" else module.rpartition(".")[0]
-    top_level = {id(node) for node in tree.body}
-    for node in tree.body:  # `if TYPE_CHECKING:` blocks import nothing at run time
-        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
-            top_level -= {id(n) for n in ast.walk(node)}
-            for n in ast.walk(node):
-                n._typing_only = True  # type: ignore[attr-defined]
-    found = []
-    for node in ast.walk(tree):
-        if getattr(node, "_typing_only", False):
-            continue
-        names: list[str] = []
-        if isinstance(node, ast.Import):
-            names = [a.name for a in node.names]
-        elif isinstance(node, ast.ImportFrom):
-            if node.level:
-                base = package.split(".")
-                base = base[: len(base) - node.level + 1]
-                target = ".".join(base + ([node.module] if node.module else []))
-            else:
-                target = node.module or ""
-            names = [target]
-            # `from . import x` / `from .pkg import mod` may name sub-modules
-            names += [f"{target}.{a.name}" for a in node.names if _exists(f"{target}.{a.name}")]
-        for name in names:
-            if name == "lczmap" or name.startswith("lczmap."):
-                found.append((name, id(node) in top_level))
-    return found
-
-
-def _exists(module: str) -> bool:
-    rel = Path(*module.split("."))
-    return (ROOT / rel).with_suffix(".py").exists() or (ROOT / rel / "__init__.py").exists()
 
 
 def _modules() -> dict[str, Path]:
@@ -121,44 +59,6 @@ def test_import_lczmap_stays_light():
     assert not loaded & {"torch", "rasterio", "geopandas", "h5py", "dask", "click"}
 
 
-def test_layers_only_import_downwards_and_the_library_never_imports_click():
-    bad = []
-    for module, path in _modules().items():
-        here = _layer(module)
-        for target, _ in _imports(path, module):
-            if _layer(target) > here:
-                bad.append(f"{module} (layer {here}) imports {target} (layer {_layer(target)})")
-        if not module.startswith(("lczmap.cli", "lczmap.rio_plugin")) and re.search(
-            r"^\s*(import click|from click)", path.read_text(), re.M
-        ):
-            bad.append(f"{module} imports click")
-    assert not bad, "\n".join(bad)
-
-
-def test_no_import_cycles_at_module_level():
-    modules = _modules()
-    graph = {m: {t for t, top in _imports(p, m) if top and t in modules and t != m} for m, p in modules.items()}
-    # a package's __init__ importing its own sub-modules is how packages re-export: not a cycle
-    for m in graph:
-        graph[m] = {t for t in graph[m] if not (t.startswith(m + ".") and modules[m].name == "__init__.py")}
-    state: dict[str, int] = {}
-    cycles = []
-
-    def visit(node: str, stack: list[str]) -> None:
-        state[node] = 1
-        for nxt in sorted(graph[node]):
-            if state.get(nxt) == 1:
-                cycles.append(" -> ".join(stack[stack.index(nxt):] + [node, nxt]) if nxt in stack else f"{node} -> {nxt}")
-            elif nxt not in state:
-                visit(nxt, stack + [node])
-        state[node] = 2
-
-    for m in sorted(graph):
-        if m not in state:
-            visit(m, [])
-    assert not cycles, "\n".join(cycles)
-
-
 def test_long_modules_say_why():
     long = []
     for module, path in _modules().items():
@@ -170,8 +70,12 @@ def test_long_modules_say_why():
 
 
 def test_no_issue_numbers_in_the_library():
-    hits = [f"{p.relative_to(ROOT)}:{i}" for p in PKG.rglob("*.py")
-            for i, line in enumerate(p.read_text().splitlines(), 1) if re.search(r"\bissue\s*#?\d+|#\d{1,3}\b", line)]
+    hits = [
+        f"{p.relative_to(ROOT)}:{i}"
+        for p in PKG.rglob("*.py")
+        for i, line in enumerate(p.read_text().splitlines(), 1)
+        if re.search(r"\bissue\s*#?\d+|#\d{1,3}\b", line)
+    ]
     assert not hits, hits
 
 
@@ -184,8 +88,102 @@ def test_release_files_exist_and_agree():
     for ref in ("Hussing", "Rostami", "So2Sat LCZ42"):
         assert ref in citation
     meta = (ROOT / "qgis_plugin" / "lczmap_qgis" / "metadata.txt").read_text()
-    for key in ("name", "qgisMinimumVersion", "description", "about", "version", "author", "email",
-                "repository", "tracker", "homepage"):
+    for key in (
+        "name",
+        "qgisMinimumVersion",
+        "description",
+        "about",
+        "version",
+        "author",
+        "email",
+        "repository",
+        "tracker",
+        "homepage",
+    ):
         assert re.search(rf"^{key}=\S", meta, re.M), f"metadata.txt lacks {key}="
     assert re.search(rf"^version={re.escape(lczmap.__version__)}$", meta, re.M)
     assert "example.org" not in meta
+
+
+def _bound_names(tree: ast.Module, package: str) -> tuple[dict[str, str], dict[str, tuple[str, str]]]:
+    """Names a package's ``__init__`` binds at run time (name -> how) and in its ``if TYPE_CHECKING:``
+    block (name -> (absolute module, attribute)), read from its source."""
+    eager: dict[str, str] = {}
+    typing_only: dict[str, tuple[str, str]] = {}
+    for node in tree.body:
+        if isinstance(node, ast.If) and "TYPE_CHECKING" in ast.unparse(node.test):
+            for imp in node.body:
+                assert isinstance(imp, ast.ImportFrom), ast.unparse(imp)
+                module = ".".join(package.split(".")[: len(package.split(".")) - imp.level + 1] + [imp.module or ""])
+                for alias in imp.names:
+                    assert (alias.asname or alias.name) not in typing_only, f"{alias.asname or alias.name} imported twice"
+                    typing_only[alias.asname or alias.name] = (module.rstrip("."), alias.name)
+        elif isinstance(node, (ast.Import, ast.ImportFrom)):
+            eager.update({(a.asname or a.name).split(".")[0]: "import" for a in node.names})
+        elif isinstance(node, (ast.FunctionDef, ast.ClassDef)):
+            eager[node.name] = "def"
+        elif isinstance(node, (ast.Assign, ast.AnnAssign)):
+            targets = node.targets if isinstance(node, ast.Assign) else [node.target]
+            for target in targets:
+                for n in ast.walk(target):
+                    if isinstance(n, ast.Name):
+                        eager[n.id] = "assign"
+    return eager, typing_only
+
+
+def _literal(tree: ast.Module, name: str) -> ast.expr:
+    for node in tree.body:
+        targets = node.targets if isinstance(node, ast.Assign) else [node.target] if isinstance(node, ast.AnnAssign) else []
+        if any(isinstance(t, ast.Name) and t.id == name for t in targets) and node.value is not None:
+            return node.value
+    raise AssertionError(f"no {name} = ... at the module level")
+
+
+def test_root_lazy_table_type_checking_imports_and_all_agree():
+    """Each lazily exported name is in the lazy table once, imported once under TYPE_CHECKING (so
+    that users' type checkers see its type) from where the table loads it, and listed in __all__;
+    no object has two root names."""
+    import importlib
+
+    tree = ast.parse((PKG / "__init__.py").read_text())
+    table = _literal(tree, "_LAZY")
+    assert isinstance(table, ast.Dict)
+    written = [ast.literal_eval(k) for k in table.keys if k is not None]
+    assert len(written) == len(set(written)), f"listed twice in _LAZY: {sorted({n for n in written if written.count(n) > 1})}"
+    lazy: dict[str, tuple[str, str]] = ast.literal_eval(table)
+    eager, typing_only = _bound_names(tree, "lczmap")
+    assert set(typing_only) == set(lazy), (
+        f"TYPE_CHECKING imports lack {sorted(set(lazy) - set(typing_only))}, "
+        f"have names not in _LAZY {sorted(set(typing_only) - set(lazy))}"
+    )
+    for name, (module, attr) in lazy.items():
+        seen_by_checkers = getattr(importlib.import_module(typing_only[name][0]), typing_only[name][1])
+        assert seen_by_checkers is getattr(importlib.import_module(module), attr), name
+    all_node = _literal(tree, "__all__")
+    assert isinstance(all_node, ast.List)
+    listed = [
+        e.value.id if isinstance(e, ast.Starred) and isinstance(e.value, ast.Name) else ast.literal_eval(e) for e in all_node.elts
+    ]
+    assert listed.count("_LAZY") == 1
+    names = [n for n in listed if n != "_LAZY"] + list(lazy)
+    assert len(names) == len(set(names)) and names == lczmap.__all__
+    assert all(n in eager for n in names if n not in lazy), "an eager name of __all__ is not imported"
+    objects: dict[int, str] = {}
+    for name in names:
+        other = objects.setdefault(id(getattr(lczmap, name)), name)
+        assert other == name, f"lczmap.{name} and lczmap.{other} are one object: keep one name"
+
+
+def test_every_lazy_package_shows_type_checkers_its_names():
+    """A package that imports names on first use imports each under TYPE_CHECKING too."""
+    missing = []
+    for path in sorted(PKG.rglob("__init__.py")):
+        source = path.read_text()
+        if "lazy_attributes(" not in source:
+            continue
+        package = _module_name(path)
+        tree = ast.parse(source)
+        eager, typing_only = _bound_names(tree, package)
+        exported = ast.literal_eval(_literal(tree, "__all__")) if package != "lczmap" else lczmap.__all__
+        missing += [f"{package}.{n}" for n in exported if n not in eager and n not in typing_only]
+    assert not missing, f"lazily exported names that type checkers cannot see: {missing}"

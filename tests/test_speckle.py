@@ -9,11 +9,11 @@ from lczmap.bands import band_set
 from lczmap.errors import ConfigError
 from lczmap.speckle import (
     HALO,
-    check_speckle_filter,
     default_speckle_filter,
     filter_channels,
     refined_lee,
     refined_lee_intensity,
+    resolve_speckle_filter,
 )
 
 
@@ -126,15 +126,20 @@ def test_filter_channels_follows_the_band_set():
     block = torch.from_numpy(rng.gamma(1.0, 0.1, (2, 20, 20)))
     block[0, 5, 5] = float("nan")
     got = filter_channels(block, lee)
-    np.testing.assert_allclose(got.numpy(), reference(block.numpy(), block.numpy()[0] * 0 + np.nansum(block.numpy(), 0)
-                                                      + np.where(np.isnan(block.numpy()[0]), np.nan, 0)), rtol=1e-10)
+    np.testing.assert_allclose(
+        got.numpy(),
+        reference(
+            block.numpy(), block.numpy()[0] * 0 + np.nansum(block.numpy(), 0) + np.where(np.isnan(block.numpy()[0]), np.nan, 0)
+        ),
+        rtol=1e-10,
+    )
     assert default_speckle_filter(lee) == "refined-lee"
     for complex_set in ("vv-complex", "dual-complex", "s1-all"):
         assert default_speckle_filter(band_set(complex_set, "sar")) == "none"
     with pytest.raises(ConfigError, match="--speckle-filter none"):
-        check_speckle_filter("refined-lee", band_set("vv-complex", "sar"))
+        resolve_speckle_filter("refined-lee", band_set("vv-complex", "sar"))
     with pytest.raises(ConfigError, match="choose one of"):
-        check_speckle_filter("lee", lee)
+        resolve_speckle_filter("lee", lee)
 
 
 def _enl(a):
@@ -144,10 +149,15 @@ def _enl(a):
 # (input looks, side, ENL out at least, mean ratio, tolerance). Figures, 400 x 400 gamma speckle,
 # seed 0, looks=1 in the weight (So2Sat's): single look ENL 0.99 -> 20.7 (snap) / 17.0 (lee),
 # mean x 0.870 / 0.982; 4.4 looks ENL 4.39 -> 148 / 86, mean x 0.934 / 0.996.
-@pytest.mark.parametrize("looks, side, min_enl, ratio, tol", [
-    (1.0, "snap", 18.0, 0.870, 0.02), (4.4, "snap", 120.0, 0.934, 0.02),
-    (1.0, "lee", 15.0, 1.0, 0.03), (4.4, "lee", 70.0, 1.0, 0.01),
-])
+@pytest.mark.parametrize(
+    "looks, side, min_enl, ratio, tol",
+    [
+        (1.0, "snap", 18.0, 0.870, 0.02),
+        (4.4, "snap", 120.0, 0.934, 0.02),
+        (1.0, "lee", 15.0, 1.0, 0.03),
+        (4.4, "lee", 70.0, 1.0, 0.01),
+    ],
+)
 def test_mean_kept_and_looks_raised_on_homogeneous_speckle(looks, side, min_enl, ratio, tol):
     z = _speckle((1, 400, 400), looks)
     out = refined_lee(torch.from_numpy(z), side=side).numpy()[0]

@@ -7,43 +7,55 @@ output is kept unless ``overwrite`` is true, an output is never one of the job's
 full disk becomes one line that says how much room there is instead of a broken file.
 
 - :mod:`.files`: checks before work and :func:`atomic_path` for one file;
-- :mod:`.room`: was a failed write a full disk? one line for any failed write;
-- :mod:`.unit`: :func:`output_unit` for a main file and its companions.
+- :mod:`.diskspace`: was a failed write a full disk? one line for any failed write;
+- :mod:`.fileset`: :func:`output_fileset` for a main file and its companions;
+- :mod:`.lock`: :func:`output_lock`, one writer of an output at a time.
 """
 
 from __future__ import annotations
 
+from .diskspace import NO_SPACE, disk_full_error, gdal_messages, out_of_space, write_error, writing
 from .files import (
-    NO_SPACE,
+    RASTER_SIDECARS,
     atomic_path,
     check_free_space,
+    check_input,
     check_not_inputs,
     check_output,
     check_outputs,
     check_utf8,
-    disk_full_error,
+    check_writable,
     fsync_path,
     remove_stale_parts,
     shown,
+    sidecars_of,
+    temp_path,
 )
-from .room import out_of_room, write_error, writing
-from .unit import OutputUnit, output_unit
+from .fileset import OutputFileset, output_fileset
+from .lock import output_lock
 
 __all__ = [
     "NO_SPACE",
-    "OutputUnit",
+    "OutputFileset",
+    "RASTER_SIDECARS",
     "atomic_path",
     "check_free_space",
+    "check_writable",
+    "check_input",
     "check_not_inputs",
     "check_output",
     "check_outputs",
     "check_utf8",
     "disk_full_error",
     "fsync_path",
-    "out_of_room",
-    "output_unit",
+    "gdal_messages",
+    "out_of_space",
+    "output_fileset",
+    "output_lock",
     "remove_stale_parts",
     "shown",
+    "sidecars_of",
+    "temp_path",
     "write_error",
     "writing",
 ]

@@ -46,9 +46,13 @@ __all__ = [
 
 #: Names imported on first use, so that the options and their choices load without torch.
 _LAZY = {
-    "AdaptResult": "api", "adapt_model": "api",
-    "TrainingAreas": "areas", "read_training_areas": "areas", "split_holdout": "areas",
-    "ScenePatches": "patches", "cut_patches": "patches",
+    "AdaptResult": "api",
+    "adapt_model": "api",
+    "TrainingAreas": "areas",
+    "read_training_areas": "areas",
+    "split_holdout": "areas",
+    "ScenePatches": "patches",
+    "cut_patches": "patches",
     "ModelScores": "scores",
 }
 

@@ -1,58 +1,61 @@
-"""Training areas as users have them: the LCZ Generator's KML template (one folder per class),
-or polygons with a class field (GeoPackage, GeoJSON, Shapefile, KML ...), in any CRS; and the
-split of the polygons into an adaptation and a held-out part.
+"""Training areas as users have them: the LCZ Generator's KML/KMZ template (one folder per class
+and the ``ROI`` placemark that outlines the area), or polygons with a class field (GeoPackage,
+GeoJSON, Shapefile, KML ...), in any CRS; the LCZ Generator's rules on how many classes and
+polygons an adaptation needs; and the split of the polygons into an adaptation and a held-out part.
 
-The class of a polygon comes from, in this order: the field given (``field``); the folders of a
-KML/KMZ file or the layers of a multi-layer file, when every non-empty folder is named by a class
-(``LCZ 6``, ``LCZ_A``, ``6``, ``A``, ``105``, ``6 Open low-rise``, ``Open low-rise``); else the
-class field found by name (:data:`lczmap.products.reference.CLASS_FIELDS`). Values in either
-coding (1-17, or 101-107 for A-G), letters and ``LCZ x`` labels are read by
-:func:`lczmap.products.reference.normalise_codes`.
+The file is read by :func:`lczmap.maps.reference.read_class_areas`, the reader ``lczmap assess``
+uses too: every layer (folder); the class from the field given, else the folder's name when it
+names a class (``LCZ 6``, ``LCZ_A``, ``6``, ``A``, ``105``, ``6 Open low-rise``, ``Open
+low-rise``), else the class field found by name (:data:`lczmap.maps.reference.CLASS_FIELDS`), in
+either coding (1-17, or 101-107 for A-G), letters or ``LCZ x`` labels. The ROI is kept apart
+(:attr:`TrainingAreas.roi`): ``lczmap adapt`` maps it as its area of interest.
 """
 
 from __future__ import annotations
 
 import logging
 import os
-import re
 from dataclasses import dataclass
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from ..classes import LCZ_CLASSES
+from ..classes import label_of
 from ..errors import ZonesError
-from ..products.reference import find_class_field, normalise_codes, read_layer
+from ..maps.reference import read_class_areas
 
-__all__ = ["TrainingAreas", "read_training_areas", "split_holdout", "class_of_name", "areas_from_map"]
+if TYPE_CHECKING:
+    import geopandas as gpd
+
+__all__ = [
+    "TrainingAreas",
+    "read_training_areas",
+    "check_classes",
+    "split_holdout",
+    "areas_from_map",
+    "MIN_CLASSES",
+    "MIN_POLYGONS",
+]
 
 log = logging.getLogger(__name__)
 
-_TOKEN = re.compile(r"^\s*(?:lcz[\s_\-:]*)?([0-9]{1,3}|[a-g])(?![0-9a-z])", re.IGNORECASE)
-_NAMES = {re.sub(r"[^a-z]", "", c.name.lower()): c.code for c in LCZ_CLASSES}
-
-
-def class_of_name(name: str) -> str | None:
-    """The class a folder or layer name gives, as a raw value for
-    :func:`~lczmap.products.reference.normalise_codes` (``"6"``, ``"A"``, ``"105"``), or None."""
-    match = _TOKEN.match(name)
-    if match:
-        return match.group(1).upper()
-    words = re.sub(r"[^a-z]", "", name.lower())
-    code = _NAMES.get(words)
-    return None if code is None else str(code)
+#: The LCZ Generator's rules: fewer classes refuse an adaptation, fewer polygons of a class warn.
+MIN_CLASSES = 2
+MIN_POLYGONS = 3
 
 
 @dataclass(frozen=True)
 class TrainingAreas:
     """Training polygons: ``frame`` (a GeoDataFrame in its own CRS with columns ``lcz``, the code
     1-17, and ``polygon``, the polygon's number 0..n-1 in reading order), the ``name`` of the
-    source and ``source``, what the class came from (``field 'x'`` or ``folders``)."""
+    source, ``source``, what the class came from (``field 'x'``, ``folders``, ``placemark
+    names``), and ``roi``, the area of interest the file outlines (the LCZ Generator template's
+    ROI placemark: a GeoDataFrame of polygons in their CRS) or None."""
 
     frame: Any
     name: str
     source: str
+    roi: Any = None
 
     def __len__(self) -> int:
         return len(self.frame)
@@ -63,7 +66,7 @@ class TrainingAreas:
 
     def subset(self, keep: np.ndarray) -> TrainingAreas:
         """The polygons where ``keep`` (bool, one per polygon) is true, numbers kept."""
-        return TrainingAreas(self.frame[np.asarray(keep, bool)], self.name, self.source)
+        return TrainingAreas(self.frame[np.asarray(keep, bool)], self.name, self.source, self.roi)
 
     def to_crs(self, crs: Any) -> Any:
         """The polygons' geometries in ``crs`` (2-D); a CRS that cannot be transformed, or that
@@ -73,101 +76,104 @@ class TrainingAreas:
         try:
             geoms = self.frame.geometry.to_crs(crs)
         except Exception as exc:  # pyproj raises CRSError/ProjError, GDAL its own
-            raise ZonesError(f"cannot transform {self.name} from {self.frame.crs.name} to the scene's CRS "
-                             f"({' '.join(str(exc).split())[:120]}): reproject the training areas (e.g. to EPSG:4326)") from None
+            raise ZonesError(
+                f"cannot transform {self.name} from {self.frame.crs.name} to the scene's CRS "
+                f"({' '.join(str(exc).split())[:120]}): reproject the training areas (e.g. to EPSG:4326)"
+            ) from None
         bounds = np.asarray(geoms.total_bounds, dtype=float)
         if not np.isfinite(bounds).all():
-            raise ZonesError(f"cannot transform {self.name} from {self.frame.crs.name} to the scene's CRS (coordinates "
-                             "become infinite): check the layer's CRS or reproject it (e.g. to EPSG:4326)")
+            raise ZonesError(
+                f"cannot transform {self.name} from {self.frame.crs.name} to the scene's CRS (coordinates "
+                "become infinite): check the layer's CRS or reproject it (e.g. to EPSG:4326)"
+            )
         return geoms.apply(shapely.force_2d)
 
-
-def _layers(path: Path) -> list[str]:
-    import pyogrio
-
-    try:
-        return [str(name) for name, _ in pyogrio.list_layers(path)]
-    except Exception:  # not a file GDAL lists layers of: read_layer says why
-        return []
-
-
-def _read_folders(path: Path, layers: list[str], ref_codes: str):
-    """The features of every non-empty layer, the class from the layer's name; None when a
-    non-empty layer is not named by a class."""
-    import geopandas as gpd
-    import pandas as pd
-
-    parts, raw = [], []
-    for name in layers:
-        value = class_of_name(name)
-        frame = gpd.read_file(path, layer=name)
-        frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
-        if len(frame) == 0:
-            continue
-        if value is None:
+    def roi_bounds(self) -> tuple[float, float, float, float] | None:
+        """The ROI's bounds west, south, east, north in degrees (an area of interest as
+        ``PredictOptions.aoi`` takes it), or None without a ROI."""
+        if self.roi is None:
             return None
-        geometry = frame.geometry.name
-        part = frame[[geometry]]
-        parts.append(part.rename_geometry("geometry") if geometry != "geometry" else part)
-        raw += [value] * len(frame)
-    if not parts:
-        raise ZonesError(f"{path} has no features with a geometry in any folder: draw training polygons in it")
-    crs = parts[0].crs
-    frame = gpd.GeoDataFrame(pd.concat([p.to_crs(crs) for p in parts], ignore_index=True), crs=crs)
-    frame["lcz"] = normalise_codes(raw, ref_codes, str(path), "folder name")  # type: ignore[arg-type]
-    return frame
+        w, s, e, n = (float(v) for v in self.roi.to_crs("EPSG:4326").total_bounds)
+        return w, s, e, n
 
 
-def read_training_areas(source: Any, field: str | None = None, layer: str | None = None,
-                        ref_codes: str = "auto") -> TrainingAreas:
-    """Training polygons from a path GDAL reads (KML/KMZ with class folders, GeoPackage,
-    GeoJSON, Shapefile, GeoParquet) or a GeoDataFrame; any CRS. See the module docstring for
-    where the class comes from. Raises :class:`ZonesError` for a file without polygons, a class
-    field that is missing or holds values that are no LCZ code in any convention."""
-    frame = None
-    how = ""
-    if isinstance(source, (str, os.PathLike)) and field is None:
-        path = Path(source)
-        if not path.exists():
-            raise ZonesError(f"training areas {path} do not exist: give a vector file (.kml, .gpkg, .geojson, .shp ...)")
-        layers = [layer] if layer is not None else _layers(path)
-        kml = path.suffix.lower() in (".kml", ".kmz")
-        if (kml or len(layers) > 1) and any(class_of_name(n) is not None for n in layers):
-            frame = _read_folders(path, layers, ref_codes)  # None: a folder is not named by a class
-            how = "folders"
-    if frame is None:
-        frame, name = read_layer(source, layer, what="training areas")
-        column = find_class_field(frame, field, name)
-        codes = normalise_codes(frame[column].tolist(), ref_codes, name, column)  # type: ignore[arg-type]
-        frame = frame[[frame.geometry.name]].copy()
-        frame["lcz"] = codes
-        how = f"field {column!r}"
-    else:
-        name = str(source)
+def read_training_areas(
+    source: Any, field: str | None = None, layer: str | None = None, ref_codes: str = "auto"
+) -> TrainingAreas:
+    """Training polygons from a path GDAL reads (KML/KMZ with class folders and a ROI,
+    GeoPackage, GeoJSON, Shapefile, GeoParquet) or a GeoDataFrame; any CRS. See the module
+    docstring for where the class comes from. Raises :class:`ZonesError` for a file without
+    polygons, a class field that is missing or holds values that are no LCZ code in any
+    convention."""
+    read = read_class_areas(source, field, layer, ref_codes, what="training areas")  # type: ignore[arg-type]
+    frame, name = read.frame, read.name
     kinds = set(frame.geometry.geom_type)
     if not kinds <= {"Polygon", "MultiPolygon"}:
-        raise ZonesError(f"{name} holds {', '.join(sorted(kinds))} geometries: training areas are polygons "
-                         "(draw them as polygons, as the LCZ Generator's template has them)")
+        raise ZonesError(
+            f"{name} holds {', '.join(sorted(kinds))} geometries: training areas are polygons "
+            "(draw them as polygons, as the LCZ Generator's template has them)"
+        )
     if frame.crs is None:
         raise ZonesError(f"{name} has no CRS: assign one (e.g. ogr2ogr -a_srs EPSG:4326 out.gpkg in.gpkg)")
-    frame = frame.reset_index(drop=True)
+    frame = frame[[frame.geometry.name]].reset_index(drop=True)
+    frame["lcz"] = read.codes
     frame["polygon"] = np.arange(len(frame), dtype=np.int64)
-    log.info("%s: %d training polygons, class from %s", name, len(frame), how)
-    return TrainingAreas(frame, name, how)
+    log.info(
+        "%s: %d training polygons, class from %s%s",
+        name,
+        len(frame),
+        read.source,
+        "; its ROI is the area of interest" if read.roi is not None else "",
+    )
+    return TrainingAreas(frame, name, read.source, read.roi)
 
 
-def split_holdout(areas: TrainingAreas, share: float, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
-    """Split the polygons (never pixels) into (adapt, held out) boolean masks: per class,
-    ``round(share * n)`` of its n polygons are held out at random (seeded), at least one where
-    ``share > 0`` and n >= 2, and always at least one kept for adaptation; a class with one
-    polygon stays whole in the adaptation part."""
+def _labels(codes: Any) -> str:
+    return ", ".join(f"LCZ {label_of(int(c))}" for c in codes)
+
+
+def check_classes(codes: np.ndarray, where: str) -> None:
+    """The LCZ Generator's rules for training areas, on the class codes of their polygons:
+    fewer than :data:`MIN_CLASSES` classes raise :class:`ZonesError`; a class with fewer than
+    :data:`MIN_POLYGONS` polygons is named in a warning. ``where`` names them in messages."""
+    classes, counts = np.unique(np.asarray(codes, np.int64), return_counts=True)
+    if len(classes) < MIN_CLASSES:
+        held = f"one class ({_labels(classes)})" if len(classes) else "no class"
+        raise ZonesError(
+            f"{where} hold {held}: adaptation needs at least {MIN_CLASSES} classes (the LCZ Generator's "
+            f"rule; a model adapted on one class maps every pixel as that class): draw polygons of "
+            f"more classes"
+        )
+    few = classes[counts < MIN_POLYGONS]
+    if len(few):
+        log.warning(
+            "%s: %s %s fewer than %d polygons each; the LCZ Generator asks for at least %d per class: "
+            "draw more for a reliable adaptation",
+            where,
+            _labels(few),
+            "has" if len(few) == 1 else "have",
+            MIN_POLYGONS,
+            MIN_POLYGONS,
+        )
+
+
+def split_holdout(
+    areas: TrainingAreas, share: float, seed: int = 0, usable: np.ndarray | None = None
+) -> tuple[np.ndarray, np.ndarray]:
+    """Split the polygons (never pixels) into (adapt, held out) boolean masks, stratified by
+    class: of a class's n ``usable`` polygons (those that gave labelled patches; default: all),
+    ``round(share * n)`` are held out at random (seeded), at least one where ``share > 0`` and
+    n >= 2, and always at least one kept for adaptation, so that no class is held out whole; a
+    class with one usable polygon stays whole in the adaptation part. Polygons that are not
+    usable are never held out."""
     codes = areas.codes
     held = np.zeros(len(codes), bool)
     if share <= 0:
         return ~held, held
+    ok = np.ones(len(codes), bool) if usable is None else np.asarray(usable, bool)
     rng = np.random.default_rng([seed, 0xAD4])
     for code in np.unique(codes):
-        idx = np.flatnonzero(codes == code)
+        idx = np.flatnonzero((codes == code) & ok)
         if len(idx) < 2:
             continue
         k = min(max(1, int(round(share * len(idx)))), len(idx) - 1)
@@ -175,8 +181,9 @@ def split_holdout(areas: TrainingAreas, share: float, seed: int = 0) -> tuple[np
     return ~held, held
 
 
-def areas_from_map(lcz_map: str | os.PathLike, per_class: int, size: int = 3, seed: int = 0,
-                   classes: tuple[int, ...] | None = None):
+def areas_from_map(
+    lcz_map: str | os.PathLike, per_class: int, size: int = 3, seed: int = 0, classes: tuple[int, ...] | None = None
+) -> gpd.GeoDataFrame:
     """Training polygons drawn from an LCZ map the way an expert draws them: per class, up to
     ``per_class`` squares of ``size`` x ``size`` map pixels that are all of that class, picked at
     random (seeded) and not overlapping. Returns a GeoDataFrame (the map's CRS) with ``lcz``

@@ -74,12 +74,30 @@ def stage_config(ckpt: Checkpoint, options: AdaptOptions) -> TrainConfig:
     meta = ckpt.meta
     arch = ckpt.architecture
     return TrainConfig(
-        data=None, method=options.method, classes=str(meta["classes"]), labels="all", seed=options.seed,
-        eo_bands=ckpt.eo_bands.name, sar_bands=ckpt.sar_bands.name, norm=ckpt.norm,
-        swd_lambda=options.swd_lambda, swd_eta=options.swd_eta, projections=options.projections, eo_epochs=0,
-        sar_epochs=options.sar_epochs, sar_lr=options.sar_lr, batch_size=options.batch_size, augment=options.augment,
-        width=arch.width, depth=arch.depth, blocks=arch.blocks, embedding=arch.embedding, projection=arch.projection,
-        val_split=None, device=options.device, amp=options.amp,
+        data=None,
+        method=options.method,
+        classes=str(meta["classes"]),
+        labels="all",
+        seed=options.seed,
+        eo_bands=ckpt.eo_bands.name,
+        sar_bands=ckpt.sar_bands.name,
+        norm=ckpt.norm,
+        swd_lambda=options.swd_lambda,
+        swd_eta=options.swd_eta,
+        projections=options.projections,
+        eo_epochs=0,
+        sar_epochs=options.sar_epochs,
+        sar_lr=options.sar_lr,
+        batch_size=options.batch_size,
+        augment=options.augment,
+        width=arch.width,
+        depth=arch.depth,
+        blocks=arch.blocks,
+        embedding=arch.embedding,
+        projection=arch.projection,
+        val_split=None,
+        device=options.device,
+        amp=options.amp,
     )
 
 
@@ -98,7 +116,9 @@ def reference_embeddings(net: YNet, x: torch.Tensor, device: torch.device, batch
     return Reference(z_all, y_all, net.classifier.out_features)
 
 
-def _swd_epoch(runner: StageRunner, net: YNet, optimizer, params, epoch: int, ref: Reference) -> dict:
+def _swd_epoch(
+    runner: StageRunner, net: YNet, optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter], epoch: int, ref: Reference
+) -> dict[str, float]:
     cfg, data = runner.cfg, runner.data
     gen = epoch_generator(cfg.seed, 2, epoch)
     b = cfg.batch_size
@@ -135,8 +155,14 @@ def _swd_epoch(runner: StageRunner, net: YNet, optimizer, params, epoch: int, re
     return out
 
 
-def fit_sar_stage(ckpt: Checkpoint, x_lab: torch.Tensor, y_lab: torch.Tensor, x_unl: torch.Tensor,
-                  options: AdaptOptions, progress: Callable | None = None) -> tuple[YNet, list[dict]]:
+def fit_sar_stage(
+    ckpt: Checkpoint,
+    x_lab: torch.Tensor,
+    y_lab: torch.Tensor,
+    x_unl: torch.Tensor,
+    options: AdaptOptions,
+    progress: Callable | None = None,
+) -> tuple[YNet, list[dict]]:
     """Adapt the SAR encoder of ``ckpt``'s network to labelled patches ``x_lab`` (N, C, 32, 32)
     with output indices ``y_lab`` (N,) and unlabelled ``x_unl`` (M, C, 32, 32), all float32 in
     the model's units. Returns the adapted network (CPU, eval mode) and one row per epoch
@@ -151,9 +177,19 @@ def fit_sar_stage(ckpt: Checkpoint, x_lab: torch.Tensor, y_lab: torch.Tensor, x_
     unl = x_unl if len(x_unl) else x_lab
     meta = ckpt.meta
     data = TrainData(
-        codes=ckpt.codes, x_sar_lab=x_lab, y_sar_lab=y_lab, x_sar_unl=unl, x_eo=None, y_eo=None,
-        sar_stats=(list(meta.get("sar_mean") or []), list(meta.get("sar_std") or [])), eo_stats=None,
-        x_val=None, y_val=None, x_val_eo=None, n_sar=len(x_lab) + len(x_unl), n_unlabelled=len(x_unl),
+        codes=ckpt.codes,
+        x_sar_lab=x_lab,
+        y_sar_lab=y_lab,
+        x_sar_unl=unl,
+        x_eo=None,
+        y_eo=None,
+        sar_stats=(list(meta.get("sar_mean") or []), list(meta.get("sar_std") or [])),
+        eo_stats=None,
+        x_val=None,
+        y_val=None,
+        x_val_eo=None,
+        n_sar=len(x_lab) + len(x_unl),
+        n_unlabelled=len(x_unl),
     )
     runner = StageRunner(cfg, data, DistInfo(), device, progress)
     ref = reference_embeddings(net, torch.cat([x_lab, x_unl]), device) if options.method == "swd" else None

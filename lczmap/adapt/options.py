@@ -7,20 +7,33 @@ their forms from it.
 
 from __future__ import annotations
 
+import dataclasses
 import math
 from dataclasses import dataclass, fields
 from numbers import Integral, Real
 from typing import Any, Literal, get_args
 
 from ..errors import ConfigError
-from ..predict.options import DEFAULT_MAX_NODATA, DEFAULT_STRIDE, PredictOptions
+from ..predict.options import PredictOptions
 
-__all__ = ["AdaptMethod", "ADAPT_METHODS", "AdaptOptions", "DEFAULT_EPOCHS", "DEFAULT_LR", "DEFAULT_UNLABELLED",
-           "DEFAULT_BOOTSTRAP", "SCENE_FIELDS"]
+__all__ = [
+    "AdaptMethod",
+    "ADAPT_METHODS",
+    "AdaptOptions",
+    "DEFAULT_EPOCHS",
+    "DEFAULT_LR",
+    "DEFAULT_UNLABELLED",
+    "DEFAULT_BOOTSTRAP",
+    "DEFAULT_SCENE_PATCHES",
+    "SCENE_FIELDS",
+]
 
-AdaptMethod = Literal["finetune", "swd"]
+AdaptMethod = Literal["finetune", "swd", "swd-eo"]
 #: Adaptation methods (``--method``): the SAR stages of ``lczmap train`` that start from a model;
-#: the first is the default (ahead on the twin: docs/method-results.md).
+#: the first is the default with training areas (ahead on the twin: docs/method-results.md).
+#: ``swd-eo`` aligns the scene to the EO reference the checkpoint carries
+#: (:mod:`lczmap.adapt.unsupervised`): the method without training areas, and with them the
+#: labelled cross-entropy on top.
 ADAPT_METHODS: tuple[str, ...] = get_args(AdaptMethod)
 #: SAR-stage epochs of an adaptation (each ``ceil((labelled + unlabelled) / batch)`` steps).
 DEFAULT_EPOCHS = 5
@@ -30,7 +43,10 @@ DEFAULT_LR = 3e-4
 DEFAULT_UNLABELLED = 10.0
 #: Bootstrap draws over the held-out polygons (as the LCZ Generator).
 DEFAULT_BOOTSTRAP = 25
-#: The fields that say how to read the scene, passed on to :class:`~lczmap.predict.PredictOptions`.
+#: Unlabelled scene patches drawn without training areas.
+DEFAULT_SCENE_PATCHES = 3000
+#: The fields of ``AdaptOptions.predict`` (a :class:`~lczmap.predict.PredictOptions`) an adaptation
+#: reads the scene with, as ``lczmap predict`` reads it; its other fields do not apply.
 SCENE_FIELDS = ("bands", "units", "quantity", "resample", "stride", "max_nodata", "speckle_filter")
 
 
@@ -40,8 +56,9 @@ def _check_int(name: str, option: str, value: Any, low: int) -> int:
     return int(value)
 
 
-def _check_real(name: str, option: str, value: Any, low: float, high: float = math.inf, low_open: bool = False,
-                high_open: bool = False) -> float:
+def _check_real(
+    name: str, option: str, value: Any, low: float, high: float = math.inf, low_open: bool = False, high_open: bool = False
+) -> float:
     ok = not isinstance(value, bool) and isinstance(value, Real) and math.isfinite(value)
     if ok:
         ok = (value > low if low_open else value >= low) and (value < high if high_open else value <= high)
@@ -63,12 +80,19 @@ class AdaptOptions:
     class-conditional weights and its random projections, as ``lczmap train``), ``augment``
     (rotations, flips, shifts of the labelled patches), ``unlabelled`` (unlabelled scene patches
     drawn per labelled one), ``seed``, ``device``, ``amp``.
+    ``swd-eo`` (and adaptation without training areas): ``scene_patches`` (unlabelled patches
+    drawn without training areas), ``confidence`` (least softmax confidence of a pseudo-label),
+    ``pseudo_share`` (share of each predicted class's most confident patches pseudo-labelled),
+    ``patience`` (epochs without a better label-free score before stopping), ``eo_data`` (the
+    So2Sat release the model was trained on, to make the EO reference of a checkpoint without one).
     The training areas: ``field`` (class field; None: by name, or the KML folders), ``layer``,
     ``ref_codes`` (coding of A-G: ``auto``, ``1-17``, ``101-107``).
     Honest accuracy: ``holdout`` (share of each class's polygons held out, 0: none) and
     ``bootstrap`` (draws over the held-out polygons for the intervals), ``level``.
-    The scene, read as ``lczmap predict`` reads it: ``bands``, ``units``, ``quantity``, ``resample``,
-    ``stride``, ``max_nodata``, ``speckle_filter`` (see :class:`~lczmap.predict.PredictOptions`).
+    The scene, read as ``lczmap predict`` reads it: ``predict``, the
+    :class:`~lczmap.predict.PredictOptions` of which :data:`SCENE_FIELDS` apply (``bands``,
+    ``units``, ``quantity``, ``resample``, ``stride``, ``max_nodata``, ``speckle_filter``), so
+    that the adapted model maps the scene with those same options.
     ``overwrite`` replaces existing outputs.
     """
 
@@ -81,6 +105,11 @@ class AdaptOptions:
     projections: int = 50
     augment: bool = True
     unlabelled: float = DEFAULT_UNLABELLED
+    scene_patches: int = DEFAULT_SCENE_PATCHES
+    confidence: float = 0.5
+    pseudo_share: float = 0.5
+    patience: int = 2
+    eo_data: str | None = None
     seed: int = 0
     device: str = "auto"
     amp: bool = True
@@ -90,18 +119,12 @@ class AdaptOptions:
     holdout: float = 0.0
     bootstrap: int = DEFAULT_BOOTSTRAP
     level: float = 0.95
-    bands: tuple[str, ...] | None = None
-    units: str | None = None
-    quantity: str | None = None
-    resample: str | None = None
-    stride: int = DEFAULT_STRIDE
-    max_nodata: float = DEFAULT_MAX_NODATA
-    speckle_filter: str | None = None
+    predict: PredictOptions = dataclasses.field(default_factory=PredictOptions)  # `field` is a field here
     overwrite: bool = False
 
     def __post_init__(self) -> None:
         from .._device import check_device
-        from ..zones.codes import CODE_SCHEMES
+        from ..zones.lczraster import CODE_SCHEMES
 
         if self.method not in ADAPT_METHODS:
             raise ConfigError(f"unknown adaptation method {self.method!r} (--method): choose one of {', '.join(ADAPT_METHODS)}")
@@ -110,6 +133,12 @@ class AdaptOptions:
         set_(self, "batch_size", _check_int("batch_size", "--batch-size", self.batch_size, 1))
         set_(self, "projections", _check_int("projections", "--projections", self.projections, 1))
         set_(self, "seed", _check_int("seed", "--seed", self.seed, 0))
+        set_(self, "scene_patches", _check_int("scene_patches", "--scene-patches", self.scene_patches, 1))
+        set_(self, "patience", _check_int("patience", "--patience", self.patience, 1))
+        set_(self, "confidence", _check_real("confidence", "--confidence", self.confidence, 0.0, 1.0, high_open=True))
+        set_(self, "pseudo_share", _check_real("pseudo_share", "--pseudo-share", self.pseudo_share, 0.0, 1.0, low_open=True))
+        if self.eo_data is not None:
+            set_(self, "eo_data", str(self.eo_data))
         set_(self, "bootstrap", _check_int("bootstrap", "--bootstrap", self.bootstrap, 0))
         set_(self, "sar_lr", _check_real("sar_lr", "--sar-lr", self.sar_lr, 0.0, low_open=True))
         set_(self, "swd_lambda", _check_real("swd_lambda", "--lambda", self.swd_lambda, 0.0))
@@ -121,15 +150,19 @@ class AdaptOptions:
             raise ConfigError(f"unknown LCZ coding {self.ref_codes!r} (--ref-codes): use {', '.join(CODE_SCHEMES)}")
         check_device(str(self.device))
         set_(self, "device", str(self.device))
-        self.scene_options()  # validates the scene fields the way predict does
+        if not isinstance(self.predict, PredictOptions):
+            raise ConfigError(
+                f"predict must be a PredictOptions (how lczmap predict reads the scene), got {type(self.predict).__name__}"
+            )
 
-    def scene_options(self) -> PredictOptions:
-        """The scene fields as the :class:`~lczmap.predict.PredictOptions` that ``lczmap predict``
-        would be given to map this scene with the adapted model (validated there)."""
-        return PredictOptions(**{name: getattr(self, name) for name in SCENE_FIELDS}, device="cpu")
-
-    def to_dict(self) -> dict:
-        """The options as JSON-able values (what the adapted checkpoint records)."""
-        out = {f.name: getattr(self, f.name) for f in fields(self)}
-        out["bands"] = list(self.bands) if self.bands is not None else None
+    def to_dict(self) -> dict[str, Any]:
+        """The options as JSON-able values (what the adapted checkpoint records): the scene's
+        :data:`SCENE_FIELDS` among them, as flat keys."""
+        out: dict[str, Any] = {}
+        for f in fields(self):
+            if f.name == "predict":
+                out.update({name: getattr(self.predict, name) for name in SCENE_FIELDS})
+                out["bands"] = list(self.predict.bands) if self.predict.bands is not None else None
+            else:
+                out[f.name] = getattr(self, f.name)
         return out

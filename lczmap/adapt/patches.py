@@ -16,23 +16,28 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import Callable
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 from odc.geo.geobox import GeoBox
 
 from ..errors import ZonesError
-from ..predict.grid import Tile, output_geobox, plan_tiles, tile_block
-from ..predict.kernel import PreparedBlock, filter_block, prepare_block, speckle_halo
+from ..predict.grid import Tile, aoi_window, output_geobox, plan_tiles, tile_block
+from ..predict.kernel import PreparedBlock, filter_block, prepare_block
 from ..predict.model import Model
-from ..predict.options import PredictOptions
+from ..predict.plan import TilePlan
+from ..predict.runner import Progress
 from ..scene import Scene
-from ..speckle import check_speckle_filter
+from ..scene.grid import Aoi
 from .areas import TrainingAreas
 
-__all__ = ["ScenePatches", "scene_grid", "polygon_pixels", "cut_patches", "read_prepared"]
+if TYPE_CHECKING:
+    from shapely.geometry.base import BaseGeometry
+
+__all__ = ["ScenePatches", "scene_grid", "polygon_pixels", "cut_patches", "cut_unlabelled", "read_prepared"]
 
 log = logging.getLogger(__name__)
 
@@ -46,7 +51,8 @@ class ScenePatches:
     LCZ ``y_lab`` (N,) codes, the ``polygon`` (N,) each came from and its output ``pixel`` (N, 2)
     row and column; ``x_unl`` (M, C, 32, 32) unlabelled windows; the output ``grid``; per
     polygon, the output pixels it labels (``pixels_per_polygon``, before the nodata rule) and
-    whether it overlaps the scene; ``speckle_filter`` as applied."""
+    whether it overlaps the scene; ``speckle_filter`` as applied; ``pixel_unl`` (M, 2) the output
+    row and column of each unlabelled window (:func:`cut_unlabelled` only)."""
 
     x_lab: np.ndarray
     y_lab: np.ndarray
@@ -57,6 +63,7 @@ class ScenePatches:
     pixels_per_polygon: np.ndarray
     overlaps: np.ndarray
     speckle_filter: str
+    pixel_unl: np.ndarray | None = None
 
     def select(self, polygons: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """Labelled windows and codes of the given polygon numbers."""
@@ -69,7 +76,7 @@ def scene_grid(scene: Scene, stride: int) -> GeoBox:
     return output_geobox(GeoBox((scene.height, scene.width), scene.affine, scene.crs), stride)
 
 
-def polygon_pixels(geom, grid: GeoBox) -> tuple[np.ndarray, np.ndarray]:
+def polygon_pixels(geom: BaseGeometry, grid: GeoBox) -> tuple[np.ndarray, np.ndarray]:
     """Rows and columns of the output pixels of ``grid`` whose centre lies inside ``geom`` (in the
     grid's CRS), or the pixel under its representative point when none does; empty off the grid."""
     from rasterio.features import geometry_mask
@@ -97,24 +104,25 @@ def polygon_pixels(geom, grid: GeoBox) -> tuple[np.ndarray, np.ndarray]:
     return empty, empty
 
 
-def read_prepared(scene: Scene, tile: Tile, model: Model, options: PredictOptions) -> tuple[torch.Tensor, PreparedBlock]:
+def read_prepared(scene: Scene, tile: Tile, model: Model, plan: TilePlan) -> tuple[torch.Tensor, PreparedBlock]:
     """Tile ``tile``'s input block as :func:`lczmap.predict.kernel.launch_tile` sees it before
-    cutting windows: read with the speckle filter's halo (:func:`~lczmap.predict.kernel.speckle_halo`),
-    predict's nodata rule (:func:`~lczmap.predict.kernel.prepare_block`), predict's speckle
-    filter (:func:`~lczmap.predict.kernel.filter_block`, the halo cropped, NaN kept), then
-    nodata filled with the model's fill value, as predict fills it. Returns the (C, hb, wb) block
-    and the prepared block (``valid``: the windows predict classifies)."""
-    halo = speckle_halo(model, options)
-    a, b, c, d = tile_block(tile, options.stride, model.patch_size, halo)
-    prep = prepare_block(scene.read(a, b, c, d), model, options)
-    x = filter_block(prep.block, model, options)
+    cutting windows: read with the plan's halo (the speckle filter's), predict's nodata rule
+    (:func:`~lczmap.predict.kernel.prepare_block`), predict's speckle filter
+    (:func:`~lczmap.predict.kernel.filter_block`, the halo cropped, NaN kept), then nodata
+    filled with the model's fill value, as predict fills it. Returns the (C, hb, wb) block and
+    the prepared block (``valid``: the windows predict classifies)."""
+    a, b, c, d = tile_block(tile, plan.stride, plan.patch, plan.halo)
+    prep = prepare_block(scene.read(a, b, c, d), plan)
+    x = filter_block(prep.block, model, plan)
     if prep.missing:
         fill = torch.as_tensor(np.asarray(model.fill, dtype=np.float32)).view(-1, 1, 1)
         x = torch.where(torch.isnan(x), fill, x)
     return x, prep
 
 
-def _label_pixels(geoms, codes: np.ndarray, grid: GeoBox) -> tuple[dict, np.ndarray]:
+def _label_pixels(
+    geoms: Sequence[BaseGeometry], codes: np.ndarray, grid: GeoBox
+) -> tuple[dict[tuple[int, int], tuple[int, int]], np.ndarray]:
     """``{(row, col): (code, polygon index)}`` of the labelled output pixels, and the number of
     pixels each polygon labels (pixels claimed by two classes are dropped)."""
     owner: dict[tuple[int, int], tuple[int, int]] = {}
@@ -136,29 +144,42 @@ def _label_pixels(geoms, codes: np.ndarray, grid: GeoBox) -> tuple[dict, np.ndar
     return owner, counts
 
 
-def cut_patches(scene: Scene, model: Model, areas: TrainingAreas, options: PredictOptions, unlabelled: float,
-                seed: int = 0, progress: Callable | None = None) -> ScenePatches:
+def cut_patches(
+    scene: Scene,
+    model: Model,
+    areas: TrainingAreas,
+    plan: TilePlan,
+    unlabelled: float,
+    seed: int = 0,
+    progress: Progress | None = None,
+    aoi: Aoi | None = None,
+) -> ScenePatches:
     """Labelled windows under ``areas`` and ``round(unlabelled * labelled)`` unlabelled windows
-    drawn at random (seeded) from the scene's other valid output pixels. Raises
-    :class:`ZonesError` when no polygon overlaps the scene."""
-    import dataclasses
-
+    drawn at random (seeded) from the scene's other valid output pixels (those inside the area
+    of interest ``aoi``, as ``PredictOptions.aoi`` takes it, when given), read as ``plan`` says
+    (:meth:`PredictOptions.resolve <lczmap.predict.PredictOptions.resolve>` for ``model`` and
+    ``scene``: its stride, nodata rule, speckle filter and halo). Raises :class:`ZonesError` when
+    no polygon overlaps the scene."""
     from shapely.geometry import box
 
-    speckle = check_speckle_filter(options.speckle_filter, model.band_set, scene.prefiltered)
-    options = dataclasses.replace(options, speckle_filter=speckle)  # the kernel filters as resolved here
-    grid = scene_grid(scene, options.stride)
+    grid = scene_grid(scene, plan.stride)
     geoms = areas.to_crs(scene.crs)
     extent = box(*grid.extent.boundingbox)
     overlaps = geoms.intersects(extent).to_numpy(bool)
     if not overlaps.any():
         bounds = ", ".join(f"{v:.6g}" for v in geoms.total_bounds)
         scene_bounds = ", ".join(f"{v:.6g}" for v in grid.extent.boundingbox)
-        raise ZonesError(f"{areas.name} lies outside the scene {scene.name} (training areas span {bounds}, the scene "
-                         f"{scene_bounds} in {grid.crs}): give training areas of the scene's city")
+        raise ZonesError(
+            f"{areas.name} lies outside the scene {scene.name} (training areas span {bounds}, the scene "
+            f"{scene_bounds} in {grid.crs}): give training areas of the scene's city"
+        )
     if not overlaps.all():
-        log.warning("%s: %d of %d training polygons lie outside the scene and are left out", areas.name,
-                    int((~overlaps).sum()), len(overlaps))
+        log.warning(
+            "%s: %d of %d training polygons lie outside the scene and are left out",
+            areas.name,
+            int((~overlaps).sum()),
+            len(overlaps),
+        )
     owner, counts = _label_pixels(list(geoms.values), areas.codes, grid)
     polygon_ids = areas.frame["polygon"].to_numpy(np.int64)
 
@@ -167,8 +188,37 @@ def cut_patches(scene: Scene, model: Model, areas: TrainingAreas, options: Predi
     for r, c in owner:
         labelled[r, c] = True
     want_unl = int(round(unlabelled * len(owner)))
-    rest = np.flatnonzero(~labelled.ravel())
+    free = ~labelled
+    if aoi is not None:
+        i0, i1, j0, j1 = aoi_window(grid, aoi)
+        inside = np.zeros_like(free)
+        inside[i0:i1, j0:j1] = True
+        free &= inside
     rng = np.random.default_rng([seed, 0x5CE])
+    x_l, meta, x_u, _ = _read_windows(scene, model, plan, labelled, owner, polygon_ids, free, want_unl, rng, progress)
+    n_dropped = len(owner) - len(x_l)
+    if n_dropped:
+        log.info("%d labelled windows are nodata by predict's rule (--max-nodata) and are not used", n_dropped)
+    return ScenePatches(x_l, meta[:, 0], meta[:, 1], meta[:, 2:], x_u, grid, counts, overlaps, plan.speckle_filter)
+
+
+def _read_windows(
+    scene: Scene,
+    model: Model,
+    plan: TilePlan,
+    labelled: np.ndarray,
+    owner: dict[tuple[int, int], tuple[int, int]],
+    polygon_ids: np.ndarray,
+    free: np.ndarray,
+    want_unl: int,
+    rng: np.random.Generator,
+    progress: Progress | None,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """The windows predict classifies at the ``labelled`` output pixels (with their code, polygon,
+    row and column from ``owner``) and ``want_unl`` drawn from the ``free`` ones (nodata
+    skipped), with the row and column of each of those."""
+    out_h, out_w = labelled.shape
+    rest = np.flatnonzero(free.ravel())
     # a few more than wanted: some will be nodata (swath borders)
     n_draw = min(len(rest), int(math.ceil(want_unl * 1.25)) + 16) if want_unl else 0
     draw = rng.choice(rest, n_draw, replace=False)
@@ -180,10 +230,11 @@ def cut_patches(scene: Scene, model: Model, areas: TrainingAreas, options: Predi
     x_lab: list[np.ndarray] = []
     meta_lab: list[tuple[int, int, int, int]] = []
     x_unl: list[np.ndarray] = []
-    p, s = model.patch_size, options.stride
+    at_unl: list[tuple[int, int]] = []
+    p, s = plan.patch, plan.stride
     bar = progress(total=len(tiles), desc="cutting patches") if progress else None
     for t in tiles:
-        block, prep = read_prepared(scene, t, model, options)
+        block, prep = read_prepared(scene, t, model, plan)
         rows, cols = np.nonzero(needed[t.i0 : t.i1, t.j0 : t.j1] & prep.valid)
         for r, c in zip(rows.tolist(), cols.tolist()):
             w = block[:, r * s : r * s + p, c * s : c * s + p].numpy().copy()
@@ -194,17 +245,42 @@ def cut_patches(scene: Scene, model: Model, areas: TrainingAreas, options: Predi
                 meta_lab.append((code, int(polygon_ids[k]), i, j))
             else:
                 x_unl.append(w)
+                at_unl.append((i, j))
         if bar is not None:
             bar.update(1)
     if bar is not None:
         bar.close()
     c_ = model.band_set.n_channels
     x_u = np.stack(x_unl) if x_unl else np.zeros((0, c_, p, p), np.float32)
+    at_u = np.array(at_unl, np.int64).reshape(-1, 2)
     if len(x_u) > want_unl:  # drew a few more than wanted, for nodata
-        x_u = x_u[np.sort(rng.permutation(len(x_u))[:want_unl])]
+        pick = np.sort(rng.permutation(len(x_u))[:want_unl])
+        x_u, at_u = x_u[pick], at_u[pick]
     meta = np.array(meta_lab, np.int64).reshape(-1, 4)
     x_l = np.stack(x_lab) if x_lab else np.zeros((0, c_, p, p), np.float32)
-    n_dropped = len(owner) - len(x_l)
-    if n_dropped:
-        log.info("%d labelled windows are nodata by predict's rule (--max-nodata) and are not used", n_dropped)
-    return ScenePatches(x_l, meta[:, 0], meta[:, 1], meta[:, 2:], x_u, grid, counts, overlaps, speckle)
+    return x_l, meta, x_u, at_u
+
+
+def cut_unlabelled(
+    scene: Scene,
+    model: Model,
+    plan: TilePlan,
+    n: int,
+    seed: int = 0,
+    progress: Progress | None = None,
+    aoi: Aoi | None = None,
+) -> ScenePatches:
+    """``n`` windows drawn at random (seeded) from the scene's valid output pixels (inside ``aoi``
+    when given), read as :func:`cut_patches` reads them; no labelled window."""
+    grid = scene_grid(scene, plan.stride)
+    out_h, out_w = grid.shape.y, grid.shape.x
+    free = np.ones((out_h, out_w), bool)
+    if aoi is not None:
+        i0, i1, j0, j1 = aoi_window(grid, aoi)
+        free[:] = False
+        free[i0:i1, j0:j1] = True
+    rng = np.random.default_rng([seed, 0x5CE])
+    empty = np.zeros((out_h, out_w), bool)
+    x_l, meta, x_u, at_u = _read_windows(scene, model, plan, empty, {}, np.zeros(0, np.int64), free, n, rng, progress)
+    none = np.zeros(0, np.int64)
+    return ScenePatches(x_l, none, none, none.reshape(0, 2), x_u, grid, none, np.zeros(0, bool), plan.speckle_filter, at_u)

@@ -3,20 +3,23 @@
 Each held-out polygon is one reference unit; its pixels are the output pixels whose centre lies
 inside it (the windows ``lczmap predict`` classifies there, through the same input chain), so
 the scores equal ``lczmap assess`` of the two models' maps against the held-out polygons. OA,
-OAu, OAbu, OAw and kappa come from :mod:`lczmap.products.metrics`, with percentile intervals
+OAu, OAbu, OAw and kappa come from :mod:`lczmap.maps.metrics`, with percentile intervals
 from bootstrap draws over the held-out polygons (the same draws for both models).
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
 
 from ..evaluate import predict_logits
-from ..products import metrics
+from ..maps import metrics
+
+if TYPE_CHECKING:
+    import pandas as pd
 
 __all__ = ["ModelScores", "holdout_scores", "per_class_table"]
 
@@ -32,8 +35,7 @@ class ModelScores:
     confusion: np.ndarray
 
     def to_dict(self) -> dict[str, Any]:
-        return {"scores": self.scores, "intervals": self.intervals,
-                "confusion": self.confusion.astype(np.int64).tolist()}
+        return {"scores": self.scores, "intervals": self.intervals, "confusion": self.confusion.astype(np.int64).tolist()}
 
     def line(self) -> str:
         """One line: each score with its interval."""
@@ -47,9 +49,17 @@ class ModelScores:
         return "  ".join(parts)
 
 
-def holdout_scores(networks: dict[str, torch.nn.Module], codes: tuple[int, ...], x: torch.Tensor, y: np.ndarray,
-                   polygon: np.ndarray, draws: int, seed: int, level: float,
-                   device: torch.device | str = "cpu") -> dict[str, ModelScores]:
+def holdout_scores(
+    networks: dict[str, torch.nn.Module],
+    codes: tuple[int, ...],
+    x: torch.Tensor,
+    y: np.ndarray,
+    polygon: np.ndarray,
+    draws: int,
+    seed: int,
+    level: float,
+    device: torch.device | str = "cpu",
+) -> dict[str, ModelScores]:
     """Scores of each network (name -> (B, C, 32, 32) -> logits over ``codes``) on windows ``x``
     with reference codes ``y`` (1-17) from polygons ``polygon`` (one unit each)."""
     units, unit_of = np.unique(polygon, return_inverse=True)
@@ -67,8 +77,9 @@ def holdout_scores(networks: dict[str, torch.nn.Module], codes: tuple[int, ...],
     return out
 
 
-def per_class_table(codes: np.ndarray, overlaps: np.ndarray, y_lab: np.ndarray, polygon: np.ndarray,
-                    held_out: np.ndarray | None = None):
+def per_class_table(
+    codes: np.ndarray, overlaps: np.ndarray, y_lab: np.ndarray, polygon: np.ndarray, held_out: np.ndarray | None = None
+) -> pd.DataFrame:
     """Per class of the training areas: polygons, polygons on the scene, polygons that gave
     patches, labelled patches (and, with ``held_out``, how many polygons and patches were held
     out); a DataFrame in code order."""
@@ -82,9 +93,13 @@ def per_class_table(codes: np.ndarray, overlaps: np.ndarray, y_lab: np.ndarray, 
         mine = np.flatnonzero(codes == code)
         from_polys = np.isin(polygon, mine)
         row = {
-            "lcz": int(code), "label": label_of(int(code)), "name": name_of(int(code)),
-            "polygons": len(mine), "on_scene": int(overlaps[mine].sum()),
-            "with_patches": len(np.unique(polygon[from_polys])), "patches": int(from_polys.sum()),
+            "lcz": int(code),
+            "label": label_of(int(code)),
+            "name": name_of(int(code)),
+            "polygons": len(mine),
+            "on_scene": int(overlaps[mine].sum()),
+            "with_patches": len(np.unique(polygon[from_polys])),
+            "patches": int(from_polys.sum()),
         }
         if held_out is not None:
             row["held_out_polygons"] = int(held[mine].sum())

@@ -10,25 +10,48 @@ from __future__ import annotations
 import importlib
 import logging
 import sys
+from typing import Any
 
 import click
 
 from .. import __version__
 from ..errors import LczmapError
 
-_COMMAND_MODULES = ("data", "train", "predict", "zones", "study", "products", "adapt")
+_COMMAND_MODULES = ("data", "train", "predict", "mosaic", "zones", "study", "maps", "adapt", "change", "remote", "downstream")
 
 
 class LczmapGroup(click.Group):
-    def invoke(self, ctx: click.Context):
+    """The command group: an :class:`~lczmap.errors.LczmapError`, or an error GDAL raised reading a
+    raster (:func:`lczmap.raster.gdal_error_message`: it names the file), is one ``Error:`` line
+    and exit status 1 (a traceback with ``-vv``); a RecursionError (a JSON nested beyond Python's
+    limit) is one line too."""
+
+    def invoke(self, ctx: click.Context) -> Any:
         try:
             return super().invoke(ctx)
-        except LczmapError as exc:
+        except (click.exceptions.Exit, click.ClickException, click.Abort):
+            raise
+        except Exception as exc:
             if ctx.obj and ctx.obj.get("verbosity", 0) > 1:
                 raise
-            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            message = _one_line(exc)
+            if message is None:
+                raise
             click.echo(f"Error: {message}", err=True)
             ctx.exit(1)
+
+
+def _one_line(exc: Exception) -> str | None:
+    """The user's line for ``exc``, or None for a fault of lczmap's own (a traceback)."""
+    if isinstance(exc, LczmapError):
+        return str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if isinstance(exc, RecursionError):
+        return "an input is nested too deeply to read (beyond Python's recursion limit): check the file"
+    if "rasterio" in sys.modules:  # an error GDAL raised: rasterio was imported to raise it
+        from ..raster import gdal_error_message
+
+        return gdal_error_message(exc)
+    return None
 
 
 @click.group(cls=LczmapGroup, context_settings={"help_option_names": ["-h", "--help"]})

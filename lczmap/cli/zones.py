@@ -2,11 +2,17 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
+
 import click
 
 from ..canopy import UCP_VALUES
-from ..zones.codes import CODE_SCHEMES, DEFAULT_BLOCK_ROWS
-from .options import overwrite_opt, progress_factory
+from ..zones.lczraster import CODE_SCHEMES, DEFAULT_BLOCK_ROWS
+from .options import band_opt, overwrite_opt, progress_factory
+
+if TYPE_CHECKING:
+    from ..canopy import UcpValue
+    from ..zones.lczraster import CodeScheme
 
 codes_opt = click.option(
     "--codes",
@@ -57,12 +63,25 @@ out_layer_opt = click.option(
 @block_rows_opt
 @out_layer_opt
 @overwrite_opt
-def zones(lcz, output, min_area, confidence, codes, nodata, style, block_rows, out_layer, overwrite):
+def zones(
+    lcz: str,
+    output: str,
+    min_area: float,
+    confidence: str | None,
+    codes: CodeScheme,
+    nodata: float | None,
+    style: bool,
+    block_rows: int | None,
+    out_layer: str | None,
+    overwrite: bool,
+) -> None:
     """Turn the LCZ raster LCZ into zone polygons in OUTPUT (format from its extension:
     .gpkg, .parquet, .geojson, .shp, .fgb), with the LCZ code, label, name, colour, area in m2
     and, with --confidence, the mean confidence of each zone."""
+    from .._io import check_utf8
     from ..zones import vectorize_zones
 
+    check_utf8(output, "output")  # before any work: GDAL cannot take the name
     result = vectorize_zones(
         lcz,
         output,
@@ -93,13 +112,31 @@ def zones(lcz, output, min_area, confidence, codes, nodata, style, block_rows, o
 @click.option("--csv", "csv_path", type=click.Path(), default=None, help="Also write the table as CSV.")
 @codes_opt
 @nodata_opt
+@band_opt
 @block_rows_opt
-@click.option("--ucp", type=click.Choice(UCP_VALUES), default=None,
-              help="Add each district's area-weighted urban canopy parameters (Stewart & Oke 2012), "
-                   "taking each range's low, mid or high value (needs --by).")
+@click.option(
+    "--ucp",
+    type=click.Choice(UCP_VALUES),
+    default=None,
+    help="Add each district's area-weighted urban canopy parameters (Stewart & Oke 2012), "
+    "taking each range's low, mid or high value (needs --by).",
+)
 @out_layer_opt
 @overwrite_opt
-def summarize(lcz, output, by, layer, csv_path, codes, nodata, block_rows, ucp, out_layer, overwrite):
+def summarize(
+    lcz: str,
+    output: str | None,
+    by: str | None,
+    layer: str | None,
+    csv_path: str | None,
+    codes: CodeScheme,
+    nodata: float | None,
+    band: str | None,
+    block_rows: int | None,
+    ucp: UcpValue | None,
+    out_layer: str | None,
+    overwrite: bool,
+) -> None:
     """Summarise the LCZ raster LCZ. With --by: for each district its area, the share of each
     class (edge pixels weighted by the part inside), the dominant class and the no-data share,
     written to OUTPUT (.gpkg, .parquet, .geojson, .shp, .fgb or .csv). Without --by: area and
@@ -121,6 +158,7 @@ def summarize(lcz, output, by, layer, csv_path, codes, nodata, block_rows, ucp, 
         block_rows=block_rows,
         out_layer=out_layer,
         ucp=ucp,
+        band=band,
     )
     written = [p for p in (output, csv_path) if p]
     if by is not None:

@@ -5,6 +5,7 @@ The band sets (:mod:`lczmap.bands`) are re-exported here for existing user code.
 from __future__ import annotations
 
 import os
+from collections.abc import Iterator
 from typing import Protocol
 
 import numpy as np
@@ -24,10 +25,29 @@ from .fewshot import draw_budget, parse_budget, select_classes
 from .so2sat import ROW_BLOCK, H5Patches, So2Sat, So2SatSplit, open_so2sat
 
 __all__ = [
-    "BandSet", "Channel", "band_set", "EO_BAND_SETS", "SAR_BAND_SETS",
-    "So2Sat", "So2SatSplit", "open_so2sat", "H5Patches", "CachePatches", "prepare", "is_cache",
-    "read_cache_index", "PREPARE_EO_BANDS", "PREPARE_SAR_BANDS", "open_patches", "select_classes",
-    "draw_budget", "parse_budget", "channel_stats", "PatchSource", "check_cache_source", "check_finite",
+    "BandSet",
+    "Channel",
+    "band_set",
+    "EO_BAND_SETS",
+    "SAR_BAND_SETS",
+    "So2Sat",
+    "So2SatSplit",
+    "open_so2sat",
+    "H5Patches",
+    "CachePatches",
+    "prepare",
+    "is_cache",
+    "read_cache_index",
+    "PREPARE_EO_BANDS",
+    "PREPARE_SAR_BANDS",
+    "open_patches",
+    "select_classes",
+    "draw_budget",
+    "parse_budget",
+    "channel_stats",
+    "PatchSource",
+    "check_cache_source",
+    "check_finite",
 ]
 
 
@@ -41,7 +61,8 @@ class PatchSource(Protocol):
     def __len__(self) -> int: ...
     @property
     def labels(self) -> np.ndarray: ...
-    def __getitem__(self, idx) -> np.ndarray: ...
+    def __getitem__(self, idx: int | slice | np.ndarray) -> np.ndarray: ...
+    def blocks(self, block: int = ...) -> Iterator[tuple[int, np.ndarray]]: ...
 
 
 def open_patches(
@@ -67,13 +88,15 @@ def open_patches(
     return H5Patches(open_so2sat(data).split(split), bs)
 
 
-def check_finite(x: np.ndarray, src) -> None:
+def check_finite(x: np.ndarray, src: object) -> None:
     """Refuse (:class:`DataError`) patches ``x`` read from ``src`` that hold NaN or infinite values."""
     if not np.isfinite(x).all():
         raise DataError(f"{src!r} holds NaN or infinite values: clean the data or choose another band set")
 
 
-def channel_stats(src, positions: np.ndarray | None = None, block: int = ROW_BLOCK) -> tuple[np.ndarray, np.ndarray]:
+def channel_stats(
+    src: PatchSource | np.ndarray, positions: np.ndarray | None = None, block: int = ROW_BLOCK
+) -> tuple[np.ndarray, np.ndarray]:
     """Per-channel mean and (population) standard deviation, float64 ``(C,)``, in one streaming pass.
 
     Blocks are combined with Chan et al.'s parallel update, so the result equals numpy's over the

@@ -12,8 +12,9 @@ number of finished rows is recorded, so an interrupted ``prepare`` resumes where
 Each split records the identity of its source file (resolved path, size, modification time,
 patch count and a SHA-256 of its labels): :func:`check_cache_source` refuses a cache built from
 other data, and :func:`prepare` checks the size and header of every array it finds and rewrites
-a truncated or damaged one instead of trusting it. Random batches read from the memory map cost one page-cache copy per patch, so epochs run close to
-in-memory speed, orders of magnitude faster than random access into the float64 HDF5 files.
+a truncated or damaged one instead of trusting it. Random batches read from the memory map cost
+one page-cache copy per patch, so epochs run close to in-memory speed, orders of magnitude
+faster than random access into the float64 HDF5 files.
 """
 
 from __future__ import annotations
@@ -34,8 +35,18 @@ from .so2sat import ROW_BLOCK, So2Sat, So2SatSplit, open_so2sat
 
 log = logging.getLogger(__name__)
 
-__all__ = ["CachePatches", "prepare", "read_cache_index", "is_cache", "check_cache_source", "source_identity",
-           "labels_sha256", "CACHE_FORMAT", "PREPARE_EO_BANDS", "PREPARE_SAR_BANDS"]
+__all__ = [
+    "CachePatches",
+    "prepare",
+    "read_cache_index",
+    "is_cache",
+    "check_cache_source",
+    "source_identity",
+    "labels_sha256",
+    "CACHE_FORMAT",
+    "PREPARE_EO_BANDS",
+    "PREPARE_SAR_BANDS",
+]
 
 CACHE_FORMAT = "lczmap-cache"
 CACHE_VERSION = 1
@@ -85,8 +96,13 @@ def source_identity(split: So2SatSplit) -> dict:
     """The identity of the file a cached split comes from: resolved path, size, modification time
     (ns), patch count and the SHA-256 of its labels."""
     st = split.path.stat()
-    return {"file": str(split.path.resolve()), "size": st.st_size, "mtime_ns": st.st_mtime_ns, "n": len(split),
-            "labels_sha256": labels_sha256(split.labels())}
+    return {
+        "file": str(split.path.resolve()),
+        "size": st.st_size,
+        "mtime_ns": st.st_mtime_ns,
+        "n": len(split),
+        "labels_sha256": labels_sha256(split.labels()),
+    }
 
 
 #: (cache, split, file identity) already found to match, so a run checks each split once.
@@ -127,8 +143,12 @@ def check_cache_source(cache: str | os.PathLike, split: So2SatSplit, entry: dict
     if not ident:
         log.warning(
             "cache %s records no source (written by an older lczmap): its %s labels match %s, its patches cannot be "
-            "checked; rerun `lczmap prepare %s %s` to record the source", cache, split.name, split.path,
-            split.path.parent, cache,
+            "checked; rerun `lczmap prepare %s %s` to record the source",
+            cache,
+            split.name,
+            split.path,
+            split.path.parent,
+            cache,
         )
     _MATCHED.add(key)
 
@@ -151,7 +171,11 @@ def _array_problem(path: Path, shape: tuple[int, ...], dtype: str) -> str | None
         return f"of another layout ({got_dtype} {tuple(got_shape)}, expected {np.dtype(dtype)} {tuple(shape)})"
     expected = offset + int(np.prod(shape)) * np.dtype(dtype).itemsize
     if size != expected:
-        return f"truncated ({size:,} of {expected:,} bytes)" if size < expected else f"too long ({size:,} bytes, expected {expected:,})"
+        return (
+            f"truncated ({size:,} of {expected:,} bytes)"
+            if size < expected
+            else f"too long ({size:,} bytes, expected {expected:,})"
+        )
     return None
 
 
@@ -201,7 +225,7 @@ class CachePatches:
             self._pid = os.getpid()
         return self._array
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
         state["_array"] = None
         return state
@@ -215,7 +239,7 @@ class CachePatches:
             self._labels = _load_labels(self.cache, self.split, len(self))
         return self._labels
 
-    def __getitem__(self, idx) -> np.ndarray:
+    def __getitem__(self, idx: int | slice | np.ndarray) -> np.ndarray:
         if isinstance(idx, (int, np.integer, slice)):
             return np.array(self.array[idx], dtype=np.float32)
         idx = np.asarray(idx, dtype=np.int64)
@@ -259,9 +283,7 @@ def prepare(
     if (cache / _INDEX).exists():
         index = read_cache_index(cache)
         if Path(index["source"]).resolve() != so2sat.root.resolve():
-            raise DataError(
-                f"cache {cache} was prepared from {index['source']}, not {so2sat.root}: choose another cache folder"
-            )
+            raise DataError(f"cache {cache} was prepared from {index['source']}, not {so2sat.root}: choose another cache folder")
     elif cache.is_dir() and any(cache.iterdir()):
         raise OutputExistsError(f"{cache} is not empty and not an lczmap cache: choose an empty or new folder")
     # check every split's source and array before writing anything
@@ -296,8 +318,13 @@ def prepare(
             raise disk_full_error(cache) from None
         raise OutputError(f"cannot create the cache folder {cache} ({exc.strerror}): choose a writable folder") from None
     if index is None:
-        index = {"format": CACHE_FORMAT, "version": CACHE_VERSION, "source": str(so2sat.root.resolve()),
-                 "layout": so2sat.layout, "splits": {}}
+        index = {
+            "format": CACHE_FORMAT,
+            "version": CACHE_VERSION,
+            "source": str(so2sat.root.resolve()),
+            "layout": so2sat.layout,
+            "splits": {},
+        }
         _write_index(cache, index)
 
     for split, ident in plan:
@@ -355,7 +382,7 @@ def _check_prepare_source(cache: Path, split: So2SatSplit, entry: dict, ident: d
         )
 
 
-def _fill(split, bs: BandSet, path: Path, state: dict, save_index: Callable, progress: Callable | None) -> None:
+def _fill(split: So2SatSplit, bs: BandSet, path: Path, state: dict, save_index: Callable, progress: Callable | None) -> None:
     n = len(split)
     shape = (n, bs.n_channels, 32, 32)
     start = int(state["rows_done"])

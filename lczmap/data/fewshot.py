@@ -51,9 +51,7 @@ def parse_budget(budget: int | str) -> int | None:
     return int(budget)
 
 
-def draw_budget(
-    y: np.ndarray, budget: int | str, seed: int = 0, stratified: bool = True
-) -> tuple[np.ndarray, np.ndarray]:
+def draw_budget(y: np.ndarray, budget: int | str, seed: int = 0, stratified: bool = True) -> tuple[np.ndarray, np.ndarray]:
     """Split positions ``0..len(y)-1`` into a labelled set of ``budget`` and the unlabelled rest.
 
     ``stratified`` (default) spreads the budget as evenly as the classes allow: every class gets

@@ -63,7 +63,7 @@ class So2SatSplit:
             self._file.close()
             self._file = None
 
-    def __getstate__(self):
+    def __getstate__(self) -> dict[str, object]:
         state = self.__dict__.copy()
         state["_file"] = None
         return state
@@ -213,7 +213,7 @@ class H5Patches:
     def labels(self) -> np.ndarray:
         return self._split.labels()
 
-    def __getitem__(self, idx) -> np.ndarray:
+    def __getitem__(self, idx: int | slice | np.ndarray) -> np.ndarray:
         if isinstance(idx, (int, np.integer)):
             return self._split.read(self.band_set, np.array([idx]))[0]
         return self._split.read(self.band_set, idx)

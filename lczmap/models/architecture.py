@@ -37,7 +37,7 @@ class Architecture:
     embedding: int = 64
     projection: int = 64
 
-    def __post_init__(self):
+    def __post_init__(self) -> None:
         for name in ("width", "depth", "blocks", "embedding", "projection"):
             value = getattr(self, name)
             if not isinstance(value, int) or value < 1:

@@ -4,6 +4,7 @@ used for inference (see :mod:`lczmap.models` for the default architecture)."""
 from __future__ import annotations
 
 import torch
+from numpy.typing import ArrayLike
 from torch import nn
 
 from ..errors import ConfigError
@@ -33,13 +34,11 @@ class Standardize(nn.Module):
         self.register_buffer("mean", torch.zeros(channels))
         self.register_buffer("std", torch.ones(channels))
 
-    def set_stats(self, mean, std) -> None:
+    def set_stats(self, mean: ArrayLike | torch.Tensor, std: ArrayLike | torch.Tensor) -> None:
         mean = torch.as_tensor(mean, dtype=torch.float32).reshape(-1)
         std = torch.as_tensor(std, dtype=torch.float32).reshape(-1)
         if mean.numel() != self.mean.numel() or std.numel() != self.std.numel():
-            raise ConfigError(
-                f"normalisation statistics have {mean.numel()} channels, the network {self.mean.numel()}"
-            )
+            raise ConfigError(f"normalisation statistics have {mean.numel()} channels, the network {self.mean.numel()}")
         self.mean.copy_(mean)
         self.std.copy_(torch.clamp(std, min=1e-12))
 

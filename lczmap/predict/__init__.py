@@ -1,6 +1,8 @@
 """LCZ mapping of whole scenes: tiles -> windows -> batches -> model -> LCZ raster.
 
-One module per step: :mod:`~lczmap.predict.options` (:class:`PredictOptions`, the defaults),
+One module per step: :mod:`~lczmap.predict.options` (:class:`PredictOptions`, what the user asked;
+the defaults), :mod:`~lczmap.predict.plan` (:class:`TilePlan`, what will be done, resolved once by
+:meth:`PredictOptions.resolve`: device, speckle filter, halo, batch size, AMP, threads),
 :mod:`~lczmap.predict.model` (the model wrapper, checkpoint lookup), :mod:`~lczmap.predict.grid`
 (output grid, tile plan, window blocks; odc-geo), :mod:`~lczmap.predict.kernel` (one tile on the
 device), :mod:`~lczmap.predict.runner` (reader threads and buffer pool, local and dask.distributed
@@ -32,20 +34,39 @@ if TYPE_CHECKING:
     from .kernel import TileResult, compute_tile, finish_tile, launch_tile, prepare_block
     from .model import Model, load_model, resolve_model_path
     from .options import DEFAULT_STRIDE, DEFAULT_TILE, PredictOptions
-    from .runner import Timings, prepared_tiles, reader_settings
+    from .plan import TilePlan, reader_settings
+    from .runner import Timings, prepared_tiles
 
 _LAZY = {
-    "PredictOptions": "options", "DEFAULT_STRIDE": "options", "DEFAULT_TILE": "options",
-    "Model": "model", "load_model": "model", "resolve_model_path": "model",
-    "Tile": "grid", "output_geobox": "grid", "output_grid": "grid", "plan_tiles": "grid", "window_rows": "grid",
-    "TileResult": "kernel", "prepare_block": "kernel", "launch_tile": "kernel", "finish_tile": "kernel",
+    "PredictOptions": "options",
+    "DEFAULT_STRIDE": "options",
+    "DEFAULT_TILE": "options",
+    "Model": "model",
+    "load_model": "model",
+    "resolve_model_path": "model",
+    "Tile": "grid",
+    "output_geobox": "grid",
+    "output_grid": "grid",
+    "plan_tiles": "grid",
+    "window_rows": "grid",
+    "TileResult": "kernel",
+    "prepare_block": "kernel",
+    "launch_tile": "kernel",
+    "finish_tile": "kernel",
     "compute_tile": "kernel",
-    "Timings": "runner", "prepared_tiles": "runner", "reader_settings": "runner",
-    "PredictResult": "api", "predict_scene": "api", "predict_scenes": "api", "predict_dataarray": "api",
+    "TilePlan": "plan",
+    "reader_settings": "plan",
+    "Timings": "runner",
+    "prepared_tiles": "runner",
+    "PredictResult": "api",
+    "predict_scene": "api",
+    "predict_scenes": "api",
+    "predict_dataarray": "api",
 }
 
 __all__ = [
     "PredictOptions",
+    "TilePlan",
     "Model",
     "load_model",
     "resolve_model_path",

@@ -1,37 +1,43 @@
 """The public verbs: map one scene (:func:`predict_scene`), several (:func:`predict_scenes`) or an
 ``xarray`` cube (:func:`predict_dataarray`). Each takes a :class:`~lczmap.predict.PredictOptions`
-(``options=``) or, as before, its fields as keyword arguments."""
+(``options=``) or, as before, its fields as keyword arguments.
+
+One module: the three verbs share the output checks, the room check, the model's loading and the
+writing of every output layout; split, each would import the others' private steps."""
 
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import logging
 import os
 import time
-from collections.abc import Callable, Iterable
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from odc.geo.geobox import GeoBox
 
 from .. import __version__
-from .._io import check_free_space, check_not_inputs, check_output, check_utf8
+from .._io import check_free_space, check_output, check_outputs, check_utf8
 from ..bands import BandSet
 from ..classes import NODATA, lcz
 from ..errors import ConfigError, OutputError, SceneError
 from ..scene import Scene, open_scene, read_mirrored
-from ..speckle import check_speckle_filter
+from ..speckle import check_speckle_channels
 from .cluster import connect_scheduler
-from .grid import aoi_window, output_geobox, plan_tiles
+from .grid import Tile, aoi_window, output_geobox, plan_tiles
 from .kernel import TileResult
-from .model import load_model, resolve_model_path, torch_device
+from .model import Model, ModelSource, load_model, model_file
 from .options import PredictOptions, merge_options
-from .runner import Shifted, Timings, run_distributed, run_local
+from .plan import TilePlan
+from .runner import Progress, ReadBlock, Shifted, Source, Timings, run_distributed, run_local
 from .smooth import filtered_strips, product_strips
 from .store import MemoryStore, ResumeStore, fingerprint, resume_bytes, resume_dir
+
+if TYPE_CHECKING:
+    import xarray as xr
 
 __all__ = ["PredictResult", "predict_scene", "predict_scenes", "predict_dataarray"]
 
@@ -60,21 +66,21 @@ class PredictResult:
 
 
 def predict_scene(
-    scene: str | os.PathLike | Scene | None,
-    out: str | os.PathLike,
-    model: Any = None,
+    scene: str | os.PathLike[str] | Scene | None,
+    out: str | os.PathLike[str],
+    model: ModelSource = None,
     *,
-    vv: str | os.PathLike | None = None,
-    vh: str | os.PathLike | None = None,
-    probabilities: str | os.PathLike | None = None,
-    confidence: str | os.PathLike | None = None,
-    filtered: str | os.PathLike | None = None,
+    vv: str | os.PathLike[str] | None = None,
+    vh: str | os.PathLike[str] | None = None,
+    probabilities: str | os.PathLike[str] | None = None,
+    confidence: str | os.PathLike[str] | None = None,
+    filtered: str | os.PathLike[str] | None = None,
     options: PredictOptions | None = None,
-    progress: Callable | None = None,
+    progress: Progress | None = None,
     **overrides: Any,
 ) -> PredictResult:
     """Map one scene to an LCZ raster (uint8 COG, codes 1-17, nodata 0) at ``out``; with
-    ``product="lcz-generator"`` the LCZ Generator's three bands (``lcz``, ``lczFilter``,
+    ``layout="lcz-generator"`` the LCZ Generator's three bands (``lcz``, ``lczFilter``,
     ``classProbability`` in percent) instead, and with ``codes="101-107"`` A-G as 101-107 in
     every LCZ output.
 
@@ -97,74 +103,137 @@ def predict_scene(
     _check_outputs(paths, _inputs(scene, vv, vh, model, opts), opts.overwrite)
 
     m = load_model(model)
-    check_speckle_filter(opts.speckle_filter, m.band_set)  # a bad choice is refused before the scene is opened
+    check_speckle_channels(opts.speckle_filter, m.band_set)  # a choice no scene can take, before it is opened
     if not isinstance(scene, Scene):
-        scene = open_scene(scene, m.band_set, vv=vv, vh=vh, bands=opts.bands, units=opts.units,
-                           quantity=opts.quantity, resample=opts.resample, dem=opts.dem, aoi=opts.aoi)
+        scene = open_scene(
+            scene,
+            m.band_set,
+            vv=vv,
+            vh=vh,
+            bands=opts.bands,
+            units=opts.units,
+            quantity=opts.quantity,
+            resample=opts.resample,
+            dem=opts.dem,
+            aoi=opts.aoi,
+            swaths=opts.swaths,
+        )
     elif [b.channel for b in scene.bands] != list(m.band_set.channels):
         raise SceneError(f"the scene was opened for band set {scene.band_set} but the model needs {m.band_set.name}: reopen it")
     elif opts.dem is not None:
-        raise ConfigError("the scene was opened already, so --dem (dem=) cannot apply: give the product's path, or "
-                          "open it with lczmap.scene.open_scene(..., dem=...)")
-    opts = dataclasses.replace(opts, speckle_filter=check_speckle_filter(opts.speckle_filter, m.band_set,
-                                                                         scene.prefiltered))
+        raise ConfigError(
+            "the scene was opened already, so --dem (dem=) cannot apply: give the product's path, or "
+            "open it with lczmap.scene.open_scene(..., dem=...)"
+        )
+    elif opts.swaths is not None:
+        raise ConfigError(
+            "the scene was opened already, so --swaths (swaths=) cannot apply: give the product's "
+            "path, or open it with lczmap.scene.open_scene(..., swaths=...)"
+        )
+    plan = opts.resolve(m, scene)  # device, speckle filter (with scene.prefiltered), halo, batch: once
     patch = m.patch_size
     if scene.height < patch or scene.width < patch:
         raise SceneError(
-            f"scene is {scene.height} x {scene.width} pixels, smaller than one {patch} x {patch} window: "
-            "give a larger scene"
+            f"scene is {scene.height} x {scene.width} pixels, smaller than one {patch} x {patch} window: give a larger scene"
         )
-    if opts.scheduler is None:  # resolved once here; tiles on a cluster resolve it on their worker
-        opts = dataclasses.replace(opts, device=str(torch_device(opts.device)))
-    probs = probabilities is not None or filtered is not None or opts.product == "lcz-generator"
+    probs = probabilities is not None or filtered is not None or opts.layout == "lcz-generator"
     grid = output_geobox(GeoBox((scene.height, scene.width), scene.affine, scene.crs), opts.stride)
     window = (0, grid.shape.y, 0, grid.shape.x) if opts.aoi is None else aoi_window(grid, opts.aoi)
     grid = grid[window[0] : window[1], window[2] : window[3]]  # an area of interest: aligned sub-grid
     shape = (grid.shape.y, grid.shape.x)
-    tiles = plan_tiles(*shape, opts.tile_size)
-    fp = fingerprint(scene, m, opts, probs,
-                     {"sigma": opts.filter_sigma, "outputs": sorted(k for k, v in extras.items() if v) + [opts.product],
-                      "speckle_filter": opts.speckle_filter, "window": list(window)})
-    _check_room(out, extras, shape, len(m.codes), probs, opts.resume, 3 if opts.product == "lcz-generator" else 1)
+    tiles = plan_tiles(*shape, plan.tile_size)
+    fp = fingerprint(
+        scene,
+        m,
+        opts,
+        probs,
+        {
+            "sigma": opts.filter_sigma,
+            "outputs": sorted(k for k, v in extras.items() if v) + [opts.layout],
+            "speckle_filter": plan.speckle_filter,
+            "window": list(window),
+        },
+    )
+    _check_room(out, extras, shape, len(m.codes), probs, opts.resume, 3 if opts.layout == "lcz-generator" else 1)
     with contextlib.ExitStack() as stack:
-        scheduler = opts.scheduler
-        if scheduler is not None and not hasattr(scheduler, "submit"):  # reached before anything is written
-            scheduler = stack.enter_context(connect_scheduler(scheduler, opts.connect_timeout))
+        client = None
+        if opts.scheduler is not None:  # reached before anything is written
+            client = opts.scheduler
+            if not hasattr(client, "submit"):
+                client = stack.enter_context(connect_scheduler(client, opts.connect_timeout))
         run = ResumeStore(out, fp, shape, len(m.codes), probs, opts.resume, n_tiles=len(tiles))
-        return _run_and_write(scene, m, opts, scheduler, run, tiles, out, extras, grid, probs, progress, t_start,
-                              (window[0] * opts.stride, window[2] * opts.stride))
+        return _run_and_write(
+            scene,
+            m,
+            opts,
+            plan,
+            client,
+            run,
+            tiles,
+            out,
+            extras,
+            grid,
+            probs,
+            progress,
+            t_start,
+            (window[0] * plan.stride, window[2] * plan.stride),
+        )
 
 
-def _run_and_write(scene: Scene, m: Any, opts: PredictOptions, scheduler: Any, run: ResumeStore, tiles: list,
-                   out: Path, extras: dict, grid: GeoBox, probs: bool, progress: Callable | None,
-                   t_start: float, origin: tuple[int, int] = (0, 0)) -> PredictResult:
-    """The tiles not done yet, then the outputs (see :func:`predict_scene`); ``origin``: the
-    scene pixel (row, column) of the grid's corner (an area of interest)."""
+def _run_and_write(
+    scene: Scene,
+    m: Model,
+    opts: PredictOptions,
+    plan: TilePlan,
+    client: Any,
+    run: ResumeStore,
+    tiles: list[Tile],
+    out: Path,
+    extras: dict[str, str | os.PathLike[str] | None],
+    grid: GeoBox,
+    probs: bool,
+    progress: Progress | None,
+    t_start: float,
+    origin: tuple[int, int] = (0, 0),
+) -> PredictResult:
+    """The tiles not done yet, then the outputs (see :func:`predict_scene`); ``client``: a
+    dask.distributed Client to run the tiles on, or None; ``origin``: the scene pixel (row,
+    column) of the grid's corner (an area of interest)."""
     probabilities, confidence, filtered = extras["probabilities"], extras["confidence"], extras["filtered"]
     shape = (grid.shape.y, grid.shape.x)
     todo = [t for k, t in enumerate(tiles) if k not in run.done]
     index = {t: k for k, t in enumerate(tiles)}
-    log.info("%s: %d x %d pixels -> %d x %d LCZ pixels, %d tiles (%d to do)",
-             scene.name, scene.height, scene.width, *shape, len(tiles), len(todo))
+    log.info(
+        "%s: %d x %d pixels -> %d x %d LCZ pixels, %d tiles (%d to do)",
+        scene.name,
+        scene.height,
+        scene.width,
+        *shape,
+        len(tiles),
+        len(todo),
+    )
     bar = progress(total=len(tiles), desc=scene.name) if progress else None
     if bar is not None and run.done:
         bar.update(len(run.done))
 
-    def put(t, res: TileResult) -> None:
+    def put(t: Tile, res: TileResult) -> None:
         run.put_indexed(index[t], t, res)
 
     timings = Timings(setup=time.perf_counter() - t_start)
     t_tiles = time.perf_counter()
     try:
-        source = scene if origin == (0, 0) else Shifted(scene, *origin)
-        if opts.scheduler is None:
-            run_local(source.read, todo, m, opts, put, bar, probabilities=probs, timings=timings)
-        else:
-            run_distributed(scheduler, source, todo, m, opts, put, bar, probabilities=probs)
-    finally:
-        if bar is not None:
-            bar.close()
-        run.close()
+        try:
+            source: Source = scene if origin == (0, 0) else Shifted(scene, *origin)
+            if client is None:
+                run_local(source.read, todo, m, plan, put, bar, probabilities=probs, timings=timings)
+            else:
+                run_distributed(client, source, todo, m, plan, put, bar, probabilities=probs)
+        finally:
+            if bar is not None:
+                bar.close()
+            run.close()
+    except OutputError as exc:  # a disk that filled while mapping: the tiles mapped so far stay
+        raise _kept(exc, run) from None
     timings.tiles = time.perf_counter() - t_tiles
     t_write = time.perf_counter()
 
@@ -181,85 +250,104 @@ def _run_and_write(scene: Scene, m: Any, opts: PredictOptions, scheduler: Any, r
         "stride": opts.stride,
         "band_set": m.band_set.name,
         "codes": ",".join(str(c) for c in m.codes),
-        "speckle_filter": opts.speckle_filter,
+        "speckle_filter": plan.speckle_filter,
         "input_conversions": "; ".join(scene.conversions),
-        "product": opts.product,
+        "product": opts.layout,  # the tag keeps its name: maps written before read the same
     }
     if opts.aoi is not None:
         tags["aoi"] = opts.aoi if isinstance(opts.aoi, str) else ",".join(f"{v:g}" for v in opts.aoi)
     from .. import raster
+    from ..calibration import calibration_tag
 
+    # the outputs made of probabilities say how they are calibrated; the map of classes does not change
+    ptags = {**tags, "probability_calibration": calibration_tag(m.calibration)}
     written: dict[str, Path | None] = {k: None for k in extras}
     try:
         if confidence is not None:
-            written["confidence"] = raster.write_float(confidence, run.confidence, transform, scene.crs,
-                                                       ["confidence"], tags, opts.overwrite)
+            written["confidence"] = raster.write_float(
+                confidence, run.confidence, transform, scene.crs, ["confidence"], ptags, opts.overwrite
+            )
         if probabilities is not None:
             desc = [lcz(c).title for c in m.codes]
-            written["probabilities"] = raster.write_float(probabilities, run.probabilities, transform, scene.crs,
-                                                          desc, tags, opts.overwrite)
+            written["probabilities"] = raster.write_float(
+                probabilities, run.probabilities, transform, scene.crs, desc, ptags, opts.overwrite
+            )
         if filtered is not None:
             strips = filtered_strips(run.probabilities, run.codes, m.codes, opts.filter_sigma)
-            written["filtered"] = raster.write_lcz_strips(filtered, strips, shape, transform, scene.crs,
-                                                          {**tags, "product": "lcz", "filter_sigma": opts.filter_sigma},
-                                                          opts.overwrite, opts.codes)
-        if opts.product == "lcz-generator":
+            written["filtered"] = raster.write_lcz_strips(
+                filtered,
+                strips,
+                shape,
+                transform,
+                scene.crs,
+                {**ptags, "product": "lcz", "filter_sigma": opts.filter_sigma},
+                opts.overwrite,
+                opts.codes,
+            )
+        if opts.layout == "lcz-generator":
             parts = product_strips(run.probabilities, run.codes, run.confidence, m.codes, opts.filter_sigma)
-            raster.write_lcz_product(out, parts, shape, transform, scene.crs, {**tags, "filter_sigma": opts.filter_sigma},
-                                     opts.overwrite, opts.codes)
+            raster.write_lcz_product(
+                out, parts, shape, transform, scene.crs, {**ptags, "filter_sigma": opts.filter_sigma}, opts.overwrite, opts.codes
+            )
         else:
             raster.write_lcz(out, run.codes, transform, scene.crs, tags, opts.overwrite, opts.codes)
     except OutputError as exc:  # the mapped tiles stay in the resume folder
-        raise type(exc)(f"{exc}; the mapped tiles are kept: rerun the same command with --resume "
-                        "(resume=True) to write the outputs without mapping again") from None
+        raise _kept(exc, run) from None
     n_valid = run.n_valid
     run.remove()
     seconds = time.perf_counter() - t_start
     timings.write = time.perf_counter() - t_write
-    log.info("%s: %d windows in %.1f s (%.0f windows/s) -> %s", scene.name, n_valid, seconds,
-             n_valid / max(seconds, 1e-9), out)
+    log.info("%s: %d windows in %.1f s (%.0f windows/s) -> %s", scene.name, n_valid, seconds, n_valid / max(seconds, 1e-9), out)
     _log_timings(scene.name, timings)
-    return PredictResult(out, written["probabilities"], written["confidence"], written["filtered"], shape, n_valid,
-                         seconds, timings)
+    return PredictResult(
+        out, written["probabilities"], written["confidence"], written["filtered"], shape, n_valid, seconds, timings
+    )
 
 
-def _inputs(scene: Any, vv: Any, vh: Any, model: Any, opts: PredictOptions) -> list:
+def _inputs(
+    scene: str | os.PathLike[str] | Scene | None,
+    vv: str | os.PathLike[str] | None,
+    vh: str | os.PathLike[str] | None,
+    model: ModelSource,
+    opts: PredictOptions,
+) -> list[str | os.PathLike[str] | None]:
     """The files a run reads: the scene (or an opened Scene's sources), --vv/--vh, the checkpoint,
     --dem and an --aoi file."""
-    files = list(scene.sources) if isinstance(scene, Scene) else [scene]
+    files: list[str | os.PathLike[str] | None] = list(scene.sources) if isinstance(scene, Scene) else [scene]
     aoi = opts.aoi if isinstance(opts.aoi, str) else None
-    return [*files, vv, vh, *_model_file(model), opts.dem, aoi]
+    return [*files, vv, vh, model_file(model), opts.dem, aoi]
 
 
-def _model_file(model: Any) -> list:
-    """The checkpoint file ``model`` names or was loaded from (none for a model in memory)."""
-    if model is None or isinstance(model, (str, os.PathLike)):
-        return [resolve_model_path(model)]
-    path = getattr(model, "path", None)
-    return [path] if isinstance(path, (str, os.PathLike)) else []
+def _kept(exc: OutputError, run: ResumeStore) -> OutputError:
+    """``exc`` saying where the mapped tiles are kept and the command that goes on from them."""
+    return type(exc)(
+        f"{exc}; the mapped tiles are kept in {run.dir}: rerun the same command with --resume "
+        "(resume=True) to go on from them (without it, the run starts over and removes them)"
+    )
 
 
-def _check_outputs(outputs: list[Path], inputs: list, overwrite: bool) -> None:
-    """Before any work: every path is UTF-8 text, no output is an input or another output, and
-    each output may be written (folder exists and is writable, not a folder, name not too long)."""
+def _check_outputs(outputs: list[Path], inputs: list[str | os.PathLike[str] | None], overwrite: bool) -> None:
+    """Before any work: every path is UTF-8 text, no output is an input or named twice, and each
+    output may be written (folder exists and is writable, not a folder, name not too long):
+    :func:`lczmap._io.check_outputs`, the one check of every verb."""
     for p in inputs:
         check_utf8(p, "input", SceneError)
     for p in outputs:
         check_utf8(p, "output")
-    for i, p in enumerate(outputs):
-        try:
-            check_not_inputs([p], outputs[:i])
-        except OutputError:
-            raise ConfigError("output files must differ: give distinct paths for the LCZ map and extra outputs") from None
-    check_not_inputs(outputs, inputs)
-    for p in outputs:
-        check_output(p, overwrite)
+    check_outputs(outputs, inputs, overwrite)
     for p in outputs:  # an LCZ map's sidecars (replaced with it): their names must fit too
         check_output(p.with_name(p.name + ".aux.xml"), overwrite=True)
 
 
-def _check_room(out: Path, extras: dict, shape: tuple[int, int], k: int, probs: bool, resume: bool,
-                bands: int = 1) -> None:
+def _check_room(
+    out: Path,
+    extras: dict[str, str | os.PathLike[str] | None],
+    shape: tuple[int, int],
+    k: int,
+    probs: bool,
+    resume: bool,
+    bands: int = 1,
+) -> None:
     """Refuse up front when a file system lacks room for the resume arrays (beside ``out``) and
     the outputs (each: an intermediate GeoTIFF and the COG, at most the uncompressed pixels)."""
     from ..raster import raster_bytes
@@ -289,8 +377,10 @@ def _log_timings(name: str, timings: Timings) -> None:
     """One INFO line on where the time went, and a hint when reading was the bound."""
     parts = [f"setup {timings.setup:.1f} s", f"tiles {timings.tiles:.1f} s"]
     if timings.read_wait is not None:
-        parts[-1] += (f" (waiting for reads {timings.read_wait:.1f} s, model {timings.compute or 0.0:.1f} s, "
-                      f"storing {timings.store or 0.0:.1f} s)")
+        parts[-1] += (
+            f" (waiting for reads {timings.read_wait:.1f} s, model {timings.compute or 0.0:.1f} s, "
+            f"storing {timings.store or 0.0:.1f} s)"
+        )
     if timings.device_span is not None:
         parts.append(f"device busy {timings.device_span:.1f} s of the tiles' time")
     parts.append(f"writing {timings.write:.1f} s")
@@ -300,15 +390,15 @@ def _log_timings(name: str, timings: Timings) -> None:
 
 
 def predict_scenes(
-    scenes: Iterable[str | os.PathLike],
-    out_dir: str | os.PathLike,
-    model: Any = None,
+    scenes: Iterable[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    model: ModelSource = None,
     *,
     with_probabilities: bool = False,
     with_confidence: bool = False,
     with_filtered: bool = False,
     options: PredictOptions | None = None,
-    progress: Callable | None = None,
+    progress: Progress | None = None,
     **overrides: Any,
 ) -> list[PredictResult]:
     """Map several scenes into ``out_dir``: ``<stem>_lcz.tif`` (and ``<stem>_probabilities.tif``,
@@ -320,13 +410,12 @@ def predict_scenes(
     if not out_dir.is_dir():
         raise OutputError(f"output folder {out_dir} does not exist: create it first")
     sources = [os.fspath(s) for s in scenes]
-    stems = [Path(s).stem for s in sources]
-    if len(set(stems)) != len(stems):
-        raise ConfigError("two scenes share a file name, so their outputs would collide: rename one")
-    kinds = ["lcz"] + [k for k, on in (("probabilities", with_probabilities), ("confidence", with_confidence),
-                                       ("filtered", with_filtered)) if on]
+    stems = [Path(s).stem for s in sources]  # two scenes of one name: their outputs are named twice
+    kinds = ["lcz"] + [
+        k for k, on in (("probabilities", with_probabilities), ("confidence", with_confidence), ("filtered", with_filtered)) if on
+    ]
     outputs = [out_dir / f"{stem}_{kind}.tif" for stem in stems for kind in kinds]
-    _check_outputs(outputs, [*sources, *_model_file(model)], opts.overwrite)
+    _check_outputs(outputs, [*sources, model_file(model)], opts.overwrite)
     m = load_model(model)
     results = []
     for src, stem in zip(sources, stems):
@@ -346,14 +435,14 @@ def predict_scenes(
 
 
 def predict_dataarray(
-    da,
-    model: Any = None,
+    da: xr.DataArray,
+    model: ModelSource = None,
     *,
     probabilities: bool = False,
     options: PredictOptions | None = None,
-    progress: Callable | None = None,
+    progress: Progress | None = None,
     **overrides: Any,
-):
+) -> xr.DataArray | xr.Dataset:
     """LCZ map of an ``xarray.DataArray`` (band, y, x) in the model's physical units (NaN = nodata).
 
     The array's grid and CRS are read the way odc-geo reads them (``da.odc.geobox``: a
@@ -362,7 +451,7 @@ def predict_dataarray(
     ``band`` coordinate ('VV', 'VH intensity', ...) when it holds names, else taken in order.
     Returns a uint8 DataArray ``lcz`` (y, x) on the output grid, with pixel-centre coordinates and
     its CRS as a ``spatial_ref`` coordinate (or, with ``probabilities=True``, a Dataset with
-    ``lcz``, ``confidence`` and ``probabilities``; with ``product="lcz-generator"``, a Dataset
+    ``lcz``, ``confidence`` and ``probabilities``; with ``layout="lcz-generator"``, a Dataset
     with ``lcz``, ``lczFilter`` and ``classProbability`` too). LCZ values are in the ``codes``
     option's coding. dask-backed inputs are read tile by tile.
     ``options`` and keyword overrides as for :func:`predict_scene`; the options for opening scene
@@ -375,19 +464,23 @@ def predict_dataarray(
     opts = merge_options(options, overrides)
     given = [f for f in _SCENE_ONLY if getattr(opts, f) != getattr(PredictOptions(), f)]
     if given:
-        raise ConfigError(f"predict_dataarray does not take {', '.join(given)}: they apply to scene files "
-                          "(predict_scene); give the array in the model's units")
+        raise ConfigError(
+            f"predict_dataarray does not take {', '.join(given)}: they apply to scene files "
+            "(predict_scene); give the array in the model's units"
+        )
     m = load_model(model)
     if da.ndim == 2:
         da = da.expand_dims("band")
     if {"y", "x"} - set(da.dims) or da.ndim != 3:
         raise SceneError(f"expected a DataArray with dims (band, y, x), got {da.dims}: transpose or rename it")
-    other = [d for d in da.dims if d not in ("y", "x")][0]
+    other = str([d for d in da.dims if d not in ("y", "x")][0])
     da = da.transpose(other, "y", "x")
     grid = da.odc.geobox
     if grid is None or grid.crs is None:
-        raise SceneError("the array has no CRS: give it one (da.rio.write_crs(...) or da.odc.assign_crs(...)) "
-                         "and x/y coordinates or a transform")
+        raise SceneError(
+            "the array has no CRS: give it one (da.rio.write_crs(...) or da.odc.assign_crs(...)) "
+            "and x/y coordinates or a transform"
+        )
     crs = grid.crs
     da = _order_bands(da, other, m.band_set)
     _, h, w = da.shape
@@ -395,53 +488,64 @@ def predict_dataarray(
         raise SceneError(f"array is {h} x {w} pixels, smaller than one {m.patch_size} x {m.patch_size} window: give a larger one")
     data = da.data
 
-    def read_window(rlo, rhi, clo, chi, out=None):
+    def read_window(rlo: int, rhi: int, clo: int, chi: int, out: np.ndarray | None = None) -> np.ndarray:
         values = np.asarray(data[:, rlo:rhi, clo:chi])
         if out is None:
             return np.array(values, dtype=np.float32)  # a copy: nodata is filled in place
         np.copyto(out, values, casting="unsafe")
         return out
 
-    def read(r0, r1, c0, c1, out=None):
+    def read(r0: int, r1: int, c0: int, c1: int, out: np.ndarray | None = None) -> np.ndarray:
         return read_mirrored(read_window, h, w, r0, r1, c0, c1, out=out)
 
-    opts = dataclasses.replace(opts, device=str(torch_device(opts.device)),
-                               speckle_filter=check_speckle_filter(opts.speckle_filter, m.band_set))
-    out_grid = output_geobox(grid, opts.stride)
+    plan = opts.resolve(m, None)  # an array: nothing filtered it
+    out_grid = output_geobox(grid, plan.stride)
     window = (0, out_grid.shape.y, 0, out_grid.shape.x) if opts.aoi is None else aoi_window(out_grid, opts.aoi)
     out_grid = out_grid[window[0] : window[1], window[2] : window[3]]
     shape = (out_grid.shape.y, out_grid.shape.x)
-    tiles = plan_tiles(*shape, opts.tile_size)
-    generator = opts.product == "lcz-generator"
+    tiles = plan_tiles(*shape, plan.tile_size)
+    generator = opts.layout == "lcz-generator"
     store = MemoryStore(shape, len(m.codes), probabilities or generator)
     bar = progress(total=len(tiles), desc="lcz") if progress else None
     if window[0] or window[2]:
-        read = Shifted(_Reader(read), window[0] * opts.stride, window[2] * opts.stride).read
+        read = Shifted(_Reader(read), window[0] * plan.stride, window[2] * plan.stride).read
     try:
-        run_local(read, tiles, m, opts, store.put, bar, probabilities=probabilities or generator)
+        run_local(read, tiles, m, plan, store.put, bar, probabilities=probabilities or generator)
     finally:
         if bar is not None:
             bar.close()
     coords = xr_coords(out_grid, crs_coord_name="spatial_ref")
-    attrs = {"crs": crs.to_wkt(), "transform": tuple(out_grid.affine)[:6], "nodata": NODATA,
-             "codes": list(m.codes), "stride": opts.stride, "model": m.name, "speckle_filter": opts.speckle_filter,
-             "lcz_coding": opts.codes}
+    attrs = {
+        "crs": crs.to_wkt(),
+        "transform": tuple(out_grid.affine)[:6],
+        "nodata": NODATA,
+        "codes": list(m.codes),
+        "stride": plan.stride,
+        "model": m.name,
+        "speckle_filter": plan.speckle_filter,
+        "lcz_coding": opts.codes,
+    }
     from ..raster import coding_lut
 
     lut = coding_lut(opts.codes)
     lczda = xr.DataArray(lut[store.codes], dims=("y", "x"), coords=coords, name="lcz", attrs=attrs)
     if not (probabilities or generator):
         return lczda
-    variables = {"lcz": lczda}
+    from ..calibration import calibration_tag
+
+    pattrs = {"probability_calibration": calibration_tag(m.calibration)}
+    variables: dict[str, xr.DataArray] = {"lcz": lczda}
     if generator:
-        _, _, _, filt, pct = next(product_strips(store.probabilities, store.codes, store.confidence, m.codes,
-                                                 opts.filter_sigma, rows=max(1, shape[0])))
+        _, _, _, filt, pct = next(
+            product_strips(store.probabilities, store.codes, store.confidence, m.codes, opts.filter_sigma, rows=max(1, shape[0]))
+        )
         variables["lczFilter"] = xr.DataArray(lut[filt], dims=("y", "x"), coords=coords, attrs=attrs)
-        variables["classProbability"] = xr.DataArray(pct, dims=("y", "x"), coords=coords, attrs={"units": "%"})
+        variables["classProbability"] = xr.DataArray(pct, dims=("y", "x"), coords=coords, attrs={"units": "%", **pattrs})
     if probabilities:
-        variables["confidence"] = xr.DataArray(store.confidence, dims=("y", "x"), coords=coords)
-        variables["probabilities"] = xr.DataArray(store.probabilities, dims=("code", "y", "x"),
-                                                  coords={**coords, "code": list(m.codes)})
+        variables["confidence"] = xr.DataArray(store.confidence, dims=("y", "x"), coords=coords, attrs=pattrs)
+        variables["probabilities"] = xr.DataArray(
+            store.probabilities, dims=("code", "y", "x"), coords={**coords, "code": list(m.codes)}, attrs=pattrs
+        )
     return xr.Dataset(variables, attrs=attrs)
 
 
@@ -449,10 +553,10 @@ def predict_dataarray(
 class _Reader:
     """A ``read`` function as an object with ``read`` (what :class:`Shifted` wraps)."""
 
-    read: Callable
+    read: ReadBlock
 
 
-def _order_bands(da, dim: str, bs: BandSet):
+def _order_bands(da: xr.DataArray, dim: str, bs: BandSet) -> xr.DataArray:
     if da.sizes[dim] != bs.n_channels:
         raise SceneError(
             f"the array has {da.sizes[dim]} bands but the model needs {bs.n_channels} "
@@ -467,7 +571,8 @@ def _order_bands(da, dim: str, bs: BandSet):
         if not cands and ch.quantity == "intensity":
             cands = [i for i, n in enumerate(names) if n == ch.band]
         if not cands:
-            raise SceneError(f"the array's bands {names} do not include {ch.name}: name the band coordinate values like {ch.name!r}")
+            raise SceneError(
+                f"the array's bands {names} do not include {ch.name}: name the band coordinate values like {ch.name!r}"
+            )
         order.append(cands[0])
     return da.isel({dim: order})
-

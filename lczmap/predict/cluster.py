@@ -9,11 +9,21 @@ from __future__ import annotations
 import math
 import re
 from numbers import Real
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..errors import ClusterError, ConfigError
 
-__all__ = ["DEFAULT_CONNECT_TIMEOUT", "SCHEMES", "check_scheduler", "check_connect_timeout", "connect_scheduler"]
+if TYPE_CHECKING:
+    from distributed import Client
+
+__all__ = [
+    "DEFAULT_CONNECT_TIMEOUT",
+    "SCHEMES",
+    "check_scheduler",
+    "check_connect_timeout",
+    "connect_scheduler",
+    "probe_scheduler",
+]
 
 #: Seconds to wait for a dask scheduler before giving up.
 DEFAULT_CONNECT_TIMEOUT = 10.0
@@ -52,7 +62,7 @@ def check_connect_timeout(seconds: Any, option: str = "--connect-timeout") -> fl
     return float(seconds)
 
 
-def connect_scheduler(scheduler: Any, timeout: float = DEFAULT_CONNECT_TIMEOUT):
+def connect_scheduler(scheduler: Any, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> Client:
     """A ``distributed.Client`` for ``scheduler`` (an address, or a Client returned as it is);
     :class:`~lczmap.errors.ClusterError` when none answers within ``timeout`` seconds."""
     scheduler = check_scheduler(scheduler)
@@ -65,9 +75,55 @@ def connect_scheduler(scheduler: Any, timeout: float = DEFAULT_CONNECT_TIMEOUT):
         from ..errors import MissingDependencyError
 
         raise MissingDependencyError("--scheduler needs dask.distributed: pip install distributed") from None
+    if not scheduler.startswith("inproc://"):
+        probe_scheduler(scheduler, timeout)
     try:
         return Client(scheduler, set_as_default=False, timeout=timeout)
     except (OSError, TimeoutError) as exc:
-        detail = " ".join(str(exc).split())[:160] or type(exc).__name__
-        raise ClusterError(f"cannot reach the dask scheduler at {scheduler} within {timeout:g} s ({detail}): "
-                           "check the address, or give it more time with --connect-timeout") from None
+        raise _unreachable(scheduler, timeout, exc) from None
+
+
+def _unreachable(address: str, timeout: float, exc: BaseException) -> ClusterError:
+    detail = " ".join(str(exc).split())[:160] or type(exc).__name__
+    return ClusterError(
+        f"cannot reach the dask scheduler at {address} within {timeout:g} s ({detail}): "
+        "check the address, or give it more time with --connect-timeout"
+    )
+
+
+def probe_scheduler(address: str, timeout: float = DEFAULT_CONNECT_TIMEOUT) -> None:
+    """Connect to ``address`` and exchange dask's handshake, all within ``timeout`` seconds, then
+    hang up; :class:`~lczmap.errors.ClusterError` (one line) when nothing listens there, or when
+    what listens is not a dask scheduler: a server that takes the connection and waits (an HTTP
+    port such as the dashboard's) or answers in another protocol (whose first bytes dask would
+    read as a frame length of exabytes). ``distributed.Client`` waits forever for a handshake."""
+    import asyncio
+    from concurrent.futures import ThreadPoolExecutor
+
+    from distributed.comm import connect
+
+    async def handshake() -> None:
+        # connect() retries refused connections until its own timeout and then raises OSError;
+        # it is given a little less than the whole, so that a silent server is told apart from
+        # an address where nothing answers
+        comm = await asyncio.wait_for(connect(address, timeout=0.9 * timeout), timeout)
+        await comm.close()
+
+    # in a thread with its own event loop: the caller may be inside one (a notebook)
+    with ThreadPoolExecutor(1, thread_name_prefix="lczmap-probe") as pool:
+        try:
+            pool.submit(asyncio.run, handshake()).result()
+        except TimeoutError:
+            raise ClusterError(
+                f"no dask scheduler answered at {address} within {timeout:g} s: something there took the connection "
+                "but did not answer as a dask scheduler (a dashboard or other HTTP port?); give the scheduler's own "
+                "address (tcp://host:8786 by default), or more time with --connect-timeout"
+            ) from None
+        except OSError as exc:
+            raise _unreachable(address, timeout, exc) from None
+        except Exception as exc:  # a reply in another protocol: MemoryError, ValueError, msgpack's errors
+            detail = " ".join(str(exc).split())[:120] or type(exc).__name__
+            raise ClusterError(
+                f"the server at {address} is not a dask scheduler (its reply could not be read: {detail}): give the "
+                "scheduler's own address (tcp://host:8786 by default)"
+            ) from None

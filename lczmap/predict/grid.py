@@ -5,7 +5,7 @@ Window convention: output pixel ``(i, j)`` at stride ``s`` is the class of the 3
 rows are ``i*s + s//2 - 16 ... i*s + s//2 + 15`` (columns alike), i.e. centred on the centre of
 the output pixel's ``s x s`` footprint (exactly for even ``s``, half a pixel up-left for odd
 ``s``). The output grid is ``ceil(H/s) x ceil(W/s)`` pixels with transform
-``input_transform * Affine.scale(s)`` (exactly what ``GeoBox.zoom_out(s)`` gives), so it is
+``input_transform @ Affine.scale(s)`` (exactly what ``GeoBox.zoom_out(s)`` gives), so it is
 aligned with the input grid and covers its extent.
 """
 
@@ -21,8 +21,7 @@ from odc.geo.roi import roi_tiles
 from ..errors import ConfigError, SceneError
 from ..scene.grid import aoi_bounds
 
-__all__ = ["PATCH", "Tile", "output_geobox", "output_grid", "plan_tiles", "window_rows", "tile_block", "aoi_window",
-           "aoi_bounds"]
+__all__ = ["PATCH", "Tile", "output_geobox", "output_grid", "plan_tiles", "window_rows", "tile_block", "aoi_window", "aoi_bounds"]
 
 #: Side of the windows the models classify, in input pixels.
 PATCH = 32
@@ -42,24 +41,40 @@ def aoi_window(grid: GeoBox, aoi: tuple[float, float, float, float] | str) -> tu
     interest ``aoi`` (see :func:`aoi_bounds`), clipped to the grid; ``grid[i0:i1, j0:j1]`` is then
     the sub-grid to map, aligned with ``grid``. An area outside the grid raises SceneError."""
     area = aoi_bounds(aoi)
+    if grid.crs is None:
+        raise SceneError("the scene has no CRS, so an area of interest cannot be placed on it: drop --aoi")
     res = 1e-3 if area.crs is not None and area.crs.geographic else 100.0
+    if area.crs is not None and area.crs != grid.crs:
+        # an area reaching beyond where the grid's CRS is defined (a lon/lat box of the whole
+        # world, in UTM) has no footprint there: take its part over the scene, or the scene
+        covered = grid.extent.to_crs(area.crs, resolution=1e-3 if grid.crs.geographic else 100.0)
+        if area.contains(covered):
+            return 0, grid.shape.y, 0, grid.shape.x
+        if not area.within(covered) and area.intersects(covered):
+            area = area.intersection(covered)
     footprint = area.to_crs(grid.crs, resolution=res)  # edges densified: curved in the grid's CRS
     inv = ~grid.affine
     x0, y0, x1, y1 = footprint.boundingbox
-    cols, rows = zip(*(inv * (x, y) for x in (x0, x1) for y in (y0, y1)))
+    if not all(map(math.isfinite, (x0, y0, x1, y1))):
+        raise SceneError(
+            f"the area of interest {aoi} cannot be placed in the scene's CRS ({grid.crs}): give an area around the scene (--aoi)"
+        )
+    cols, rows = zip(*(inv @ (x, y) for x in (x0, x1) for y in (y0, y1)))
     i0, i1 = max(0, math.floor(min(rows))), min(grid.shape.y, math.ceil(max(rows)))
     j0, j1 = max(0, math.floor(min(cols))), min(grid.shape.x, math.ceil(max(cols)))
     if i0 >= i1 or j0 >= j1:
         where = ",".join(f"{v:.4f}" for v in area.to_crs("EPSG:4326").boundingbox)
         scene = ",".join(f"{v:.4f}" for v in grid.geographic_extent.boundingbox)
-        raise SceneError(f"the area of interest ({where}) lies outside the scene ({scene}, west,south,east,north): "
-                         "give an area inside it (--aoi)")
+        raise SceneError(
+            f"the area of interest ({where}) lies outside the scene ({scene}, west,south,east,north): "
+            "give an area inside it (--aoi)"
+        )
     return i0, i1, j0, j1
 
 
 def output_geobox(grid: GeoBox, stride: int) -> GeoBox:
     """The output grid of an input grid at ``stride``: ``ceil(H/s) x ceil(W/s)`` pixels with
-    transform ``grid.affine * Affine.scale(s)``, same CRS."""
+    transform ``grid.affine @ Affine.scale(s)``, same CRS."""
     return grid.zoom_out(stride)
 
 

@@ -1,8 +1,11 @@
 """One tile on the compute device: prepare its input block on the host (nodata rule, fill),
 launch its windows through the model without waiting, and finish it into a :class:`TileResult`.
 
-Speckle filter: when it runs (``options.speckle_filter``, by default what the model's band set
-expects), a tile's block carries :data:`lczmap.speckle.HALO` more pixels on each side, and the
+Everything a tile needs to know of the run comes resolved in a :class:`~lczmap.predict.plan.TilePlan`
+(device, speckle filter, halo, batch size, AMP); nothing here re-derives it.
+
+Speckle filter: when it runs (``plan.speckle_filter``, by default what the model's band set
+expects), a tile's block carries ``plan.halo`` (:data:`lczmap.speckle.HALO`) more pixels on each side, and the
 refined Lee filter runs on the device first (NaN never spreads; the halo is cropped), so a tiled
 map equals an untiled one.
 
@@ -19,31 +22,45 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 import torch
 
-from ..speckle import GRD_LOOKS, HALO, check_speckle_filter, filter_channels
-from .model import Model, torch_device
-from .options import PredictOptions
+from ..speckle import GRD_LOOKS, filter_channels
+from .model import Model
+from .plan import TilePlan
 
 if TYPE_CHECKING:
     from .runner import BufferPool
 
-__all__ = ["PreparedBlock", "LaunchedTile", "TileResult", "prepare_block", "launch_tile", "finish_tile",
-           "compute_tile", "forward_batch", "speckle_halo", "filter_block"]
+__all__ = [
+    "PreparedBlock",
+    "LaunchedTile",
+    "TileResult",
+    "prepare_block",
+    "launch_tile",
+    "finish_tile",
+    "compute_tile",
+    "forward_batch",
+    "filter_block",
+    "window_sums",
+]
 
 log = logging.getLogger(__name__)
 
-#: A batch of windows whose valid share is at least this is run whole (invalid ones masked
-#: afterwards, one copy); sparser batches gather the valid windows only.
+#: On CUDA a batch of windows whose valid share is at least this is run whole (invalid ones
+#: masked afterwards, one copy); sparser batches, and on the CPU any with an invalid window, gather
+#: the valid windows only.
 _DENSE = 0.75
 
 
-def forward_batch(net: torch.nn.Module, x: torch.Tensor, device: torch.device, amp: bool) -> torch.Tensor:
-    """Class probabilities (B, K) of windows ``x`` (B, C, p, p) already on ``device``; mixed
-    precision on CUDA when ``amp``."""
+def forward_batch(
+    net: torch.nn.Module, x: torch.Tensor, device: torch.device, amp: bool, temperature: float = 1.0
+) -> torch.Tensor:
+    """Class probabilities (B, K) of windows ``x`` (B, C, p, p) already on ``device``: the softmax
+    of the logits divided by ``temperature`` (the model's calibration, :mod:`lczmap.calibration`;
+    a positive scalar keeps the order of the classes); mixed precision on CUDA when ``amp``."""
     if device.type == "cuda" and amp:
         from .._device import cuda_amp_dtype
 
@@ -51,29 +68,22 @@ def forward_batch(net: torch.nn.Module, x: torch.Tensor, device: torch.device, a
             logits = net(x)
     else:
         logits = net(x)
-    return torch.softmax(logits.float(), dim=1)
+    logits = logits.float()
+    if temperature != 1.0:
+        logits = logits / temperature
+    return torch.softmax(logits, dim=1)
 
 
-def _filtering(model: Model, options: PredictOptions) -> bool:
-    """Whether the refined Lee filter runs for this model and these options."""
-    return check_speckle_filter(options.speckle_filter, model.band_set) == "refined-lee"
-
-
-def speckle_halo(model: Model, options: PredictOptions) -> int:
-    """Input pixels a tile's block carries on each side beyond its windows: the speckle filter's."""
-    return HALO if _filtering(model, options) else 0
-
-
-def filter_block(x: torch.Tensor, model: Model, options: PredictOptions) -> torch.Tensor:
+def filter_block(x: torch.Tensor, model: Model, plan: TilePlan) -> torch.Tensor:
     """A tile's block (C, hb, wb) as the model sees it before nodata is filled: refined-Lee
-    filtered with the looks of delivered data (:data:`lczmap.speckle.GRD_LOOKS`) and the
-    :func:`speckle_halo` cropped when the filter runs (NaN kept where it was), else ``x``."""
-    if not _filtering(model, options):
+    filtered with the looks of delivered data (:data:`lczmap.speckle.GRD_LOOKS`) and the plan's
+    halo cropped when the plan filters (NaN kept where it was), else ``x``."""
+    if not plan.filtering:
         return x
     return filter_channels(x, model.band_set, looks=GRD_LOOKS)
 
 
-def _window_sums(mask: np.ndarray, p: int, s: int, th: int, tw: int) -> np.ndarray:
+def window_sums(mask: np.ndarray, p: int, s: int, th: int, tw: int) -> np.ndarray:
     """Count of true pixels in each p x p window at stride s (integral image, exact)."""
     cs = np.zeros((mask.shape[0] + 1, mask.shape[1] + 1), dtype=np.int64)
     np.cumsum(np.cumsum(mask, axis=0, dtype=np.int64), axis=1, out=cs[1:, 1:])
@@ -82,7 +92,7 @@ def _window_sums(mask: np.ndarray, p: int, s: int, th: int, tw: int) -> np.ndarr
     return cs[r + p, c + p] - cs[r, c + p] - cs[r + p, c] + cs[r, c]
 
 
-def _chunks(th: int, tw: int, batch: int):
+def _chunks(th: int, tw: int, batch: int) -> list[tuple[int, int, int, int]]:
     """Rectangles (r0, r1, c0, c1) of the tile's window grid holding at most ``batch`` windows."""
     if tw <= batch:
         nr = batch // tw
@@ -101,7 +111,7 @@ class PreparedBlock:
     buffer: torch.Tensor | None = None
     missing: bool = False  # the block holds nodata (NaN), filled on the device
 
-    def release(self, event=None) -> None:
+    def release(self, event: torch.cuda.Event | None = None) -> None:
         """Give the block's buffer back to its pool (once); with a CUDA ``event``, it is reused
         only after the event (the copy to the device) has completed."""
         if self.pool is not None and self.buffer is not None:
@@ -117,9 +127,10 @@ class LaunchedTile:
     confidence: torch.Tensor
     probabilities: torch.Tensor | None
     n_valid: int
-    event: Any = None
-    start: Any = None
-    copied: Any = None  # CUDA event: the block's copy to the device is done
+    batch_size: int  # windows per batch it ended with (halved on out-of-memory): the next tile's
+    event: torch.cuda.Event | None = None
+    start: torch.cuda.Event | None = None
+    copied: torch.cuda.Event | None = None  # CUDA event: the block's copy to the device is done
 
 
 @dataclass
@@ -135,12 +146,11 @@ class TileResult:
     device_span: float | None = None
 
 
-def prepare_block(block: np.ndarray, model: Model, options: PredictOptions, pin: bool = False,
-                  tensor: torch.Tensor | None = None) -> PreparedBlock:
+def prepare_block(block: np.ndarray, plan: TilePlan, pin: bool = False, tensor: torch.Tensor | None = None) -> PreparedBlock:
     """Host-side part of a tile (runs in the reader threads): the nodata rule and the fill.
-    ``block``: the tile's input block with :func:`speckle_halo` pixels on each side;
+    ``block``: the tile's input block with ``plan.halo`` pixels on each side;
     ``tensor``: a (C, hb, wb) tensor whose memory ``block`` was read into (a pool buffer)."""
-    s, p, h = options.stride, model.patch_size, speckle_halo(model, options)
+    s, p, h = plan.stride, plan.patch, plan.halo
     th = (block.shape[1] - 2 * h - p) // s + 1
     tw = (block.shape[2] - 2 * h - p) // s + 1
     block = np.ascontiguousarray(block, dtype=np.float32)
@@ -148,8 +158,8 @@ def prepare_block(block: np.ndarray, model: Model, options: PredictOptions, pin:
     any_missing = bool(missing.any())
     if any_missing:
         centre = missing[p // 2 :: s, p // 2 :: s][:th, :tw]
-        share = _window_sums(missing, p, s, th, tw) / float(p * p)
-        valid = ~centre & (share <= options.max_nodata)
+        share = window_sums(missing, p, s, th, tw) / float(p * p)
+        valid = ~centre & (share <= plan.max_nodata)
     else:
         valid = np.ones((th, tw), dtype=bool)
     if tensor is not None:
@@ -187,19 +197,21 @@ def _pinned_copy(t: torch.Tensor) -> torch.Tensor:
     return h
 
 
-def launch_tile(prep: PreparedBlock, model: Model, options: PredictOptions, state: dict | None = None, *,
-                probabilities: bool = False) -> LaunchedTile:
+def launch_tile(
+    prep: PreparedBlock, model: Model, plan: TilePlan, batch_size: int | None = None, *, probabilities: bool = False
+) -> LaunchedTile:
     """Queue a tile's device work (windows cut as strided views, one copy per batch, model,
     softmax, argmax) and the copies of its results to the host; returns without waiting on CUDA
     (nothing in here synchronises the device, so it runs ahead by a tile: tests/predict/test_gpu.py).
-    ``state`` carries the batch size across tiles once out-of-memory has halved it;
-    ``probabilities``: also return the per-class probabilities."""
-    device = torch_device(options.device)
-    s, p = options.stride, model.patch_size
-    state = state if state is not None else {}
-    batch = state.get("batch") or options.batch_size or (4096 if device.type == "cuda" else 512)
+    ``batch_size``: windows per batch (default: the plan's), the previous tile's
+    ``LaunchedTile.batch_size`` once out-of-memory has halved it; ``probabilities``: also return
+    the per-class probabilities."""
+    device = torch.device(plan.device)
+    s, p = plan.stride, plan.patch
+    batch = batch_size or plan.batch
     net = model.on(device)
     k = len(model.codes)
+    temperature = model.temperature
     valid_np = prep.valid
     th, tw = valid_np.shape
     cuda = device.type == "cuda"
@@ -215,7 +227,7 @@ def launch_tile(prep: PreparedBlock, model: Model, options: PredictOptions, stat
         if cuda:
             copied = torch.cuda.Event()
             copied.record()
-        x = filter_block(x, model, options)
+        x = filter_block(x, model, plan)
         if prep.missing:
             fill = _host_to(device, np.asarray(model.fill, dtype=np.float32)).view(-1, 1, 1)
             x = torch.where(torch.isnan(x), fill, x)
@@ -230,23 +242,23 @@ def launch_tile(prep: PreparedBlock, model: Model, options: PredictOptions, stat
                     if nv == 0:
                         continue
                     rect = windows[:, r0:r1, c0:c1].permute(1, 2, 0, 3, 4)  # (nr, nc, C, p, p) view
-                    if nv >= _DENSE * v.size:
+                    # on the CPU the model is the bound: windows the nodata rule drops never reach it
+                    if nv == v.size or (cuda and nv >= _DENSE * v.size):
                         xb = rect.reshape(-1, c, p, p)  # the one copy
-                        pb = forward_batch(net, xb, device, options.amp)
+                        pb = forward_batch(net, xb, device, plan.amp, temperature)
                         probs[:, r0:r1, c0:c1] = pb.T.reshape(k, r1 - r0, c1 - c0)
                     else:
                         # the valid windows' positions, found on the host: a boolean mask on the
                         # device would make CUDA wait for its result (nonzero) before going on
                         ri, ci = _host_to(device, np.stack(np.nonzero(v)))
                         xb = rect[ri, ci]  # gathers the valid windows only: (nv, C, p, p)
-                        pb = forward_batch(net, xb, device, options.amp)
+                        pb = forward_batch(net, xb, device, plan.amp, temperature)
                         probs[:, r0:r1, c0:c1][:, ri, ci] = pb.T
                 break
             except RuntimeError as exc:  # torch.cuda.OutOfMemoryError is one
                 if not _out_of_memory(exc) or batch == 1:
                     raise
                 batch = max(1, batch // 2)
-                state["batch"] = batch
                 torch.cuda.empty_cache()
                 log.warning("CUDA out of memory: batch size halved to %d", batch)
         nan = torch.full((), float("nan"), device=device)
@@ -265,7 +277,7 @@ def launch_tile(prep: PreparedBlock, model: Model, options: PredictOptions, stat
             out_probs = None if out_probs is None else _pinned_copy(out_probs)
             event = torch.cuda.Event(enable_timing=True)
             event.record()
-    return LaunchedTile(codes, conf, out_probs, int(valid_np.sum()), event, start, copied)
+    return LaunchedTile(codes, conf, out_probs, int(valid_np.sum()), batch, event, start, copied)
 
 
 def finish_tile(launched: LaunchedTile) -> TileResult:
@@ -284,8 +296,7 @@ def finish_tile(launched: LaunchedTile) -> TileResult:
     )
 
 
-def compute_tile(block: np.ndarray, model: Model, options: PredictOptions, state: dict | None = None, *,
-                 probabilities: bool = False) -> TileResult:
+def compute_tile(block: np.ndarray, model: Model, plan: TilePlan, *, probabilities: bool = False) -> TileResult:
     """Classify all windows of one input block (C, hb, wb): prepare, launch and finish it."""
-    prep = prepare_block(block, model, options, pin=torch_device(options.device).type == "cuda")
-    return finish_tile(launch_tile(prep, model, options, state, probabilities=probabilities))
+    prep = prepare_block(block, plan, pin=plan.cuda)
+    return finish_tile(launch_tile(prep, model, plan, probabilities=probabilities))

@@ -1,33 +1,71 @@
 """Running tiles: reader threads read and prepare the next tiles into reused host buffers while
 the calling thread launches one tile on the device and collects the one before; or the tiles run
-on a dask.distributed cluster. Where the time went is a :class:`Timings`."""
+on a dask.distributed cluster. Both take a resolved :class:`~lczmap.predict.plan.TilePlan` (threads,
+readers, device, batch size). Where the time went is a :class:`Timings`."""
 
 from __future__ import annotations
 
 import dataclasses
 import math
-import os
 import threading
 import time
 from collections import deque
 from collections.abc import Callable, Iterator, Sequence
-from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Protocol
 
+import numpy as np
 import torch
 
-from ..errors import ConfigError
-from ..scene import Scene
 from .grid import Tile, tile_block
-from .kernel import LaunchedTile, PreparedBlock, TileResult, compute_tile, finish_tile, launch_tile, prepare_block, speckle_halo
-from .model import Model, torch_device
-from .options import PredictOptions
+from .kernel import LaunchedTile, PreparedBlock, TileResult, compute_tile, finish_tile, launch_tile, prepare_block
+from .model import Model
+from .plan import TilePlan
 
-__all__ = ["Timings", "BufferPool", "Shifted", "reader_settings", "prepared_tiles", "run_local", "run_distributed"]
+if TYPE_CHECKING:
+    from distributed import Client, Future as DaskFuture
+
+__all__ = [
+    "Timings",
+    "BufferPool",
+    "Shifted",
+    "Source",
+    "ReadBlock",
+    "ProgressBar",
+    "Progress",
+    "prepared_tiles",
+    "run_local",
+    "run_distributed",
+]
 
 #: ``put(tile, result)``: where a runner hands each finished tile.
 Put = Callable[[Tile, TileResult], None]
+
+
+class ReadBlock(Protocol):
+    """``read(r0, r1, c0, c1, out=None)``: input rows ``r0:r1`` and columns ``c0:c1`` (C, h, w)
+    float32, into ``out`` when given (a :class:`~lczmap.scene.Scene`'s ``read``)."""
+
+    def __call__(self, r0: int, r1: int, c0: int, c1: int, out: np.ndarray | None = None) -> np.ndarray: ...
+
+
+class Source(Protocol):
+    """Anything with a :class:`ReadBlock` ``read`` (a :class:`~lczmap.scene.Scene`, :class:`Shifted`)."""
+
+    def read(self, r0: int, r1: int, c0: int, c1: int, out: np.ndarray | None = None) -> np.ndarray: ...
+
+
+class ProgressBar(Protocol):
+    """The part of a tqdm bar the runners use."""
+
+    def update(self, n: int = 1) -> object: ...
+
+    def close(self) -> None: ...
+
+
+#: ``progress(total=..., desc=...)`` -> a tqdm-like bar: how the verbs report progress.
+Progress = Callable[..., ProgressBar]
 
 
 @dataclass
@@ -61,11 +99,11 @@ class Shifted:
     and ``cols`` further on: the tiles of a sub-grid (an area of interest) read from the whole
     scene. Picklable, for dask workers."""
 
-    source: Any
+    source: Source
     rows: int
     cols: int
 
-    def read(self, r0: int, r1: int, c0: int, c1: int, out=None):
+    def read(self, r0: int, r1: int, c0: int, c1: int, out: np.ndarray | None = None) -> np.ndarray:
         return self.source.read(r0 + self.rows, r1 + self.rows, c0 + self.cols, c1 + self.cols, out=out)
 
 
@@ -79,9 +117,9 @@ class BufferPool:
     and an asynchronous copy to the device. A buffer released with a CUDA event is waited for by
     the reader that takes it next, never by the compute thread."""
 
-    def __init__(self, n: int, numel: int, pinned: bool):
+    def __init__(self, n: int, numel: int, pinned: bool) -> None:
         self._n, self._numel, self._pinned = n, numel, pinned
-        self._free: deque = deque()
+        self._free: deque[tuple[torch.Tensor, torch.cuda.Event | None]] = deque()
         self._made = 0
         self._closed = False
         self._cond = threading.Condition()
@@ -96,16 +134,13 @@ class BufferPool:
                     break
                 if self._made < self._n:
                     self._made += 1
-                    buf, event = None, None
-                    break
+                    return torch.empty(self._numel, dtype=torch.float32, pin_memory=self._pinned)
                 self._cond.wait()
-        if buf is None:
-            buf = torch.empty(self._numel, dtype=torch.float32, pin_memory=self._pinned)
         if event is not None:
             event.synchronize()
         return buf
 
-    def release(self, buf: torch.Tensor, event=None) -> None:
+    def release(self, buf: torch.Tensor, event: torch.cuda.Event | None = None) -> None:
         with self._cond:
             self._free.append((buf, event))
             self._cond.notify()
@@ -116,15 +151,15 @@ class BufferPool:
             self._cond.notify_all()
 
 
-def _read_prepared(read: Callable, t: Tile, model: Model, options: PredictOptions, pool: BufferPool) -> PreparedBlock:
+def _read_prepared(read: ReadBlock, t: Tile, model: Model, plan: TilePlan, pool: BufferPool) -> PreparedBlock:
     """Read tile ``t``'s block into a buffer of ``pool`` and prepare it (runs in a reader thread)."""
     buf = pool.acquire()
     try:
-        a, b, c, d = tile_block(t, options.stride, model.patch_size, speckle_halo(model, options))
+        a, b, c, d = tile_block(t, plan.stride, plan.patch, plan.halo)
         shape = (model.band_set.n_channels, b - a, d - c)
         view = buf[: math.prod(shape)].view(shape)
         block = read(a, b, c, d, out=view.numpy())
-        prep = prepare_block(block, model, options, tensor=view)
+        prep = prepare_block(block, plan, tensor=view)
     except BaseException:
         pool.release(buf)
         raise
@@ -132,36 +167,18 @@ def _read_prepared(read: Callable, t: Tile, model: Model, options: PredictOption
     return prep
 
 
-def _block_numel(tiles: Sequence[Tile], model: Model, options: PredictOptions) -> int:
+def _block_numel(tiles: Sequence[Tile], model: Model, plan: TilePlan) -> int:
     """Elements of the largest input block among ``tiles``."""
-    halo = speckle_halo(model, options)
-    blocks = [tile_block(t, options.stride, model.patch_size, halo) for t in tiles]
+    blocks = [tile_block(t, plan.stride, plan.patch, plan.halo) for t in tiles]
     return model.band_set.n_channels * max(b - a for a, b, _, _ in blocks) * max(d - c for _, _, c, d in blocks)
 
 
-def reader_settings(device: str | torch.device, read_threads: int | None = None) -> int:
-    """Reader threads of a local run on ``device`` (``read_threads`` overrides).
-
-    On the CPU the model is the bound (reading takes ~1 % of the time): 2-4 readers, leaving the
-    cores to torch. On an accelerator the host must keep up with the device: half the cores
-    (2-8), so that compressed scenes (GDAL decodes them ~7x slower than raw ones) or slow storage
-    still feed it. GDAL's own decode threads (``GDAL_NUM_THREADS``) are left to the user's
-    environment: with as many readers as cores they gave nothing, and they slowed raw scenes."""
-    dev = torch_device(device) if device in (None, "auto") else torch.device(device)
-    cpus = os.cpu_count() or 2
-    readers = min(4, max(2, cpus // 4)) if dev.type == "cpu" else min(8, max(2, cpus // 2))
-    if read_threads is not None:
-        if read_threads < 1:
-            raise ConfigError(f"read_threads must be at least 1 (--read-threads), got {read_threads}")
-        readers = int(read_threads)
-    return readers
-
-
-def prepared_tiles(read: Callable, tiles: Sequence[Tile], model: Model, options: PredictOptions, readers: int,
-                   pinned: bool = False, timings: Timings | None = None) -> Iterator[tuple[Tile, PreparedBlock]]:
-    """Yield ``(tile, PreparedBlock)`` in the order of ``tiles``: ``readers`` threads read and
-    prepare (nodata rule, fill) up to ``readers + 1`` tiles ahead into ``readers + 4`` reused host
-    buffers (``pinned`` for CUDA), so host memory stays bounded by the tile size. ``read(a, b, c,
+def prepared_tiles(
+    read: ReadBlock, tiles: Sequence[Tile], model: Model, plan: TilePlan, timings: Timings | None = None
+) -> Iterator[tuple[Tile, PreparedBlock]]:
+    """Yield ``(tile, PreparedBlock)`` in the order of ``tiles``: ``plan.readers`` threads read
+    and prepare (nodata rule, fill) up to ``readers + 1`` tiles ahead into ``readers + 4`` reused
+    host buffers (pinned on CUDA), so host memory stays bounded by the tile size. ``read(a, b, c,
     d, out=...)`` reads input rows ``a:b`` and columns ``c:d`` into ``out``. A yielded block's
     buffer is given back when the consumer moves on, unless it called ``prep.release(event)``
     itself (CUDA: after queuing the copy to the device). Time spent waiting for a tile is added to
@@ -171,13 +188,14 @@ def prepared_tiles(read: Callable, tiles: Sequence[Tile], model: Model, options:
     timings.add("read_wait", 0.0)
     if not tiles:
         return
-    pool = BufferPool(readers + 4, _block_numel(tiles, model, options), pinned=pinned)
+    readers = plan.readers
+    pool = BufferPool(readers + 4, _block_numel(tiles, model, plan), pinned=plan.cuda)
 
-    def work(t):
-        return _read_prepared(read, t, model, options, pool)
+    def work(t: Tile) -> PreparedBlock:
+        return _read_prepared(read, t, model, plan, pool)
 
     with ThreadPoolExecutor(max_workers=max(1, readers), thread_name_prefix="lczmap-read") as executor:
-        pending: deque = deque()
+        pending: deque[tuple[Tile, Future[PreparedBlock]]] = deque()
         it = iter(tiles)
         try:
             for t in it:
@@ -201,31 +219,45 @@ def prepared_tiles(read: Callable, tiles: Sequence[Tile], model: Model, options:
             pool.close()  # readers waiting for a buffer stop instead of blocking the shutdown
 
 
-def run_local(read: Callable, tiles: Sequence[Tile], model: Model, options: PredictOptions, put: Put, bar=None, *,
-              probabilities: bool = False, timings: Timings | None = None) -> None:
+def run_local(
+    read: ReadBlock,
+    tiles: Sequence[Tile],
+    model: Model,
+    plan: TilePlan,
+    put: Put,
+    bar: ProgressBar | None = None,
+    *,
+    probabilities: bool = False,
+    timings: Timings | None = None,
+) -> None:
     """Reader threads read and prepare the next tiles while this thread queues the device work
     of one tile and collects the results of the one before (so CUDA never waits on the host).
 
-    On the CPU, torch runs on ``options.threads`` intra-op threads during the call (default: all
-    cores but one, which is left to the reader threads; torch's setting is restored afterwards).
-    ``timings`` receives the seconds this thread waited for reads (``read_wait``), ran or waited
-    for the model (``compute``) and stored results (``store``); ``bar``: a tqdm-like progress bar."""
-    if torch_device(options.device).type != "cpu":
-        return _run_local_on(read, tiles, model, options, put, bar, probabilities, timings)
-    n = options.threads or max(1, (os.cpu_count() or 1) - 1)
+    On the CPU, torch runs on ``plan.threads`` intra-op threads during the call (torch's setting
+    is restored afterwards). ``timings`` receives the seconds this thread waited for reads
+    (``read_wait``), ran or waited for the model (``compute``) and stored results (``store``);
+    ``bar``: a tqdm-like progress bar."""
+    if plan.device != "cpu":
+        return _run_local_on(read, tiles, model, plan, put, bar, probabilities, timings)
     before = torch.get_num_threads()
-    torch.set_num_threads(n)
+    torch.set_num_threads(plan.threads)
     try:
-        return _run_local_on(read, tiles, model, options, put, bar, probabilities, timings)
+        return _run_local_on(read, tiles, model, plan, put, bar, probabilities, timings)
     finally:
         torch.set_num_threads(before)
 
 
-def _run_local_on(read: Callable, tiles: Sequence[Tile], model: Model, options: PredictOptions, put: Put, bar,
-                  probabilities: bool, timings: Timings | None) -> None:
-    state: dict = {}
-    kind = torch_device(options.device).type
-    readers = reader_settings(options.device, options.read_threads)
+def _run_local_on(
+    read: ReadBlock,
+    tiles: Sequence[Tile],
+    model: Model,
+    plan: TilePlan,
+    put: Put,
+    bar: ProgressBar | None,
+    probabilities: bool,
+    timings: Timings | None,
+) -> None:
+    batch = plan.batch
     timings = timings if timings is not None else Timings()
     timings.add("compute", 0.0)
     timings.add("store", 0.0)
@@ -242,10 +274,11 @@ def _run_local_on(read: Callable, tiles: Sequence[Tile], model: Model, options: 
         if bar is not None:
             bar.update(1)
 
-    previous = None
-    for t, prep in prepared_tiles(read, tiles, model, options, readers, pinned=kind == "cuda", timings=timings):
+    previous: tuple[Tile, LaunchedTile] | None = None
+    for t, prep in prepared_tiles(read, tiles, model, plan, timings=timings):
         t0 = time.perf_counter()
-        launched = launch_tile(prep, model, options, state, probabilities=probabilities)
+        launched = launch_tile(prep, model, plan, batch, probabilities=probabilities)
+        batch = launched.batch_size  # halved for the next tiles once out of memory
         timings.add("compute", time.perf_counter() - t0)
         prep.release(launched.copied)  # CUDA: once copied to the device; elsewhere: done with the block
         del prep
@@ -256,48 +289,49 @@ def _run_local_on(read: Callable, tiles: Sequence[Tile], model: Model, options: 
         collect(*previous)
 
 
-def _remote_tile(scene: Scene | Shifted, model: Model, tile: Tile, options: PredictOptions,
-                 probabilities: bool) -> TileResult:
-    """A tile computed on a dask worker (reads its own block)."""
-    block = scene.read(*tile_block(tile, options.stride, model.patch_size, speckle_halo(model, options)))
-    return compute_tile(block, model, options, probabilities=probabilities)
+def _remote_tile(source: Source, model: Model, tile: Tile, plan: TilePlan, probabilities: bool) -> TileResult:
+    """A tile computed on a dask worker (reads its own block; the device resolved there)."""
+    plan = plan.here()
+    block = source.read(*tile_block(tile, plan.stride, plan.patch, plan.halo))
+    return compute_tile(block, model, plan, probabilities=probabilities)
 
 
-def run_distributed(scheduler: Any, scene: Scene | Shifted, tiles: Sequence[Tile], model: Model, options: PredictOptions,
-                    put: Put, bar=None, *, probabilities: bool = False) -> None:
-    """Compute ``tiles`` on the dask.distributed cluster at ``scheduler`` (an address or a Client),
-    at most three tiles in flight per worker; each worker reads its own blocks."""
+def run_distributed(
+    client: Client,
+    source: Source,
+    tiles: Sequence[Tile],
+    model: Model,
+    plan: TilePlan,
+    put: Put,
+    bar: ProgressBar | None = None,
+    *,
+    probabilities: bool = False,
+) -> None:
+    """Compute ``tiles`` on the dask.distributed cluster of ``client``, at most three tiles in
+    flight per worker; each worker reads its own blocks and resolves the plan's device for
+    itself (:meth:`TilePlan.here`)."""
     from distributed import as_completed
 
-    from .cluster import connect_scheduler
+    n_workers = max(1, len(client.scheduler_info().get("workers", {})))
+    model_f = client.scatter(model, broadcast=True)
+    source_f = client.scatter(source, broadcast=True)
+    todo = deque(tiles)
+    keys: dict[object, Tile] = {}
 
-    options = dataclasses.replace(options, scheduler=None)  # the workers run their tiles locally
-    own = not hasattr(scheduler, "submit")
-    client = connect_scheduler(scheduler, options.connect_timeout)
-    try:
-        n_workers = max(1, len(client.scheduler_info().get("workers", {})))
-        model_f = client.scatter(model, broadcast=True)
-        scene_f = client.scatter(scene, broadcast=True)
-        todo = deque(tiles)
-        keys = {}
+    def submit() -> DaskFuture:
+        t = todo.popleft()
+        f = client.submit(_remote_tile, source_f, model_f, t, plan, probabilities, pure=False)
+        keys[f.key] = t
+        return f
 
-        def submit():
-            t = todo.popleft()
-            f = client.submit(_remote_tile, scene_f, model_f, t, options, probabilities, pure=False)
-            keys[f.key] = t
-            return f
-
-        if not todo:
-            return
-        running = as_completed([submit() for _ in range(min(len(todo), 3 * n_workers))], loop=client.loop)
-        for fut in running:
-            t = keys.pop(fut.key)
-            put(t, fut.result())
-            fut.release()
-            if todo:
-                running.add(submit())
-            if bar is not None:
-                bar.update(1)
-    finally:
-        if own:
-            client.close()
+    if not todo:
+        return
+    running = as_completed([submit() for _ in range(min(len(todo), 3 * n_workers))], loop=client.loop)
+    for fut in running:
+        t = keys.pop(fut.key)
+        put(t, fut.result())
+        fut.release()
+        if todo:
+            running.add(submit())
+        if bar is not None:
+            bar.update(1)

@@ -66,8 +66,7 @@ class MemoryStore:
 def _now() -> str:
     """UTC time for the ``date`` tag; ``$SOURCE_DATE_EPOCH`` pins it for reproducible outputs."""
     epoch = os.environ.get("SOURCE_DATE_EPOCH")
-    when = (_dt.datetime.fromtimestamp(int(epoch), _dt.timezone.utc) if epoch and epoch.isdigit()
-            else _dt.datetime.now(_dt.timezone.utc))
+    when = _dt.datetime.fromtimestamp(int(epoch), _dt.UTC) if epoch and epoch.isdigit() else _dt.datetime.now(_dt.UTC)
     return when.strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
@@ -100,8 +99,9 @@ class ResumeStore(MemoryStore):
     _nv: dict[str, int]  # windows classified per finished tile (by index)
     state: dict[str, Any]
 
-    def __init__(self, out: Path, fingerprint: dict, shape: tuple[int, int], k: int, probs: bool, resume: bool,
-                 n_tiles: int | None = None):
+    def __init__(
+        self, out: Path, fingerprint: dict, shape: tuple[int, int], k: int, probs: bool, resume: bool, n_tiles: int | None = None
+    ):
         self.dir = resume_dir(out)
         self._out = out
         fp = json.dumps(fingerprint, sort_keys=True)
@@ -124,8 +124,10 @@ class ResumeStore(MemoryStore):
         self._nv = {}
 
     def _corrupt(self, what: str) -> OutputError:
-        return OutputError(f"the resume state in {self.dir} cannot be read ({what}): delete {self.dir} "
-                           "or rerun without --resume (resume=False) to start over")
+        return OutputError(
+            f"the resume state in {self.dir} cannot be read ({what}): delete {self.dir} "
+            "or rerun without --resume (resume=False) to start over"
+        )
 
     def _resume(self, fp: str, shape: tuple[int, int], k: int, probs: bool, n_tiles: int | None) -> bool:
         """Open the interrupted run in ``self.dir``; False when there is none to continue."""
@@ -180,7 +182,7 @@ class ResumeStore(MemoryStore):
     def _open(self, mode: str, shape: tuple[int, int], k: int, probs: bool) -> None:
         from numpy.lib.format import open_memmap
 
-        def mm(name, dtype, shp, fill):
+        def mm(name: str, dtype: type, shp: tuple[int, ...], fill: float) -> np.memmap:
             path = self.dir / name
             if mode == "w+":
                 try:
@@ -253,7 +255,7 @@ def _allocate(path: Path) -> None:
 
 def fingerprint(scene: Scene, model: Model, options: PredictOptions, probs: bool, extra: dict) -> dict:
     """What a resumed run must share with the interrupted one: input files (size, time), the
-    scene's grid and bands, the model's weights, and the options that change the result."""
+    scene's grid and bands, the model's weights and calibration, and the options that change the result."""
     files: list[list] = []
     aux = [m.path for m in scene.masks] + ([scene.angle.path] if scene.angle is not None else [])
     dem = [os.fspath(options.dem)] if options.dem is not None else []
@@ -268,14 +270,24 @@ def fingerprint(scene: Scene, model: Model, options: PredictOptions, probs: bool
         h.update(v.detach().cpu().numpy().tobytes())
     return {
         "files": files,
-        "scene": [scene.crs, list(scene.transform), scene.height, scene.width, scene.units,
-                  [[b.path, b.band, b.part] for b in scene.bands], scene.quantity, list(scene.conversions),
-                  list(scene.extra_nodata)],
+        "scene": [
+            scene.crs,
+            list(scene.transform),
+            scene.height,
+            scene.width,
+            scene.units,
+            [[b.path, b.band, b.part] for b in scene.bands],
+            scene.quantity,
+            list(scene.conversions),
+            list(scene.extra_nodata),
+        ],
         "model": h.hexdigest(),
         "codes": list(model.codes),
         "stride": options.stride,
         "max_nodata": options.max_nodata,
         "tile": options.tile_size,
         "probs": probs,
+        # the probabilities' temperature (absent when uncalibrated: the fingerprints of before)
+        **({"temperature": model.temperature} if model.calibration is not None else {}),
         **extra,
     }

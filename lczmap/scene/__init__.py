@@ -8,9 +8,11 @@ numpy's ``reflect``), or as a dask-backed :class:`xarray.DataArray` with
 check the units.
 
 Inputs: anything GDAL reads (GeoTIFF, COG, VRT, ``/vsicurl/`` URLs), one multi-band file or one
-file per polarisation; the products users download are recognised (:mod:`.products`: ASF HyP3
-RTC, OPERA RTC-S1, Planetary Computer ``sentinel-1-rtc``, Earth Engine ``S1_GRD`` exports,
-SNAP/pyroSAR outputs, local STAC Items). Complex bands (SLC) supply real and imaginary parts.
+file per polarisation; the products users download are recognised (:mod:`.products`, one module
+per kind, asked in turn by :func:`open_scene` in :mod:`.open`: ASF HyP3 RTC, OPERA RTC-S1,
+Planetary Computer ``sentinel-1-rtc``, Earth Engine ``S1_GRD`` exports, SNAP/pyroSAR outputs,
+local STAC Items, Sentinel-1 SAFE products read by :mod:`.safe`). Complex bands (SLC) supply
+real and imaginary parts.
 Bands are matched to the model's channels by their description (``VV``, ``VH``, ``VV real``...)
 or by ``bands``. dB and amplitude intensities are converted to linear power, gamma0 and beta0 to
 sigma0 with the incidence angle; masks and fill values read as no data; ``Scene.conversions``
@@ -22,14 +24,32 @@ by GCPs only are warped to their local UTM zone at 10 m.
 from __future__ import annotations
 
 from ..bands import BACKSCATTER, Backscatter
-from .geotiff import open_scene
 from .grid import PIXEL_SIZE, RESAMPLING, Warp
 from .masks import MASK_KINDS, MaskKind
 from .mirror import read_mirrored, reflect_index
-from .products import Product, detect
-from .scene import Scene, SceneAngle, SceneBand, SceneMask
+from .open import detect, open_scene
+from .products import Product
+from .scene import Scene, SceneAngle, SceneBand, SceneMask, SceneReader
 from .units import UNITS, Units
 
-__all__ = ["Scene", "SceneBand", "SceneAngle", "SceneMask", "Warp", "open_scene", "read_mirrored", "reflect_index",
-           "PIXEL_SIZE", "RESAMPLING", "UNITS", "Units", "BACKSCATTER", "Backscatter", "MASK_KINDS", "MaskKind",
-           "Product", "detect"]
+__all__ = [
+    "Scene",
+    "SceneBand",
+    "SceneAngle",
+    "SceneMask",
+    "Warp",
+    "open_scene",
+    "read_mirrored",
+    "reflect_index",
+    "PIXEL_SIZE",
+    "RESAMPLING",
+    "UNITS",
+    "Units",
+    "BACKSCATTER",
+    "Backscatter",
+    "MASK_KINDS",
+    "MaskKind",
+    "Product",
+    "detect",
+    "SceneReader",
+]

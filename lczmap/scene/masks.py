@@ -37,5 +37,7 @@ def invalid(values: np.ndarray, kind: MaskKind) -> np.ndarray:
 
 def describe(kind: MaskKind) -> str:
     """What a mask of this kind removes, for the map's tags."""
-    return {"hyp3-ls": "layover and shadow (HyP3 ls_map flags 4, 16)",
-            "opera": "layover, shadow and fill (OPERA mask values 1-3, 255)"}[kind]
+    return {
+        "hyp3-ls": "layover and shadow (HyP3 ls_map flags 4, 16)",
+        "opera": "layover, shadow and fill (OPERA mask values 1-3, 255)",
+    }[kind]

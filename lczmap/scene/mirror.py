@@ -13,8 +13,16 @@ import numpy as np
 __all__ = ["read_mirrored", "reflect_index"]
 
 
-def read_mirrored(read_window: Callable[..., np.ndarray], height: int, width: int,
-                  r0: int, r1: int, c0: int, c1: int, out: np.ndarray | None = None) -> np.ndarray:
+def read_mirrored(
+    read_window: Callable[..., np.ndarray],
+    height: int,
+    width: int,
+    r0: int,
+    r1: int,
+    c0: int,
+    c1: int,
+    out: np.ndarray | None = None,
+) -> np.ndarray:
     """Rows ``r0:r1`` and columns ``c0:c1`` of a (C, height, width) image, mirrored outside it.
 
     ``read_window(rlo, rhi, clo, chi, out=None)`` reads a range inside the image into ``out`` or
@@ -27,10 +35,11 @@ def read_mirrored(read_window: Callable[..., np.ndarray], height: int, width: in
     return result
 
 
-def _read_mirrored(read_window, height, width, r0, r1, c0, c1, out):
+def _read_mirrored(
+    read_window: Callable[..., np.ndarray], height: int, width: int, r0: int, r1: int, c0: int, c1: int, out: np.ndarray | None
+) -> np.ndarray:
     pads = (max(0, -r0), max(0, r1 - height), max(0, -c0), max(0, c1 - width))
-    simple = (r0 < height and r1 > 0 and c0 < width and c1 > 0
-              and max(pads[:2]) < height and max(pads[2:]) < width)
+    simple = r0 < height and r1 > 0 and c0 < width and c1 > 0 and max(pads[:2]) < height and max(pads[2:]) < width
     if simple:  # the common case: inside the image, or running off its edges by less than its size
         rlo, rhi = max(0, r0), min(height, r1)
         clo, chi = max(0, c0), min(width, c1)

@@ -8,13 +8,14 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any, Protocol
 
 import numpy as np
 import rasterio
 from affine import Affine
 from rasterio.crs import CRS
 from rasterio.enums import Resampling
+from rasterio.io import DatasetReader
 from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
@@ -22,9 +23,12 @@ from ..bands import Backscatter, Channel
 from .grid import Warp
 from .masks import MaskKind, invalid
 from .mirror import read_mirrored
-from .units import Part, Units, _part, _value_in_place
+from .units import Part, Units, band_values, band_values_in_place
 
-__all__ = ["Scene", "SceneBand", "SceneAngle", "SceneMask"]
+if TYPE_CHECKING:
+    import xarray as xr
+
+__all__ = ["Scene", "SceneBand", "SceneAngle", "SceneMask", "SceneReader"]
 
 
 @dataclass(frozen=True)
@@ -58,6 +62,18 @@ class SceneMask:
     kind: MaskKind
 
 
+class SceneReader(Protocol):
+    """A source that reads windows of a scene's grid itself (a SAFE product's
+    :class:`~lczmap.scene.safe.SafeReader` and :class:`~lczmap.scene.safe.SlcReader`)."""
+
+    def read_window(
+        self, bands: tuple[SceneBand, ...], rlo: int, rhi: int, clo: int, chi: int, out: np.ndarray | None = None
+    ) -> np.ndarray:
+        """``bands`` on rows ``rlo:rhi`` and columns ``clo:chi`` (inside the grid), float32
+        (C, rows, columns), NaN where there is no data; into ``out`` when given."""
+        ...
+
+
 @dataclass(frozen=True)
 class Scene:
     """A scene ready for a model: channels in the model's order, on a 10 m grid.
@@ -70,8 +86,8 @@ class Scene:
     ``masks``: validity masks on the scene's source grid (invalid pixels read as NaN).
     ``extra_nodata``: values of intensity bands that mean no data besides the band's nodata.
     ``conversions``: what was done to the input, one line each, as predict writes into the map's tags.
-    ``reader``: a source that reads windows of the grid itself (``reader.read_window(bands, r0, r1,
-    c0, c1, out)``, e.g. :class:`~lczmap.scene.safe.SafeReader`); None reads ``bands`` with rasterio.
+    ``reader``: a source that reads windows of the grid itself (:class:`SceneReader`, e.g.
+    :class:`~lczmap.scene.safe.SafeReader`); None reads ``bands`` with rasterio.
     ``prefiltered``: the reader gives the Lee channels filtered already (an IW SLC read for
     ``s1-all``), so the tile kernel must not filter them again.
     """
@@ -91,7 +107,7 @@ class Scene:
     masks: tuple[SceneMask, ...] = ()
     extra_nodata: tuple[float, ...] = ()
     conversions: tuple[str, ...] = ()
-    reader: Any = None
+    reader: SceneReader | None = None
     prefiltered: bool = False
 
     @property
@@ -128,11 +144,11 @@ class Scene:
                     b = self.bands[i]
                     if b.part == "value" and ds.dtypes[b.band - 1] == "float32":
                         ds.read(b.band, window=window, out=out[i])  # straight into place
-                        _value_in_place(out[i], b.nodata, self.units, b.channel.quantity, extra)
+                        band_values_in_place(out[i], b.nodata, self.units, b.channel.quantity, extra)
                         continue
                     if b.band not in raws:
                         raws[b.band] = ds.read(b.band, window=window)
-                    out[i] = _part(raws[b.band], b.part, b.nodata, self.units, b.channel.quantity, extra)
+                    out[i] = band_values(raws[b.band], b.part, b.nodata, self.units, b.channel.quantity, extra)
         if self.angle is not None and self.quantity != "sigma0":
             factor = self._read_aux(self.angle.path, self.angle.band, window).astype(np.float32)
             if self.angle.nodata is not None:
@@ -152,7 +168,7 @@ class Scene:
             return ds.read(band, window=window)
 
     @contextlib.contextmanager
-    def _source(self, src, resampling: str | None = None) -> Iterator[Any]:
+    def _source(self, src: DatasetReader, resampling: str | None = None) -> Iterator[DatasetReader | WarpedVRT | _GcpWarp]:
         """``src`` itself, or read on the scene's grid: a WarpedVRT, or for a GCP raster a
         :class:`_GcpWarp` (rasterio's WarpedVRT ignores GCPs when it is given the target grid:
         it returned nodata for projected GCPs and pixels from the wrong place for lon/lat ones)."""
@@ -178,7 +194,7 @@ class Scene:
         ) as vrt:
             yield vrt
 
-    def to_dataarray(self, chunks: int = 2048):
+    def to_dataarray(self, chunks: int = 2048) -> xr.DataArray:
         """The scene as a dask-backed ``xarray.DataArray`` (band, y, x) with pixel-centre coordinates
         and its CRS as a ``spatial_ref`` coordinate, the way rioxarray and odc-geo store it
         (``da.rio.crs``, ``da.odc.geobox``); ``attrs`` keep ``crs``, ``transform``, ``units`` and
@@ -195,8 +211,7 @@ class Scene:
             dims=("band", "y", "x"),
             coords={"band": self.channel_names, **xr_coords(grid, crs_coord_name="spatial_ref")},
             name=self.name,
-            attrs={"crs": self.crs, "transform": tuple(self.transform[:6]), "units": self.units,
-                   "band_set": self.band_set or ""},
+            attrs={"crs": self.crs, "transform": tuple(self.transform[:6]), "units": self.units, "band_set": self.band_set or ""},
         )
 
 
@@ -205,7 +220,7 @@ class _GcpWarp:
     ``rasterio.warp.reproject``, which warps with the raster's own GCPs (in any CRS); GDAL reads
     only the source region a window needs. Has the ``dtypes`` and ``read`` a Scene uses."""
 
-    def __init__(self, src, warp: Warp, nodata):
+    def __init__(self, src: DatasetReader, warp: Warp, nodata: float):
         self.src, self.warp, self.nodata = src, warp, nodata
         self.dtypes = src.dtypes
 
@@ -220,7 +235,7 @@ class _GcpWarp:
         reproject(
             rasterio.band(self.src, band),
             out,
-            dst_transform=Affine(*w.transform[:6]) * Affine.translation(window.col_off, window.row_off),
+            dst_transform=Affine(*w.transform[:6]) @ Affine.translation(window.col_off, window.row_off),
             dst_crs=CRS.from_user_input(w.crs),
             resampling=Resampling[w.resampling],
             src_nodata=self.src.nodata,
@@ -238,7 +253,7 @@ class _ArrayView:
         self.dtype = np.dtype("float32")
         self.ndim = 3
 
-    def __getitem__(self, key):
+    def __getitem__(self, key: tuple[Any, slice, slice]) -> np.ndarray:
         bands, rows, cols = key
         r = range(*rows.indices(self.shape[1]))
         c = range(*cols.indices(self.shape[2]))

@@ -22,6 +22,8 @@ from ..errors import ConfigError, MissingDependencyError
 from ..predict.cluster import DEFAULT_CONNECT_TIMEOUT, connect_scheduler
 
 if TYPE_CHECKING:
+    from distributed import Worker
+
     from .spec import StudySpec
 
 __all__ = ["GpuPerWorker", "Cluster", "connect", "default_cells_per_gpu", "tune_worker", "worker_threads"]
@@ -45,7 +47,7 @@ class GpuPerWorker(WorkerPlugin):
     def __init__(self, gpus: Iterable[str]):
         self.gpus = [str(g) for g in gpus]
 
-    def setup(self, worker) -> None:
+    def setup(self, worker: Worker) -> None:
         try:
             index = int(worker.name)
         except (TypeError, ValueError):
@@ -137,9 +139,15 @@ class Cluster:
             self.cluster.close()
 
 
-def connect(scheduler: Any, spec: StudySpec, n_todo: int, workers: int | None,
-            connect_timeout: float = DEFAULT_CONNECT_TIMEOUT, cells_per_gpu: int | None = None,
-            cell_bytes: int | None = None) -> Cluster:
+def connect(
+    scheduler: Any,
+    spec: StudySpec,
+    n_todo: int,
+    workers: int | None,
+    connect_timeout: float = DEFAULT_CONNECT_TIMEOUT,
+    cells_per_gpu: int | None = None,
+    cell_bytes: int | None = None,
+) -> Cluster:
     """The :class:`Cluster` for the run. A scheduler that does not answer within
     ``connect_timeout`` seconds is a :class:`~lczmap.errors.ClusterError`. On a machine with
     GPUs the local cluster has ``cells_per_gpu`` workers per GPU (default
@@ -175,14 +183,19 @@ def connect(scheduler: Any, spec: StudySpec, n_todo: int, workers: int | None,
     # dependencies) behind the cells that need none, whatever their priority; without the queue
     # every task goes to a worker at once and each worker runs its tasks by priority
     with dask.config.set({"distributed.scheduler.worker-saturation": float("inf")}):
-        cluster = LocalCluster(n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0",
-                               silence_logs=logging.ERROR, **kwargs)
+        cluster = LocalCluster(
+            n_workers=n, threads_per_worker=1, processes=True, dashboard_address=":0", silence_logs=logging.ERROR, **kwargs
+        )
     client = Client(cluster, set_as_default=False)
     if gpus:
         client.register_plugin(GpuPerWorker(gpus), name=GpuPerWorker.name)
     threads = worker_threads(cores, n)
-    log.info("local dask cluster: %d worker processes, %d torch thread(s) each%s", n, threads,
-             f", {per_gpu} per GPU ({', '.join(gpus)})" if gpus else "")
+    log.info(
+        "local dask cluster: %d worker processes, %d torch thread(s) each%s",
+        n,
+        threads,
+        f", {per_gpu} per GPU ({', '.join(gpus)})" if gpus else "",
+    )
     return Cluster(client, cluster, bool(gpus), threads, n)
 
 
@@ -192,4 +205,3 @@ def _gpu_bytes() -> int:
 
     sizes = [torch.cuda.get_device_properties(i).total_memory for i in range(torch.cuda.device_count())]
     return min(sizes) if sizes else 0
-

@@ -6,13 +6,21 @@ from __future__ import annotations
 import logging
 import os
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._io import atomic_path
 from ..classes import CLASS_SETTINGS, class_codes, label_of
-from .results import _labels_key, aggregate
+from .results import aggregate, labels_key
 from .spec import AXES
+
+if TYPE_CHECKING:
+    import pandas as pd
+    from matplotlib.axes import Axes
+    from matplotlib.figure import Figure
+
+    from .results import ResultsTable
 
 __all__ = ["make_figures", "plot_figures"]
 
@@ -31,7 +39,7 @@ def _chance(setting: str) -> float:
     return 100.0 / len(class_codes(setting))
 
 
-def _line(ax, agg, xs_order: list[str], label: str, colour: str, marker: str, linestyle: str = "-") -> bool:
+def _line(ax: Axes, agg: pd.DataFrame, xs_order: list[str], label: str, colour: str, marker: str, linestyle: str = "-") -> bool:
     rows = agg.set_index("labels")
     xs, ys, es = [], [], []
     for i, lab in enumerate(xs_order):
@@ -46,12 +54,12 @@ def _line(ax, agg, xs_order: list[str], label: str, colour: str, marker: str, li
     return True
 
 
-def _panels(fig, n: int):
+def _panels(fig: Figure, n: int) -> list[Axes]:
     axes = fig.subplots(1, n, squeeze=False, sharey=False)[0]
     return list(axes)
 
 
-def _finish(ax, xs_order, setting: str, title: str) -> None:
+def _finish(ax: Axes, xs_order: list[str], setting: str, title: str) -> None:
     ax.set_xticks(range(len(xs_order)), xs_order)
     ax.set_xlim(-0.4, len(xs_order) - 0.6)
     ax.set_xlabel("labelled SAR patches (count)")
@@ -64,13 +72,13 @@ def _finish(ax, xs_order, setting: str, title: str) -> None:
     ax.legend([handles[i] for i in order], [labels[i] for i in order], fontsize=8)
 
 
-def _save(fig, path: Path) -> Path:
+def _save(fig: Figure, path: Path) -> Path:
     with atomic_path(path, overwrite=True) as tmp:
         fig.savefig(tmp, format="png", dpi=110)
     return path
 
 
-def make_figures(results, figure_norm: str = "instance", title: str | None = None) -> dict:
+def make_figures(results: ResultsTable, figure_norm: str = "instance", title: str | None = None) -> dict[str, Figure]:
     """The paper's figures from a results table (path, folder or DataFrame), as
     ``{file name: matplotlib Figure}``; a figure whose cells the study lacks is left out (logged).
 
@@ -84,8 +92,8 @@ def make_figures(results, figure_norm: str = "instance", title: str | None = Non
 
     agg = aggregate(results)
     agg = agg[agg["seeds"] > 0]
-    figures: dict = {}
-    xs_order = sorted(agg["labels"].astype(str).unique(), key=_labels_key)
+    figures: dict[str, Figure] = {}
+    xs_order = sorted(agg["labels"].astype(str).unique(), key=labels_key)
     caption = "mean ± standard error over seeds" + (f"\n{title}" if title else "")
     settings = [s for s in AXES["classes"] if s in set(agg["classes"])]
 
@@ -113,8 +121,15 @@ def make_figures(results, figure_norm: str = "instance", title: str | None = Non
             for m in ("finetune", "swd"):
                 colour, marker = _METHOD_STYLE[m]
                 for norm, ls in (("instance", "-"), ("batch", "--")):
-                    _line(ax, nf[(nf["classes"] == s) & (nf["method"] == m) & (nf["norm"] == norm)], xs_order,
-                          f"{_METHOD_NAME[m]}, {norm} norm", colour, marker, ls)
+                    _line(
+                        ax,
+                        nf[(nf["classes"] == s) & (nf["method"] == m) & (nf["norm"] == norm)],
+                        xs_order,
+                        f"{_METHOD_NAME[m]}, {norm} norm",
+                        colour,
+                        marker,
+                        ls,
+                    )
             _finish(ax, xs_order, s, f"{_CLASSES_NAME[s]}: batch vs instance norm")
         fig.suptitle(f"Batch vs instance norm, {caption}", fontsize=10)
         figures["norm.png"] = fig
@@ -129,8 +144,15 @@ def make_figures(results, figure_norm: str = "instance", title: str | None = Non
         for m in ("finetune", "swd"):
             colour, marker = _METHOD_STYLE[m]
             for on, ls in ((True, "-"), (False, "--")):
-                _line(ax, sc[(sc["method"] == m) & (sc["supcon"] == on)], xs_order,
-                      f"{_METHOD_NAME[m]}, {'SupCon' if on else 'no SupCon'}", colour, marker, ls)
+                _line(
+                    ax,
+                    sc[(sc["method"] == m) & (sc["supcon"] == on)],
+                    xs_order,
+                    f"{_METHOD_NAME[m]}, {'SupCon' if on else 'no SupCon'}",
+                    colour,
+                    marker,
+                    ls,
+                )
         _finish(ax, xs_order, "lowrise", f"{_CLASSES_NAME['lowrise']}, {figure_norm} norm")
         fig.suptitle(f"SupCon pretraining vs none, {caption}", fontsize=10)
         figures["supcon.png"] = fig
@@ -139,8 +161,9 @@ def make_figures(results, figure_norm: str = "instance", title: str | None = Non
     return figures
 
 
-def plot_figures(results, out_dir: str | os.PathLike, figure_norm: str = "instance", title: str | None = None) -> list[Path]:
+def plot_figures(
+    results: ResultsTable, out_dir: str | os.PathLike, figure_norm: str = "instance", title: str | None = None
+) -> list[Path]:
     """Write :func:`make_figures`' figures as PNG files into ``out_dir``; returns the files written."""
     out_dir = Path(out_dir)
     return [_save(fig, out_dir / name) for name, fig in make_figures(results, figure_norm, title).items()]
-

@@ -9,25 +9,47 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from numpy.typing import ArrayLike
 
 from .._io import atomic_path
 from ..errors import DataError
-from .spec import AXES, AXIS_NAMES, _as_bool, _train_fields
+from .spec import AXES, AXIS_NAMES, as_bool, train_fields
 
 if TYPE_CHECKING:
+    from typing import TypeAlias
+
     import pandas as pd
 
-__all__ = ["TABLE_FORMATS", "aggregate", "read_results", "standard_error", "summary_markdown"]
+    #: A results table: the table, its ``results.csv`` or the study folder.
+    ResultsTable: TypeAlias = "pd.DataFrame | str | os.PathLike[str]"
+
+__all__ = ["TABLE_FORMATS", "aggregate", "labels_key", "read_results", "standard_error", "summary_markdown", "write_table"]
 
 #: Formats of the results table: ``results.csv`` is always written, ``parquet`` adds ``results.parquet``.
 TABLE_FORMATS = ("csv", "parquet")
 
-_RESULT_BASE = ["cell_id", "status", "error", *AXIS_NAMES, "split", "accuracy", "kappa", "macro_f1", "n_test",
-                "seconds", "train_seconds", "eval_seconds", "checkpoint", "report", "worker", "finished"]
+_RESULT_BASE = [
+    "cell_id",
+    "status",
+    "error",
+    *AXIS_NAMES,
+    "split",
+    "accuracy",
+    "kappa",
+    "macro_f1",
+    "n_test",
+    "seconds",
+    "train_seconds",
+    "eval_seconds",
+    "checkpoint",
+    "report",
+    "worker",
+    "finished",
+]
 
 
 def _result_columns() -> list[str]:
-    extra = [k for k in _train_fields() if k not in AXES and k not in ("data", "cache")]
+    extra = [k for k in train_fields() if k not in AXES and k not in ("data", "cache")]
     return _RESULT_BASE + ["data", "cache"] + extra
 
 
@@ -41,13 +63,16 @@ def read_results(path: str | os.PathLike) -> pd.DataFrame:
         path = path / "results.csv"
     if not path.is_file():
         raise DataError(f"no results table at {path}: run `lczmap study` first")
-    df = pd.read_csv(path, dtype={"cell_id": str, "labels": str, "error": str, "checkpoint": str, "split": str},
-                     keep_default_na=False, na_values={"accuracy": [""], "kappa": [""], "macro_f1": [""],
-                                                       "seconds": [""], "n_test": [""]})
+    df = pd.read_csv(
+        path,
+        dtype={"cell_id": str, "labels": str, "error": str, "checkpoint": str, "split": str},
+        keep_default_na=False,
+        na_values={"accuracy": [""], "kappa": [""], "macro_f1": [""], "seconds": [""], "n_test": [""]},
+    )
     missing = [c for c in ("cell_id", "status", *AXIS_NAMES) if c not in df.columns]
     if missing:
         raise DataError(f"{path} is not an lczmap study table (no {', '.join(missing)}): choose the study's results.csv")
-    df["supcon"] = df["supcon"].map(lambda v: _as_bool(v, f"{path}: supcon") if not isinstance(v, bool) else v)
+    df["supcon"] = df["supcon"].map(lambda v: as_bool(v, f"{path}: supcon") if not isinstance(v, bool) else v)
     df["seed"] = df["seed"].astype(int)
     for c in ("accuracy", "kappa", "macro_f1", "seconds", "train_seconds", "eval_seconds", "n_test"):
         if c in df.columns:
@@ -55,7 +80,9 @@ def read_results(path: str | os.PathLike) -> pd.DataFrame:
     return df
 
 
-def _write_table(rows: list[dict], out: Path, table_format: str) -> Path:
+def write_table(rows: list[dict], out: Path, table_format: str) -> Path:
+    """Write the results table ``out/results.csv`` (and ``results.parquet`` for ``parquet``); returns
+    the table of ``table_format``."""
     import pandas as pd
 
     columns = _result_columns()
@@ -78,7 +105,7 @@ def _write_table(rows: list[dict], out: Path, table_format: str) -> Path:
 # --- aggregation ----------------------------------------------------------------------------------------
 
 
-def standard_error(values) -> float:
+def standard_error(values: ArrayLike) -> float:
     """Standard error of the mean: sample standard deviation (ddof 1) / sqrt(n); NaN for n < 2."""
     v = np.asarray(values, dtype=np.float64)
     v = v[np.isfinite(v)]
@@ -87,22 +114,23 @@ def standard_error(values) -> float:
     return float(v.std(ddof=1) / math.sqrt(len(v)))
 
 
-def _labels_key(value: str) -> float:
+def labels_key(value: str) -> float:
+    """Sort key of a ``labels`` value: the number of labelled patches, ``all`` last."""
     return math.inf if str(value) == "all" else float(value)
 
 
-def _order(df, by: list[str]):
+def _order(df: pd.DataFrame, by: list[str]) -> pd.DataFrame:
     """Sort by the paper's axis orders (labels numerically, 'all' last)."""
     keys = {
         "method": lambda s: s.map({m: i for i, m in enumerate(AXES["method"])}),
         "classes": lambda s: s.map({m: i for i, m in enumerate(AXES["classes"])}),
         "norm": lambda s: s.map({m: i for i, m in enumerate(AXES["norm"])}),
-        "labels": lambda s: s.map(_labels_key),
+        "labels": lambda s: s.map(labels_key),
     }
     return df.sort_values(by, key=lambda s: keys[s.name](s) if s.name in keys else s, kind="stable")
 
 
-def aggregate(results) -> pd.DataFrame:
+def aggregate(results: ResultsTable) -> pd.DataFrame:
     """Mean and standard error over seeds of test accuracy and kappa per configuration (all axes
     but ``seed``), from a results table (path, folder or DataFrame). Failed cells are counted, not
     averaged. Columns: the axes, ``seeds`` (finished cells), ``failed``, ``accuracy_mean``,
@@ -114,18 +142,21 @@ def aggregate(results) -> pd.DataFrame:
     rows = []
     for key, g in df.groupby(group, sort=False):
         ok = g[g["status"] == "ok"]
-        rows.append({
-            **dict(zip(group, key)),
-            "seeds": int(len(ok)),
-            "failed": int((g["status"] != "ok").sum()),
-            "accuracy_mean": float(ok["accuracy"].mean()) if len(ok) else float("nan"),
-            "accuracy_se": standard_error(ok["accuracy"]),
-            "kappa_mean": float(ok["kappa"].mean()) if len(ok) else float("nan"),
-            "kappa_se": standard_error(ok["kappa"]),
-            "seconds_mean": float(ok["seconds"].mean()) if len(ok) else float("nan"),
-        })
-    agg = pd.DataFrame(rows, columns=[*group, "seeds", "failed", "accuracy_mean", "accuracy_se", "kappa_mean",
-                                      "kappa_se", "seconds_mean"])
+        rows.append(
+            {
+                **dict(zip(group, key)),
+                "seeds": int(len(ok)),
+                "failed": int((g["status"] != "ok").sum()),
+                "accuracy_mean": float(ok["accuracy"].mean()) if len(ok) else float("nan"),
+                "accuracy_se": standard_error(ok["accuracy"]),
+                "kappa_mean": float(ok["kappa"].mean()) if len(ok) else float("nan"),
+                "kappa_se": standard_error(ok["kappa"]),
+                "seconds_mean": float(ok["seconds"].mean()) if len(ok) else float("nan"),
+            }
+        )
+    agg = pd.DataFrame(
+        rows, columns=[*group, "seeds", "failed", "accuracy_mean", "accuracy_se", "kappa_mean", "kappa_se", "seconds_mean"]
+    )
     return _order(agg, ["classes", "method", "norm", "supcon", "labels"]).reset_index(drop=True)
 
 
@@ -137,7 +168,7 @@ def _pm(mean: float, se: float, scale: float = 1.0, digits: int = 1) -> str:
     return f"{mean * scale:.{digits}f} ± {se * scale:.{digits}f}"
 
 
-def summary_markdown(agg, title: str | None = None) -> str:
+def summary_markdown(agg: pd.DataFrame, title: str | None = None) -> str:
     """The aggregate table as markdown: accuracy in %, kappa, mean ± standard error over seeds."""
     lines = []
     if title:
@@ -157,5 +188,3 @@ def summary_markdown(agg, title: str | None = None) -> str:
             f"{'–' if not np.isfinite(r.seconds_mean) else f'{r.seconds_mean:.0f}'} |"
         )
     return "\n".join(lines) + "\n"
-
-

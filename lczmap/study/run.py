@@ -51,9 +51,9 @@ from .._io import atomic_path
 from ..errors import ConfigError, MissingDependencyError, StudyError
 from ..predict.cluster import DEFAULT_CONNECT_TIMEOUT, check_connect_timeout, check_scheduler, connect_scheduler
 from .figures import plot_figures
-from .results import TABLE_FORMATS, _write_table, aggregate, read_results, summary_markdown
-from .spec import Cell, StudySpec, _train_fields, describe_cell, study_folder
-from .tasks import _cell_task, _eo_task, _failed_row, _first_line, run_cell
+from .results import TABLE_FORMATS, aggregate, read_results, summary_markdown, write_table
+from .spec import Cell, StudySpec, describe_cell, study_folder, train_fields
+from .tasks import cell_task, eo_task, failed_row, first_line, run_cell
 
 __all__ = ["LOCK_NAME", "EO_FOLDER", "StudyResult", "plan", "plan_eo_stages", "report", "run_cell", "run_study"]
 
@@ -96,7 +96,7 @@ def _check_data(spec: StudySpec, cells: list[Cell]) -> tuple[str, dict[str, int]
     split = spec.split or so2sat.test_split
     for name in ("training", split):
         so2sat.split(name)  # DataError naming the split when it is missing
-    sar_bands = spec.train.get("sar_bands", _train_fields()["sar_bands"])
+    sar_bands = spec.train.get("sar_bands", train_fields()["sar_bands"])
     sizes: dict[str, int] = {}
     for name in ("training", split):
         labels = open_patches(spec.data, name, sar_bands, spec.cache).labels
@@ -197,8 +197,23 @@ def run_study(
         if scheduler is not None and not hasattr(scheduler, "submit"):  # reached before anything is written
             scheduler = stack.enter_context(connect_scheduler(scheduler, connect_timeout))
         _prepare_out(out, spec, split)
-        return _run_cells(spec, cells, out, split, sizes, data, cache, scheduler, workers, retry_failed, table_format,
-                          progress, connect_timeout, cells_per_gpu, t0)
+        return _run_cells(
+            spec,
+            cells,
+            out,
+            split,
+            sizes,
+            data,
+            cache,
+            scheduler,
+            workers,
+            retry_failed,
+            table_format,
+            progress,
+            connect_timeout,
+            cells_per_gpu,
+            t0,
+        )
 
 
 def _cost(cell: Cell, sizes: dict[str, int]) -> int:
@@ -227,10 +242,23 @@ def _usable_eo_stage(path: Path, cell: Cell) -> bool:
         return False
 
 
-def _run_cells(spec: StudySpec, cells: list[Cell], out: Path, split: str, sizes: dict[str, int], data: str | None,
-               cache: str | None, scheduler: Any, workers: int | None, retry_failed: bool, table_format: str,
-               progress: Callable | None, connect_timeout: float, cells_per_gpu: int | None,
-               t0: float) -> StudyResult:
+def _run_cells(
+    spec: StudySpec,
+    cells: list[Cell],
+    out: Path,
+    split: str,
+    sizes: dict[str, int],
+    data: str | None,
+    cache: str | None,
+    scheduler: Any,
+    workers: int | None,
+    retry_failed: bool,
+    table_format: str,
+    progress: Callable | None,
+    connect_timeout: float,
+    cells_per_gpu: int | None,
+    t0: float,
+) -> StudyResult:
     """The cells not finished yet, then the table, summary and figures (see :func:`run_study`)."""
     with _lock(out):
         manifest = {"lczmap_version": __version__, "spec": spec.to_dict(), "split": split, "cells": len(cells)}
@@ -267,8 +295,15 @@ def _run_cells(spec: StudySpec, cells: list[Cell], out: Path, split: str, sizes:
             to_train = {sid: cs for sid, cs in stages.items() if not _usable_eo_stage(eo_dir / f"{sid}.safetensors", cs[0])}
             log.info("study: %d shared EO stages, %d to train", len(stages), len(to_train))
             cell_bytes = max((run_device_bytes(c.config(), sizes.get(c.classes, 0)) for c in todo), default=0)
-            run = connect(scheduler, spec, len(todo) + len(to_train), workers, connect_timeout,
-                          cells_per_gpu=cells_per_gpu, cell_bytes=cell_bytes)
+            run = connect(
+                scheduler,
+                spec,
+                len(todo) + len(to_train),
+                workers,
+                connect_timeout,
+                cells_per_gpu=cells_per_gpu,
+                cell_bytes=cell_bytes,
+            )
             client = run.client
             bar = progress(total=len(todo), desc="study cells") if progress else None
             try:
@@ -278,9 +313,17 @@ def _run_cells(spec: StudySpec, cells: list[Cell], out: Path, split: str, sizes:
                 eo_futures: dict[str, Any] = {}
                 for sid, cs in sorted(to_train.items(), key=lambda kv: -_eo_cost(kv[1][0], sizes)):
                     eo_futures[sid] = client.submit(
-                        _eo_task, cs[0], data, cache, str((eo_dir / f"{sid}.safetensors").resolve()), spec.device,
-                        run.threads, key=f"lczmap-study-eo-{sid}-{os.urandom(4).hex()}", pure=False,
-                        resources=resources, priority=2**40 + _eo_cost(cs[0], sizes),
+                        eo_task,
+                        cs[0],
+                        data,
+                        cache,
+                        str((eo_dir / f"{sid}.safetensors").resolve()),
+                        spec.device,
+                        run.threads,
+                        key=f"lczmap-study-eo-{sid}-{os.urandom(4).hex()}",
+                        pure=False,
+                        resources=resources,
+                        priority=2**40 + _eo_cost(cs[0], sizes),
                     )
                 futures, submitted = {}, []
                 for c in sorted(todo, key=lambda c: -_cost(c, sizes)):
@@ -291,10 +334,19 @@ def _run_cells(spec: StudySpec, cells: list[Cell], out: Path, split: str, sizes:
                     elif sid in stages:
                         eo = str((eo_dir / f"{sid}.safetensors").resolve())
                     fut = client.submit(
-                        _cell_task, c, data, cache, str((out / "cells" / c.cell_id).resolve()), split, spec.device,
-                        run.threads, eo,
-                        key=f"lczmap-study-cell-{c.cell_id}-{os.urandom(4).hex()}", pure=False,
-                        resources=resources, priority=_cost(c, sizes),
+                        cell_task,
+                        c,
+                        data,
+                        cache,
+                        str((out / "cells" / c.cell_id).resolve()),
+                        split,
+                        spec.device,
+                        run.threads,
+                        eo,
+                        key=f"lczmap-study-cell-{c.cell_id}-{os.urandom(4).hex()}",
+                        pure=False,
+                        resources=resources,
+                        priority=_cost(c, sizes),
                     )
                     futures[fut.key] = c
                     submitted.append(fut)
@@ -303,7 +355,7 @@ def _run_cells(spec: StudySpec, cells: list[Cell], out: Path, split: str, sizes:
                     try:
                         row = fut.result()
                     except Exception as exc:  # the worker died (KilledWorker) or the task could not run
-                        row = _failed_row(c, split, _first_line(exc))
+                        row = failed_row(c, split, first_line(exc))
                     row.update(c.config(data, cache, spec.device).to_dict())
                     row["cell_id"] = c.cell_id  # the client's id is the record's (a worker may run other code)
                     row["labels"] = str(c.labels)
@@ -317,7 +369,7 @@ def _run_cells(spec: StudySpec, cells: list[Cell], out: Path, split: str, sizes:
                         log.warning("cell %s (%s) failed: %s", c.cell_id, describe_cell(c), row["error"])
                     else:
                         log.info("cell %s (%s): accuracy %.3f", c.cell_id, describe_cell(c), row["accuracy"])
-                    _write_table(ordered(), out, table_format)
+                    write_table(ordered(), out, table_format)
                     fut.release()
                     if bar is not None:
                         bar.update(1)
@@ -325,11 +377,12 @@ def _run_cells(spec: StudySpec, cells: list[Cell], out: Path, split: str, sizes:
                 if bar is not None:
                     bar.close()
                 run.close(own_client=not hasattr(scheduler, "submit"))
-        table = _write_table(ordered(), out, table_format)
+        table = write_table(ordered(), out, table_format)
         written = report(out, figure_norm=spec.figure_norm, title=spec.title, cell_ids=list(by_id))
     failed_total = sum(1 for i in by_id if rows.get(i, {}).get("status") != "ok")
-    return StudyResult(out, table, out / "summary.md", written, len(cells), len(todo), skipped, failed_total,
-                       round(time.perf_counter() - t0, 1))
+    return StudyResult(
+        out, table, out / "summary.md", written, len(cells), len(todo), skipped, failed_total, round(time.perf_counter() - t0, 1)
+    )
 
 
 def plan(spec: StudySpec, out: str | os.PathLike | None = None) -> list[tuple[Cell, str]]:
@@ -349,8 +402,9 @@ def plan(spec: StudySpec, out: str | os.PathLike | None = None) -> list[tuple[Ce
     return result
 
 
-def plan_eo_stages(spec: StudySpec, out: str | os.PathLike | None = None,
-                   retry_failed: bool = True) -> list[tuple[str, str, list[Cell]]]:
+def plan_eo_stages(
+    spec: StudySpec, out: str | os.PathLike | None = None, retry_failed: bool = True
+) -> list[tuple[str, str, list[Cell]]]:
     """The EO stages the cells of ``spec`` share: ``(EO stage id, state, cells)`` in grid order,
     state ``done`` (in ``out/eo`` already), ``todo`` (a cell to run needs it: it is trained once)
     or ``unused`` (every cell that needs it is finished). Reads the results table and the EO
@@ -375,8 +429,9 @@ def plan_eo_stages(spec: StudySpec, out: str | os.PathLike | None = None,
     return result
 
 
-def report(out: str | os.PathLike, figure_norm: str = "instance", title: str | None = None,
-           cell_ids: Iterable[str] | None = None) -> list[Path]:
+def report(
+    out: str | os.PathLike, figure_norm: str = "instance", title: str | None = None, cell_ids: Iterable[str] | None = None
+) -> list[Path]:
     """(Re)write ``summary.md``, ``summary.csv`` and the figures of the study in ``out`` from its
     results table (only the rows of ``cell_ids`` when given). Returns the figures written."""
     out = Path(out)

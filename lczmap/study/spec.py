@@ -12,6 +12,9 @@ budget have the same EO stage (:attr:`Cell.eo_stage_id`), which the study trains
 The cell id is a hash of the cell's full training configuration (:meth:`TrainConfig.fingerprint`),
 so a study folder knows which cells it has finished. Importing this module loads no torch, pandas
 or dask; checking a spec imports :mod:`lczmap.train` for its :class:`TrainConfig`.
+
+One module: axes, grids, cells and the spec files are one vocabulary (a spec file is parsed into
+axes, which the grid expands into cells), read together by whoever writes a study.
 """
 
 from __future__ import annotations
@@ -23,10 +26,13 @@ import os
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, TypeAlias
 
 from ..classes import CLASS_SETTINGS
 from ..errors import ConfigError
+
+if TYPE_CHECKING:
+    from ..train import TrainConfig
 
 __all__ = [
     "AXES",
@@ -48,6 +54,10 @@ __all__ = [
 #: The study's axes and the paper's values of each (Hussing et al. 2022): 3 x 3 x 4 x 2 x 2 x 5.
 #: ``method`` and ``norm`` are :data:`lczmap.train.METHODS` and :data:`lczmap.models.NORMS`
 #: (written out so that reading a spec loads no torch; a test keeps them equal).
+#: One value of an axis: a method, class setting or norm name, a labelled-SAR budget (a count or
+#: ``"all"``), SupCon on or off, a seed.
+AxisValue: TypeAlias = str | int | bool
+
 AXES: dict[str, tuple] = {
     "method": ("sar-only", "finetune", "swd"),
     "classes": tuple(CLASS_SETTINGS),
@@ -91,13 +101,14 @@ QUICK_SPEC: dict = {
 }
 
 
-def _train_fields() -> dict[str, Any]:
+def train_fields() -> dict[str, Any]:
+    """The :class:`~lczmap.train.TrainConfig` fields a spec may set, with their defaults."""
     from ..train import TrainConfig
 
     return {f.name: f.default for f in fields(TrainConfig) if not f.name.startswith("_")}
 
 
-def _listify(value) -> list:
+def _listify(value: object) -> list[object]:
     if isinstance(value, (list, tuple)):
         return list(value)
     return [value]
@@ -107,7 +118,8 @@ _TRUE = {"on", "true", "yes", "1"}
 _FALSE = {"off", "false", "no", "0"}
 
 
-def _as_bool(value, where: str) -> bool:
+def as_bool(value: object, where: str) -> bool:
+    """``value`` as a bool (true/false, on/off, yes/no, 1/0); :class:`ConfigError` naming ``where``."""
     if isinstance(value, bool):
         return value
     if isinstance(value, str) and value.strip().lower() in _TRUE | _FALSE:
@@ -115,7 +127,7 @@ def _as_bool(value, where: str) -> bool:
     raise ConfigError(f"{where}: {value!r} is not on/off: use true/false (or on/off)")
 
 
-def _axis_value(axis: str, value, where: str):
+def _axis_value(axis: str, value: object, where: str) -> AxisValue:
     """Normalise one value of ``axis``; :class:`ConfigError` naming the value and the choices."""
     match axis:
         case "method" | "classes" | "norm":
@@ -134,7 +146,7 @@ def _axis_value(axis: str, value, where: str):
                 return int(value)
             raise ConfigError(f"{where}: labels {value!r} is not a budget: use a positive number (e.g. 32, 128, 1024) or 'all'")
         case "supcon":
-            return _as_bool(value, f"{where}: supcon")
+            return as_bool(value, f"{where}: supcon")
         case "seed":
             if isinstance(value, str) and value.strip().isdigit():
                 return int(value.strip())
@@ -144,11 +156,11 @@ def _axis_value(axis: str, value, where: str):
     raise ConfigError(f"{where}: unknown axis {axis!r}: the axes are {', '.join(AXIS_NAMES)}")  # pragma: no cover
 
 
-def _parse_axes(table, where: str) -> dict[str, list]:
+def _parse_axes(table: object, where: str) -> dict[str, list[AxisValue]]:
     """``{axis: [values]}`` from a spec table; ``seeds = N`` stands for ``seed = [0, ..., N-1]``."""
     if not isinstance(table, Mapping):
         raise ConfigError(f"{where} must be a table of axes ({', '.join(AXIS_NAMES)}), not {type(table).__name__}")
-    out: dict[str, list] = {}
+    out: dict[str, list[AxisValue]] = {}
     for key, raw in table.items():
         key = str(key)
         if key == "seeds":
@@ -172,14 +184,14 @@ def _parse_axes(table, where: str) -> dict[str, list]:
     return out
 
 
-def parse_axis(axis: str, values: Iterable) -> list:
+def parse_axis(axis: str, values: Iterable[object]) -> list[AxisValue]:
     """Normalised values of one axis (e.g. ``parse_axis("labels", ["32", "all"])`` -> ``[32, "all"]``);
     ``axis="seeds"`` takes one count N for seeds 0..N-1. :class:`ConfigError` on a bad axis or value."""
     parsed = _parse_axes({axis: list(values) if axis != "seeds" else next(iter(values))}, "command line")
     return next(iter(parsed.values()))
 
 
-def _coerce_train(key: str, value, default, where: str):
+def _coerce_train(key: str, value: object, default: object, where: str) -> object:
     """Normalise a ``[train]`` value to the type of its TrainConfig default."""
     if key == "val_split":
         if value is None or (isinstance(value, str) and value.strip().lower() in ("none", "")):
@@ -188,7 +200,7 @@ def _coerce_train(key: str, value, default, where: str):
             return value.strip()
         raise ConfigError(f"{where}: val_split {value!r} must be a split name or 'none'")
     if isinstance(default, bool):
-        return _as_bool(value, f"{where}: {key}")
+        return as_bool(value, f"{where}: {key}")
     if isinstance(default, int):
         if isinstance(value, int) and not isinstance(value, bool):
             return value
@@ -211,10 +223,10 @@ def _coerce_train(key: str, value, default, where: str):
     return value  # pragma: no cover - every TrainConfig field has a typed default
 
 
-def _parse_train(table, where: str = "[train]") -> dict:
+def _parse_train(table: object, where: str = "[train]") -> dict[str, object]:
     if not isinstance(table, Mapping):
         raise ConfigError(f"{where} must be a table of training options, not {type(table).__name__}")
-    known = _train_fields()
+    known = train_fields()
     out = {}
     for key, value in table.items():
         key = str(key).replace("-", "_")
@@ -223,8 +235,10 @@ def _parse_train(table, where: str = "[train]") -> dict:
         if key in ("data", "cache", "device"):
             raise ConfigError(f"{where}: {key!r} is not a training option here: set it at the top of the spec")
         if key == "eo_checkpoint":
-            raise ConfigError(f"{where}: 'eo_checkpoint' is not a study option: the study trains each EO stage "
-                              "once and shares it between its cells itself")
+            raise ConfigError(
+                f"{where}: 'eo_checkpoint' is not a study option: the study trains each EO stage "
+                "once and shares it between its cells itself"
+            )
         if key not in known:
             options = ", ".join(sorted(k for k in known if k not in _NOT_TRAIN))
             raise ConfigError(f"{where}: unknown training option {key!r}: use one of {options}")
@@ -244,10 +258,13 @@ class Cell:
     seed: int
     train: tuple[tuple[str, Any], ...] = ()
 
-    def axes(self) -> dict:
+    def axes(self) -> dict[str, AxisValue]:
+        """``{axis: value}`` in :data:`AXIS_NAMES` order."""
         return {a: getattr(self, a) for a in AXIS_NAMES}
 
-    def config(self, data=None, cache=None, device: str = "auto"):
+    def config(
+        self, data: str | os.PathLike | None = None, cache: str | os.PathLike | None = None, device: str = "auto"
+    ) -> TrainConfig:
         """The cell's :class:`~lczmap.train.TrainConfig` (validated on construction)."""
         from ..train import TrainConfig
 
@@ -255,7 +272,12 @@ class Cell:
             data=None if data is None else str(data),
             cache=None if cache is None else str(cache),
             device=device,
-            **self.axes(),
+            method=self.method,
+            classes=self.classes,
+            labels=self.labels,
+            norm=self.norm,
+            supcon=self.supcon,
+            seed=self.seed,
             **dict(self.train),
         )
 
@@ -384,7 +406,7 @@ def parse_spec(spec: Mapping, base_dir: str | os.PathLike | None = None) -> Stud
         extra.append(axes)
     train = _parse_train(spec.get("train", {}))
 
-    def path(key):
+    def path(key: str) -> str | None:
         value = spec.get(key)
         if value is None:
             return None
@@ -441,8 +463,12 @@ def load_spec(path: str | os.PathLike) -> StudySpec:
     return parse_spec(raw, base_dir=path.parent)
 
 
-def quick_spec(out: str | os.PathLike, data: str | os.PathLike | None = None, cache: str | os.PathLike | None = None,
-               progress: Callable | None = None) -> StudySpec:
+def quick_spec(
+    out: str | os.PathLike,
+    data: str | os.PathLike | None = None,
+    cache: str | os.PathLike | None = None,
+    progress: Callable | None = None,
+) -> StudySpec:
     """The ``--quick`` preset. Without ``data``, writes the twin (:data:`QUICK_TWIN`) to ``out/twin``
     and its cache to ``out/cache`` first (both kept and reused by a rerun)."""
     spec = parse_spec(QUICK_SPEC)
@@ -484,4 +510,3 @@ def describe_eo_stage(c: Cell) -> str:
 def describe_cell(c: Cell) -> str:
     """``"swd, lowrise, 32 labels, instance norm, SupCon off, seed 0"``."""
     return f"{c.method}, {c.classes}, {c.labels} labels, {c.norm} norm, SupCon {'on' if c.supcon else 'off'}, seed {c.seed}"
-

@@ -12,23 +12,36 @@ import time
 import traceback
 from dataclasses import replace
 from pathlib import Path
+from typing import TypeAlias
 
 from .._io import atomic_path
 from ..errors import LczmapError
 from .spec import Cell
 
-__all__ = ["run_cell"]
+#: A path as a string or a path object.
+PathLike: TypeAlias = str | os.PathLike
+
+__all__ = ["cell_task", "eo_task", "failed_row", "first_line", "run_cell"]
 
 log = logging.getLogger(__name__)
 
 
-def _first_line(exc: BaseException) -> str:
+def first_line(exc: BaseException) -> str:
+    """``Type: first line of the message``, the reason a results row records."""
     text = str(exc).strip()
     return f"{type(exc).__name__}: {text.splitlines()[0] if text else ''}".rstrip(": ")
 
 
-def run_cell(cell: Cell, data, cache, cell_dir: str | os.PathLike, split: str, device: str = "auto",
-             threads: int = 1, eo_checkpoint: str | os.PathLike | None = None) -> dict:
+def run_cell(
+    cell: Cell,
+    data: PathLike | None,
+    cache: PathLike | None,
+    cell_dir: str | os.PathLike,
+    split: str,
+    device: str = "auto",
+    threads: int = 1,
+    eo_checkpoint: str | os.PathLike | None = None,
+) -> dict:
     """Train and test one cell; never raises. Returns its results row (``status`` ``ok`` or ``failed``).
 
     Writes ``cell_dir/model.safetensors`` (+ training curves) and ``cell_dir/eval/``; a checkpoint
@@ -68,9 +81,15 @@ def run_cell(cell: Cell, data, cache, cell_dir: str | os.PathLike, split: str, d
             ckpt = load_checkpoint(result.checkpoint)
         train_seconds = float(ckpt.meta.get("metrics", {}).get("seconds", time.perf_counter() - t0))
         t1 = time.perf_counter()
-        rep = evaluate(ckpt, data, split=split, cache=cache, out_dir=cell_dir / "eval",
-                       device="cpu" if device == "auto" and not torch.cuda.is_available() else device,
-                       overwrite=True)
+        rep = evaluate(
+            ckpt,
+            data,
+            split=split,
+            cache=cache,
+            out_dir=cell_dir / "eval",
+            device="cpu" if device == "auto" and not torch.cuda.is_available() else device,
+            overwrite=True,
+        )
         eval_seconds = time.perf_counter() - t1
         row.update(
             status="ok",
@@ -86,13 +105,13 @@ def run_cell(cell: Cell, data, cache, cell_dir: str | os.PathLike, split: str, d
             report=str(cell_dir / "eval" / "report.json"),
         )
     except Exception as exc:  # a failed cell is recorded, never fatal to the study
-        row.update(status="failed", error=_first_line(exc), seconds=round(time.perf_counter() - t0, 2))
+        row.update(status="failed", error=first_line(exc), seconds=round(time.perf_counter() - t0, 2))
         try:
             with atomic_path(error_file, overwrite=True) as tmp:
                 tmp.write_text(traceback.format_exc())
         except OSError:
             pass
-    row["finished"] = _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")
+    row["finished"] = _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds")
     return row
 
 
@@ -111,7 +130,9 @@ def _threads(threads: int | dict[str, int]) -> int:
     return worker_threads(os.cpu_count() or 1, threads.get(host, 1))
 
 
-def _eo_task(cell: Cell, data, cache, path: str, device: str, threads: int | dict[str, int]) -> dict:
+def eo_task(
+    cell: Cell, data: PathLike | None, cache: PathLike | None, path: str, device: str, threads: int | dict[str, int]
+) -> dict:
     """The dask task of a shared EO stage: train it and write ``path``; never raises. Returns
     ``{"status": "ok"|"failed", "error", "path", "seconds"}``; a failure's traceback goes to
     ``<path stem>.error.txt``."""
@@ -133,22 +154,29 @@ def _eo_task(cell: Cell, data, cache, path: str, device: str, threads: int | dic
                 tmp.write_text(traceback.format_exc())
         except OSError:
             pass
-        return {"status": "failed", "error": _first_line(exc), "path": path,
-                "seconds": round(time.perf_counter() - t0, 2)}
+        return {"status": "failed", "error": first_line(exc), "path": path, "seconds": round(time.perf_counter() - t0, 2)}
 
 
-def _cell_task(cell: Cell, data, cache, cell_dir: str, split: str, device: str,
-               threads: int | dict[str, int] = 1, eo: str | dict | None = None) -> dict:
+def cell_task(
+    cell: Cell,
+    data: PathLike | None,
+    cache: PathLike | None,
+    cell_dir: str,
+    split: str,
+    device: str,
+    threads: int | dict[str, int] = 1,
+    eo: str | dict | None = None,
+) -> dict:
     """The dask task: :func:`run_cell` on a tuned worker (:func:`~lczmap.study.cluster.tune_worker`)
     with the worker's name recorded. ``eo``: the path of the cell's shared EO stage, or the result
-    of the :func:`_eo_task` that trains it (a failed one fails the cell with its reason)."""
+    of the :func:`eo_task` that trains it (a failed one fails the cell with its reason)."""
     from .cluster import tune_worker
 
     n_threads = _threads(threads)
     tune_worker(n_threads)
     eo_path = eo.get("path") if isinstance(eo, dict) else eo
     if isinstance(eo, dict) and eo.get("status") != "ok":
-        row = _failed_row(cell, split, f"shared EO stage {cell.eo_stage_id} failed: {eo.get('error')}")
+        row = failed_row(cell, split, f"shared EO stage {cell.eo_stage_id} failed: {eo.get('error')}")
         try:
             Path(cell_dir).mkdir(parents=True, exist_ok=True)
             with atomic_path(Path(cell_dir) / "error.txt", overwrite=True) as tmp:
@@ -166,8 +194,13 @@ def _cell_task(cell: Cell, data, cache, cell_dir: str, split: str, device: str,
     return row
 
 
-def _failed_row(cell: Cell, split: str, error: str) -> dict:
-    return {"cell_id": cell.cell_id, **cell.axes(), "split": split, "status": "failed", "error": error,
-            "finished": _dt.datetime.now(_dt.timezone.utc).isoformat(timespec="seconds")}
-
-
+def failed_row(cell: Cell, split: str, error: str) -> dict:
+    """The results row of a cell that failed with ``error`` before or outside :func:`run_cell`."""
+    return {
+        "cell_id": cell.cell_id,
+        **cell.axes(),
+        "split": split,
+        "status": "failed",
+        "error": error,
+        "finished": _dt.datetime.now(_dt.UTC).isoformat(timespec="seconds"),
+    }

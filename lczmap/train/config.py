@@ -34,9 +34,26 @@ DEVICE_DATA: tuple[str, ...] = ("auto", "on", "off")
 #: of the layers built after it (the classifier); ``val_split`` and ``val_max`` give the EO
 #: epochs' validation accuracy.
 EO_OPTIONS: tuple[str, ...] = (
-    "classes", "seed", "eo_bands", "sar_bands", "norm", "supcon", "supcon_weight", "temperature",
-    "eo_epochs", "eo_lr", "weight_decay", "batch_size", "augment", "width", "depth", "blocks",
-    "embedding", "projection", "val_split", "val_max",
+    "classes",
+    "seed",
+    "eo_bands",
+    "sar_bands",
+    "norm",
+    "supcon",
+    "supcon_weight",
+    "temperature",
+    "eo_epochs",
+    "eo_lr",
+    "weight_decay",
+    "batch_size",
+    "augment",
+    "width",
+    "depth",
+    "blocks",
+    "embedding",
+    "projection",
+    "val_split",
+    "val_max",
 )
 
 #: Fields whose ``lczmap train`` option is not ``--`` + the field name with dashes.
@@ -136,9 +153,11 @@ class TrainConfig:
             raise ConfigError(f"--device-data {self.device_data!r}: choose {', '.join(DEVICE_DATA)}")
         if self.eo_checkpoint is not None:
             if not self.has_eo_stage:
-                raise ConfigError(f"--eo-checkpoint applies to the EO stage, which {self.method}"
-                                  f"{'' if self.method == 'sar-only' else ' with --eo-epochs 0'} does not have: "
-                                  "drop --eo-checkpoint")
+                raise ConfigError(
+                    f"--eo-checkpoint applies to the EO stage, which {self.method}"
+                    f"{'' if self.method == 'sar-only' else ' with --eo-epochs 0'} does not have: "
+                    "drop --eo-checkpoint"
+                )
             object.__setattr__(self, "eo_checkpoint", str(self.eo_checkpoint))
         _ = self.architecture  # validates
 
@@ -199,7 +218,9 @@ class TrainResult:
 
 
 def output_paths(out: str | os.PathLike) -> dict[str, Path]:
-    """The files a run writes next to the checkpoint ``out``."""
+    """The files a run writes next to the checkpoint ``out``: ``resume`` and ``resume_csv`` (the
+    state and the per-epoch metrics of a run under way) are replaced by ``checkpoint`` and ``csv``
+    when it finishes."""
     out = Path(out)
     stem = out.stem
     return {
@@ -207,5 +228,6 @@ def output_paths(out: str | os.PathLike) -> dict[str, Path]:
         "csv": out.with_name(f"{stem}.metrics.csv"),
         "curve": out.with_name(f"{stem}.curve.png"),
         "resume": out.with_name(f"{stem}.resume.pt"),
+        "resume_csv": out.with_name(f"{stem}.resume.csv"),
         "tensorboard": out.with_name(f"{stem}.tb"),
     }

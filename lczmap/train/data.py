@@ -15,7 +15,7 @@ import torch
 import torch.nn.functional as F
 
 from ..classes import class_codes
-from ..data import channel_stats, check_finite, draw_budget, open_patches, select_classes
+from ..data import PatchSource, channel_stats, check_finite, draw_budget, open_patches, select_classes
 from ..errors import DataError
 from .config import TrainConfig
 
@@ -41,7 +41,7 @@ READ_CHUNK = 4096
 DEVICE_DATA_SHARE = 0.5
 
 
-def read_patches(src, positions: np.ndarray, progress: Callable | None, desc: str) -> torch.Tensor:
+def read_patches(src: PatchSource, positions: np.ndarray, progress: Callable | None, desc: str) -> torch.Tensor:
     """Read ``src[positions]`` (sorted positions) in chunks into one float32 tensor (N, C, 32, 32)."""
     positions = np.asarray(positions, dtype=np.int64)
     out = np.empty((len(positions), src.band_set.n_channels, 32, 32), dtype=np.float32)
@@ -85,8 +85,13 @@ class TrainData:
 
     def training_tensors(self) -> dict[str, torch.Tensor]:
         """The tensors the training steps draw batches from, by name."""
-        named = {"x_sar_lab": self.x_sar_lab, "y_sar_lab": self.y_sar_lab, "x_sar_unl": self.x_sar_unl,
-                 "x_eo": self.x_eo, "y_eo": self.y_eo}
+        named = {
+            "x_sar_lab": self.x_sar_lab,
+            "y_sar_lab": self.y_sar_lab,
+            "x_sar_unl": self.x_sar_unl,
+            "x_eo": self.x_eo,
+            "y_eo": self.y_eo,
+        }
         return {k: v for k, v in named.items() if v is not None}
 
     def training_bytes(self) -> int:
@@ -149,8 +154,7 @@ def host_available_bytes() -> int:
         return 0
 
 
-def load_training_data(cfg: TrainConfig, progress: Callable | None, eo: bool | None = None,
-                       sar: bool = True) -> TrainData:
+def load_training_data(cfg: TrainConfig, progress: Callable | None, eo: bool | None = None, sar: bool = True) -> TrainData:
     """Read the run's patches: the labelled SAR draw, the unlabelled SAR pool, the EO patches
     and up to ``val_max`` validation patches.
 
@@ -208,11 +212,16 @@ def load_training_data(cfg: TrainConfig, progress: Callable | None, eo: bool | N
                 x_val_eo = read_patches(eo_val, vpos, progress, f"reading {cfg.val_split} EO")
     log.info(
         "%s, %s: %d SAR patches (%d labelled, %d unlabelled)%s",
-        cfg.method, cfg.classes, len(positions), len(lab), len(unl),
+        cfg.method,
+        cfg.classes,
+        len(positions),
+        len(lab),
+        len(unl),
         f", {len(positions)} EO patches" if x_eo is not None else "",
     )
-    return TrainData(codes, x_sar_lab, y_sar_lab, x_sar_unl, x_eo, y_eo, sar_stats, eo_stats, x_val, y_val, x_val_eo,
-                     len(positions), len(unl))
+    return TrainData(
+        codes, x_sar_lab, y_sar_lab, x_sar_unl, x_eo, y_eo, sar_stats, eo_stats, x_val, y_val, x_val_eo, len(positions), len(unl)
+    )
 
 
 def augment(x: torch.Tensor, generator: torch.Generator, shift: int = 2) -> torch.Tensor:

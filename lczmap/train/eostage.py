@@ -53,17 +53,24 @@ class EoStage:
         for part in EO_PARTS:
             prefix = part + "."
             module = getattr(net, part)
-            module.load_state_dict({k[len(prefix):]: v for k, v in self.state.items() if k.startswith(prefix)})
+            module.load_state_dict({k[len(prefix) :]: v for k, v in self.state.items() if k.startswith(prefix)})
 
 
-def save_eo_stage(path: str | os.PathLike, cfg: TrainConfig, net: YNet, history: list[dict],
-                  eo_stats: tuple[list, list], n_eo: int, codes: tuple[int, ...], overwrite: bool = False) -> Path:
+def save_eo_stage(
+    path: str | os.PathLike,
+    cfg: TrainConfig,
+    net: YNet,
+    history: list[dict],
+    eo_stats: tuple[list, list],
+    n_eo: int,
+    codes: tuple[int, ...],
+    overwrite: bool = False,
+) -> Path:
     """Write the EO stage of ``cfg`` (``net`` after it) to ``path`` atomically, with its history
     rows (their timings included: they go on to the CSV of the runs that use the stage)."""
     from safetensors.torch import save
 
-    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in net.state_dict().items()
-             if k.split(".", 1)[0] in EO_PARTS}
+    state = {k: v.detach().to("cpu").contiguous().clone() for k, v in net.state_dict().items() if k.split(".", 1)[0] in EO_PARTS}
     meta = {
         "lczmap_version": __version__,
         "eo_options": cfg.eo_options(),
@@ -99,8 +106,10 @@ def _header(path: Path) -> dict:
     if extra.get("format") != EO_STAGE_FORMAT:
         raise ConfigError(f"--eo-checkpoint {path} is not an lczmap EO stage: give a file the EO stage of a study wrote")
     if extra.get("format_version") != str(EO_STAGE_VERSION):
-        raise ConfigError(f"--eo-checkpoint {path} has EO-stage layout {extra.get('format_version')!r}, this lczmap "
-                          f"reads {EO_STAGE_VERSION}: retrain the EO stage with this lczmap")
+        raise ConfigError(
+            f"--eo-checkpoint {path} has EO-stage layout {extra.get('format_version')!r}, this lczmap "
+            f"reads {EO_STAGE_VERSION}: retrain the EO stage with this lczmap"
+        )
     try:
         meta = json.loads(extra["meta"])
         if not isinstance(meta, dict) or not isinstance(meta["eo_options"], dict) or not isinstance(meta["history"], list):
@@ -128,14 +137,23 @@ def load_eo_stage(path: str | os.PathLike, cfg: TrainConfig) -> EoStage:
     meta = _header(path)
     diff = _mismatch(meta["eo_options"], cfg)
     if diff:
-        raise ConfigError(f"--eo-checkpoint {path} was trained with other EO options ({'; '.join(diff[:3])}"
-                          f"{'; ...' if len(diff) > 3 else ''}): train it with this run's options or drop --eo-checkpoint")
+        raise ConfigError(
+            f"--eo-checkpoint {path} was trained with other EO options ({'; '.join(diff[:3])}"
+            f"{'; ...' if len(diff) > 3 else ''}): train it with this run's options or drop --eo-checkpoint"
+        )
     try:
         from safetensors.torch import load_file
 
         state = load_file(str(path), device="cpu")
-        stage = EoStage(path, state, meta["eo_options"], meta["history"], (meta["eo_mean"], meta["eo_std"]),
-                        int(meta["n_eo"]), tuple(int(c) for c in meta["codes"]))
+        stage = EoStage(
+            path,
+            state,
+            meta["eo_options"],
+            meta["history"],
+            (meta["eo_mean"], meta["eo_std"]),
+            int(meta["n_eo"]),
+            tuple(int(c) for c in meta["codes"]),
+        )
     except ConfigError:
         raise
     except Exception as exc:  # safetensors raises its own types for damaged files

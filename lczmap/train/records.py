@@ -7,10 +7,14 @@ import csv
 import io
 import logging
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from .._io import atomic_path
+
+if TYPE_CHECKING:
+    from torch.utils.tensorboard import SummaryWriter
 
 __all__ = ["CSV_FIELDS", "TIMING_METRICS", "write_csv", "plot_curve", "open_tensorboard", "summarize_history"]
 
@@ -18,8 +22,18 @@ log = logging.getLogger(__name__)
 
 #: Columns of ``<stem>.metrics.csv``, one row per epoch and stage.
 CSV_FIELDS = [
-    "stage", "epoch", "loss", "ce_eo", "ce_sar", "supcon", "swd_marginal", "swd_class",
-    "val_accuracy", "seconds", "samples", "samples_per_s",
+    "stage",
+    "epoch",
+    "loss",
+    "ce_eo",
+    "ce_sar",
+    "supcon",
+    "swd_marginal",
+    "swd_class",
+    "val_accuracy",
+    "seconds",
+    "samples",
+    "samples_per_s",
 ]
 
 #: Keys of :func:`summarize_history` that measure time: kept out of the checkpoint, whose bytes
@@ -66,7 +80,7 @@ def plot_curve(history: list[dict], path: Path) -> None:
         fig.savefig(tmp, format="png", dpi=100)
 
 
-def open_tensorboard(path: Path):
+def open_tensorboard(path: Path) -> SummaryWriter | None:
     """A TensorBoard ``SummaryWriter`` logging to ``path``, or None when tensorboard is not installed."""
     try:
         from torch.utils.tensorboard import SummaryWriter

@@ -16,14 +16,22 @@ from ..errors import ConfigError
 from ..models.networks import YNet
 from .config import TrainConfig
 
-__all__ = ["save_state", "load_state"]
+__all__ = ["save_state", "load_state", "saved_position"]
 
 #: Marker of a resume state.
 STATE_FORMAT = "lczmap-resume"
 
 
-def save_state(path: Path, cfg: TrainConfig, stage: str, epoch: int, net: YNet, optimizer, history: list,
-               elapsed: float) -> None:
+def save_state(
+    path: Path,
+    cfg: TrainConfig,
+    stage: str,
+    epoch: int,
+    net: YNet,
+    optimizer: torch.optim.Optimizer,
+    history: list,
+    elapsed: float,
+) -> None:
     """Write the state after ``epoch`` (0-based) of ``stage`` to ``path``."""
     state = {
         "format": STATE_FORMAT,
@@ -42,6 +50,19 @@ def save_state(path: Path, cfg: TrainConfig, stage: str, epoch: int, net: YNet, 
         tmp.write_bytes(buf.getbuffer())
 
 
+def saved_position(path: Path) -> tuple[str, int] | None:
+    """The (stage, 0-based epoch) the resume state at ``path`` holds; None when there is none or it
+    cannot be read. What an interrupted run reports is read here, from the file a rerun continues."""
+    try:
+        state = torch.load(path, map_location="cpu", weights_only=True)
+        stage, epoch = state["stage"], state["epoch"]
+    except Exception:
+        return None
+    if stage not in ("eo", "sar") or not isinstance(epoch, int):
+        return None
+    return stage, epoch
+
+
 def load_state(path: Path, cfg: TrainConfig) -> dict:
     """The state at ``path``; :class:`ConfigError` when it is unreadable, damaged, was written with
     options that change the result, or holds non-finite weights."""
@@ -56,9 +77,15 @@ def load_state(path: Path, cfg: TrainConfig) -> dict:
     try:
         saved = json.loads(state["config"])
         history = json.loads(state["history"])
-        ok = (state["stage"] in ("eo", "sar") and isinstance(state["epoch"], int) and isinstance(history, list)
-              and isinstance(state["model"], dict) and isinstance(state["optimizer"], dict)
-              and isinstance(saved, dict) and float(state["elapsed"]) >= 0)
+        ok = (
+            state["stage"] in ("eo", "sar")
+            and isinstance(state["epoch"], int)
+            and isinstance(history, list)
+            and isinstance(state["model"], dict)
+            and isinstance(state["optimizer"], dict)
+            and isinstance(saved, dict)
+            and float(state["elapsed"]) >= 0
+        )
     except (KeyError, TypeError, ValueError):
         ok = False
     if not ok:

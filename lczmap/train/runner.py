@@ -1,6 +1,7 @@
 """The run: :func:`train` checks the outputs, loads the data, builds the Y-network, runs the EO
-stage (or loads it from ``eo_checkpoint``) and the SAR stage epoch by epoch (recording and saving
-the resume state after each), and writes the checkpoint, the CSV and the learning curve.
+stage (or loads it from ``eo_checkpoint``) and the SAR stage epoch by epoch (saving the resume
+state and its metrics after each), and writes the checkpoint, then the CSV and the learning curve:
+a run's outputs replace the old ones only once it has finished, the checkpoint first.
 :func:`train_eo_stage` trains the EO stage alone and writes it for runs to share."""
 
 from __future__ import annotations
@@ -20,18 +21,33 @@ from .._io import check_output, remove_stale_parts
 from ..bands import band_set
 from ..checkpoint import record_last_checkpoint, save_checkpoint
 from ..errors import ConfigError, OutputExistsError, TrainingError
-from ..models.networks import YNet
+from ..evaluate import calibrate_network
+from ..models.networks import SarNetwork, YNet
 from .config import TrainConfig, TrainResult, output_paths
 from .data import TrainData, load_training_data
 from .distributed import DistInfo, barrier, setup_distributed, teardown_distributed
 from .eostage import EoStage, load_eo_stage, save_eo_stage
 from .records import TIMING_METRICS, open_tensorboard, plot_curve, summarize_history, write_csv
-from .resume import load_state, save_state
+from .reference import training_reference
+from .resume import load_state, save_state, saved_position
 from .stages import StageRunner, make_optimizer
 
-__all__ = ["train", "train_model", "train_eo_stage"]
+__all__ = ["train", "train_model", "train_eo_stage", "TrainingInterrupted"]
 
 log = logging.getLogger(__name__)
+
+
+class TrainingInterrupted(KeyboardInterrupt):
+    """A run stopped (Ctrl-C, SIGINT) after at least one finished epoch: ``resume`` holds the state
+    after ``stage`` epoch ``epoch`` of ``epochs`` (1-based); ``train(..., resume=True)`` with the
+    same options continues it. The old checkpoint and metrics, if any, are as they were."""
+
+    def __init__(self, resume: Path, stage: str, epoch: int, epochs: int) -> None:
+        super().__init__(resume, stage, epoch, epochs)
+        self.resume, self.stage, self.epoch, self.epochs = resume, stage, epoch, epochs
+
+    def __str__(self) -> str:
+        return f"interrupted after {self.stage.upper()} stage epoch {self.epoch}/{self.epochs}: {self.resume} keeps its state"
 
 
 def train(
@@ -57,22 +73,31 @@ def train(
     cfg = config.check()
     paths = output_paths(out)
     dist_info = setup_distributed(cfg.device)
-    existed = {key: paths[key].exists() for key in ("csv", "curve", "tensorboard")}
+    existed = {key: paths[key].exists() for key in ("csv", "curve", "tensorboard", "resume_csv")}
     resumable = paths["resume"].exists()
-    before = _stat(paths["resume"])
+    before, checkpoint_before = _stat(paths["resume"]), _stat(paths["checkpoint"])
     if dist_info.main and (resume or overwrite):  # the rerun of a killed run: its temporaries go
-        for key in ("checkpoint", "csv", "curve", "resume"):
+        for key in ("checkpoint", "csv", "curve", "resume", "resume_csv"):
             remove_stale_parts(paths[key])
     try:
         return _train(cfg, paths, overwrite, resume, progress, dist_info, record_last)
     except BaseException as exc:
         # a failure before the first finished epoch leaves nothing to resume: remove what this
-        # call began (an interrupted or diverged run keeps its CSV beside its resume state)
-        if dist_info.main and not paths["resume"].exists():
+        # call began (an interrupted or diverged run keeps its metrics beside its resume state;
+        # one stopped after its checkpoint and resume state are written and removed has finished)
+        left = paths["resume"].exists()
+        if dist_info.main and not left and _stat(paths["checkpoint"]) in (None, checkpoint_before):
             _remove_new(paths, existed)
+        ours = left and ((resume and resumable) or _stat(paths["resume"]) != before)
         if isinstance(exc, TrainingError):
-            ours = (resume and resumable) or _stat(paths["resume"]) not in (None, before)
             raise TrainingError(_diverged_note(str(exc), paths["resume"], resume and resumable, ours)) from None
+        # the position is read from the resume state itself: a stop that lands between its rename
+        # and the bookkeeping after it, or before a resumed run's first new epoch, still names it
+        position = saved_position(paths["resume"]) if isinstance(exc, KeyboardInterrupt) and ours else None
+        if dist_info.main and position is not None:
+            stage, epoch = position
+            epochs = cfg.eo_epochs if stage == "eo" else cfg.sar_epochs
+            raise TrainingInterrupted(paths["resume"], stage, epoch + 1, epochs) from None
         raise
     finally:
         teardown_distributed(dist_info)
@@ -104,7 +129,9 @@ def _diverged_note(message: str, resume_path: Path, resumed: bool, ours: bool) -
         message = message.replace("training diverged", f"training diverged again after resuming from {resume_path.name}", 1)
         return message + " (the same options diverge the same way: start afresh with --overwrite)"
     if ours:
-        return message + f", then rerun with --overwrite ({resume_path.name} keeps the last finite state; no checkpoint was written)"
+        return (
+            message + f", then rerun with --overwrite ({resume_path.name} keeps the last finite state; no checkpoint was written)"
+        )
     return message + (" and rerun with --overwrite" if resume_path.exists() else " and rerun") + " (no checkpoint was written)"
 
 
@@ -113,8 +140,15 @@ train_model = train
 
 
 def _train(
-    cfg: TrainConfig, paths: dict, overwrite: bool, resume: bool, progress, dist_info: DistInfo, record_last: bool
+    cfg: TrainConfig,
+    paths: dict,
+    overwrite: bool,
+    resume: bool,
+    progress: Callable | None,
+    dist_info: DistInfo,
+    record_last: bool,
 ) -> TrainResult:
+    """The run of :func:`train`."""
     if paths["checkpoint"].suffix != ".safetensors":
         raise ConfigError(f"checkpoint {paths['checkpoint']} must end in .safetensors: rename the output")
     state = None
@@ -127,10 +161,10 @@ def _train(
             )
     elif resume:
         log.info("no interrupted run at %s: starting from the beginning", paths["resume"])
-    # the CSV and curve of an interrupted run are ours to continue
     # a run stopped between writing its checkpoint and removing its resume state wrote that checkpoint
+    # (and maybe the CSV and curve); before that, the outputs are the old ones, replaced at the end
     finished = state is not None and state["stage"] == "sar" and state["epoch"] + 1 >= cfg.sar_epochs
-    for key in ("checkpoint",) if state is not None else ("checkpoint", "csv", "curve"):
+    for key in ("checkpoint", "csv", "curve"):
         check_output(paths[key], overwrite or finished)
 
     eo_stage = load_eo_stage(cfg.eo_checkpoint, cfg) if cfg.eo_checkpoint is not None else None
@@ -169,13 +203,16 @@ def _train(
     tb = open_tensorboard(paths["tensorboard"]) if dist_info.main else None
     t0 = time.perf_counter()
 
-    def record(stage: str, epoch: int, stats: dict, seconds: float, network, optimizer) -> None:
+    def record(
+        stage: str, epoch: int, stats: dict, seconds: float, network: SarNetwork, optimizer: torch.optim.Optimizer
+    ) -> None:
         row = _history_row(runner, stage, epoch, stats, seconds, network, dist_info.main)
         history.append(row)
         if dist_info.main:
-            # the resume state first: the CSV of an interrupted run is rewritten from it on resume
+            # the resume state first: its CSV is rewritten from it on resume; the old CSV stays
+            # as it is until the checkpoint is written
             save_state(paths["resume"], cfg, stage, epoch, net, optimizer, history, elapsed0 + time.perf_counter() - t0)
-            write_csv(history, paths["csv"])
+            write_csv(history, paths["resume_csv"])
             if tb is not None:
                 step = len(history)
                 for k, v in row.items():
@@ -183,7 +220,9 @@ def _train(
                         tb.add_scalar(f"{stage}/{k}", v, step)
             log.info(
                 "%s epoch %d: loss %.4f%s",
-                stage.upper(), epoch + 1, row["loss"],
+                stage.upper(),
+                epoch + 1,
+                row["loss"],
                 "" if row["val_accuracy"] is None else f", validation accuracy {row['val_accuracy']:.3f}",
             )
         barrier(dist_info)
@@ -248,8 +287,18 @@ def _train(
         "metrics": {k: v for k, v in metrics.items() if k not in TIMING_METRICS},
     }
     net.cpu().eval()
-    save_checkpoint(paths["checkpoint"], net, meta, overwrite=overwrite or finished)
+    # the temperature of the SAR probabilities, fitted on the validation split (lczmap.calibration)
+    meta["calibration"] = calibrate_network(net.sar_network(), data.x_val, data.y_val, f"the {cfg.val_split} split")
+    # the EO reference unlabelled adaptation aligns to (lczmap.train.reference), beside the weights
+    eo_ref = None if cfg.method == "sar-only" else training_reference(net, data, cfg.data, cfg.eo_bands, cfg.classes, cfg.seed)
+    # the checkpoint, then its metrics and curve, then the resume state: a run stopped in between
+    # resumes to the end (its state is finished) and never pairs a checkpoint with another run's CSV
+    save_checkpoint(
+        paths["checkpoint"], net, meta, overwrite=overwrite or finished, extra=eo_ref.tensors() if eo_ref is not None else None
+    )
+    write_csv(history, paths["csv"])
     plot_curve(history, paths["curve"])
+    paths["resume_csv"].unlink(missing_ok=True)
     paths["resume"].unlink(missing_ok=True)
     if record_last:
         record_last_checkpoint(paths["checkpoint"])
@@ -276,8 +325,9 @@ def _build_net(cfg: TrainConfig, data: TrainData, eo_stats: tuple[list, list] | 
     return net.to(device)
 
 
-def _history_row(runner: StageRunner, stage: str, epoch: int, stats: dict, seconds: float, network,
-                 main: bool) -> dict:
+def _history_row(
+    runner: StageRunner, stage: str, epoch: int, stats: dict, seconds: float, network: SarNetwork, main: bool
+) -> dict:
     """One row of the history: the epoch's losses, timing and validation accuracy (6 decimals)."""
     row = {"stage": stage, "epoch": epoch + 1, **stats, "seconds": round(seconds, 3)}
     row["samples_per_s"] = round(stats["samples"] / seconds, 1) if seconds > 0 else None
@@ -288,8 +338,7 @@ def _history_row(runner: StageRunner, stage: str, epoch: int, stats: dict, secon
     return row
 
 
-def _eo_stage(cfg: TrainConfig, net: YNet, runner: StageRunner, state: dict | None, start_epoch: int,
-              record: Callable) -> None:
+def _eo_stage(cfg: TrainConfig, net: YNet, runner: StageRunner, state: dict | None, start_epoch: int, record: Callable) -> None:
     """The epochs of the EO stage from ``start_epoch``, each recorded by ``record``."""
     eo_params = list(net.eo_encoder.parameters()) + list(net.classifier.parameters())
     if cfg.supcon:
@@ -311,12 +360,15 @@ def _check_eo_data(stage: EoStage, data: TrainData) -> None:
     if same and data.eo_stats is not None:
         same = [list(v) for v in data.eo_stats] == [list(v) for v in stage.eo_stats]
     if not same:
-        raise ConfigError(f"--eo-checkpoint {stage.path} was trained on other data ({stage.n_eo} EO patches there, "
-                          f"{n} here, or other values): train the EO stage on this run's data or drop --eo-checkpoint")
+        raise ConfigError(
+            f"--eo-checkpoint {stage.path} was trained on other data ({stage.n_eo} EO patches there, "
+            f"{n} here, or other values): train the EO stage on this run's data or drop --eo-checkpoint"
+        )
 
 
-def train_eo_stage(config: TrainConfig, out: str | os.PathLike, overwrite: bool = False,
-                   progress: Callable | None = None) -> Path:
+def train_eo_stage(
+    config: TrainConfig, out: str | os.PathLike, overwrite: bool = False, progress: Callable | None = None
+) -> Path:
     """Train the EO stage of ``config`` alone and write it to ``out`` (safetensors, with its EO
     options, history rows and statistics), for runs with the same EO options to start from
     (``TrainConfig(eo_checkpoint=out)``): a study trains each of its distinct EO stages once so.
@@ -335,7 +387,9 @@ def train_eo_stage(config: TrainConfig, out: str | os.PathLike, overwrite: bool 
     runner = StageRunner(cfg, data, dist_info, device, progress)
     history: list[dict] = []
 
-    def record(stage: str, epoch: int, stats: dict, seconds: float, network, optimizer) -> None:
+    def record(
+        stage: str, epoch: int, stats: dict, seconds: float, network: SarNetwork, optimizer: torch.optim.Optimizer
+    ) -> None:
         history.append(_history_row(runner, stage, epoch, stats, seconds, network, True))
         log.info("EO stage epoch %d: loss %.4f", epoch + 1, history[-1]["loss"])
 

@@ -23,7 +23,7 @@ from .._device import cuda_amp_dtype
 from ..errors import TrainingError
 from ..evaluate import predict_logits
 from ..losses import random_projections, sliced_wasserstein, supcon_loss, swd_class_conditional
-from ..models.networks import YNet
+from ..models.networks import SarNetwork, YNet
 from .config import TrainConfig
 from .data import TrainData, apply_augment, augment_draws, device_data_fits
 from .distributed import DistInfo, all_reduce_grads, all_true
@@ -40,7 +40,7 @@ def epoch_generator(seed: int, stage: int, epoch: int, rank: int = 0) -> torch.G
     return torch.Generator().manual_seed(int(state[0]) << 32 | int(state[1]))
 
 
-def make_optimizer(params, lr: float, weight_decay: float) -> torch.optim.Optimizer:
+def make_optimizer(params: list[torch.nn.Parameter], lr: float, weight_decay: float) -> torch.optim.Optimizer:
     """AdamW, the optimiser of both stages."""
     return torch.optim.AdamW(params, lr=lr, weight_decay=weight_decay)
 
@@ -51,8 +51,10 @@ def diverged_message(cfg: TrainConfig, stage: str, epoch: int, bad_terms: list[s
         total = cfg.eo_epochs
         if cfg.supcon and bad_terms and set(bad_terms) <= {"supcon", "loss"} and weights_ok:
             where = "the SupCon term of the EO stage"
-            fix = (f"raise --temperature (now {cfg.temperature:g}), lower --supcon-weight (now {cfg.supcon_weight:g}) "
-                   f"or lower --eo-lr (now {cfg.eo_lr:g})")
+            fix = (
+                f"raise --temperature (now {cfg.temperature:g}), lower --supcon-weight (now {cfg.supcon_weight:g}) "
+                f"or lower --eo-lr (now {cfg.eo_lr:g})"
+            )
         else:
             where = "the EO stage" + (" (with SupCon)" if cfg.supcon else "")
             fix = f"lower --eo-lr (now {cfg.eo_lr:g})"
@@ -62,8 +64,11 @@ def diverged_message(cfg: TrainConfig, stage: str, epoch: int, bad_terms: list[s
         fix = f"lower --sar-lr (now {cfg.sar_lr:g})"
         if bad_terms and set(bad_terms) <= {"swd_marginal", "swd_class", "loss"} and weights_ok:
             fix += f", --lambda (now {cfg.swd_lambda:g}) or --eta (now {cfg.swd_eta:g})"
-    what = "the weights" if not weights_ok else "the loss" + (f" ({', '.join(t for t in bad_terms if t != 'loss')})"
-                                                             if set(bad_terms) - {"loss"} else "")
+    what = (
+        "the weights"
+        if not weights_ok
+        else "the loss" + (f" ({', '.join(t for t in bad_terms if t != 'loss')})" if set(bad_terms) - {"loss"} else "")
+    )
     return f"training diverged in {where} at epoch {epoch + 1}/{total}: {what} became NaN or infinite: {fix}"
 
 
@@ -126,8 +131,7 @@ class StageRunner:
     """Runs the epochs of both stages of one run on ``device``; each epoch returns the mean of
     each loss term and the number of samples (patches through an encoder, all processes)."""
 
-    def __init__(self, cfg: TrainConfig, data: TrainData, dist_info: DistInfo, device: torch.device,
-                 progress: Callable | None):
+    def __init__(self, cfg: TrainConfig, data: TrainData, dist_info: DistInfo, device: torch.device, progress: Callable | None):
         self.cfg = cfg
         self.data = data
         self.dist = dist_info
@@ -146,15 +150,16 @@ class StageRunner:
         else:
             self.tensors = tensors
         self.data_device = device if self.on_device else torch.device("cpu")
-        log.debug("training patches: %.1f MB %s", data.training_bytes() / 2**20,
-                  f"on {device}" if self.on_device else "in host memory")
+        log.debug(
+            "training patches: %.1f MB %s", data.training_bytes() / 2**20, f"on {device}" if self.on_device else "in host memory"
+        )
 
     def begin_stage(self) -> None:
         """Start a stage: a fresh gradient scaler (float16 autocast), so that no state passes
         from the EO stage to the SAR stage."""
         self.scaler = torch.amp.GradScaler("cuda") if self.amp_dtype == torch.float16 else None
 
-    def autocast(self):
+    def autocast(self) -> torch.autocast:
         if self.amp_dtype is None:
             return torch.autocast("cpu", enabled=False)
         return torch.autocast("cuda", dtype=self.amp_dtype)
@@ -177,7 +182,7 @@ class StageRunner:
             out[key] = value
         return out
 
-    def step(self, loss: torch.Tensor, optimizer, params) -> None:
+    def step(self, loss: torch.Tensor, optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter]) -> None:
         optimizer.zero_grad(set_to_none=True)
         if self.scaler is not None:
             self.scaler.scale(loss).backward()
@@ -191,7 +196,7 @@ class StageRunner:
         else:
             optimizer.step()
 
-    def eo_epoch(self, net: YNet, optimizer, params, epoch: int) -> dict:
+    def eo_epoch(self, net: YNet, optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter], epoch: int) -> dict:
         cfg, data = self.cfg, self.data
         if data.x_eo is None or data.y_eo is None:
             raise TrainingError("the EO stage has no EO patches: this is a bug in lczmap")
@@ -275,7 +280,7 @@ class StageRunner:
                 rows["theta"].append(random_projections(cfg.embedding, cfg.projections, gen))
         return {k: torch.stack(v) for k, v in rows.items()}
 
-    def sar_epoch(self, net: YNet, optimizer, params, epoch: int) -> dict:
+    def sar_epoch(self, net: YNet, optimizer: torch.optim.Optimizer, params: list[torch.nn.Parameter], epoch: int) -> dict:
         cfg, data = self.cfg, self.data
         gen = epoch_generator(cfg.seed, 2, epoch, self.dist.rank)
         b = cfg.batch_size
@@ -337,7 +342,7 @@ class StageRunner:
             raise TrainingError(diverged_message(self.cfg, stage, epoch, bad, bool(weights_ok)))
         return means
 
-    def val_accuracy(self, network, stage: str) -> float | None:
+    def val_accuracy(self, network: SarNetwork, stage: str) -> float | None:
         """Accuracy of ``network`` on the validation patches of ``stage`` (None without them)."""
         x = self.data.x_val_eo if stage == "eo" else self.data.x_val
         y = self.data.y_val

@@ -18,13 +18,25 @@ the demo run on data generated here. Both products come from one renderer:
 Writers: :func:`write_twin` (So2Sat's HDF5 files, :mod:`~lczmap.twin.so2sat`),
 :func:`write_scene` (a scene and its ground-truth LCZ map, :mod:`~lczmap.twin.scene`), and the
 SAFE-layout products :func:`write_safe` (IW GRD, :mod:`~lczmap.twin.safe`) and
-:func:`write_safe_slc` (IW SLC with bursts and sub-swaths, :mod:`~lczmap.twin.safe_slc`).
+:func:`write_safe_slc` (IW SLC with bursts and sub-swaths, :mod:`~lczmap.twin.safe_slc`), and
+:func:`write_acquisitions` (many dates and passes of one city, offset footprints, one truth map:
+:mod:`~lczmap.twin.acquisitions`).
 All randomness comes from a counter-based hash of world pixel coordinates and the seed, so output
 never depends on chunk or window sizes.
 """
 
 from __future__ import annotations
 
+from .acquisitions import (
+    ACQUISITION_KINDS,
+    ACQUISITION_TAGS,
+    Acquisition,
+    AcquisitionKind,
+    AcquisitionSet,
+    check_acquisition_options,
+    plan_acquisitions,
+    write_acquisitions,
+)
 from .cities import City, make_cities
 from .lee import lee_filter, polsar_lee
 from .materials import CLASS_MODELS, MATERIALS, SO2SAT_CLASS_COUNTS, ClassModel
@@ -80,4 +92,12 @@ __all__ = [
     "write_safe_slc",
     "SlcLayout",
     "slc_geometry",
+    "write_acquisitions",
+    "plan_acquisitions",
+    "check_acquisition_options",
+    "Acquisition",
+    "AcquisitionSet",
+    "AcquisitionKind",
+    "ACQUISITION_KINDS",
+    "ACQUISITION_TAGS",
 ]

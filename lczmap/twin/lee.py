@@ -33,8 +33,9 @@ def lee_filter(intensity: np.ndarray, looks: float = 1.0) -> np.ndarray:
     return refined_lee_intensity(a.unsqueeze(-3), looks=looks).squeeze(-3).numpy()
 
 
-def polsar_lee(vh: np.ndarray, vv: np.ndarray, looks: float = 1.0):
-    """So2Sat's ``sen1`` channels 4-7 from single-look complex VH and VV, float64
+def polsar_lee(vh: np.ndarray, vv: np.ndarray, looks: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """So2Sat's ``sen1`` channels 4-7 from single-look complex VH and VV, float64: ``(vh_intensity,
+    vv_intensity, covariance)``
     (:func:`lczmap.speckle.refined_lee_c2`, the filter prediction runs too)."""
     from ..speckle import refined_lee_c2
 

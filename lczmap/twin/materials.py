@@ -14,13 +14,15 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Literal
 
 import numpy as np
 
 from .lee import box_mean
-from .noise import pixel_hash, uniform12, uniform16, uniform_noise, value_noise
+from .noise import Broadcast, pixel_hash, uniform12, uniform16, uniform_noise, value_noise
 
 __all__ = [
+    "Look",
     "MATERIALS",
     "ClassModel",
     "CLASS_MODELS",
@@ -30,6 +32,10 @@ __all__ = [
     "radar_sigma0",
     "optical_reflectance",
 ]
+
+#: The direction a radar looks in on a north-up grid: ``east`` (+x, a right-looking ascending
+#: pass) or ``west`` (-x, a right-looking descending pass).
+Look = Literal["east", "west"]
 
 #: Extra pixels rendered around every window: 3 for the 7x7 refined Lee filter, 3 for
 #: radar/optical shadows. Output never depends on the window partition.
@@ -155,20 +161,20 @@ for _i, _m in enumerate(CLASS_MODELS):
 _COVER_CUM[:, -1] = 2.0  # guard: every pixel gets a material
 
 
-def _shift_x(a: np.ndarray, k: int, fill=0) -> np.ndarray:
+def _shift_x(a: np.ndarray, k: int, fill: float = 0) -> np.ndarray:
     """``out[..., j] = a[..., j - k]`` (k > 0), filled at the near edge."""
     out = np.full_like(a, fill)
     out[..., k:] = a[..., :-k]
     return out
 
 
-def _shift_y(a: np.ndarray, k: int, fill=0) -> np.ndarray:
+def _shift_y(a: np.ndarray, k: int, fill: float = 0) -> np.ndarray:
     out = np.full_like(a, fill)
     out[..., k:, :] = a[..., :-k, :]
     return out
 
 
-def material_maps(cls: np.ndarray, x: np.ndarray, y: np.ndarray, key: int, height_scale) -> dict:
+def material_maps(cls: np.ndarray, x: np.ndarray, y: np.ndarray, key: int, height_scale: Broadcast) -> dict[str, np.ndarray]:
     """Per-pixel materials of a class map. ``cls``: label index (0-16), ``x``/``y``: world pixel
     coordinates (int64), all of shape (..., H, W); ``height_scale`` broadcasts against them."""
     block = _BLOCK[cls]
@@ -195,8 +201,17 @@ def material_maps(cls: np.ndarray, x: np.ndarray, y: np.ndarray, key: int, heigh
     return {"mat": mat, "height": height, "metal": metal, "albedo": albedo, "orient": orient, "tex": tex}
 
 
-def radar_sigma0(m: dict, gain_db, vh_offset_db, water_db) -> tuple[np.ndarray, np.ndarray]:
-    """Linear sigma0 (VV, VH) per pixel, float64. Valid 3 pixels inside the near-range edge."""
+def radar_sigma0(
+    m: dict[str, np.ndarray], gain_db: Broadcast, vh_offset_db: Broadcast, water_db: Broadcast, look: Look = "east"
+) -> tuple[np.ndarray, np.ndarray]:
+    """Linear sigma0 (VV, VH) per pixel, float64. Valid 3 pixels inside the near-range edge.
+
+    ``look``: the direction the radar looks in, along +x (``east``: a right-looking ascending pass
+    on a north-up grid, the twin's scenes and patches) or -x (``west``: a descending pass). Walls
+    facing the sensor flash (double bounce) and buildings cast shadow away from it."""
+    if look == "west":  # the same geometry mirrored along x
+        vv, vh = radar_sigma0({k: v[..., ::-1] for k, v in m.items()}, gain_db, vh_offset_db, water_db)
+        return vv[..., ::-1], vh[..., ::-1]
     mat, height = m["mat"], m["height"]
     vv = _SIGMA[mat, 0].astype(np.float64)
     vh = _SIGMA[mat, 1].astype(np.float64)
@@ -227,7 +242,9 @@ def radar_sigma0(m: dict, gain_db, vh_offset_db, water_db) -> tuple[np.ndarray, 
     return vv * tex * g, vh * tex * gvh
 
 
-def optical_reflectance(m: dict, x, y, key: int, gain, haze) -> np.ndarray:
+def optical_reflectance(
+    m: dict[str, np.ndarray], x: np.ndarray, y: np.ndarray, key: int, gain: Broadcast, haze: Broadcast
+) -> np.ndarray:
     """Sentinel-2 reflectance (..., 10, H-2, W-2) float32, after the 3x3 blur ('valid')."""
     mat, height = m["mat"], m["height"]
     building = height > 0

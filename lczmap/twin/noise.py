@@ -8,8 +8,12 @@ chunk or window sizes.
 from __future__ import annotations
 
 from functools import lru_cache
+from typing import TypeAlias
 
 import numpy as np
+
+#: A number or an array that broadcasts against the pixel arrays (e.g. one value per city).
+Broadcast: TypeAlias = float | np.floating | np.ndarray
 
 __all__ = [
     "MASK64",
@@ -77,7 +81,7 @@ def complex_normal(x: np.ndarray, y: np.ndarray, key: int, stream: int) -> np.nd
     return z
 
 
-def value_noise(x: np.ndarray, y: np.ndarray, scale, key: int, stream: int) -> np.ndarray:
+def value_noise(x: np.ndarray, y: np.ndarray, scale: Broadcast, key: int, stream: int) -> np.ndarray:
     """Smooth noise in [0, 1) with features about ``scale`` pixels across (float32)."""
     gx = x / scale
     gy = y / scale
@@ -114,13 +118,13 @@ def _uniformising_table() -> np.ndarray:
     return np.searchsorted(np.sort(v), grid).astype(np.float32) / n
 
 
-def uniform_noise(x, y, scale, key: int, stream: int) -> np.ndarray:
+def uniform_noise(x: np.ndarray, y: np.ndarray, scale: Broadcast, key: int, stream: int) -> np.ndarray:
     """Smooth noise with a (near) uniform distribution on [0, 1)."""
     v = value_noise(x, y, scale, key, stream)
     return _uniformising_table()[np.minimum((v * _LUT_SIZE).astype(np.int32), _LUT_SIZE - 1)]
 
 
-def speckle(vv: np.ndarray, vh: np.ndarray, x, y, key: int) -> tuple[np.ndarray, np.ndarray]:
+def speckle(vv: np.ndarray, vh: np.ndarray, x: np.ndarray, y: np.ndarray, key: int) -> tuple[np.ndarray, np.ndarray]:
     """Single-look complex amplitudes (VV, VH): zero-mean circular complex Gaussian, E|s|^2 = sigma0."""
     s_vv = np.sqrt(vv) * complex_normal(x, y, key, 10)
     s_vh = np.sqrt(vh) * complex_normal(x, y, key, 11)
@@ -135,7 +139,7 @@ GRD_LOOK_WEIGHTS = (1.0, 1.0, 1.0, 1.0, 0.2)
 GRD_LOOKS = sum(GRD_LOOK_WEIGHTS) ** 2 / sum(w * w for w in GRD_LOOK_WEIGHTS)
 
 
-def multilook_intensity(vv: np.ndarray, vh: np.ndarray, x, y, key: int) -> tuple[np.ndarray, np.ndarray]:
+def multilook_intensity(vv: np.ndarray, vh: np.ndarray, x: np.ndarray, y: np.ndarray, key: int) -> tuple[np.ndarray, np.ndarray]:
     """Multi-looked intensities (VV, VH), float32: sigma0 times the weighted mean of independent
     single-look speckle intensities (:data:`GRD_LOOK_WEIGHTS`), mean sigma0, about 4.4 looks.
     Independent per pixel (a real GRD's speckle is correlated over a pixel or two)."""

@@ -27,11 +27,23 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+from numpy.typing import ArrayLike
 
-from .safe import _manifest, _vector_text, sigma_lut, zip_product
+from .safe import PointMap, ads_header, calibration_xml, manifest_xml, sigma_lut, vector_text, zip_product
 
-__all__ = ["write_safe_slc", "slc_geometry", "SlcLayout", "SLC_NAME", "INVALID", "START", "AZIMUTH_INTERVAL",
-           "RANGE_TIME", "RANGE_RATE", "AZIMUTH_SPACING", "RANGE_SPACING"]
+__all__ = [
+    "write_safe_slc",
+    "slc_geometry",
+    "SlcLayout",
+    "SLC_NAME",
+    "INVALID",
+    "START",
+    "AZIMUTH_INTERVAL",
+    "RANGE_TIME",
+    "RANGE_RATE",
+    "AZIMUTH_SPACING",
+    "RANGE_SPACING",
+]
 
 SLC_NAME = "S1A_IW_SLC__1SDV_20210401T052622_20210401T052650_037258_04638E_ABCD"
 _DATE = "20210401t052622-20210401t052650-037258-04638e"
@@ -82,7 +94,7 @@ class SlcLayout:
         return swath * self.swath_step
 
 
-def slc_geometry(centre: tuple[float, float], angle: float):
+def slc_geometry(centre: tuple[float, float], angle: float) -> tuple[str, PointMap, PointMap]:
     """(crs, f(n, m) -> (x, y), f(x, y) -> (n, m)): global line ``n`` and sample ``m`` to the UTM
     zone of ``centre`` (lon, lat) and back; azimuth runs along ``angle`` degrees from north,
     range to its right."""
@@ -93,11 +105,11 @@ def slc_geometry(centre: tuple[float, float], angle: float):
     xc, yc = Transformer.from_crs("EPSG:4326", crs, always_xy=True).transform(*centre)
     c, s = math.cos(math.radians(angle)), math.sin(math.radians(angle))
 
-    def to_map(n, m):
+    def to_map(n: ArrayLike, m: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         a, r = np.asarray(n, float) * AZIMUTH_SPACING, np.asarray(m, float) * RANGE_SPACING
         return xc + r * c - a * s, yc - r * s - a * c
 
-    def to_radar(x, y):
+    def to_radar(x: ArrayLike, y: ArrayLike) -> tuple[np.ndarray, np.ndarray]:
         dx, dy = np.asarray(x, float) - xc, np.asarray(y, float) - yc
         return (-dx * s - dy * c) / AZIMUTH_SPACING, (dx * c - dy * s) / RANGE_SPACING
 
@@ -114,10 +126,17 @@ def _global_line(lay: SlcLayout, swath: int, line: int) -> int:
     return lay.first_line(swath, k) + line - k * lay.lines_per_burst
 
 
-def write_safe_slc(folder: str | os.PathLike, sigma0: Callable[[str, int, int, np.ndarray, np.ndarray], np.ndarray], *,
-                   layout: SlcLayout = SlcLayout(), pols: tuple[str, ...] = ("VV", "VH"),
-                   centre: tuple[float, float] = (9.0, 45.5), angle: float = -12.0, mode: str = "IW",
-                   as_zip: bool = False) -> Path:
+def write_safe_slc(
+    folder: str | os.PathLike,
+    sigma0: Callable[[str, int, int, np.ndarray, np.ndarray], np.ndarray],
+    *,
+    layout: SlcLayout = SlcLayout(),
+    pols: tuple[str, ...] = ("VV", "VH"),
+    centre: tuple[float, float] = (9.0, 45.5),
+    angle: float = -12.0,
+    mode: str = "IW",
+    as_zip: bool = False,
+) -> Path:
     """Write the product into ``folder``; return the ``.SAFE`` folder (or ``.zip`` with
     ``as_zip``). ``sigma0(pol, swath, burst, n, m)``: the complex sigma0 amplitude (``|z|^2`` is
     sigma0) at global lines ``n`` and samples ``m`` (broadcastable int arrays) as burst ``burst``
@@ -146,17 +165,16 @@ def write_safe_slc(folder: str | os.PathLike, sigma0: Callable[[str, int, int, n
             stem = f"s1a-{swath.lower()}-slc-{pol.lower()}-{_DATE}-{image:03d}"
             n_first, n_last = lay.first_line(s, 0), lay.first_line(s, nb - 1) + lpb - 1
             m0 = lay.first_sample(s)
-            header = (f"<adsHeader><missionId>S1A</missionId><productType>SLC</productType><polarisation>{pol}"
-                      f"</polarisation><mode>{mode}</mode><swath>{swath}</swath><startTime>{_time(n_first)}</startTime>"
-                      f"<stopTime>{_time(n_last)}</stopTime><absoluteOrbitNumber>37258</absoluteOrbitNumber>"
-                      f"<missionDataTakeId>287630</missionDataTakeId><imageNumber>{image:03d}</imageNumber></adsHeader>")
+            header = ads_header("SLC", pol, mode, swath, _time(n_first), _time(n_last), image)
             valid_first = " ".join(str(fs) if fl <= i <= ll else "-1" for i in range(lpb))
             valid_last = " ".join(str(ls) if fl <= i <= ll else "-1" for i in range(lpb))
             bursts = "".join(
                 f"<burst><azimuthTime>{_time(lay.first_line(s, k))}</azimuthTime><azimuthAnxTime>{2000 + k:.6f}"
                 f"</azimuthAnxTime><sensingTime>{_time(lay.first_line(s, k))}</sensingTime><byteOffset>{k * lpb * samples * 4}"
                 f'</byteOffset><firstValidSample count="{lpb}">{valid_first}</firstValidSample>'
-                f'<lastValidSample count="{lpb}">{valid_last}</lastValidSample></burst>' for k in range(nb))
+                f'<lastValidSample count="{lpb}">{valid_last}</lastValidSample></burst>'
+                for k in range(nb)
+            )
             grid_lines = [k * lpb for k in range(nb)] + [lines - 1]
             grid_n = [lay.first_line(s, k) for k in range(nb)] + [n_last]
             grid_pixels = np.unique(np.linspace(0, samples - 1, 6).round().astype(int))
@@ -166,12 +184,14 @@ def write_safe_slc(folder: str | os.PathLike, sigma0: Callable[[str, int, int, n
                 for p in grid_pixels:
                     lon, lat = to_lonlat.transform(*to_map(n, m0 + p))
                     gcps.append(GroundControlPoint(row=float(line), col=float(p), x=float(lon), y=float(lat), z=0.0))
-                    points += (f"<geolocationGridPoint><azimuthTime>{_time(n)}</azimuthTime><slantRangeTime>"
-                               f"{RANGE_TIME + (m0 + p) / RANGE_RATE:.15e}</slantRangeTime><line>{line}</line><pixel>{p}"
-                               f"</pixel><latitude>{float(lat):.12f}</latitude><longitude>{float(lon):.12f}</longitude>"
-                               f"<height>0</height><incidenceAngle>{30 + 15 * (m0 + p) / (3 * samples):.6f}"
-                               f"</incidenceAngle><elevationAngle>{27 + 13 * (m0 + p) / (3 * samples):.6f}"
-                               f"</elevationAngle></geolocationGridPoint>")
+                    points += (
+                        f"<geolocationGridPoint><azimuthTime>{_time(n)}</azimuthTime><slantRangeTime>"
+                        f"{RANGE_TIME + (m0 + p) / RANGE_RATE:.15e}</slantRangeTime><line>{line}</line><pixel>{p}"
+                        f"</pixel><latitude>{float(lat):.12f}</latitude><longitude>{float(lon):.12f}</longitude>"
+                        f"<height>0</height><incidenceAngle>{30 + 15 * (m0 + p) / (3 * samples):.6f}"
+                        f"</incidenceAngle><elevationAngle>{27 + 13 * (m0 + p) / (3 * samples):.6f}"
+                        f"</elevationAngle></geolocationGridPoint>"
+                    )
             annotation = (
                 f'<?xml version="1.0" encoding="UTF-8"?>\n<product>{header}<generalAnnotation><productInformation>'
                 f"<pass>Descending</pass><timelinessCategory>NRT-3h</timelinessCategory><platformHeading>-167"
@@ -190,61 +210,58 @@ def write_safe_slc(folder: str | os.PathLike, sigma0: Callable[[str, int, int, n
                 f"</imageInformation></imageAnnotation><swathTiming><linesPerBurst>{lpb}</linesPerBurst>"
                 f'<samplesPerBurst>{samples}</samplesPerBurst><burstList count="{nb}">{bursts}</burstList>'
                 f'</swathTiming><geolocationGrid><geolocationGridPointList count="{len(grid_lines) * len(grid_pixels)}">'
-                f"{points}</geolocationGridPointList></geolocationGrid></product>\n")
+                f"{points}</geolocationGridPointList></geolocationGrid></product>\n"
+            )
             (safe / "annotation" / f"{stem}.xml").write_text(annotation)
             cal_lines = np.arange(-5, lines + 10, 10)
             cal_pixels = np.append(np.arange(0, samples - 1, 20), samples - 1)
-
-            vectors = "".join(
-                f"<calibrationVector><azimuthTime>{_time(_global_line(lay, s, int(ln)))}</azimuthTime><line>{ln}</line>"
-                f'<pixel count="{len(cal_pixels)}">{_vector_text(cal_pixels)}</pixel>'
-                f'<sigmaNought count="{len(cal_pixels)}">{_vector_text([float(v) for v in sigma_lut(ln, cal_pixels, samples)])}</sigmaNought>'
-                f'<betaNought count="{len(cal_pixels)}">{_vector_text([237.0] * len(cal_pixels))}</betaNought>'
-                f'<gamma count="{len(cal_pixels)}">{_vector_text([float(v) for v in sigma_lut(ln, cal_pixels, samples) * 0.9])}</gamma>'
-                f'<dn count="{len(cal_pixels)}">{_vector_text([237.0] * len(cal_pixels))}</dn>'
-                f"</calibrationVector>" for ln in cal_lines)
             (safe / "annotation" / "calibration" / f"calibration-{stem}.xml").write_text(
-                f'<?xml version="1.0" encoding="UTF-8"?>\n<calibration>{header}<calibrationInformation>'
-                f"<absoluteCalibrationConstant>1.000000e+00</absoluteCalibrationConstant></calibrationInformation>"
-                f'<calibrationVectorList count="{len(cal_lines)}">{vectors}</calibrationVectorList></calibration>\n')
+                calibration_xml(
+                    header, cal_lines, cal_pixels, samples, [_time(_global_line(lay, s, int(ln))) for ln in cal_lines]
+                )
+            )
             ranges = "".join(
                 f"<noiseRangeVector><azimuthTime>{_time(lay.first_line(s, k))}</azimuthTime><line>{k * lpb}</line>"
-                f'<pixel count="{len(cal_pixels)}">{_vector_text(cal_pixels)}</pixel>'
-                f'<noiseRangeLut count="{len(cal_pixels)}">{_vector_text([50.0] * len(cal_pixels))}</noiseRangeLut>'
-                f"</noiseRangeVector>" for k in range(nb))
-            azimuth = (f"<noiseAzimuthVector><swath>{swath}</swath><firstAzimuthLine>0</firstAzimuthLine>"
-                       f"<firstRangeSample>0</firstRangeSample><lastAzimuthLine>{lines - 1}</lastAzimuthLine>"
-                       f'<lastRangeSample>{samples - 1}</lastRangeSample><line count="2">0 {lines - 1}</line>'
-                       f'<noiseAzimuthLut count="2">1.0 1.0</noiseAzimuthLut></noiseAzimuthVector>')
+                f'<pixel count="{len(cal_pixels)}">{vector_text(cal_pixels)}</pixel>'
+                f'<noiseRangeLut count="{len(cal_pixels)}">{vector_text([50.0] * len(cal_pixels))}</noiseRangeLut>'
+                f"</noiseRangeVector>"
+                for k in range(nb)
+            )
+            azimuth = (
+                f"<noiseAzimuthVector><swath>{swath}</swath><firstAzimuthLine>0</firstAzimuthLine>"
+                f"<firstRangeSample>0</firstRangeSample><lastAzimuthLine>{lines - 1}</lastAzimuthLine>"
+                f'<lastRangeSample>{samples - 1}</lastRangeSample><line count="2">0 {lines - 1}</line>'
+                f'<noiseAzimuthLut count="2">1.0 1.0</noiseAzimuthLut></noiseAzimuthVector>'
+            )
             (safe / "annotation" / "calibration" / f"noise-{stem}.xml").write_text(
                 f'<?xml version="1.0" encoding="UTF-8"?>\n<noise>{header}<noiseRangeVectorList count="{nb}">{ranges}'
-                f'</noiseRangeVectorList><noiseAzimuthVectorList count="1">{azimuth}</noiseAzimuthVectorList></noise>\n')
+                f'</noiseRangeVectorList><noiseAzimuthVectorList count="1">{azimuth}</noiseAzimuthVectorList></noise>\n'
+            )
             tiff = safe / "measurement" / f"{stem}.tiff"
             with warnings.catch_warnings():
                 warnings.simplefilter("ignore", rasterio.errors.NotGeoreferencedWarning)
-                dst = rasterio.open(tiff, "w", driver="GTiff", width=samples, height=lines, count=1,
-                                    dtype="complex_int16")
+                dst = rasterio.open(tiff, "w", driver="GTiff", width=samples, height=lines, count=1, dtype="complex_int16")
             with dst:
                 dst.gcps = (gcps, rasterio.crs.CRS.from_epsg(4326))
                 pixel = np.arange(samples)
                 for k in range(nb):
                     i = np.arange(lpb)[:, None]
-                    z = np.broadcast_to(np.asarray(sigma0(pol, s, k, lay.first_line(s, k) + i, m0 + pixel[None, :]),
-                                                   np.complex128), (lpb, samples))
+                    z = np.broadcast_to(
+                        np.asarray(sigma0(pol, s, k, lay.first_line(s, k) + i, m0 + pixel[None, :]), np.complex128),
+                        (lpb, samples),
+                    )
                     a = sigma_lut(k * lpb + i, pixel[None, :], samples)
                     dn = np.round(z.real * a) + 1j * np.round(z.imag * a)
                     dn = np.clip(dn.real, -32767, 32767) + 1j * np.clip(dn.imag, -32767, 32767)
                     valid = (i >= fl) & (i <= ll) & (pixel[None, :] >= fs) & (pixel[None, :] <= ls)
                     dn = np.where(valid, dn, INVALID).astype(np.complex64)
                     dst.write(dn, 1, window=rasterio.windows.Window(0, k * lpb, samples, lpb))
-            hrefs += [("s1Level1ProductSchema", f"annotation/{stem}.xml", f"product{image}"),
-                      ("s1Level1CalibrationSchema", f"annotation/calibration/calibration-{stem}.xml", f"calibration{image}"),
-                      ("s1Level1NoiseSchema", f"annotation/calibration/noise-{stem}.xml", f"noise{image}"),
-                      ("s1Level1MeasurementSchema", f"measurement/{stem}.tiff", f"measurement{image}")]
-    manifest = _manifest(mode, pols, "003.31", hrefs)
-    manifest = manifest.replace("<s1sarl1:productType>GRD<", "<s1sarl1:productType>SLC<").replace(
-        'name="GRD Post Processing"', 'name="SLC Post Processing"').replace(
-        f"<s1sarl1:swath>{mode}</s1sarl1:swath>",
-        "".join(f"<s1sarl1:swath>{mode}{s + 1}</s1sarl1:swath>" for s in range(lay.swaths)))
+            hrefs += [
+                ("s1Level1ProductSchema", f"annotation/{stem}.xml", f"product{image}"),
+                ("s1Level1CalibrationSchema", f"annotation/calibration/calibration-{stem}.xml", f"calibration{image}"),
+                ("s1Level1NoiseSchema", f"annotation/calibration/noise-{stem}.xml", f"noise{image}"),
+                ("s1Level1MeasurementSchema", f"measurement/{stem}.tiff", f"measurement{image}"),
+            ]
+    manifest = manifest_xml(mode, pols, "003.31", hrefs, "SLC", [f"{mode}{s + 1}" for s in range(lay.swaths)])
     (safe / "manifest.safe").write_text(manifest)
     return zip_product(safe) if as_zip else safe

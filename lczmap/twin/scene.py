@@ -11,6 +11,9 @@ Planetary Computer ``sentinel-1-rtc`` pair; or as So2Sat had it (single-look sig
 filtered exactly as the twin's ``sen1`` channels 5 and 4, ``lee``), or single-look complex (``slc``),
 or as the archive holds a GRD: an IW GRD product in ESA's SAFE layout (``safe``: digital numbers,
 calibration and noise LUTs, geolocation grid; :mod:`lczmap.twin.safe`).
+
+One module: every scene kind is the same rendered window written through one writer; the kinds
+differ only in how the window's bands are expressed, side by side in :func:`write_scene`.
 """
 
 from __future__ import annotations
@@ -21,11 +24,11 @@ import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Literal
+from typing import TYPE_CHECKING, Literal
 
 import numpy as np
 
-from .._io import atomic_path, check_output
+from .._io import atomic_path, check_free_space, check_output, check_writable
 from ..bands import UNITS, Units
 from ..classes import NODATA
 from ..errors import ConfigError
@@ -35,8 +38,26 @@ from .lee import polsar_lee
 from .materials import HALO, material_maps, radar_sigma0
 from .noise import GRD_LOOKS, MASK64, multilook_intensity, speckle, stream_key, value_noise
 
-__all__ = ["SceneKind", "SceneUnits", "SCENE_KINDS", "SCENE_UNITS", "SCENE_SIZE", "SCENE_NODATA", "SCENE_ANGLES",
-           "HYP3_NAME", "check_scene_options", "write_scene", "scene_files"]
+if TYPE_CHECKING:
+    from rasterio.io import DatasetWriter
+
+__all__ = [
+    "SceneKind",
+    "SceneUnits",
+    "SCENE_KINDS",
+    "SCENE_UNITS",
+    "SCENE_SIZE",
+    "SCENE_NODATA",
+    "SCENE_ANGLES",
+    "HYP3_NAME",
+    "MAX_SCENE_PIXELS",
+    "check_scene_options",
+    "check_scene_size",
+    "check_scene_room",
+    "scene_bytes",
+    "write_scene",
+    "scene_files",
+]
 
 SceneKind = Literal["grd", "gamma0", "hyp3", "planetary", "lee", "slc", "safe"]
 SceneUnits = Units  # one home: lczmap.bands
@@ -56,6 +77,12 @@ SCENE_ANGLES = (30.5, 45.5)
 HYP3_NAME = "S1A_IW_20230615T052311_DVP_RTC10_G_g{scale}uned_{id}"
 #: Default scene size (rows, columns) in 10 m pixels.
 SCENE_SIZE = (1000, 1200)
+#: Most 10 m pixels a written scene (or the truth area of acquisitions) may hold: more than a whole
+#: Sentinel-1 IW scene (about 25,000 x 17,000). Its ground truth is drawn in memory whole, about
+#: 1.2 bytes a pixel (1.2 GB at the limit).
+MAX_SCENE_PIXELS = 1_000_000_000
+#: Memory the ground truth of one scene pixel takes while it is drawn (:func:`land_map`, bytes).
+_TRUTH_BYTES_PER_PIXEL = 1.2
 #: Nodata value of synthetic scenes (float32 and complex64): NaN.
 SCENE_NODATA = float("nan")
 
@@ -67,7 +94,7 @@ _URBAN_BANDS = (  # (minimum urbanity, {LCZ code: weight})
 )
 
 
-def _land_map(rows: int, cols: int, seed: int) -> np.ndarray:
+def land_map(rows: int, cols: int, seed: int) -> np.ndarray:
     """LCZ label index (0-16) per 100 m cell: blobs around jittered seeds, urban cores, a river."""
     rng = np.random.default_rng([seed & MASK64, 0x1A4D])
     spacing = 5.0  # cells between region seeds (about 500 m)
@@ -117,7 +144,7 @@ def _land_map(rows: int, cols: int, seed: int) -> np.ndarray:
     return land
 
 
-def _valid_mask(r: np.ndarray, c: np.ndarray, rows: int, cols: int, border: int) -> np.ndarray:
+def valid_mask(r: np.ndarray, c: np.ndarray, rows: int, cols: int, border: int) -> np.ndarray:
     """Scene footprint: a ``border``-pixel frame of nodata, with slanted left/right edges (the
     swath of a satellite track), widening to 2 x ``border`` on the left at the bottom and on the
     right at the top."""
@@ -127,11 +154,46 @@ def _valid_mask(r: np.ndarray, c: np.ndarray, rows: int, cols: int, border: int)
     return (r >= border) & (r < rows - border) & (c >= left) & (c < right)
 
 
-def check_scene_options(size: tuple[int, int], kind: str, units: str) -> None:
-    """Refuse a scene size, kind or units that :func:`write_scene` cannot write (before any work)."""
+def check_scene_size(size: tuple[int, int], what: str = "scene size") -> None:
+    """Refuse a scene (or truth area) of more than :data:`MAX_SCENE_PIXELS`, whose ground truth
+    would not fit in memory, before anything is written."""
+    rows, cols = (int(v) for v in size)
+    if rows * cols > MAX_SCENE_PIXELS:
+        raise ConfigError(
+            f"{what} {rows} x {cols} is too large: at most {MAX_SCENE_PIXELS:,} pixels (a whole Sentinel-1 IW scene "
+            f"is about 25,000 x 17,000), as its ground truth is drawn in memory whole "
+            f"(~{rows * cols * _TRUTH_BYTES_PER_PIXEL / 1e9:,.0f} GB here): choose a smaller --scene-size"
+        )
+
+
+def scene_bytes(size: tuple[int, int], kind: str, units: str) -> int:
+    """Bytes the files of one ``kind`` scene of ``size`` take on disk (uncompressed, as written),
+    its truth included; a SAFE product also stages the ``grd`` scene beside it while written."""
+    rows, cols = (int(v) for v in size)
+    per_pixel = sum(len(f.layers) * np.dtype(f.dtype).itemsize for f in file_specs(Path("scene"), kind, units, 0))
+    if kind == "safe":
+        per_pixel += 2 * np.dtype("float32").itemsize
+    return rows * cols * per_pixel + -(-rows // 10) * -(-cols // 10)
+
+
+def check_scene_room(folder: str | os.PathLike, needed: int) -> None:
+    """Refuse up front when the file system of ``folder`` (or of its nearest existing parent, for
+    a folder still to be made) has less than ``needed`` bytes free: one line with both figures."""
+    folder = Path(folder).absolute()
+    while not folder.exists() and folder.parent != folder:
+        folder = folder.parent
+    check_writable(folder)  # a read-only folder says so, not that it is full
+    check_free_space(folder / "scene", needed)
+
+
+def check_scene_options(size: tuple[int, int], kind: str, units: str, folder: str | os.PathLike | None = None) -> None:
+    """Refuse a scene size, kind or units that :func:`write_scene` cannot write (before any work):
+    at least 20 x 20 and at most :data:`MAX_SCENE_PIXELS` pixels, and, given the ``folder`` it is
+    to be written in, room for its files there."""
     rows, cols = (int(v) for v in size)
     if rows < 20 or cols < 20:
         raise ConfigError(f"scene size {tuple(size)!r} is too small: use at least 20 x 20 pixels (--scene-size)")
+    check_scene_size((rows, cols))
     if kind not in SCENE_KINDS:
         raise ConfigError(f"unknown scene kind {kind!r}: choose one of {', '.join(SCENE_KINDS)} (--scene-kind)")
     if units not in SCENE_UNITS:
@@ -145,10 +207,12 @@ def check_scene_options(size: tuple[int, int], kind: str, units: str) -> None:
         raise ConfigError("a Planetary Computer sentinel-1-rtc scene is linear gamma0: drop --units (units='linear')")
     if kind == "safe" and units != "linear":
         raise ConfigError("a SAFE product holds digital numbers, not dB: drop --units (units='linear')")
+    if folder is not None:
+        check_scene_room(folder, scene_bytes((rows, cols), kind, units))
 
 
 @dataclass(frozen=True)
-class _File:
+class SceneFile:
     """One file of a scene: its ``layers`` (vv, vh, angle, inc_map, ls_map) as bands."""
 
     path: Path
@@ -159,46 +223,92 @@ class _File:
     tags: dict
 
 
-def scene_files(path: str | os.PathLike, kind: SceneKind = "grd", units: SceneUnits = "linear",
-                seed: int = 0) -> list[Path]:
+def scene_files(path: str | os.PathLike, kind: SceneKind = "grd", units: SceneUnits = "linear", seed: int = 0) -> list[Path]:
     """The files :func:`write_scene` writes for ``path`` (a file; for ``hyp3`` and ``planetary``
     the product's folder), the one to give ``lczmap predict`` first."""
-    return [f.path for f in _files(Path(path), kind, units, seed)]
+    return [f.path for f in file_specs(Path(path), kind, units, seed)]
 
 
-def _files(path: Path, kind: str, units: str, seed: int) -> list[_File]:
+def file_specs(path: Path, kind: str, units: str, seed: int) -> list[SceneFile]:
     unit = "dB" if units == "db" else "linear power"
     inten = {"UNITS": units, "LOOKS": f"{GRD_LOOKS:.2f}", "SPECKLE_FILTER": "none"}
     match kind:
         case "grd":
-            return [_File(path, ("vv", "vh"), ("VV", "VH"), "float32", SCENE_NODATA,
-                          {"PRODUCT": "GRD", "QUANTITY": "sigma0", **inten, "BAND_UNIT": unit})]
+            return [
+                SceneFile(
+                    path,
+                    ("vv", "vh"),
+                    ("VV", "VH"),
+                    "float32",
+                    SCENE_NODATA,
+                    {"PRODUCT": "GRD", "QUANTITY": "sigma0", **inten, "BAND_UNIT": unit},
+                )
+            ]
         case "gamma0":
             db = "_db" if units == "db" else ""  # SNAP's band names: Gamma0_VV, Gamma0_VV_db
-            return [_File(path, ("vv", "vh", "angle"), (f"Gamma0_VV{db}", f"Gamma0_VH{db}", "angle"), "float32", SCENE_NODATA,
-                          {"PRODUCT": "GRD", "QUANTITY": "gamma0", **inten, "BAND_UNIT": unit})]
+            return [
+                SceneFile(
+                    path,
+                    ("vv", "vh", "angle"),
+                    (f"Gamma0_VV{db}", f"Gamma0_VH{db}", "angle"),
+                    "float32",
+                    SCENE_NODATA,
+                    {"PRODUCT": "GRD", "QUANTITY": "gamma0", **inten, "BAND_UNIT": unit},
+                )
+            ]
         case "lee":
-            return [_File(path, ("vv", "vh"), ("VV", "VH"), "float32", SCENE_NODATA,
-                          {"PRODUCT": "GRD", "QUANTITY": "sigma0", "UNITS": units, "LOOKS": "1",
-                           "SPECKLE_FILTER": "refined Lee 7x7 (lczmap.speckle), as So2Sat", "BAND_UNIT": unit})]
+            return [
+                SceneFile(
+                    path,
+                    ("vv", "vh"),
+                    ("VV", "VH"),
+                    "float32",
+                    SCENE_NODATA,
+                    {
+                        "PRODUCT": "GRD",
+                        "QUANTITY": "sigma0",
+                        "UNITS": units,
+                        "LOOKS": "1",
+                        "SPECKLE_FILTER": "refined Lee 7x7 (lczmap.speckle), as So2Sat",
+                        "BAND_UNIT": unit,
+                    },
+                )
+            ]
         case "slc":
-            return [_File(path, ("vv", "vh"), ("VV", "VH"), "complex64", SCENE_NODATA,
-                          {"PRODUCT": "SLC", "QUANTITY": "sigma0 single-look complex amplitude", "UNITS": "linear",
-                           "BAND_UNIT": "linear amplitude"})]
+            return [
+                SceneFile(
+                    path,
+                    ("vv", "vh"),
+                    ("VV", "VH"),
+                    "complex64",
+                    SCENE_NODATA,
+                    {
+                        "PRODUCT": "SLC",
+                        "QUANTITY": "sigma0 single-look complex amplitude",
+                        "UNITS": "linear",
+                        "BAND_UNIT": "linear amplitude",
+                    },
+                )
+            ]
         case "hyp3":
             base = HYP3_NAME.format(scale="d" if units == "db" else "p", id=f"{seed & 0xFFFF:04X}")
             tags = {"PRODUCT": "RTC", "QUANTITY": "gamma0", **inten}
-            return [_File(path / f"{base}_{pol}.tif", (pol.lower(),), (None,), "float32", 0.0, tags) for pol in ("VV", "VH")] + [
-                _File(path / f"{base}_inc_map.tif", ("inc_map",), (None,), "float32", 0.0, {}),
-                _File(path / f"{base}_ls_map.tif", ("ls_map",), (None,), "uint8", 0.0, {})]
+            return [
+                SceneFile(path / f"{base}_{pol}.tif", (pol.lower(),), (None,), "float32", 0.0, tags) for pol in ("VV", "VH")
+            ] + [
+                SceneFile(path / f"{base}_inc_map.tif", ("inc_map",), (None,), "float32", 0.0, {}),
+                SceneFile(path / f"{base}_ls_map.tif", ("ls_map",), (None,), "uint8", 0.0, {}),
+            ]
         case "planetary":
             tags = {"PRODUCT": "RTC", "QUANTITY": "gamma0", **inten}
-            return [_File(path / "measurement" / f"iw-{pol}.rtc.tiff", (pol,), (None,), "float32", -32768.0, tags)
-                    for pol in ("vv", "vh")]
+            return [
+                SceneFile(path / "measurement" / f"iw-{pol}.rtc.tiff", (pol,), (None,), "float32", -32768.0, tags)
+                for pol in ("vv", "vh")
+            ]
         case "safe":
             from .safe import SAFE_NAME
 
-            return [_File(path / f"{SAFE_NAME}.SAFE", ("vv", "vh"), ("VV", "VH"), "uint16", 0.0, {})]
+            return [SceneFile(path / f"{SAFE_NAME}.SAFE", ("vv", "vh"), ("VV", "VH"), "uint16", 0.0, {})]
     raise ConfigError(f"unknown scene kind {kind!r}")  # pragma: no cover - checked before
 
 
@@ -255,14 +365,13 @@ def write_scene(
     check_scene_options(size, kind, units)
     rows, cols = (int(v) for v in size)
     path = Path(path)
-    files = _files(path, kind, units, int(seed))
+    files = file_specs(path, kind, units, int(seed))
     if truth_path is None:
         stem = path.name if kind in ("hyp3", "planetary", "safe") else path.stem
         truth_path = path.with_name(f"{stem}_truth.tif")
     truth_path = Path(truth_path)
     if kind == "safe":
-        return _write_safe_scene(path, files[0].path, (rows, cols), seed, truth_path, crs, origin, overwrite, progress,
-                                 block)
+        return _write_safe_scene(path, files[0].path, (rows, cols), seed, truth_path, crs, origin, overwrite, progress, block)
     for d in sorted({f.path.parent for f in files} - {path.parent}):
         try:
             d.mkdir(parents=True, exist_ok=True)
@@ -270,13 +379,14 @@ def write_scene(
             raise ConfigError(f"cannot create {d} ({exc.strerror}): choose a writable folder") from None
     for p in [f.path for f in files] + [truth_path]:
         check_output(p, overwrite)
+    check_scene_room(path.parent, scene_bytes((rows, cols), kind, units))
     try:
         crs_obj = rasterio.crs.CRS.from_user_input(crs)
     except Exception as exc:
         raise ConfigError(f"cannot understand CRS {crs!r} ({exc}): pass e.g. 'EPSG:32633'") from None
 
     t_rows, t_cols = -(-rows // 10), -(-cols // 10)
-    land = _land_map(t_rows, t_cols, int(seed))
+    land = land_map(t_rows, t_cols, int(seed))
     border = max(1, int(round(0.03 * min(rows, cols))))
     city = make_cities(1, int(seed), "scene", stream=99)[0]
     key = int(stream_key(int(seed) & MASK64, 0x5CE4E))
@@ -284,8 +394,15 @@ def write_scene(
     x0, y0 = float(origin[0]), float(origin[1])
     transform = Affine(10.0, 0.0, x0, 0.0, -10.0, y0)
     tile = 512 if min(rows, cols) >= 512 else 256 if min(rows, cols) >= 256 else None
-    base = {"driver": "GTiff", "width": cols, "height": rows, "crs": crs_obj, "transform": transform,
-            "interleave": "band", "BIGTIFF": "IF_SAFER"}
+    base = {
+        "driver": "GTiff",
+        "width": cols,
+        "height": rows,
+        "crs": crs_obj,
+        "transform": transform,
+        "interleave": "band",
+        "BIGTIFF": "IF_SAFER",
+    }
     if tile:
         base.update(tiled=True, blockxsize=tile, blockysize=tile)
 
@@ -296,9 +413,8 @@ def write_scene(
             dsts = []
             for f in files:
                 tmp = stack.enter_context(atomic_path(f.path, overwrite=overwrite, suffix=f.path.suffix))
-                dst = stack.enter_context(rasterio.open(tmp, "w", **base, count=len(f.layers), dtype=f.dtype,
-                                                        nodata=f.nodata))
-                _describe(dst, f, seed)
+                dst = stack.enter_context(rasterio.open(tmp, "w", **base, count=len(f.layers), dtype=f.dtype, nodata=f.nodata))
+                describe_file(dst, f, seed)
                 dsts.append(dst)
             for r0, c0 in blocks:
                 h, w = min(block, rows - r0), min(block, cols - c0)
@@ -306,13 +422,13 @@ def write_scene(
                 win = Window(c0, r0, w, h)
                 for f, dst in zip(files, dsts):
                     for b, name in enumerate(f.layers, start=1):
-                        dst.write(_band(layers, name, kind, units, f.nodata), b, window=win)
+                        dst.write(scene_band(layers, name, kind, units, f.nodata), b, window=win)
                 if bar is not None:
                     bar.update(1)
         # Truth: nodata where the cell centre is outside the swath.
         ti = np.arange(t_rows)[:, None] * 10 + 5
         tj = np.arange(t_cols)[None, :] * 10 + 5
-        inside = (ti < rows) & (tj < cols) & _valid_mask(ti, tj, rows, cols, border)
+        inside = (ti < rows) & (tj < cols) & valid_mask(ti, tj, rows, cols, border)
         truth = np.where(inside, land + 1, NODATA).astype(np.uint8)
         tprofile = {
             "driver": "GTiff",
@@ -338,9 +454,18 @@ def write_scene(
     return files[0].path, truth_path
 
 
-def _write_safe_scene(folder: Path, product: Path, size: tuple[int, int], seed: int, truth_path: Path, crs: str,
-                      origin: tuple[float, float], overwrite: bool, progress: Callable | None,
-                      block: int) -> tuple[Path, Path]:
+def _write_safe_scene(
+    folder: Path,
+    product: Path,
+    size: tuple[int, int],
+    seed: int,
+    truth_path: Path,
+    crs: str,
+    origin: tuple[float, float],
+    overwrite: bool,
+    progress: Callable | None,
+    block: int,
+) -> tuple[Path, Path]:
     """The ``grd`` scene as an IW GRD SAFE product whose radar pixel (line, pixel) is the scene's
     pixel (row, column): its centre is put where that pixel's centre is (north up, 10 m)."""
     import shutil
@@ -365,9 +490,11 @@ def _write_safe_scene(folder: Path, product: Path, size: tuple[int, int], seed: 
     except OSError as exc:
         raise ConfigError(f"cannot create {folder} ({exc.strerror}): choose a writable folder") from None
     with tempfile.TemporaryDirectory(prefix=".scene-safe-", dir=folder) as tmp:
-        grd, truth = write_scene(Path(tmp) / "grd.tif", size, seed, "grd", "linear", truth_path, crs, origin,
-                                 overwrite, progress, block)
+        grd, truth = write_scene(
+            Path(tmp) / "grd.tif", size, seed, "grd", "linear", truth_path, crs, origin, overwrite, progress, block
+        )
         with rasterio.open(grd) as src:
+
             def sigma0(pol: str, r0: int, r1: int) -> np.ndarray:
                 return src.read(1 if pol == "VV" else 2, window=Window(0, r0, cols, r1 - r0)).astype(np.float32)
 
@@ -378,7 +505,7 @@ def _write_safe_scene(folder: Path, product: Path, size: tuple[int, int], seed: 
     return product, truth
 
 
-def _describe(dst, f: _File, seed: int) -> None:
+def describe_file(dst: DatasetWriter, f: SceneFile, seed: int) -> None:
     """Tags, band descriptions and units of one scene file."""
     tags = dict(f.tags)
     unit = tags.pop("BAND_UNIT", None)
@@ -401,7 +528,7 @@ def _describe(dst, f: _File, seed: int) -> None:
             dst.update_tags(b, QUANTITY="layover and shadow flags (1: tested, no layover or shadow)")
 
 
-def _band(layers: dict, name: str, kind: str, units: str, nodata: float) -> np.ndarray:
+def scene_band(layers: dict, name: str, kind: str, units: str, nodata: float) -> np.ndarray:
     """One band of a window from the rendered ``layers``: the file's quantity, units and nodata."""
     valid = layers["valid"]
     angle = layers["angle"]
@@ -423,7 +550,9 @@ def _band(layers: dict, name: str, kind: str, units: str, nodata: float) -> np.n
     return np.where(valid, img, nodata).astype(np.float32)
 
 
-def _render_scene_window(r0, c0, h, w, land, rows, cols, border, city: City, key, kind):
+def _render_scene_window(
+    r0: int, c0: int, h: int, w: int, land: np.ndarray, rows: int, cols: int, border: int, city: City, key: int, kind: SceneKind
+) -> dict[str, np.ndarray]:
     """Render scene pixels [r0, r0+h) x [c0, c0+w): layers ``vv``, ``vh`` (sigma0 intensity, or
     complex amplitude for ``slc``), ``valid`` (inside the swath) and ``angle`` (radians)."""
     r = np.arange(r0 - HALO, r0 + h + HALO, dtype=np.int64)[:, None]
@@ -434,7 +563,7 @@ def _render_scene_window(r0, c0, h, w, land, rows, cols, border, city: City, key
     m = material_maps(cls, x, y, key, np.float32(city.height_scale))
     vv, vh = radar_sigma0(m, city.sar_gain_db, city.vh_offset_db, city.water_roughness_db)
     inner = (slice(HALO, -HALO), slice(HALO, -HALO))
-    valid = _valid_mask(y[inner], x[inner], rows, cols, border)
+    valid = valid_mask(y[inner], x[inner], rows, cols, border)
     first, last = np.radians(SCENE_ANGLES)
     angle = first + (last - first) * x[inner].astype(np.float64) / max(cols - 1, 1)
     out = {"valid": valid, "angle": angle}

@@ -137,7 +137,10 @@ def _split_plan(layout: str, n_train: int, n_val: int, n_test: int, seed: int) -
             plan = []
             for j, folder in enumerate(V3_VARIANTS):
                 test_c = held_c if folder == "culture_10" else train_c
-                plan += [(f"{folder}/training.h5", n_train, train_c, 10 + 2 * j), (f"{folder}/testing.h5", n_test, test_c, 11 + 2 * j)]
+                plan += [
+                    (f"{folder}/training.h5", n_train, train_c, 10 + 2 * j),
+                    (f"{folder}/testing.h5", n_test, test_c, 11 + 2 * j),
+                ]
         case _:
             twin_files(layout)  # raises
     return [{"file": f, "n": n, "cities": c, "stream": s} for f, n, c, s in plan]
@@ -167,7 +170,7 @@ def _write_split(
     seed: int,
     key: int,
     dtype: np.dtype,
-    compression,
+    compression: str | None,
     chunk: int,
     params: dict,
     advance: Callable[[int], None] | None,

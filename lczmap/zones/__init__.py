@@ -1,7 +1,7 @@
 """Vector LCZ zones and per-area summaries of an LCZ raster.
 
 Two jobs, both reading any LCZ raster (lczmap's own, coded 1-17 with nodata 0, or another
-product's, coded 1-10 and A-G as 101-107 with any nodata value):
+LCZ map's, coded 1-10 and A-G as 101-107 with any nodata value):
 
 :func:`vectorize_zones` (also ``zones``, its older name)
     Removes patches below a minimum area (a sieve) and turns the map into polygons with the LCZ
@@ -18,9 +18,9 @@ product's, coded 1-10 and A-G as 101-107 with any nodata value):
 Patches and polygons use 4-connectivity (pixels that share an edge); pixels touching only at a
 corner are separate patches.
 
-Modules: :mod:`.codes` (reading LCZ rasters of any coding, confidence rasters, pixel areas),
+Modules: :mod:`.lczraster` (reading LCZ rasters of any coding, confidence rasters, pixel areas),
 :mod:`.sieve` (the strip sieve), :mod:`.polygons` (polygons stitched across strips),
-:mod:`lczmap._io` (outputs checked before the work, replaced as one unit after it),
+:mod:`lczmap._io` (outputs checked before the work, replaced together after it),
 :mod:`.vector` (checked vector writer), :mod:`.vectorize` (:func:`vectorize_zones`),
 :mod:`.summary` (:func:`summarize`, :func:`grid_districts`), :mod:`.style` (QGIS style).
 """
@@ -28,7 +28,7 @@ Modules: :mod:`.codes` (reading LCZ rasters of any coding, confidence rasters, p
 from __future__ import annotations
 
 from ..errors import ZonesError
-from .codes import CODE_SCHEMES, DEFAULT_BLOCK_ROWS, CodeScheme, LczRasterInfo, inspect_lcz
+from .lczraster import CODE_SCHEMES, DEFAULT_BLOCK_ROWS, CodeScheme, LczRasterInfo, inspect_lcz
 from .sieve import MAX_SIEVE_PASSES
 from .style import zones_qml
 from .summary import SHARE_COLUMNS, grid_districts, summarize

@@ -12,12 +12,17 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..classes import colour_of, label_of, name_of
-from .codes import LczRasterInfo, Progress, row_areas
+from .lczraster import LczRasterInfo, Progress, row_areas
 from .sieve import label_patches, sieved_strips
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    from rasterio.io import DatasetReader
 
 __all__ = ["Zone", "polygon_zones", "zones_frame"]
 
@@ -41,8 +46,11 @@ class Zone:
         self.conf_n += other.conf_n
 
 
-def _strip_zones(codes: np.ndarray, r0: int, row_area: np.ndarray, conf: np.ndarray | None):
-    """Polygons (pixel coordinates, rows offset by ``r0``) and statistics of one strip's patches."""
+def _strip_zones(
+    codes: np.ndarray, r0: int, row_area: np.ndarray, conf: np.ndarray | None
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """Polygons (pixel coordinates, rows offset by ``r0``) and statistics of one strip's patches:
+    ``(labels, label_codes, geoms, pixels, area, conf_sum, conf_n)``, indexed by patch label."""
     import shapely
     from affine import Affine
     from rasterio.features import shapes
@@ -60,7 +68,9 @@ def _strip_zones(codes: np.ndarray, r0: int, row_area: np.ndarray, conf: np.ndar
     area = np.zeros(n)
     for i in range(0, labels.shape[0], 64):
         rows = labels[i : i + 64]
-        area += np.bincount(rows.ravel(), weights=np.repeat(row_area[r0 + i : r0 + i + rows.shape[0]], rows.shape[1]), minlength=n)
+        area += np.bincount(
+            rows.ravel(), weights=np.repeat(row_area[r0 + i : r0 + i + rows.shape[0]], rows.shape[1]), minlength=n
+        )
     conf_sum: np.ndarray
     conf_n: np.ndarray
     if conf is not None:
@@ -106,7 +116,7 @@ def _join(open_zones: dict[int, Zone], current: dict[int, Zone], pairs: set[tupl
 
 
 def polygon_zones(
-    src,
+    src: DatasetReader,
     info: LczRasterInfo,
     min_pixels: int,
     block_rows: int,
@@ -159,7 +169,7 @@ def polygon_zones(
         bar.close()
 
 
-def zones_frame(batch: list[Zone], info: LczRasterInfo, first_id: int, confidence: bool):
+def zones_frame(batch: list[Zone], info: LczRasterInfo, first_id: int, confidence: bool) -> gpd.GeoDataFrame:
     """A GeoDataFrame of finished zones in the map's CRS, numbered from ``first_id``."""
     import geopandas as gpd
     import shapely

@@ -16,10 +16,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .codes import LczRasterInfo, read_codes, row_areas
+from .lczraster import LczRasterInfo, read_codes, row_areas
+
+if TYPE_CHECKING:
+    from rasterio.io import DatasetReader
 
 __all__ = ["MAX_SIEVE_PASSES", "label_patches", "min_pixels_for", "sieve_array", "sieve_halo", "sieved_strips"]
 
@@ -109,7 +113,7 @@ def min_pixels_for(info: LczRasterInfo, min_area: float) -> int:
     return max(int(math.ceil(min_area / pixel - 1e-9)), 1)
 
 
-def sieved_strips(src, info: LczRasterInfo, min_pixels: int, block_rows: int) -> Iterator[tuple[int, np.ndarray]]:
+def sieved_strips(src: DatasetReader, info: LczRasterInfo, min_pixels: int, block_rows: int) -> Iterator[tuple[int, np.ndarray]]:
     """Yield ``(first_row, codes)`` strips of the sieved map, each read with its halo."""
     from rasterio.windows import Window
 

@@ -33,15 +33,15 @@ def zones_qml(field: str = "lcz") -> str:
             f'            <Option name="outline_width" type="QString" value="0.1"/>\n'
             f'            <Option name="outline_width_unit" type="QString" value="MM"/>\n'
             f'            <Option name="style" type="QString" value="solid"/>\n'
-            f'          </Option>\n'
+            f"          </Option>\n"
             f'          <prop k="color" v="{r},{g},{b},255"/>\n'
             f'          <prop k="outline_color" v="50,50,50,255"/>\n'
             f'          <prop k="outline_style" v="solid"/>\n'
             f'          <prop k="outline_width" v="0.1"/>\n'
             f'          <prop k="outline_width_unit" v="MM"/>\n'
             f'          <prop k="style" v="solid"/>\n'
-            f'        </layer>\n'
-            f'      </symbol>'
+            f"        </layer>\n"
+            f"      </symbol>"
         )
     return (
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"

@@ -14,14 +14,15 @@ import shutil
 import tempfile
 from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .._io import check_not_inputs, check_outputs, output_unit, write_error
+from .._io import check_not_inputs, check_outputs, output_fileset, write_error, writing
 from ..canopy import SHARE_COLUMNS, UCP_VALUES, UcpValue, district_ucp
 from ..classes import LCZ_CLASSES, NODATA, label_of, name_of
 from ..errors import MissingDependencyError, OutputError, ZonesError
-from .codes import (
+from .lczraster import (
     DEFAULT_BLOCK_ROWS,
     CodeScheme,
     LczRasterInfo,
@@ -31,33 +32,36 @@ from .codes import (
     inspect_lcz,
     linear_unit,
     read_codes,
-    windows,
+    strips,
 )
-from .vector import check_room_for_layer, geopackage_layers, read_vector, vector_driver, vector_outputs, vector_sink
+from .vector import check_space_for_layer, geopackage_layers, read_vector, vector_driver, vector_outputs, vector_sink
+
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+    from rasterio.crs import CRS
+    from shapely.geometry.base import BaseGeometry
 
 __all__ = ["SHARE_COLUMNS", "grid_districts", "summarize"]
 
 log = logging.getLogger(__name__)
 
 
-
-def _read_districts(by, layer: str | None):
+def _read_districts(by: str | os.PathLike | gpd.GeoDataFrame, layer: str | None) -> tuple[gpd.GeoDataFrame, str]:
     districts, name = read_vector(by, layer, "districts layer", "a polygon layer (.gpkg, .shp, .geojson ...) GDAL can read")
     if len(districts) == 0:
         raise ZonesError(f"{name} has no features: give a layer with district polygons")
     return districts, name
 
 
-def _repair(districts, name: str):
+def _repair(districts: gpd.GeoDataFrame, name: str) -> tuple[gpd.GeoDataFrame, list]:
     """Make invalid geometries valid (keeping their polygonal parts); log which were repaired."""
     import shapely
 
     geoms = districts.geometry.values
     missing = districts.geometry.isna() | districts.geometry.is_empty
     if missing.any():
-        raise ZonesError(
-            f"{name} has {int(missing.sum())} features without geometry (rows {_rows(missing)}): remove them"
-        )
+        raise ZonesError(f"{name} has {int(missing.sum())} features without geometry (rows {_rows(missing)}): remove them")
     kinds = set(shapely.get_type_id(np.asarray(geoms)).tolist())
     if not kinds <= {3, 6}:  # Polygon, MultiPolygon
         raise ZonesError(f"{name} holds non-polygon geometries: give district polygons")
@@ -71,17 +75,19 @@ def _repair(districts, name: str):
         repaired = list(districts.index[invalid])
         log.warning(
             "%s: repaired %d invalid geometries (rows %s); check them if the shares look odd",
-            name, len(repaired), _rows(invalid),
+            name,
+            len(repaired),
+            _rows(invalid),
         )
     return districts, repaired
 
 
-def _rows(mask) -> str:
+def _rows(mask: pd.Series) -> str:
     rows = list(mask[mask].index)
     return ", ".join(map(str, rows[:10])) + (" ..." if len(rows) > 10 else "")
 
 
-def _polygonal(geom):
+def _polygonal(geom: BaseGeometry) -> BaseGeometry:
     import shapely
     from shapely.geometry import MultiPolygon, Polygon
 
@@ -91,7 +97,7 @@ def _polygonal(geom):
     return shapely.union_all(parts) if parts else Polygon()
 
 
-def _area_m2(geoms, crs) -> np.ndarray:
+def _area_m2(geoms: gpd.GeoSeries, crs: CRS) -> np.ndarray:
     """Areas in m2: planar in a projected CRS, in Equal Earth (EPSG:8857) for a geographic one."""
     if crs.is_geographic:
         return geoms.to_crs("EPSG:8857").area.to_numpy()
@@ -103,44 +109,63 @@ def _native_raster(info: LczRasterInfo, workdir: Path, block_rows: int) -> Path:
     """The LCZ map as uint8 codes 1-17 with nodata 0 declared: the file itself if it already is,
     else a normalised copy in ``workdir`` (written strip by strip)."""
     import rasterio
-    from rasterio._err import CPLE_BaseError
-    from rasterio.errors import RasterioError
 
     with rasterio.open(info.path) as src:
-        if src.dtypes[0] == "uint8" and info.scheme == "1-17" and src.nodata == 0 and info.nodata == 0:
+        if src.count == 1 and src.dtypes[0] == "uint8" and info.scheme == "1-17" and src.nodata == 0 and info.nodata == 0:
             return info.path
         copy = workdir / "lcz-codes.tif"
         profile = dict(
-            driver="GTiff", width=src.width, height=src.height, count=1, dtype="uint8", nodata=0,
-            crs=src.crs, transform=src.transform, tiled=True, blockxsize=512, blockysize=512,
+            driver="GTiff",
+            width=src.width,
+            height=src.height,
+            count=1,
+            dtype="uint8",
+            nodata=0,
+            crs=src.crs,
+            transform=src.transform,
+            tiled=True,
+            blockxsize=512,
+            blockysize=512,
         )
-        try:
+        # a full disk, as GDAL reports it (rasterio's errors, or GDAL's own through rasterio):
+        # one line naming the output folder
+        with writing(workdir, tmp=copy):
             with rasterio.open(copy, "w", **profile) as dst:
-                for win in windows(src.height, src.width, block_rows):
+                for win in strips(src.height, src.width, block_rows):
                     dst.write(read_codes(src, info, win), 1, window=win)
             with rasterio.open(copy) as back:  # GDAL does not always report a failed write
-                last = list(windows(back.height, back.width, block_rows))[-1]
+                last = list(strips(back.height, back.width, block_rows))[-1]
                 if not np.array_equal(back.read(1, window=last), read_codes(src, info, last)):
                     raise OSError(f"{copy} did not read back whole")
-        except (OSError, RasterioError, CPLE_BaseError) as exc:  # a full disk, as GDAL reports it
-            raise write_error(exc, workdir, [copy]) from None  # names the output folder
     return copy
 
 
-def _map_table(info: LczRasterInfo):
+def _map_table(info: LczRasterInfo) -> pd.DataFrame:
     import pandas as pd
 
     classified = info.areas[1:].sum()
     total = info.areas.sum()
     rows = []
     for c in LCZ_CLASSES:
-        rows.append((c.code, c.label, c.name, c.colour, info.pixels[c.code], info.areas[c.code],
-                     info.areas[c.code] / classified, info.areas[c.code] / total))
+        rows.append(
+            (
+                c.code,
+                c.label,
+                c.name,
+                c.colour,
+                info.pixels[c.code],
+                info.areas[c.code],
+                info.areas[c.code] / classified,
+                info.areas[c.code] / total,
+            )
+        )
     rows.append((NODATA, "", "No data", "", info.pixels[NODATA], info.areas[NODATA], np.nan, info.areas[NODATA] / total))
     return pd.DataFrame(rows, columns=["lcz", "label", "name", "colour", "pixels", "area_m2", "share", "map_share"])
 
 
-def _district_shares(raster: Path, info: LczRasterInfo, districts, progress: Progress):
+def _district_shares(
+    raster: Path, info: LczRasterInfo, districts: gpd.GeoDataFrame, progress: Progress
+) -> tuple[np.ndarray, np.ndarray]:
     """Per district: valid (classified) area in m2 and the area of each class in m2."""
     from exactextract import exact_extract
 
@@ -150,7 +175,7 @@ def _district_shares(raster: Path, info: LczRasterInfo, districts, progress: Pro
     bar = progress(total=100, desc="summarize") if progress else None
     state = {"done": 0}
 
-    def tick(fraction, _message=None):
+    def tick(fraction: float, _message: str | None = None) -> None:
         if bar is not None:
             step = int(fraction * 100) - state["done"]
             if step > 0:
@@ -172,7 +197,7 @@ def _district_shares(raster: Path, info: LczRasterInfo, districts, progress: Pro
     return valid, class_area
 
 
-def _csv_writer(frame) -> Callable[[Path], None]:
+def _csv_writer(frame: pd.DataFrame) -> Callable[[Path], None]:
     """Write ``frame`` as CSV (no geometry, no index) to a path and read it back."""
 
     def write(tmp: Path) -> None:
@@ -187,7 +212,16 @@ def _csv_writer(frame) -> Callable[[Path], None]:
     return write
 
 
-def _check_summary_outputs(lcz_path, out: Path | None, driver: str | None, by, layer, out_layer, csv_path, overwrite):
+def _check_summary_outputs(
+    lcz_path: str | os.PathLike,
+    out: Path | None,
+    driver: str | None,
+    by: str | os.PathLike | gpd.GeoDataFrame | None,
+    layer: str | None,
+    out_layer: str | None,
+    csv_path: str | os.PathLike | None,
+    overwrite: bool,
+) -> None:
     """Before any work: outputs are not inputs, may be written; a layer written into the
     districts' own GeoPackage must not be the districts layer."""
     import geopandas as gpd
@@ -211,13 +245,13 @@ def _check_summary_outputs(lcz_path, out: Path | None, driver: str | None, by, l
             inputs = [lcz_path]  # the districts are read whole before the layer goes into a copy of the file
     check_outputs(outputs, inputs, overwrite)
     if out is not None and driver is not None:
-        check_room_for_layer(out, driver, overwrite)
+        check_space_for_layer(out, driver, overwrite)
 
 
 def summarize(
     lcz_path: str | os.PathLike,
     out_path: str | os.PathLike | None = None,
-    by=None,
+    by: str | os.PathLike | gpd.GeoDataFrame | None = None,
     layer: str | None = None,
     codes: CodeScheme = "auto",
     nodata: float | None = None,
@@ -227,7 +261,8 @@ def summarize(
     progress: Progress = None,
     out_layer: str | None = None,
     ucp: UcpValue | None = None,
-):
+    band: int | str | None = None,
+) -> pd.DataFrame:
     """Area shares of the LCZ classes per district, or for the whole map.
 
     With ``by`` (a polygon layer path or GeoDataFrame, any CRS; ``layer`` picks a layer of a
@@ -253,6 +288,10 @@ def summarize(
     parameters of its classes (Stewart & Oke 2012; :func:`lczmap.canopy.district_ucp`): one
     ``ucp_<parameter>`` column each, weighted over the classified area. Needs ``by``.
 
+    band: the band of ``lcz_path`` to summarise, by number or description (default: the
+    ``lczFilter`` band of an LCZ Generator product, else band 1; see
+    :func:`~lczmap.zones.lczraster.pick_band`).
+
     Before any work the outputs are checked (none may be an input, each folder writable); after
     it, every file is reopened and checked, and all replace the old files together.
     """
@@ -273,13 +312,12 @@ def summarize(
         raise ZonesError(f"the CSV copy {csv_path} (--csv, csv_path) must end with .csv")
     if by is None and driver not in (None, "CSV"):
         raise ZonesError(
-            f"a whole-map summary is a table without geometry: write it to a .csv (OUTPUT), not {out}, "
-            "or give districts (--by)"
+            f"a whole-map summary is a table without geometry: write it to a .csv (OUTPUT), not {out}, or give districts (--by)"
         )
     _check_summary_outputs(lcz_path, out, driver, by, layer, out_layer, csv_path, overwrite)
     outputs = [Path(p) for p in (out_path, csv_path) if p is not None]
     if by is None:
-        info = inspect_lcz(lcz_path, codes=codes, nodata=nodata, block_rows=block_rows, progress=progress)
+        info = inspect_lcz(lcz_path, codes=codes, nodata=nodata, block_rows=block_rows, progress=progress, band=band)
         table = _map_table(info)
         _write_tables(table, outputs, overwrite)
         return table
@@ -293,7 +331,7 @@ def summarize(
 
     districts, name = _read_districts(by, layer)
     districts, repaired = _repair(districts, name)
-    info = inspect_lcz(lcz_path, codes=codes, nodata=nodata, block_rows=block_rows, progress=progress)
+    info = inspect_lcz(lcz_path, codes=codes, nodata=nodata, block_rows=block_rows, progress=progress, band=band)
     local = gpd.GeoSeries(districts.geometry.values, crs=districts.crs).to_crs(info.crs)
     height, width = info.shape
     t = info.transform
@@ -335,21 +373,21 @@ def summarize(
     return result
 
 
-def _write_tables(frame, paths: list[Path], overwrite: bool) -> None:
+def _write_tables(frame: pd.DataFrame, paths: list[Path], overwrite: bool) -> None:
     """``frame`` as CSV to each of ``paths``, read back, replacing the old files together."""
     if not paths:
         return
     write = _csv_writer(frame)
-    with output_unit(paths[0], overwrite) as unit:
+    with output_fileset(paths[0], overwrite) as fileset:
         try:
-            write(unit.main)
+            write(fileset.main)
         except OSError as exc:
-            raise write_error(exc, paths[0], [unit.main]) from None
+            raise write_error(exc, paths[0], [fileset.main]) from None
         for other in paths[1:]:
-            unit.extra(other, write)
+            fileset.extra(other, write)
 
 
-def grid_districts(lcz_path: str | os.PathLike, cell_size_m: float):
+def grid_districts(lcz_path: str | os.PathLike, cell_size_m: float) -> gpd.GeoDataFrame:
     """A regular grid of square districts (``district`` ids ``r000c000`` ...) over an LCZ map.
 
     In the map's CRS for projected maps; in Equal Earth (EPSG:8857) for geographic ones.

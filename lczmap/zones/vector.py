@@ -1,7 +1,7 @@
 """Writing vector outputs: atomically, appending batch by batch where the format allows.
 
 The format follows the output's extension (:data:`VECTOR_FORMATS`, plus ``.csv`` for tables).
-:func:`vector_sink` writes through :func:`lczmap._io.output_unit`: the layer, a Shapefile's
+:func:`vector_sink` writes through :func:`lczmap._io.output_fileset`: the layer, a Shapefile's
 sidecars (.shx, .dbf, .prj, .cpg) and any companion files (a QGIS style, a CSV copy) are
 written to temporary files, reopened and checked (the feature count read back must equal the
 count written), and only then replace the old files, together.
@@ -20,11 +20,26 @@ import os
 import shutil
 from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-from .._io import OutputUnit, check_free_space, out_of_room, output_unit, write_error
+from .._io import OutputFileset, check_free_space, check_input, out_of_space, output_fileset, write_error
 from ..errors import MissingDependencyError, OutputError, ZonesError
 
-__all__ = ["read_vector", "VECTOR_FORMATS", "VectorSink", "geopackage_layers", "vector_driver", "vector_outputs", "vector_sink"]
+if TYPE_CHECKING:
+    import geopandas as gpd
+    import pandas as pd
+
+__all__ = [
+    "read_vector",
+    "read_vector_layers",
+    "vector_layers",
+    "VECTOR_FORMATS",
+    "VectorSink",
+    "geopackage_layers",
+    "vector_driver",
+    "vector_outputs",
+    "vector_sink",
+]
 
 #: Output formats by file extension: the OGR driver.
 VECTOR_FORMATS: dict[str, str] = {
@@ -74,35 +89,36 @@ def geopackage_layers(path: Path) -> dict[str, int] | None:
         return None
 
 
-def check_room_for_layer(path: Path, driver: str, overwrite: bool) -> None:
+def check_space_for_layer(path: Path, driver: str, overwrite: bool) -> None:
     """Before any work: a layer written into an existing GeoPackage needs room for a copy of it."""
     if driver == "GPKG" and overwrite and path.is_file() and geopackage_layers(path) is not None:
         check_free_space(path, path.stat().st_size + (1 << 20))
 
 
 class VectorSink:
-    """Writes GeoDataFrames in batches to the unit's temporary file (GeoParquet at the end, in
+    """Writes GeoDataFrames in batches to the fileset's temporary file (GeoParquet at the end, in
     :meth:`finish`; the other formats are appended to); the layer is named ``layer``.
 
     keep: the layers (and their feature counts) of the existing GeoPackage the layer is written
     into; None for a new file.
     """
 
-    def __init__(self, unit: OutputUnit, driver: str, layer: str, keep: dict[str, int] | None = None):
-        self.unit = unit
-        self.tmp = unit.main
+    def __init__(self, fileset: OutputFileset, driver: str, layer: str, keep: dict[str, int] | None = None):
+        self.fileset = fileset
+        self.tmp = fileset.main
         self.driver = driver
         self.layer = layer
         self.keep = {name: n for name, n in (keep or {}).items() if name != layer}
-        self.frames: list = []
+        self.frames: list[pd.DataFrame] = []
         self.count = 0
         if keep is not None:
-            shutil.copyfile(unit.path, self.tmp)  # a full disk: atomic_path's one line
+            shutil.copyfile(fileset.path, self.tmp)  # a full disk: atomic_path's one line
 
     def _failed(self, exc: BaseException) -> OutputError:
-        return write_error(exc, self.unit.path, [self.tmp])
+        return write_error(exc, self.fileset.path, [self.tmp])
 
-    def write(self, frame) -> None:
+    def write(self, frame: pd.DataFrame) -> None:
+        """Append ``frame`` (a GeoDataFrame, or a DataFrame for a CSV table) to the layer."""
         try:
             if self.driver == "Parquet":
                 self.frames.append(frame)
@@ -114,7 +130,12 @@ class VectorSink:
                 import pyogrio
 
                 pyogrio.write_dataframe(
-                    frame, self.tmp, driver=self.driver, append=self.count > 0, layer=self.layer, promote_to_multi=False,
+                    frame,
+                    self.tmp,
+                    driver=self.driver,
+                    append=self.count > 0,
+                    layer=self.layer,
+                    promote_to_multi=False,
                 )
         except (OSError, RuntimeError) as exc:  # pyogrio's errors are RuntimeErrors
             raise self._failed(exc) from None
@@ -146,9 +167,9 @@ class VectorSink:
             raise self._failed(exc) from None
         if got != self.count or lost:
             what = f"{got} of {self.count} features read back" if got != self.count else f"layers {', '.join(lost)} changed"
-            if out_of_room(None, [self.tmp]):
+            if out_of_space(None, [self.tmp]):
                 raise self._failed(OSError(28, "No space left on device"))
-            raise OutputError(f"writing {self.unit.path} failed ({what}): the old file, if any, is kept")
+            raise OutputError(f"writing {self.fileset.path} failed ({what}): the old file, if any, is kept")
 
 
 def _feature_count(path: Path, driver: str, layer: str) -> int:
@@ -183,40 +204,91 @@ def vector_sink(
     """
     path = Path(path)
     layer = layer or path.stem
-    keep = geopackage_layers(path) if driver == "GPKG" and overwrite and path.is_file() else None
     shapefile = driver == "ESRI Shapefile"
-    with output_unit(
+    with output_fileset(
         path, overwrite, sidecars=SHAPEFILE_SIDECARS if shapefile else (), stale=SHAPEFILE_STALE if shapefile else ()
-    ) as unit:
-        sink = VectorSink(unit, driver, layer, keep)
+    ) as fileset:  # one writer of path at a time: the layers to keep are read under its lock
+        keep = geopackage_layers(path) if driver == "GPKG" and overwrite and path.is_file() else None
+        sink = VectorSink(fileset, driver, layer, keep)
         yield sink
         sink.finish()
         sink.verify()
         for target, write in extras:
-            unit.extra(target, write)
+            fileset.extra(target, write)
 
 
-def read_vector(source, layer: str | None, what: str, hint: str):
+def read_vector(
+    source: str | os.PathLike | gpd.GeoDataFrame, layer: str | None, what: str, hint: str
+) -> tuple[gpd.GeoDataFrame, str]:
     """A GeoDataFrame and a name for messages, from a path (any format GDAL reads, GeoParquet)
     or a GeoDataFrame (copied). ``what`` names the layer in messages ("districts layer"),
     ``hint`` says what to give instead ("a polygon layer (.gpkg, .shp ...)"). Refuses a missing or
     unreadable file and a layer without CRS, each in one line."""
+    frame, name = _read_one(source, layer, what, hint)
+    _check_crs(frame, name)
+    return frame, name
+
+
+def _read_one(
+    source: str | os.PathLike | gpd.GeoDataFrame, layer: str | None, what: str, hint: str
+) -> tuple[gpd.GeoDataFrame, str]:
     import geopandas as gpd
 
     if isinstance(source, gpd.GeoDataFrame):
-        frame, name = source.copy(), f"the {what}"
-    else:
-        path = Path(source)
-        name = str(path)
-        if not path.exists():
-            raise ZonesError(f"{what} {path} does not exist: give {hint}")
-        try:
-            if path.suffix.lower() in (".parquet", ".geoparquet"):
-                frame = gpd.read_parquet(path)
-            else:
-                frame = gpd.read_file(path, layer=layer)
-        except Exception as exc:  # pyogrio/GDAL errors have no common base class
-            raise ZonesError(f"cannot read {what} {path} ({' '.join(str(exc).split())[:160]}): give {hint}") from None
+        return source.copy(), f"the {what}"
+    path = Path(source)
+    if not path.exists():
+        raise ZonesError(f"{what} {path} does not exist: give {hint}")
+    check_input(path, what, ZonesError)  # a named pipe would hang GDAL
+    try:
+        if path.suffix.lower() in (".parquet", ".geoparquet"):
+            frame = gpd.read_parquet(path)
+        else:
+            frame = gpd.read_file(path, layer=layer)
+    except Exception as exc:  # pyogrio/GDAL errors have no common base class
+        raise ZonesError(f"cannot read {what} {path} ({' '.join(str(exc).split())[:160]}): give {hint}") from None
+    return frame, str(path)
+
+
+def _check_crs(frame: gpd.GeoDataFrame, name: str) -> None:
     if frame.crs is None:
         raise ZonesError(f"{name} has no CRS: assign one (e.g. ogr2ogr -a_srs EPSG:4326 out.gpkg in.gpkg)")
-    return frame, name
+
+
+def vector_layers(path: Path) -> list[str]:
+    """The names of the layers of the vector file ``path``, in file order (a KML/KMZ file's
+    folders and its document-level placemarks are layers); [] when GDAL cannot list them."""
+    import pyogrio
+
+    try:
+        return [str(name) for name, _ in pyogrio.list_layers(path)]
+    except Exception:  # not a file GDAL lists layers of: reading it says why
+        return []
+
+
+def read_vector_layers(
+    source: str | os.PathLike | gpd.GeoDataFrame, layer: str | None, what: str, hint: str
+) -> tuple[list[tuple[str, gpd.GeoDataFrame]], str]:
+    """Every layer of a vector file as ``(layer name, GeoDataFrame)`` in file order, or only
+    ``layer`` when given, and a name for messages. Each layer is read by its name, so that a
+    multi-layer file (a KML's folders, a GeoPackage's tables) is read whole and without pyogrio's
+    "more than one layer" warning; a GeoDataFrame (copied) or a GeoParquet file is one layer named
+    ``""``. Features without a geometry are dropped. Refuses, each in one line, a missing or
+    unreadable file and a layer with features but no CRS (``what`` and ``hint`` as
+    :func:`read_vector`)."""
+    import geopandas as gpd
+
+    names: list[str | None] = [layer]
+    if not isinstance(source, gpd.GeoDataFrame):
+        check_input(source, what, ZonesError)  # a named pipe would hang GDAL
+    if layer is None and not isinstance(source, gpd.GeoDataFrame) and Path(source).exists():
+        names = list(vector_layers(Path(source))) or [None]
+    parts: list[tuple[str, gpd.GeoDataFrame]] = []
+    name = ""
+    for layer_name in names:
+        frame, name = _read_one(source, layer_name, what, hint)
+        frame = frame[~(frame.geometry.isna() | frame.geometry.is_empty)]
+        if len(frame):
+            _check_crs(frame, name)
+        parts.append((layer_name or "", frame))
+    return parts, name

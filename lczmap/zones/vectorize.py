@@ -15,11 +15,11 @@ from pathlib import Path
 
 from .._io import check_not_inputs, check_outputs
 from ..errors import OutputError, ZonesError
-from .codes import DEFAULT_BLOCK_ROWS, CodeScheme, Progress, check_block_rows, confidence_reader, inspect_lcz
+from .lczraster import DEFAULT_BLOCK_ROWS, CodeScheme, Progress, check_block_rows, confidence_reader, inspect_lcz
 from .polygons import polygon_zones, zones_frame
 from .sieve import min_pixels_for, sieve_halo
 from .style import write_qml
-from .vector import check_room_for_layer, vector_driver, vector_outputs, vector_sink
+from .vector import check_space_for_layer, vector_driver, vector_outputs, vector_sink
 
 __all__ = ["ZonesResult", "vectorize_zones"]
 
@@ -92,9 +92,9 @@ def vectorize_zones(
     driver = vector_driver(out)
     outputs = vector_outputs(out, driver) + ([qml] if qml is not None else [])
     check_outputs(outputs, rasters, overwrite)
-    check_room_for_layer(out, driver, overwrite)
-    if not min_area >= 0:
-        raise ZonesError(f"min_area (--min-area) must be >= 0 m2, got {min_area}: give 0 to keep every pixel")
+    check_space_for_layer(out, driver, overwrite)
+    if not 0 <= min_area < float("inf"):
+        raise ZonesError(f"min_area (--min-area) must be a finite area >= 0 m2, got {min_area}: give 0 to keep every pixel")
     check_block_rows(block_rows)
     info = inspect_lcz(lcz_path, codes=codes, nodata=nodata, block_rows=block_rows or DEFAULT_BLOCK_ROWS, progress=progress)
     min_pixels = min_pixels_for(info, min_area)

@@ -70,36 +70,83 @@ class AdaptAlgorithm(_LczmapAlgorithm):
     def initAlgorithm(self, config=None):  # noqa: N802
         defaults = _adapt_defaults()
         self._methods = tuple(defaults["methods"])
-        self.addParameter(QgsProcessingParameterFile(
-            self.MODEL, self.tr("Model checkpoint"), behavior=QgsProcessingParameterFile.File,
-            fileFilter="lczmap checkpoints (*.safetensors)"))
+        self.addParameter(
+            QgsProcessingParameterFile(
+                self.MODEL,
+                self.tr("Model checkpoint"),
+                behavior=QgsProcessingParameterFile.File,
+                fileFilter="lczmap checkpoints (*.safetensors)",
+            )
+        )
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Sentinel-1 scene (VV and VH bands)")))
-        self.addParameter(QgsProcessingParameterFeatureSource(
-            self.TRAINING_AREAS, self.tr("LCZ training areas (polygons)"), types=[QgsProcessing.TypeVectorPolygon]))
-        self.addParameter(QgsProcessingParameterField(
-            self.FIELD, self.tr("Class field (default: the KML folders, else lcz, class, code, label or name)"),
-            parentLayerParameterName=self.TRAINING_AREAS, optional=True))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.METHOD, self.tr("Method"), options=list(self._methods), defaultValue=0))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.EPOCHS, self.tr("SAR-stage epochs"), type=QgsProcessingParameterNumber.Integer,
-            defaultValue=defaults["epochs"], minValue=1))
-        self.addParameter(QgsProcessingParameterNumber(
-            self.HOLDOUT, self.tr("Share of each class's polygons held out for scoring (0: none)"),
-            type=QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0, maxValue=0.9))
-        self.addParameter(_advanced(QgsProcessingParameterNumber(
-            self.BOOTSTRAP, self.tr("Bootstrap draws over the held-out polygons"),
-            type=QgsProcessingParameterNumber.Integer, defaultValue=defaults["bootstrap"], minValue=0)))
+        self.addParameter(
+            QgsProcessingParameterFeatureSource(
+                self.TRAINING_AREAS, self.tr("LCZ training areas (polygons)"), types=[QgsProcessing.TypeVectorPolygon]
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterField(
+                self.FIELD,
+                self.tr("Class field (default: the KML folders, else lcz, class, code, label or name)"),
+                parentLayerParameterName=self.TRAINING_AREAS,
+                optional=True,
+            )
+        )
+        self.addParameter(QgsProcessingParameterEnum(self.METHOD, self.tr("Method"), options=list(self._methods), defaultValue=0))
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.EPOCHS,
+                self.tr("SAR-stage epochs"),
+                type=QgsProcessingParameterNumber.Integer,
+                defaultValue=defaults["epochs"],
+                minValue=1,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.HOLDOUT,
+                self.tr("Share of each class's polygons held out for scoring (0: none)"),
+                type=QgsProcessingParameterNumber.Double,
+                defaultValue=0.0,
+                minValue=0.0,
+                maxValue=0.9,
+            )
+        )
+        self.addParameter(
+            _advanced(
+                QgsProcessingParameterNumber(
+                    self.BOOTSTRAP,
+                    self.tr("Bootstrap draws over the held-out polygons"),
+                    type=QgsProcessingParameterNumber.Integer,
+                    defaultValue=defaults["bootstrap"],
+                    minValue=0,
+                )
+            )
+        )
         self._add_units()
-        self.addParameter(_advanced(QgsProcessingParameterNumber(
-            self.SEED, self.tr("Random seed"), type=QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0)))
+        self.addParameter(
+            _advanced(
+                QgsProcessingParameterNumber(
+                    self.SEED, self.tr("Random seed"), type=QgsProcessingParameterNumber.Integer, defaultValue=0, minValue=0
+                )
+            )
+        )
         self._add_device()
         self._add_overwrite()
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT, self.tr("Adapted model"), fileFilter="lczmap checkpoints (*.safetensors)"))
-        self.addParameter(QgsProcessingParameterVectorDestination(
-            self.HOLDOUT_LAYER, self.tr("Held-out polygons (for 'Assess LCZ map accuracy')"),
-            type=QgsProcessing.TypeVectorPolygon, optional=True, createByDefault=False))
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                self.OUTPUT, self.tr("Adapted model"), fileFilter="lczmap checkpoints (*.safetensors)"
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterVectorDestination(
+                self.HOLDOUT_LAYER,
+                self.tr("Held-out polygons (for 'Assess LCZ map accuracy')"),
+                type=QgsProcessing.TypeVectorPolygon,
+                optional=True,
+                createByDefault=False,
+            )
+        )
         self.addOutput(QgsProcessingOutputNumber(self.PATCHES, self.tr("Labelled patches used")))
         self.addOutput(QgsProcessingOutputNumber(self.OA_BASE, self.tr("OA of the model on the held-out polygons")))
         self.addOutput(QgsProcessingOutputNumber(self.OA_ADAPTED, self.tr("OA of the adapted model on them")))
@@ -109,30 +156,39 @@ class AdaptAlgorithm(_LczmapAlgorithm):
         scene = _layer_path(self.parameterAsRasterLayer(parameters, self.INPUT, context), "the scene")
         # memory layers and selections are exported to a file lczmap can read; a file keeps its folders
         areas, layer = self.parameterAsCompatibleSourceLayerPathAndLayerName(
-            parameters, self.TRAINING_AREAS, context, ["gpkg", "shp", "geojson", "kml", "fgb"], "gpkg", feedback)
+            parameters, self.TRAINING_AREAS, context, ["gpkg", "shp", "geojson", "kml", "fgb"], "gpkg", feedback
+        )
         field = self.parameterAsString(parameters, self.FIELD, context) or None
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         held_layer = _output(self, parameters, self.HOLDOUT_LAYER, context)
         with bridge.run_library(feedback):
             from lczmap.adapt import AdaptOptions, adapt_model
+            from lczmap.predict import PredictOptions
 
             options = AdaptOptions(
                 method=self._methods[self.parameterAsEnum(parameters, self.METHOD, context)],
                 sar_epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
                 holdout=self.parameterAsDouble(parameters, self.HOLDOUT, context),
                 bootstrap=self.parameterAsInt(parameters, self.BOOTSTRAP, context),
-                units=self._units(parameters, context),
+                predict=PredictOptions(units=self._units(parameters, context)),
                 seed=self.parameterAsInt(parameters, self.SEED, context),
                 device=self._device(parameters, context),
-                field=field, layer=layer or None, overwrite=self._overwrite(parameters, context),
+                field=field,
+                layer=layer or None,
+                overwrite=self._overwrite(parameters, context),
             )
-            result = adapt_model(model, scene, areas, out, options=options, holdout_layer=held_layer,
-                                 progress=bridge.progress_for(feedback))
+            result = adapt_model(
+                model, scene, areas, out, options=options, holdout_layer=held_layer, progress=bridge.progress_for(feedback)
+            )
         for line in [*result.table().splitlines(), *result.summary().splitlines()]:
             feedback.pushInfo(line)
         if held_layer is not None:
             bridge.load_on_completion(context, held_layer, "LCZ held-out training areas")
         scores = result.scores or {}
-        return {self.OUTPUT: str(result.checkpoint), self.HOLDOUT_LAYER: held_layer, self.PATCHES: result.n_labelled,
-                self.OA_BASE: scores["base"].scores["OA"] if scores else None,
-                self.OA_ADAPTED: scores["adapted"].scores["OA"] if scores else None}
+        return {
+            self.OUTPUT: str(result.checkpoint),
+            self.HOLDOUT_LAYER: held_layer,
+            self.PATCHES: result.n_labelled,
+            self.OA_BASE: scores["base"].scores["OA"] if scores else None,
+            self.OA_ADAPTED: scores["adapted"].scores["OA"] if scores else None,
+        }

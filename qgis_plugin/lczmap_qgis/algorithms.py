@@ -39,8 +39,7 @@ def _layer_path(layer, what):
         return None
     if layer.providerType() != "gdal":
         raise QgsProcessingException(
-            f"{what} '{layer.name()}' is not a file GDAL reads ({layer.providerType()} layer): "
-            "export it to GeoTIFF first"
+            f"{what} '{layer.name()}' is not a file GDAL reads ({layer.providerType()} layer): export it to GeoTIFF first"
         )
     return layer.source().split("|")[0]
 
@@ -91,22 +90,29 @@ class _LczmapAlgorithm(QgsProcessingAlgorithm):
         return True, ""
 
     def _add_overwrite(self):
-        self.addParameter(
-            _advanced(QgsProcessingParameterBoolean(self.OVERWRITE, self.tr("Replace existing outputs"), False))
-        )
+        self.addParameter(_advanced(QgsProcessingParameterBoolean(self.OVERWRITE, self.tr("Replace existing outputs"), False)))
 
     def _overwrite(self, parameters, context):
         return self.parameterAsBoolean(parameters, self.OVERWRITE, context)
 
     def _add_units(self):
-        self.addParameter(QgsProcessingParameterEnum(
-            self.UNITS, self.tr("Units of the intensity bands"),
-            options=[self.tr("From the file (else linear)"), self.tr("Linear power"), self.tr("dB")],
-            defaultValue=0))
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.UNITS,
+                self.tr("Units of the intensity bands"),
+                options=[self.tr("From the file (else linear)"), self.tr("Linear power"), self.tr("dB")],
+                defaultValue=0,
+            )
+        )
 
     def _add_device(self):
-        self.addParameter(_advanced(QgsProcessingParameterEnum(
-            self.DEVICE, self.tr("Compute device"), options=list(self.DEVICE_CHOICES), defaultValue=0)))
+        self.addParameter(
+            _advanced(
+                QgsProcessingParameterEnum(
+                    self.DEVICE, self.tr("Compute device"), options=list(self.DEVICE_CHOICES), defaultValue=0
+                )
+            )
+        )
 
     def _units(self, parameters, context):
         return self.UNIT_CHOICES[self.parameterAsEnum(parameters, self.UNITS, context)]
@@ -127,9 +133,9 @@ class PredictAlgorithm(_LczmapAlgorithm):
     CONFIDENCE = "CONFIDENCE"
     PROBABILITIES = "PROBABILITIES"
     FILTERED = "FILTERED"
-    PRODUCT = "PRODUCT"
+    LAYOUT = "PRODUCT"  # the Processing id stays PRODUCT: saved models and scripts keep working
     OUT_CODES = "OUT_CODES"
-    PRODUCT_CHOICES = ("lcz", "lcz-generator")
+    LAYOUT_CHOICES = ("lcz", "lcz-generator")
     OUT_CODE_CHOICES = ("1-17", "101-107")
 
     def name(self):
@@ -148,7 +154,7 @@ class PredictAlgorithm(_LczmapAlgorithm):
             "Output: an LCZ GeoTIFF (codes 1-17, A-G = 11-17, nodata 0, 100 m at stride 10) with the "
             "WUDAPT colours and class names; optionally the confidence (top-class probability), "
             "per-class probabilities and a spatially filtered LCZ map.\n\n"
-            "'Product' LCZ Generator writes the WUDAPT LCZ Generator's three bands instead: lcz (raw), "
+            "'Output layout' LCZ Generator writes the WUDAPT LCZ Generator's three bands instead: lcz (raw), "
             "lczFilter (filtered, the recommended layer, shown by the style) and classProbability (%), "
             "named so that w2w and LCZ4r pick the filtered band. 'Coding of LCZ A-G' 101-107 writes A-G "
             "as the LCZ Generator's training areas, GeoClimate and UMEP code them.\n\n"
@@ -156,42 +162,72 @@ class PredictAlgorithm(_LczmapAlgorithm):
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802
-        self.addParameter(QgsProcessingParameterRasterLayer(
-            self.INPUT, self.tr("Sentinel-1 scene (VV and VH bands)"), optional=True))
-        self.addParameter(QgsProcessingParameterRasterLayer(
-            self.VV, self.tr("VV file (instead of one scene)"), optional=True))
-        self.addParameter(QgsProcessingParameterRasterLayer(
-            self.VH, self.tr("VH file (instead of one scene)"), optional=True))
-        self.addParameter(QgsProcessingParameterFile(
-            self.MODEL, self.tr("Model checkpoint (default: $LCZMAP_MODEL, else the last model trained)"),
-            behavior=QgsProcessingParameterFile.File, fileFilter="lczmap checkpoints (*.safetensors)",
-            optional=True))
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Sentinel-1 scene (VV and VH bands)"), optional=True)
+        )
+        self.addParameter(QgsProcessingParameterRasterLayer(self.VV, self.tr("VV file (instead of one scene)"), optional=True))
+        self.addParameter(QgsProcessingParameterRasterLayer(self.VH, self.tr("VH file (instead of one scene)"), optional=True))
+        self.addParameter(
+            QgsProcessingParameterFile(
+                self.MODEL,
+                self.tr("Model checkpoint (default: $LCZMAP_MODEL, else the last model trained)"),
+                behavior=QgsProcessingParameterFile.File,
+                fileFilter="lczmap checkpoints (*.safetensors)",
+                optional=True,
+            )
+        )
         self._add_units()
         defaults = _predict_defaults()
-        self.addParameter(QgsProcessingParameterNumber(
-            self.STRIDE, self.tr("Output pixel size, in input pixels (10 = 100 m)"),
-            type=QgsProcessingParameterNumber.Integer, defaultValue=defaults["stride"], minValue=1))
-        self.addParameter(_advanced(QgsProcessingParameterNumber(
-            self.MAX_NODATA, self.tr("Largest nodata share of a window that is still classified"),
-            type=QgsProcessingParameterNumber.Double, defaultValue=defaults["max_nodata"], minValue=0.0,
-            maxValue=1.0)))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.PRODUCT, self.tr("Product"),
-            options=[self.tr("LCZ map (one band)"), self.tr("LCZ Generator (lcz, lczFilter, classProbability)")],
-            defaultValue=0))
-        self.addParameter(QgsProcessingParameterEnum(
-            self.OUT_CODES, self.tr("Coding of LCZ A-G in the outputs"),
-            options=[self.tr("11-17 (lczmap, global LCZ map)"),
-                     self.tr("101-107 (LCZ Generator training areas, GeoClimate, UMEP)")], defaultValue=0))
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.STRIDE,
+                self.tr("Output pixel size, in input pixels (10 = 100 m)"),
+                type=QgsProcessingParameterNumber.Integer,
+                defaultValue=defaults["stride"],
+                minValue=1,
+            )
+        )
+        self.addParameter(
+            _advanced(
+                QgsProcessingParameterNumber(
+                    self.MAX_NODATA,
+                    self.tr("Largest nodata share of a window that is still classified"),
+                    type=QgsProcessingParameterNumber.Double,
+                    defaultValue=defaults["max_nodata"],
+                    minValue=0.0,
+                    maxValue=1.0,
+                )
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.LAYOUT,
+                self.tr("Output layout"),
+                options=[self.tr("LCZ map (one band)"), self.tr("LCZ Generator (lcz, lczFilter, classProbability)")],
+                defaultValue=0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.OUT_CODES,
+                self.tr("Coding of LCZ A-G in the outputs"),
+                options=[
+                    self.tr("11-17 (lczmap, global LCZ map)"),
+                    self.tr("101-107 (LCZ Generator training areas, GeoClimate, UMEP)"),
+                ],
+                defaultValue=0,
+            )
+        )
         self._add_device()
-        self.addParameter(_advanced(QgsProcessingParameterBoolean(
-            self.RESUME, self.tr("Continue an interrupted run"), False)))
+        self.addParameter(_advanced(QgsProcessingParameterBoolean(self.RESUME, self.tr("Continue an interrupted run"), False)))
         self._add_overwrite()
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("LCZ map")))
-        for name, label in ((self.CONFIDENCE, "Confidence"), (self.PROBABILITIES, "Class probabilities"),
-                            (self.FILTERED, "Filtered LCZ map")):
-            self.addParameter(QgsProcessingParameterRasterDestination(
-                name, self.tr(label), optional=True, createByDefault=False))
+        for name, label in (
+            (self.CONFIDENCE, "Confidence"),
+            (self.PROBABILITIES, "Class probabilities"),
+            (self.FILTERED, "Filtered LCZ map"),
+        ):
+            self.addParameter(QgsProcessingParameterRasterDestination(name, self.tr(label), optional=True, createByDefault=False))
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         scene = _layer_path(self.parameterAsRasterLayer(parameters, self.INPUT, context), "the scene")
@@ -203,8 +239,7 @@ class PredictAlgorithm(_LczmapAlgorithm):
             raise QgsProcessingException("give either one scene or VV/VH files, not both: clear one of them")
         model = self.parameterAsFile(parameters, self.MODEL, context) or None
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
-        extras = {key: _output(self, parameters, key, context)
-                  for key in (self.CONFIDENCE, self.PROBABILITIES, self.FILTERED)}
+        extras = {key: _output(self, parameters, key, context) for key in (self.CONFIDENCE, self.PROBABILITIES, self.FILTERED)}
         with bridge.run_library(feedback):
             from lczmap.predict import PredictOptions, predict_scene
 
@@ -215,13 +250,20 @@ class PredictAlgorithm(_LczmapAlgorithm):
                 device=self._device(parameters, context),
                 resume=self.parameterAsBoolean(parameters, self.RESUME, context),
                 overwrite=self._overwrite(parameters, context),
-                product=self.PRODUCT_CHOICES[self.parameterAsEnum(parameters, self.PRODUCT, context)],
+                layout=self.LAYOUT_CHOICES[self.parameterAsEnum(parameters, self.LAYOUT, context)],
                 codes=self.OUT_CODE_CHOICES[self.parameterAsEnum(parameters, self.OUT_CODES, context)],
             )
             result = predict_scene(
-                scene, out, model, vv=vv, vh=vh,
-                probabilities=extras[self.PROBABILITIES], confidence=extras[self.CONFIDENCE],
-                filtered=extras[self.FILTERED], options=options, progress=bridge.progress_for(feedback),
+                scene,
+                out,
+                model,
+                vv=vv,
+                vh=vh,
+                probabilities=extras[self.PROBABILITIES],
+                confidence=extras[self.CONFIDENCE],
+                filtered=extras[self.FILTERED],
+                options=options,
+                progress=bridge.progress_for(feedback),
             )
         stem = Path(scene or vv or vh).stem
         results = {self.OUTPUT: str(result.out)}
@@ -233,10 +275,11 @@ class PredictAlgorithm(_LczmapAlgorithm):
         ):
             results[key] = str(path) if path is not None else None
             if path is not None:
-                bridge.load_on_completion(context, path, f"{label} ({stem})",
-                                          Path(path).with_suffix(".qml") if styled else None)
-        feedback.pushInfo(f"{result.out}: {result.shape[0]} x {result.shape[1]} LCZ pixels, "
-                          f"{result.n_windows} windows in {result.seconds:.1f} s")
+                bridge.load_on_completion(context, path, f"{label} ({stem})", Path(path).with_suffix(".qml") if styled else None)
+        feedback.pushInfo(
+            f"{result.out}: {result.shape[0]} x {result.shape[1]} LCZ pixels, "
+            f"{result.n_windows} windows in {result.seconds:.1f} s"
+        )
         return results
 
 
@@ -250,13 +293,30 @@ class _LczInputAlgorithm(_LczmapAlgorithm):
 
     def _add_lcz_input(self):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("LCZ map")))
-        self.addParameter(_advanced(QgsProcessingParameterEnum(
-            self.CODES, self.tr("Coding of LCZ A-G"),
-            options=[self.tr("Decide from the values"), self.tr("11-17 (lczmap, global LCZ map)"),
-                     self.tr("101-107 (some LCZ Generator outputs)")], defaultValue=0)))
-        self.addParameter(_advanced(QgsProcessingParameterNumber(
-            self.NODATA, self.tr("No-data value (default: the raster's own; 0 always counts as no data)"),
-            type=QgsProcessingParameterNumber.Double, optional=True)))
+        self.addParameter(
+            _advanced(
+                QgsProcessingParameterEnum(
+                    self.CODES,
+                    self.tr("Coding of LCZ A-G"),
+                    options=[
+                        self.tr("Decide from the values"),
+                        self.tr("11-17 (lczmap, global LCZ map)"),
+                        self.tr("101-107 (some LCZ Generator outputs)"),
+                    ],
+                    defaultValue=0,
+                )
+            )
+        )
+        self.addParameter(
+            _advanced(
+                QgsProcessingParameterNumber(
+                    self.NODATA,
+                    self.tr("No-data value (default: the raster's own; 0 always counts as no data)"),
+                    type=QgsProcessingParameterNumber.Double,
+                    optional=True,
+                )
+            )
+        )
 
     def _lcz_input(self, parameters, context):
         path = _layer_path(self.parameterAsRasterLayer(parameters, self.INPUT, context), "the LCZ map")
@@ -288,27 +348,37 @@ class ZonesAlgorithm(_LczInputAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self._add_lcz_input()
-        self.addParameter(QgsProcessingParameterNumber(
-            self.MIN_AREA, self.tr("Minimum zone area (m2; 0 keeps every pixel)"),
-            type=QgsProcessingParameterNumber.Double, defaultValue=0.0, minValue=0.0))
-        self.addParameter(QgsProcessingParameterRasterLayer(
-            self.CONFIDENCE, self.tr("Confidence or probabilities (same grid)"), optional=True))
+        self.addParameter(
+            QgsProcessingParameterNumber(
+                self.MIN_AREA,
+                self.tr("Minimum zone area (m2; 0 keeps every pixel)"),
+                type=QgsProcessingParameterNumber.Double,
+                defaultValue=0.0,
+                minValue=0.0,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(self.CONFIDENCE, self.tr("Confidence or probabilities (same grid)"), optional=True)
+        )
         self._add_overwrite()
-        self.addParameter(QgsProcessingParameterVectorDestination(
-            self.OUTPUT, self.tr("LCZ zones"), type=QgsProcessing.TypeVectorPolygon))
+        self.addParameter(
+            QgsProcessingParameterVectorDestination(self.OUTPUT, self.tr("LCZ zones"), type=QgsProcessing.TypeVectorPolygon)
+        )
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         lcz_path, codes, nodata = self._lcz_input(parameters, context)
-        confidence = _layer_path(self.parameterAsRasterLayer(parameters, self.CONFIDENCE, context),
-                                 "the confidence layer")
+        confidence = _layer_path(self.parameterAsRasterLayer(parameters, self.CONFIDENCE, context), "the confidence layer")
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         with bridge.run_library(feedback):
             from lczmap.zones import zones
 
             result = zones(
-                lcz_path, out,
+                lcz_path,
+                out,
                 min_area=self.parameterAsDouble(parameters, self.MIN_AREA, context),
-                confidence=confidence, codes=codes, nodata=nodata,
+                confidence=confidence,
+                codes=codes,
+                nodata=nodata,
                 overwrite=self._overwrite(parameters, context),
                 progress=bridge.progress_for(feedback),
             )
@@ -339,20 +409,27 @@ class SummarizeAlgorithm(_LczInputAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self._add_lcz_input()
-        self.addParameter(QgsProcessingParameterFeatureSource(
-            self.POLYGONS, self.tr("Polygons (districts)"), types=[QgsProcessing.TypeVectorPolygon]))
+        self.addParameter(
+            QgsProcessingParameterFeatureSource(
+                self.POLYGONS, self.tr("Polygons (districts)"), types=[QgsProcessing.TypeVectorPolygon]
+            )
+        )
         self._add_overwrite()
-        self.addParameter(QgsProcessingParameterVectorDestination(
-            self.OUTPUT, self.tr("LCZ summary"), type=QgsProcessing.TypeVectorPolygon))
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.CSV, self.tr("Also as a table (CSV)"), fileFilter="CSV files (*.csv)",
-            optional=True, createByDefault=False))
+        self.addParameter(
+            QgsProcessingParameterVectorDestination(self.OUTPUT, self.tr("LCZ summary"), type=QgsProcessing.TypeVectorPolygon)
+        )
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                self.CSV, self.tr("Also as a table (CSV)"), fileFilter="CSV files (*.csv)", optional=True, createByDefault=False
+            )
+        )
 
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         lcz_path, codes, nodata = self._lcz_input(parameters, context)
         # Memory layers, selections and database layers are exported to a file lczmap can read.
         by, layer = self.parameterAsCompatibleSourceLayerPathAndLayerName(
-            parameters, self.POLYGONS, context, ["gpkg", "shp", "geojson", "fgb"], "gpkg", feedback)
+            parameters, self.POLYGONS, context, ["gpkg", "shp", "geojson", "fgb"], "gpkg", feedback
+        )
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         csv = None
         if parameters.get(self.CSV) not in (None, ""):
@@ -361,20 +438,27 @@ class SummarizeAlgorithm(_LczInputAlgorithm):
             from lczmap.zones import summarize, zones_qml
 
             summarize(
-                lcz_path, out, by=by, layer=layer or None, codes=codes, nodata=nodata, csv_path=csv,
-                overwrite=self._overwrite(parameters, context), progress=bridge.progress_for(feedback),
+                lcz_path,
+                out,
+                by=by,
+                layer=layer or None,
+                codes=codes,
+                nodata=nodata,
+                csv_path=csv,
+                overwrite=self._overwrite(parameters, context),
+                progress=bridge.progress_for(feedback),
             )
             style = zones_qml("dominant")
         bridge.load_on_completion(context, out, f"LCZ summary ({Path(lcz_path).stem})", qml_text=style)
         return {self.OUTPUT: out, self.CSV: csv}
 
 
-def _products_defaults():
-    """The library's defaults for the products forms; None where lczmap is missing (the
-    algorithm cannot run then and says why)."""
+def _maps_defaults():
+    """The library's defaults for the forms of the map algorithms; None where lczmap is missing
+    (the algorithm cannot run then and says why)."""
     if bridge.import_lczmap() is None:
         return {"draws": None}
-    from lczmap.products import DEFAULT_DRAWS
+    from lczmap.maps import DEFAULT_DRAWS
 
     return {"draws": DEFAULT_DRAWS}
 
@@ -388,7 +472,7 @@ class AssessAlgorithm(_LczInputAlgorithm):
     OUTPUT = "OUTPUT"
     CSV = "CSV"
     FIGURE = "FIGURE"
-    UNITS = "UNITS"
+    AGREEMENT = "UNITS"  # the Processing id stays UNITS: saved models and scripts keep working
     OA = "OA"
     KAPPA = "KAPPA"
 
@@ -413,31 +497,67 @@ class AssessAlgorithm(_LczInputAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self._add_lcz_input()
-        self.addParameter(QgsProcessingParameterFeatureSource(
-            self.REFERENCE, self.tr("Reference polygons or points"),
-            types=[QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorPoint], optional=True))
-        self.addParameter(QgsProcessingParameterField(
-            self.FIELD, self.tr("Class field (default: lcz, class, code, label or name)"),
-            parentLayerParameterName=self.REFERENCE, optional=True))
-        self.addParameter(QgsProcessingParameterRasterLayer(
-            self.AGAINST, self.tr("Or: another LCZ map to compare with"), optional=True))
-        defaults = _products_defaults()
-        self.addParameter(_advanced(QgsProcessingParameterNumber(
-            self.DRAWS, self.tr("Bootstrap draws over the reference units (0: none)"),
-            type=QgsProcessingParameterNumber.Integer, defaultValue=defaults["draws"], minValue=0)))
-        self.addParameter(_advanced(QgsProcessingParameterNumber(
-            self.SEED, self.tr("Random seed"), type=QgsProcessingParameterNumber.Integer, defaultValue=0)))
+        self.addParameter(
+            QgsProcessingParameterFeatureSource(
+                self.REFERENCE,
+                self.tr("Reference polygons or points"),
+                types=[QgsProcessing.TypeVectorPolygon, QgsProcessing.TypeVectorPoint],
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterField(
+                self.FIELD,
+                self.tr("Class field (default: lcz, class, code, label or name)"),
+                parentLayerParameterName=self.REFERENCE,
+                optional=True,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterRasterLayer(self.AGAINST, self.tr("Or: another LCZ map to compare with"), optional=True)
+        )
+        defaults = _maps_defaults()
+        self.addParameter(
+            _advanced(
+                QgsProcessingParameterNumber(
+                    self.DRAWS,
+                    self.tr("Bootstrap draws over the reference units (0: none)"),
+                    type=QgsProcessingParameterNumber.Integer,
+                    defaultValue=defaults["draws"],
+                    minValue=0,
+                )
+            )
+        )
+        self.addParameter(
+            _advanced(
+                QgsProcessingParameterNumber(
+                    self.SEED, self.tr("Random seed"), type=QgsProcessingParameterNumber.Integer, defaultValue=0
+                )
+            )
+        )
         self._add_overwrite()
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.OUTPUT, self.tr("Assessment (JSON)"), fileFilter="JSON files (*.json)"))
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.CSV, self.tr("Scores table (CSV)"), fileFilter="CSV files (*.csv)", optional=True,
-            createByDefault=False))
-        self.addParameter(QgsProcessingParameterFileDestination(
-            self.FIGURE, self.tr("Confusion matrix (PNG or PDF)"), fileFilter="PNG files (*.png);;PDF files (*.pdf)",
-            optional=True, createByDefault=False))
-        self.addParameter(QgsProcessingParameterVectorDestination(
-            self.UNITS, self.tr("Reference units with their agreement"), optional=True, createByDefault=False))
+        self.addParameter(
+            QgsProcessingParameterFileDestination(self.OUTPUT, self.tr("Assessment (JSON)"), fileFilter="JSON files (*.json)")
+        )
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                self.CSV, self.tr("Scores table (CSV)"), fileFilter="CSV files (*.csv)", optional=True, createByDefault=False
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterFileDestination(
+                self.FIGURE,
+                self.tr("Confusion matrix (PNG or PDF)"),
+                fileFilter="PNG files (*.png);;PDF files (*.pdf)",
+                optional=True,
+                createByDefault=False,
+            )
+        )
+        self.addParameter(
+            QgsProcessingParameterVectorDestination(
+                self.AGREEMENT, self.tr("Reference units with their agreement"), optional=True, createByDefault=False
+            )
+        )
         self.addOutput(QgsProcessingOutputNumber(self.OA, self.tr("Overall accuracy (OA)")))
         self.addOutput(QgsProcessingOutputNumber(self.KAPPA, self.tr("Kappa")))
 
@@ -446,29 +566,48 @@ class AssessAlgorithm(_LczInputAlgorithm):
         reference = layer = None
         if parameters.get(self.REFERENCE) not in (None, ""):
             reference, layer = self.parameterAsCompatibleSourceLayerPathAndLayerName(
-                parameters, self.REFERENCE, context, ["gpkg", "shp", "geojson", "fgb"], "gpkg", feedback)
+                parameters, self.REFERENCE, context, ["gpkg", "shp", "geojson", "fgb"], "gpkg", feedback
+            )
         against = _layer_path(self.parameterAsRasterLayer(parameters, self.AGAINST, context), "the other LCZ map")
         field = self.parameterAsString(parameters, self.FIELD, context) or None
-        files = {key: (self.parameterAsFileOutput(parameters, key, context) or None)
-                 if parameters.get(key) not in (None, "") else None for key in (self.CSV, self.FIGURE)}
-        units = _output(self, parameters, self.UNITS, context)
+        files = {
+            key: (self.parameterAsFileOutput(parameters, key, context) or None) if parameters.get(key) not in (None, "") else None
+            for key in (self.CSV, self.FIGURE)
+        }
+        agreement = _output(self, parameters, self.AGREEMENT, context)
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         with bridge.run_library(feedback):
-            from lczmap.products import assess_map
+            from lczmap.maps import assess_map
 
             result = assess_map(
-                lcz_path, reference, against=against, field=field, layer=layer or None, codes=codes, nodata=nodata,
+                lcz_path,
+                reference,
+                against=against,
+                field=field,
+                layer=layer or None,
+                codes=codes,
+                nodata=nodata,
                 draws=self.parameterAsInt(parameters, self.DRAWS, context),
                 seed=self.parameterAsInt(parameters, self.SEED, context),
-                json_path=out, csv_path=files[self.CSV], figure_path=files[self.FIGURE], units_path=units,
-                overwrite=self._overwrite(parameters, context), progress=bridge.progress_for(feedback),
+                json_path=out,
+                csv_path=files[self.CSV],
+                figure_path=files[self.FIGURE],
+                agreement_path=agreement,
+                overwrite=self._overwrite(parameters, context),
+                progress=bridge.progress_for(feedback),
             )
         for line in result.summary().splitlines():
             feedback.pushInfo(line)
-        if units is not None:
-            bridge.load_on_completion(context, units, f"LCZ reference agreement ({Path(lcz_path).stem})")
-        return {self.OUTPUT: out, self.CSV: files[self.CSV], self.FIGURE: files[self.FIGURE], self.UNITS: units,
-                self.OA: result.scores["OA"], self.KAPPA: result.scores["kappa"]}
+        if agreement is not None:
+            bridge.load_on_completion(context, agreement, f"LCZ reference agreement ({Path(lcz_path).stem})")
+        return {
+            self.OUTPUT: out,
+            self.CSV: files[self.CSV],
+            self.FIGURE: files[self.FIGURE],
+            self.AGREEMENT: agreement,
+            self.OA: result.scores["OA"],
+            self.KAPPA: result.scores["kappa"],
+        }
 
 
 class UcpAlgorithm(_LczInputAlgorithm):
@@ -494,8 +633,11 @@ class UcpAlgorithm(_LczInputAlgorithm):
 
     def initAlgorithm(self, config=None):  # noqa: N802
         self._add_lcz_input()
-        self.addParameter(QgsProcessingParameterEnum(
-            self.VALUE, self.tr("Figure of each range"), options=list(self.VALUE_CHOICES), defaultValue=1))
+        self.addParameter(
+            QgsProcessingParameterEnum(
+                self.VALUE, self.tr("Figure of each range"), options=list(self.VALUE_CHOICES), defaultValue=1
+            )
+        )
         self._add_overwrite()
         self.addParameter(QgsProcessingParameterRasterDestination(self.OUTPUT, self.tr("Urban canopy parameters")))
 
@@ -503,11 +645,15 @@ class UcpAlgorithm(_LczInputAlgorithm):
         lcz_path, codes, nodata = self._lcz_input(parameters, context)
         out = self.parameterAsOutputLayer(parameters, self.OUTPUT, context)
         with bridge.run_library(feedback):
-            from lczmap.products import map_ucp
+            from lczmap.maps import map_ucp
 
             result = map_ucp(
-                lcz_path, out, value=self.VALUE_CHOICES[self.parameterAsEnum(parameters, self.VALUE, context)],
-                codes=codes, nodata=nodata, overwrite=self._overwrite(parameters, context),
+                lcz_path,
+                out,
+                value=self.VALUE_CHOICES[self.parameterAsEnum(parameters, self.VALUE, context)],
+                codes=codes,
+                nodata=nodata,
+                overwrite=self._overwrite(parameters, context),
                 progress=bridge.progress_for(feedback),
             )
         bridge.load_on_completion(context, result, f"Urban canopy parameters ({Path(lcz_path).stem})")

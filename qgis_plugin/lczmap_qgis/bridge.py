@@ -86,9 +86,7 @@ class _FeedbackBar:
         if self.total:
             self.feedback.setProgress(min(100.0, 100.0 * self.n / self.total))
         if self.feedback.isCanceled():
-            raise Cancelled(
-                "cancelled: run the algorithm again to start over (Predict: tick 'Continue an interrupted run')"
-            )
+            raise Cancelled("cancelled: run the algorithm again to start over (Predict: tick 'Continue an interrupted run')")
 
     def set_description(self, desc=None, refresh=True):
         if desc:

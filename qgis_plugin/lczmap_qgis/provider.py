@@ -4,6 +4,9 @@ from qgis.core import QgsProcessingProvider
 
 from .adapt_algorithm import AdaptAlgorithm
 from .algorithms import AssessAlgorithm, PredictAlgorithm, SummarizeAlgorithm, UcpAlgorithm, ZonesAlgorithm
+from .change_algorithm import ChangeAlgorithm
+from .design_algorithm import AssessSampleAlgorithm, DesignAlgorithm
+from .mosaic_algorithm import MosaicAlgorithm
 
 
 class LczmapProvider(QgsProcessingProvider):
@@ -23,6 +26,16 @@ class LczmapProvider(QgsProcessingProvider):
         return ["gpkg", "fgb", "geojson", "shp"]  # formats lczmap.zones writes and QGIS reads
 
     def loadAlgorithms(self):  # noqa: N802
-        for alg in (PredictAlgorithm(), ZonesAlgorithm(), SummarizeAlgorithm(), AssessAlgorithm(), UcpAlgorithm(),
-                    AdaptAlgorithm()):
+        for alg in (
+            PredictAlgorithm(),
+            MosaicAlgorithm(),
+            ZonesAlgorithm(),
+            SummarizeAlgorithm(),
+            AssessAlgorithm(),
+            UcpAlgorithm(),
+            AdaptAlgorithm(),
+            ChangeAlgorithm(),
+            DesignAlgorithm(),
+            AssessSampleAlgorithm(),
+        ):
             self.addAlgorithm(alg)

@@ -51,8 +51,7 @@ def main() -> None:
     ap.add_argument("--scene-size", type=int, nargs=2, default=[600, 720])
     ap.add_argument("--sar-epochs", type=int, default=3)
     ap.add_argument("--unlabelled", type=float, default=2.0)
-    ap.add_argument("--speckle-filter", default=None,
-                    help="as predict applies it (default: what the model's band set expects)")
+    ap.add_argument("--speckle-filter", default=None, help="as predict applies it (default: what the model's band set expects)")
     ap.add_argument("--threads", type=int, default=2)
     args = ap.parse_args()
 
@@ -61,7 +60,7 @@ def main() -> None:
 
     from lczmap.adapt import adapt_model
     from lczmap.adapt.areas import areas_from_map
-    from lczmap.predict import predict_scene
+    from lczmap.predict import PredictOptions, predict_scene
     from lczmap.twin import write_scene
 
     torch.set_num_threads(args.threads)
@@ -73,8 +72,14 @@ def main() -> None:
     for seed in args.seeds:
         folder = out / f"seed{seed}"
         folder.mkdir(exist_ok=True)
-        scene, truth_path = write_scene(folder / "scene.tif", size=tuple(args.scene_size), seed=seed, kind="grd",
-                                        truth_path=folder / "truth.tif", overwrite=True)
+        scene, truth_path = write_scene(
+            folder / "scene.tif",
+            size=tuple(args.scene_size),
+            seed=seed,
+            kind="grd",
+            truth_path=folder / "truth.tif",
+            overwrite=True,
+        )
         with rasterio.open(truth_path) as src:
             truth, transform = src.read(1), src.transform
         largest = areas_from_map(truth_path, max(args.polygons), size=3, seed=seed)
@@ -86,14 +91,29 @@ def main() -> None:
             areas = areas_from_map(truth_path, n, size=3, seed=seed)
             path = folder / f"areas_{n}.gpkg"
             areas.to_file(path, driver="GPKG")
-            row = {"seed": seed, "polygons_per_class": n, "polygons": len(areas),
-                   "classes": int(areas["lcz"].nunique()), "base": base}
+            row = {
+                "seed": seed,
+                "polygons_per_class": n,
+                "polygons": len(areas),
+                "classes": int(areas["lcz"].nunique()),
+                "base": base,
+            }
             for method in ("finetune", "swd"):
                 t = time.perf_counter()
                 ckpt = folder / f"{method}_{n}.safetensors"
-                result = adapt_model(args.model, scene, path, ckpt, method=method, sar_epochs=args.sar_epochs,
-                                     unlabelled=args.unlabelled, seed=seed, device="cpu",
-                                     speckle_filter=args.speckle_filter, overwrite=True)
+                result = adapt_model(
+                    args.model,
+                    scene,
+                    path,
+                    ckpt,
+                    method=method,
+                    sar_epochs=args.sar_epochs,
+                    unlabelled=args.unlabelled,
+                    seed=seed,
+                    device="cpu",
+                    predict=PredictOptions(speckle_filter=args.speckle_filter),
+                    overwrite=True,
+                )
                 lcz = folder / f"{method}_{n}_lcz.tif"
                 predict_scene(scene, lcz, ckpt, **predict_opts)
                 row[method] = _agreement(lcz, truth, exclude)
@@ -105,9 +125,11 @@ def main() -> None:
         writer = csv.DictWriter(fh, fieldnames=list(rows[0]))
         writer.writeheader()
         writer.writerows(rows)
-    print(f"\n{len(args.seeds)} seeds, scene {args.scene_size[0]} x {args.scene_size[1]} px, "
-          f"{args.sar_epochs} SAR epochs, {args.unlabelled:g} unlabelled per labelled, "
-          f"speckle filter {args.speckle_filter or 'default'}: {time.perf_counter() - t_all:.0f} s\n")
+    print(
+        f"\n{len(args.seeds)} seeds, scene {args.scene_size[0]} x {args.scene_size[1]} px, "
+        f"{args.sar_epochs} SAR epochs, {args.unlabelled:g} unlabelled per labelled, "
+        f"speckle filter {args.speckle_filter or 'default'}: {time.perf_counter() - t_all:.0f} s\n"
+    )
     print("| polygons per class | labelled patches | base | finetune | swd | swd - finetune |")
     print("|---|---|---|---|---|---|")
 
@@ -118,9 +140,11 @@ def main() -> None:
 
     for n in args.polygons:
         mine = [r for r in rows if r["polygons_per_class"] == n]
-        print(f"| {n} | {np.mean([r['patches'] for r in mine]):.0f} | {ms([r['base'] for r in mine])} | "
-              f"{ms([r['finetune'] for r in mine])} | {ms([r['swd'] for r in mine])} | "
-              f"{ms([r['swd'] - r['finetune'] for r in mine])} |")
+        print(
+            f"| {n} | {np.mean([r['patches'] for r in mine]):.0f} | {ms([r['base'] for r in mine])} | "
+            f"{ms([r['finetune'] for r in mine])} | {ms([r['swd'] for r in mine])} | "
+            f"{ms([r['swd'] - r['finetune'] for r in mine])} |"
+        )
 
 
 if __name__ == "__main__":

@@ -69,10 +69,22 @@ def make_checkpoint(path: Path, width=16, depth=3, blocks=2, embedding=64) -> Pa
     bs = band_set("lee-intensity", "sar")
     net = YNet(3, 2, 17, "instance", arch).eval()
     net.sar_encoder.standardize.set_stats([0.05, 0.2], [0.05, 0.2])
-    meta = {"method": "sar-only", "norm": "instance", "eo_bands": band_set("rgb", "eo").to_dict(),
-            "sar_bands": bs.to_dict(), "eo_mean": [0.1] * 3, "eo_std": [0.05] * 3, "sar_mean": [0.05, 0.2],
-            "sar_std": [0.05, 0.2], "classes": "all", "codes": list(range(1, 18)), "patch_size": 32,
-            "architecture": arch.to_dict(), "seed": 0, "metrics": {}}
+    meta = {
+        "method": "sar-only",
+        "norm": "instance",
+        "eo_bands": band_set("rgb", "eo").to_dict(),
+        "sar_bands": bs.to_dict(),
+        "eo_mean": [0.1] * 3,
+        "eo_std": [0.05] * 3,
+        "sar_mean": [0.05, 0.2],
+        "sar_std": [0.05, 0.2],
+        "classes": "all",
+        "codes": list(range(1, 18)),
+        "patch_size": 32,
+        "architecture": arch.to_dict(),
+        "seed": 0,
+        "metrics": {},
+    }
     return save_checkpoint(path, net, meta, overwrite=True)
 
 
@@ -85,9 +97,20 @@ def write_big_scene(path: Path, size: int, block: int = 1024, compress: str = "n
     from rasterio.windows import Window
 
     rng = np.random.default_rng(0)
-    profile = dict(driver="GTiff", height=size, width=size, count=2, dtype="float32", crs="EPSG:32633",
-                   transform=from_origin(380000, 5830000, 10, 10), tiled=True, blockxsize=512, blockysize=512,
-                   BIGTIFF="YES", nodata=float("nan"))
+    profile = dict(
+        driver="GTiff",
+        height=size,
+        width=size,
+        count=2,
+        dtype="float32",
+        crs="EPSG:32633",
+        transform=from_origin(380000, 5830000, 10, 10),
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
+        BIGTIFF="YES",
+        nodata=float("nan"),
+    )
     if compress != "none":
         profile.update(compress=compress, predictor=3, num_threads="ALL_CPUS")
     with rasterio.open(path, "w", **profile) as ds:
@@ -167,14 +190,25 @@ TORCHGEO_SCRIPT = textwrap.dedent(
 )
 
 
-def torchgeo_rate(python: str, scene: Path, model: Path, trivial: bool, batch: int, stride: int, workers: int,
-                  max_batches: int, threads: int) -> dict:
+def torchgeo_rate(
+    python: str, scene: Path, model: Path, trivial: bool, batch: int, stride: int, workers: int, max_batches: int, threads: int
+) -> dict:
     """(c)/(c'): windows/s of torchgeo's grid sampler + DataLoader + model, timed after 2 warm-up batches."""
     folder = tempfile.mkdtemp(prefix="tg-")
     link = Path(folder) / scene.name
     os.symlink(scene.resolve(), link)
-    args = dict(glob=scene.name, folder=folder, model=str(model), trivial=trivial, batch=batch, stride=stride,
-                workers=workers, max_batches=max_batches, root=str(ROOT), threads=threads)
+    args = dict(
+        glob=scene.name,
+        folder=folder,
+        model=str(model),
+        trivial=trivial,
+        batch=batch,
+        stride=stride,
+        workers=workers,
+        max_batches=max_batches,
+        root=str(ROOT),
+        threads=threads,
+    )
     try:
         proc = subprocess.run([python, "-c", TORCHGEO_SCRIPT, json.dumps(args)], capture_output=True, text=True)
     finally:
@@ -194,15 +228,20 @@ def host_path(scene: Path, model, stride: int, tile_size: int, readers: int) -> 
     from lczmap.scene import open_scene
 
     sc = open_scene(scene, model.band_set)
-    options = PredictOptions(stride=stride, device="cpu")
+    plan = PredictOptions(stride=stride, device="cpu", read_threads=readers).resolve(model, sc)
     tiles = plan_tiles(*output_grid(sc.height, sc.width, stride), tile_size)
     n = 0
     t = time.perf_counter()
-    for _, prep in prepared_tiles(sc.read, tiles, model, options, readers):
+    for _, prep in prepared_tiles(sc.read, tiles, model, plan):
         n += prep.valid.size
     wall = time.perf_counter() - t
-    return {"windows_per_s": n / wall, "seconds": wall, "readers": readers, "buffers": "cpu",
-            "gdal_num_threads": os.environ.get("GDAL_NUM_THREADS", "1")}
+    return {
+        "windows_per_s": n / wall,
+        "seconds": wall,
+        "readers": readers,
+        "buffers": "cpu",
+        "gdal_num_threads": os.environ.get("GDAL_NUM_THREADS", "1"),
+    }
 
 
 def host_path_new_arrays(scene: Path, model, stride: int, tile_size: int, readers: int) -> dict:
@@ -216,11 +255,11 @@ def host_path_new_arrays(scene: Path, model, stride: int, tile_size: int, reader
     from lczmap.scene import open_scene
 
     sc = open_scene(scene, model.band_set)
-    options = PredictOptions(stride=stride, device="cpu")
+    plan = PredictOptions(stride=stride, device="cpu").resolve(model, sc)
     tiles = plan_tiles(*output_grid(sc.height, sc.width, stride), tile_size)
 
     def work(t):
-        return prepare_block(sc.read(*tile_block(t, stride, model.patch_size)), model, options)
+        return prepare_block(sc.read(*tile_block(t, stride, model.patch_size)), plan)
 
     n = 0
     t0 = time.perf_counter()
@@ -233,8 +272,13 @@ def host_path_new_arrays(scene: Path, model, stride: int, tile_size: int, reader
         while pending:
             n += pending.popleft().result().valid.size
     wall = time.perf_counter() - t0
-    return {"windows_per_s": n / wall, "seconds": wall, "readers": readers, "buffers": "new per tile",
-            "gdal_num_threads": os.environ.get("GDAL_NUM_THREADS", "1")}
+    return {
+        "windows_per_s": n / wall,
+        "seconds": wall,
+        "readers": readers,
+        "buffers": "new per tile",
+        "gdal_num_threads": os.environ.get("GDAL_NUM_THREADS", "1"),
+    }
 
 
 def reader_buffers(scene: Path, model, stride: int, tile_size: int, device, repeat: int) -> dict:
@@ -246,8 +290,7 @@ def reader_buffers(scene: Path, model, stride: int, tile_size: int, device, repe
     from lczmap.scene import open_scene
 
     sc = open_scene(scene, model.band_set)
-    blocks = [tile_block(t, stride, model.patch_size) for t in plan_tiles(*output_grid(sc.height, sc.width, stride),
-                                                                          tile_size)]
+    blocks = [tile_block(t, stride, model.patch_size) for t in plan_tiles(*output_grid(sc.height, sc.width, stride), tile_size)]
     cuda = device.type == "cuda"
     numel = model.band_set.n_channels * max(b - a for a, b, _, _ in blocks) * max(d - c for _, _, c, d in blocks)
     buf = torch.empty(numel, dtype=torch.float32, pin_memory=cuda)
@@ -282,8 +325,13 @@ def speed(args) -> dict:
 
     device = torch_device(args.device)
     work = Path(tempfile.mkdtemp(prefix="bench-predict-", dir=args.workdir))
-    results: dict = {"device": str(device), "stride": args.stride, "tile_size": args.tile_size,
-                     "cpu_count": os.cpu_count(), "torch_threads_lczmap_cpu": max(1, (os.cpu_count() or 1) - 1)}
+    results: dict = {
+        "device": str(device),
+        "stride": args.stride,
+        "tile_size": args.tile_size,
+        "cpu_count": os.cpu_count(),
+        "torch_threads_lczmap_cpu": max(1, (os.cpu_count() or 1) - 1),
+    }
     if device.type == "cuda":
         results["gpu"] = torch.cuda.get_device_name()
     scene = Path(args.scene) if args.scene else None
@@ -313,11 +361,20 @@ def speed(args) -> dict:
         return _cleanup(work, args, results)
     a_rate = model_only(model.network, min(est, args.model_only_windows), batch, device, amp=True)
     results["a_model_only"] = {"windows_per_s": a_rate}
+
     def end_to_end(m, name: str) -> dict:
         """Time predict_scene on the scene with model ``m``: windows/s, seconds, timings."""
         t = time.perf_counter()
-        res = predict_scene(scene, work / name, m, stride=args.stride, batch_size=batch, device=args.device,
-                            tile_size=args.tile_size, overwrite=True)
+        res = predict_scene(
+            scene,
+            work / name,
+            m,
+            stride=args.stride,
+            batch_size=batch,
+            device=args.device,
+            tile_size=args.tile_size,
+            overwrite=True,
+        )
         wall = time.perf_counter() - t
         results["n_windows"] = res.n_windows
         return {"windows_per_s": res.n_windows / wall, "seconds": wall, "timings": res.timings.as_dict()}
@@ -338,7 +395,10 @@ def speed(args) -> dict:
         py = args.torchgeo_python
         if not Path(py).exists():
             raise SystemExit(f"{py} not found: make the torchgeo venv (see docs/predict.md) or pass --skip-torchgeo")
-        for key, triv, nb in (("c_torchgeo", False, args.torchgeo_batches), ("c_prime_torchgeo_trivial", True, args.torchgeo_batches)):
+        for key, triv, nb in (
+            ("c_torchgeo", False, args.torchgeo_batches),
+            ("c_prime_torchgeo_trivial", True, args.torchgeo_batches),
+        ):
             best = None
             for workers in args.torchgeo_workers:
                 r = torchgeo_rate(py, scene, model_path, triv, batch, args.stride, workers, nb, torch.get_num_threads())
@@ -347,8 +407,9 @@ def speed(args) -> dict:
                     best = r
             results[key] = best
         results["b_over_c"] = results["b_end_to_end"]["windows_per_s"] / results["c_torchgeo"]["windows_per_s"]
-        results["b_prime_over_c_prime"] = (results["b_prime_trivial"]["windows_per_s"]
-                                           / results["c_prime_torchgeo_trivial"]["windows_per_s"])
+        results["b_prime_over_c_prime"] = (
+            results["b_prime_trivial"]["windows_per_s"] / results["c_prime_torchgeo_trivial"]["windows_per_s"]
+        )
     return _cleanup(work, args, results)
 
 
@@ -368,9 +429,12 @@ def host_paths(scene: Path, model, args) -> dict:
     from lczmap.predict import reader_settings
 
     here = reader_settings(args.device)
-    settings = {"1_reader": (1, host_path), "this_device": (here, host_path),
-                "gpu_host": (reader_settings("cuda"), host_path),
-                "this_device_new_array_per_tile": (here, host_path_new_arrays)}
+    settings = {
+        "1_reader": (1, host_path),
+        "this_device": (here, host_path),
+        "gpu_host": (reader_settings("cuda"), host_path),
+        "this_device_new_array_per_tile": (here, host_path_new_arrays),
+    }
     host_path(scene, model, args.stride, args.tile_size, 1)  # warm the page cache
     runs: dict = {k: [] for k in settings}
     for _ in range(args.repeat):
@@ -397,28 +461,51 @@ def memory(args) -> dict:
         shape = (ds.height, ds.width, ds.count, ds.dtypes[0])
     if args.memory_model == "trivial":
         scripts, big, out = str(ROOT / "scripts" / "bench"), str(scene), str(work / "big_lcz.tif")
-        code = (f"import sys; sys.path.insert(0, {scripts!r}); from bench_predict import Trivial; "
-                "from lczmap.predict import Model, predict_scene; from lczmap.bands import band_set; "
-                "m = Model(Trivial(2, 17), tuple(range(1, 18)), band_set('lee-intensity'), name='trivial'); "
-                f"r = predict_scene({big!r}, {out!r}, m, device={args.device!r}, tile_size={args.tile_size:d}); "
-                "print(r.n_windows, r.seconds)")
+        code = (
+            f"import sys; sys.path.insert(0, {scripts!r}); from bench_predict import Trivial; "
+            "from lczmap.predict import Model, predict_scene; from lczmap.bands import band_set; "
+            "m = Model(Trivial(2, 17), tuple(range(1, 18)), band_set('lee-intensity'), name='trivial'); "
+            f"r = predict_scene({big!r}, {out!r}, m, device={args.device!r}, tile_size={args.tile_size:d}); "
+            "print(r.n_windows, r.seconds)"
+        )
         cmd = [sys.executable, "-c", code]
     else:
-        model = Path(args.model) if args.model else make_checkpoint(work / "model.safetensors", width=4, depth=2,
-                                                                    blocks=1, embedding=16)
-        cmd = [sys.executable, "-m", "lczmap", "-q", "predict", str(scene), str(work / "big_lcz.tif"), "-m",
-               str(model), "--device", args.device, "--tile-size", str(args.tile_size)]
+        model = (
+            Path(args.model)
+            if args.model
+            else make_checkpoint(work / "model.safetensors", width=4, depth=2, blocks=1, embedding=16)
+        )
+        cmd = [
+            sys.executable,
+            "-m",
+            "lczmap",
+            "-q",
+            "predict",
+            str(scene),
+            str(work / "big_lcz.tif"),
+            "-m",
+            str(model),
+            "--device",
+            args.device,
+            "--tile-size",
+            str(args.tile_size),
+        ]
     t = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     wall = time.perf_counter() - t
     peak_kb = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss
-    out = {"scene": "{} x {} x {} {}".format(*shape),
-           "scene_gb": shape[0] * shape[1] * shape[2] * np.dtype(shape[3]).itemsize / 1e9,
-           "scene_write_s": round(write_s, 1),
-           "predict_s": round(wall, 1), "peak_rss_gb": peak_kb / 1e6, "returncode": proc.returncode,
-           "stdout": proc.stdout.strip()[-300:], "stderr": proc.stderr.strip()[-1000:],
-           "model": args.model or args.memory_model,
-           "command": " ".join(cmd)}
+    out = {
+        "scene": "{} x {} x {} {}".format(*shape),
+        "scene_gb": shape[0] * shape[1] * shape[2] * np.dtype(shape[3]).itemsize / 1e9,
+        "scene_write_s": round(write_s, 1),
+        "predict_s": round(wall, 1),
+        "peak_rss_gb": peak_kb / 1e6,
+        "returncode": proc.returncode,
+        "stdout": proc.stdout.strip()[-300:],
+        "stderr": proc.stderr.strip()[-1000:],
+        "model": args.model or args.memory_model,
+        "command": " ".join(cmd),
+    }
     for p in sorted(work.iterdir(), reverse=True):
         if p.is_file():
             p.unlink()
@@ -432,30 +519,47 @@ def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--size", type=int, default=4000, help="scene side in pixels (written by write_scene)")
     ap.add_argument("--scene", help="use this GeoTIFF instead of writing one")
-    ap.add_argument("--scene-kind", choices=["synthetic", "random"], default="synthetic",
-                    help="synthetic: lczmap.twin.write_scene (with a nodata frame); random: gamma noise (fast to write)")
-    ap.add_argument("--compress", choices=["none", "deflate", "zstd"], default="none",
-                    help="compression of the random scene (--scene-kind random, --write-scene, --memory)")
+    ap.add_argument(
+        "--scene-kind",
+        choices=["synthetic", "random"],
+        default="synthetic",
+        help="synthetic: lczmap.twin.write_scene (with a nodata frame); random: gamma noise (fast to write)",
+    )
+    ap.add_argument(
+        "--compress",
+        choices=["none", "deflate", "zstd"],
+        default="none",
+        help="compression of the random scene (--scene-kind random, --write-scene, --memory)",
+    )
     ap.add_argument("--write-scene", metavar="PATH", help="only write a random scene of --size here and exit")
     ap.add_argument("--model", help="checkpoint (default: untrained default architecture, 17 classes)")
     ap.add_argument("--stride", type=int, default=10)
-    ap.add_argument("--model-only-windows", type=int, default=2_000_000,
-                    help="at most this many windows for (a) (default: as many as the scene has)")
+    ap.add_argument(
+        "--model-only-windows",
+        type=int,
+        default=2_000_000,
+        help="at most this many windows for (a) (default: as many as the scene has)",
+    )
     ap.add_argument("--tile-size", type=int, default=128)
     ap.add_argument("--batch-size", type=int, default=None)
     ap.add_argument("--device", default="auto")
     ap.add_argument("--skip-torchgeo", action="store_true")
-    ap.add_argument("--host-path-only", action="store_true",
-                    help="only (r): reading and preparing tiles in lczmap's reader threads, no model")
+    ap.add_argument(
+        "--host-path-only", action="store_true", help="only (r): reading and preparing tiles in lczmap's reader threads, no model"
+    )
     ap.add_argument("--torchgeo-python", default=str(ROOT / ".venv-torchgeo" / "bin" / "python"))
     ap.add_argument("--torchgeo-batches", type=int, default=10, help="timed torchgeo batches (after 2 warm-up)")
     ap.add_argument("--torchgeo-workers", type=int, nargs="+", default=[0, 2], help="DataLoader num_workers tried")
     ap.add_argument("--repeat", type=int, default=3, help="runs of each (r) setting (median reported)")
     ap.add_argument("--memory", action="store_true", help="run the memory benchmark instead")
     ap.add_argument("--memory-size", type=int, default=20000)
-    ap.add_argument("--memory-model", choices=["tiny", "trivial"], default="tiny",
-                    help="tiny: a width-4 checkpoint through `lczmap predict`; trivial: near-zero compute "
-                         "through predict_scene (memory is set by the data path, not the model)")
+    ap.add_argument(
+        "--memory-model",
+        choices=["tiny", "trivial"],
+        default="tiny",
+        help="tiny: a width-4 checkpoint through `lczmap predict`; trivial: near-zero compute "
+        "through predict_scene (memory is set by the data path, not the model)",
+    )
     ap.add_argument("--workdir", default=None, help="folder for temporary scenes (default: system temp)")
     ap.add_argument("--keep", action="store_true", help="keep the scene and outputs")
     ap.add_argument("--json", help="also write the results here")

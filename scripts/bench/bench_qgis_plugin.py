@@ -40,8 +40,16 @@ def main() -> int:
     os.environ["LCZMAP_HOME"] = str(work / "home")
     write_twin(work / "twin", n_train=340, n_val=85, n_test=85, seed=0)
     scene, _ = write_scene(work / "scene.tif", size=tuple(args.size), seed=0, kind="grd", units="db")
-    cfg = TrainConfig(data=str(work / "twin"), method="sar-only", classes="all", labels="all",
-                      sar_bands="lee-intensity", sar_epochs=1, eo_epochs=0, device="cpu")
+    cfg = TrainConfig(
+        data=str(work / "twin"),
+        method="sar-only",
+        classes="all",
+        labels="all",
+        sar_bands="lee-intensity",
+        sar_epochs=1,
+        eo_epochs=0,
+        device="cpu",
+    )
     model = train(cfg, work / "model.safetensors").checkpoint
 
     t0 = time.perf_counter()
@@ -57,8 +65,13 @@ def main() -> int:
     import processing
 
     dist = work / "dist"
-    built = subprocess.run(["bash", str(ROOT / "scripts" / "dev" / "build_qgis_plugin.sh"), str(dist)], check=True,
-                           capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+    built = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "dev" / "build_qgis_plugin.sh"), str(dist)],
+        check=True,
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     with zipfile.ZipFile(built.stdout.strip().splitlines()[-1]) as zf:
         zf.extractall(work / "plugins")
     sys.path.insert(0, str(work / "plugins"))
@@ -74,8 +87,11 @@ def main() -> int:
         predict_scene(scene, work / f"lib{i}.tif", model, units="db", device="cpu")
         lib.append(time.perf_counter() - t)
         t = time.perf_counter()
-        processing.run("lczmap:predict", {"INPUT": str(scene), "MODEL": str(model), "UNITS": 2, "DEVICE": 1,
-                                          "OUTPUT": str(work / f"alg{i}.tif")}, feedback=QgsProcessingFeedback())
+        processing.run(
+            "lczmap:predict",
+            {"INPUT": str(scene), "MODEL": str(model), "UNITS": 2, "DEVICE": 1, "OUTPUT": str(work / f"alg{i}.tif")},
+            feedback=QgsProcessingFeedback(),
+        )
         alg.append(time.perf_counter() - t)
     ml, ma = statistics.median(lib), statistics.median(alg)
     print(f"scene {args.size[0]} x {args.size[1]} px, {args.repeat} runs each (median)")

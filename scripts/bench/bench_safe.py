@@ -66,8 +66,19 @@ def _copy_to_geotiff(scene, tif: Path) -> None:
     """The product's sigma0 on its map grid as a float32 GeoTIFF (the other path's input)."""
     import rasterio
 
-    with rasterio.open(tif, "w", driver="GTiff", width=scene.width, height=scene.height, count=2, dtype="float32",
-                       crs=scene.crs, transform=rasterio.Affine(*scene.transform), tiled=True, nodata=float("nan")) as dst:
+    with rasterio.open(
+        tif,
+        "w",
+        driver="GTiff",
+        width=scene.width,
+        height=scene.height,
+        count=2,
+        dtype="float32",
+        crs=scene.crs,
+        transform=rasterio.Affine(*scene.transform),
+        tiled=True,
+        nodata=float("nan"),
+    ) as dst:
         dst.descriptions = ("VH", "VV")
         for r0 in range(0, scene.height, 1024):
             r1 = min(r0 + 1024, scene.height)
@@ -106,9 +117,23 @@ def main() -> None:
     for name, src in (("safe", safe), ("geotiff", tif)):
         if name not in args.paths:
             continue
-        out = subprocess.run([sys.executable, __file__, "--scene", str(src), "--out", str(tmp / f"{name}.tif"),
-                              "--model", str(model), "--aoi-share", str(args.aoi_share)],
-                             capture_output=True, text=True, env={**os.environ})
+        out = subprocess.run(
+            [
+                sys.executable,
+                __file__,
+                "--scene",
+                str(src),
+                "--out",
+                str(tmp / f"{name}.tif"),
+                "--model",
+                str(model),
+                "--aoi-share",
+                str(args.aoi_share),
+            ],
+            capture_output=True,
+            text=True,
+            env={**os.environ},
+        )
         if out.returncode:
             print(out.stderr[-3000:])
             continue

@@ -37,8 +37,17 @@ def child(args) -> None:
     res = predict_scene(args.scene, args.out, args.model, device="cpu", overwrite=True)
     s = time.perf_counter() - t
     rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(json.dumps({"windows": res.n_windows, "seconds": s, "windows_per_s": res.n_windows / s, "peak_rss_mb": rss,
-                      "map": list(res.shape)}))
+    print(
+        json.dumps(
+            {
+                "windows": res.n_windows,
+                "seconds": s,
+                "windows_per_s": res.n_windows / s,
+                "peak_rss_mb": rss,
+                "map": list(res.shape),
+            }
+        )
+    )
 
 
 def main() -> None:
@@ -60,16 +69,27 @@ def main() -> None:
     from lczmap.twin.safe_slc import SlcLayout, write_safe_slc
 
     tmp = Path(tempfile.mkdtemp(prefix="bench_safe_slc_"))
-    layout = SlcLayout(bursts=args.bursts, lines_per_burst=args.lines_per_burst,
-                       burst_step=args.lines_per_burst - 20, samples=args.samples, swath_step=args.samples - 100)
+    layout = SlcLayout(
+        bursts=args.bursts,
+        lines_per_burst=args.lines_per_burst,
+        burst_step=args.lines_per_burst - 20,
+        samples=args.samples,
+        swath_step=args.samples - 100,
+    )
     t = time.perf_counter()
     safe = write_safe_slc(tmp, sigma0, layout=layout)
-    print(f"wrote {safe.name} ({args.bursts} bursts x {args.lines_per_burst} lines, 3 x {args.samples} samples) "
-          f"in {time.perf_counter() - t:.0f} s", flush=True)
+    print(
+        f"wrote {safe.name} ({args.bursts} bursts x {args.lines_per_burst} lines, 3 x {args.samples} samples) "
+        f"in {time.perf_counter() - t:.0f} s",
+        flush=True,
+    )
     for name in args.models:
         model = tiny_checkpoint(tmp / f"{name}.safetensors", sar=name)
-        out = subprocess.run([sys.executable, __file__, "--scene", str(safe), "--out", str(tmp / f"{name}.tif"),
-                              "--model", str(model)], capture_output=True, text=True)
+        out = subprocess.run(
+            [sys.executable, __file__, "--scene", str(safe), "--out", str(tmp / f"{name}.tif"), "--model", str(model)],
+            capture_output=True,
+            text=True,
+        )
         print(name, out.stdout.strip().splitlines()[-1] if out.returncode == 0 else out.stderr[-2000:], flush=True)
 
 

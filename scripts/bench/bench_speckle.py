@@ -45,8 +45,15 @@ def speed(args) -> dict:
     for name in ("none", "refined-lee"):
         best = 0.0
         for k in range(args.repeat):
-            r = predict_scene(scene, out / f"lcz_{name}_{k}.tif", model, device=args.device, speckle_filter=name,
-                              overwrite=True, threads=args.threads)
+            r = predict_scene(
+                scene,
+                out / f"lcz_{name}_{k}.tif",
+                model,
+                device=args.device,
+                speckle_filter=name,
+                overwrite=True,
+                threads=args.threads,
+            )
             best = max(best, r.windows_per_s)
         result[f"windows_per_s_{name}"] = best
     block = torch.rand(2, 128 * 10 + 22 + 6, 128 * 10 + 22 + 6, device=args.device)
@@ -77,13 +84,15 @@ def _agreement(pred: Path, truth: Path) -> dict:
     return out
 
 
-RUNS = {"(i) unfiltered GRD, filter on": ("grd", None), "(ii) unfiltered GRD, --speckle-filter none": ("grd", "none"),
-        "(iii) gamma0 + angle band, converted, filter on": ("gamma0", None),
-        "(iv) scene written pre-filtered, filter none": ("lee", "none")}
+RUNS = {
+    "(i) unfiltered GRD, filter on": ("grd", None),
+    "(ii) unfiltered GRD, --speckle-filter none": ("grd", "none"),
+    "(iii) gamma0 + angle band, converted, filter on": ("gamma0", None),
+    "(iv) scene written pre-filtered, filter none": ("lee", "none"),
+}
 
 
-def _four_ways(out: Path, model: Path, seed: int, size: tuple, grd: Path | None = None,
-               truth: Path | None = None) -> dict:
+def _four_ways(out: Path, model: Path, seed: int, size: tuple, grd: Path | None = None, truth: Path | None = None) -> dict:
     """(i)-(iv) for the scene of ``seed``: written as GRD (unless given), gamma0 and pre-filtered."""
     from lczmap.predict import predict_scene
     from lczmap.twin import write_scene
@@ -124,8 +133,12 @@ def agreement(args) -> dict:
         for seed in range(args.seed + 1, args.seed + 1 + args.cities):
             city = make_cities(1, seed, "scene", stream=99)[0]  # the scene's calibration (lczmap.twin.scene)
             runs = _four_ways(out, o["checkpoint"], seed, tuple(args.city_size))
-            per_city[seed] = {"sar_gain_db": city.sar_gain_db, "vh_offset_db": city.vh_offset_db,
-                              **{k: v["all"] for k, v in runs.items()}, **{f"{k} gap": v["gap"] for k, v in runs.items()}}
+            per_city[seed] = {
+                "sar_gain_db": city.sar_gain_db,
+                "vh_offset_db": city.vh_offset_db,
+                **{k: v["all"] for k, v in runs.items()},
+                **{f"{k} gap": v["gap"] for k, v in runs.items()},
+            }
             print(seed, per_city[seed], flush=True)
         result["cities"] = per_city
         result["cities_mean"] = {k: float(np.mean([c[k] for c in per_city.values()])) for k in next(iter(per_city.values()))}

@@ -49,7 +49,9 @@ def main() -> None:
         cases.append(("GRD scene 10,980 x 10,980", ["scene", str(scratch / "s10k.tif"), "10980", "10980"], scratch / "s10k.tif"))
     baseline = subprocess.run(
         [sys.executable, "-c", "import resource, lczmap.twin; print(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss // 1024)"],
-        check=True, capture_output=True, text=True,
+        check=True,
+        capture_output=True,
+        text=True,
     )
     print(f"import baseline: {baseline.stdout.strip()} MB peak RSS")
     try:

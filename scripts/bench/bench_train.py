@@ -6,7 +6,8 @@
 A "sample" is one patch through one encoder, forward and backward: the EO stage counts EO
 patches (twice with --supcon: two views), the SAR stage counts labelled SAR patches, plus for
 swd the EO and unlabelled SAR patches of each step (3 x batch per step). Times exclude reading
-the data and the per-epoch validation. Test accuracy (twin's testing split) is a sanity check. Prints a Markdown table and writes JSON with --json.
+the data and the per-epoch validation. Test accuracy (twin's testing split) is a sanity check.
+Prints a Markdown table and writes JSON with --json.
 
     python scripts/bench/bench_train.py --project-grid                     # from the H100 figures below
     python scripts/bench/bench_train.py --device cuda --project-grid       # from this run's figures
@@ -71,38 +72,57 @@ def main(argv=None) -> int:
     rows = []
     for method, supcon in runs:
         cfg = TrainConfig(
-            data=str(twin), method=method, classes=args.classes, labels=labels, norm=args.norm, supcon=supcon,
-            eo_epochs=args.eo_epochs, sar_epochs=args.sar_epochs, batch_size=args.batch_size, width=args.width,
-            device=args.device, amp=not args.no_amp, val_split=None,
+            data=str(twin),
+            method=method,
+            classes=args.classes,
+            labels=labels,
+            norm=args.norm,
+            supcon=supcon,
+            eo_epochs=args.eo_epochs,
+            sar_epochs=args.sar_epochs,
+            batch_size=args.batch_size,
+            width=args.width,
+            device=args.device,
+            amp=not args.no_amp,
+            val_split=None,
         )
         t = time.perf_counter()
         result = train_model(cfg, tmp / f"{method}{'-supcon' if supcon else ''}.safetensors", overwrite=True)
         wall = time.perf_counter() - t
         m = result.metrics
         test = evaluate_model(result.checkpoint, twin, device=args.device)["overall_accuracy"]
-        rows.append({
-            "method": method + (" +supcon" if supcon else ""),
-            "eo_samples_per_s": m.get("eo_samples_per_s"),
-            "sar_samples_per_s": m.get("sar_samples_per_s"),
-            "train_seconds": m["seconds"],
-            "wall_seconds": round(wall, 2),
-            "test_accuracy": round(test, 4),
-            "device": m["device"],
-        })
+        rows.append(
+            {
+                "method": method + (" +supcon" if supcon else ""),
+                "eo_samples_per_s": m.get("eo_samples_per_s"),
+                "sar_samples_per_s": m.get("sar_samples_per_s"),
+                "train_seconds": m["seconds"],
+                "wall_seconds": round(wall, 2),
+                "test_accuracy": round(test, 4),
+                "device": m["device"],
+            }
+        )
     peak_mb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     env = {
-        "python": sys.version.split()[0], "torch": torch.__version__, "threads": args.threads,
-        "cpu": platform.processor() or platform.machine(), "peak_rss_mb": round(peak_mb, 1),
+        "python": sys.version.split()[0],
+        "torch": torch.__version__,
+        "threads": args.threads,
+        "cpu": platform.processor() or platform.machine(),
+        "peak_rss_mb": round(peak_mb, 1),
         "gpu": torch.cuda.get_device_name(0) if torch.cuda.is_available() else None,
         "args": {k: str(v) for k, v in vars(args).items()},
     }
-    print(f"twin: {twin} ({args.classes}, {args.labels} labelled SAR, batch {args.batch_size}, width {args.width}, "
-          f"{args.norm} norm, {args.threads} thread(s), device {args.device})")
+    print(
+        f"twin: {twin} ({args.classes}, {args.labels} labelled SAR, batch {args.batch_size}, width {args.width}, "
+        f"{args.norm} norm, {args.threads} thread(s), device {args.device})"
+    )
     print("| method | EO stage samples/s | SAR stage samples/s | training s | test accuracy | device |")
     print("|---|---|---|---|---|---|")
     for r in rows:
-        print(f"| {r['method']} | {r['eo_samples_per_s'] or '-'} | {r['sar_samples_per_s']} | {r['train_seconds']} "
-              f"| {r['test_accuracy']} | {r['device']} |")
+        print(
+            f"| {r['method']} | {r['eo_samples_per_s'] or '-'} | {r['sar_samples_per_s']} | {r['train_seconds']} "
+            f"| {r['test_accuracy']} | {r['device']} |"
+        )
     print(f"peak RSS {peak_mb:.0f} MB")
     if args.project_grid:
         by = {r["method"]: r for r in rows}
@@ -128,8 +148,9 @@ H100_BATCH256 = {"eo": (13070 + 14500) / 2, "sar": 22261.0, "swd": 8269.0}
 SHARES = {"lowrise": 0.309, "urban": 0.5395, "all": 1.0}
 
 
-def project_grid(rates: dict | None = None, busy: dict | None = None, n_train: int = 352_366,
-                 eo_epochs: int = 10, sar_epochs: int = 10) -> str:
+def project_grid(
+    rates: dict | None = None, busy: dict | None = None, n_train: int = 352_366, eo_epochs: int = 10, sar_epochs: int = 10
+) -> str:
     """GPU-hours of the paper's grid (Markdown lines): today, with shared EO stages, and with
     shared EO stages and cells sharing a busy GPU (``busy`` rates)."""
     rates = rates or H100_BATCH64
@@ -152,13 +173,15 @@ def project_grid(rates: dict | None = None, busy: dict | None = None, n_train: i
         return total / 3600
 
     today, shared, packed = hours(rates, False), hours(rates, True), hours(busy, True)
-    return "\n".join([
-        f"| paper's grid ({len(cells)} cells, {n_train:,} training patches) | GPU-hours |",
-        "|---|---|",
-        f"| today: one cell per GPU, every cell trains its EO stage | {today:.1f} |",
-        f"| shared EO stages | {shared:.1f} ({today / shared:.2f}x) |",
-        f"| shared EO stages + cells per GPU (busy-GPU bound) | {packed:.1f} ({today / packed:.2f}x) |",
-    ])
+    return "\n".join(
+        [
+            f"| paper's grid ({len(cells)} cells, {n_train:,} training patches) | GPU-hours |",
+            "|---|---|",
+            f"| today: one cell per GPU, every cell trains its EO stage | {today:.1f} |",
+            f"| shared EO stages | {shared:.1f} ({today / shared:.2f}x) |",
+            f"| shared EO stages + cells per GPU (busy-GPU bound) | {packed:.1f} ({today / packed:.2f}x) |",
+        ]
+    )
 
 
 if __name__ == "__main__":

@@ -45,8 +45,17 @@ def make_map(path: Path, height: int, width: int, seed: int = 0, rows: int = 102
     medium = rng.integers(1, 18, (height // 8 + 2, width // 8 + 2)).astype(np.uint8)
     use_medium = rng.random(medium.shape) < 0.2
     profile = dict(
-        driver="GTiff", width=width, height=height, count=1, dtype="uint8", nodata=0, crs=UTM,
-        transform=Affine(100, 0, 300000, 0, -100, 5800000), tiled=True, blockxsize=512, blockysize=512,
+        driver="GTiff",
+        width=width,
+        height=height,
+        count=1,
+        dtype="uint8",
+        nodata=0,
+        crs=UTM,
+        transform=Affine(100, 0, 300000, 0, -100, 5800000),
+        tiled=True,
+        blockxsize=512,
+        blockysize=512,
         compress="deflate",
     )
     with rasterio.open(path, "w", **profile) as dst:
@@ -127,8 +136,8 @@ def engine_shapely(lcz: Path, districts) -> np.ndarray:
         full = rasterio.windows.Window(0, 0, src.width, src.height)
         for i, geom in enumerate(districts.geometry):
             minx, miny, maxx, maxy = geom.bounds
-            c0, r0 = ~src.transform * (minx, maxy)
-            c1, r1 = ~src.transform * (maxx, miny)
+            c0, r0 = ~src.transform @ (minx, maxy)
+            c1, r1 = ~src.transform @ (maxx, miny)
             c0, r0, c1, r1 = int(np.floor(c0)), int(np.floor(r0)), int(np.ceil(c1)), int(np.ceil(r1))
             win = rasterio.windows.Window(c0, r0, c1 - c0, r1 - r0).intersection(full)
             data = src.read(1, window=win)
@@ -155,8 +164,11 @@ def bench_engines(args) -> dict:
         lcz = make_map(Path(tmp) / "lcz.tif", args.size, args.size)
         districts = make_districts(lcz, args.districts)
         results, shares = {}, {}
-        for name, engine in [("shapely-exact", engine_shapely), ("exactextract", engine_exactextract),
-                             ("rasterstats", engine_rasterstats)]:
+        for name, engine in [
+            ("shapely-exact", engine_shapely),
+            ("exactextract", engine_exactextract),
+            ("rasterstats", engine_rasterstats),
+        ]:
             try:
                 t0 = time.perf_counter()
                 shares[name] = engine(lcz, districts)

@@ -30,12 +30,12 @@ def main() -> None:
     result: dict = {"size": args.size, "seed": args.seed}
     for kind in ("grd", "safe"):
         dest = args.out / (f"scene_{kind}" + (".tif" if kind == "grd" else ""))
-        scene, truth = write_scene(dest, size=tuple(args.size), seed=args.seed, kind=kind,
-                                   truth_path=args.out / f"truth_{kind}.tif", overwrite=True)
+        scene, truth = write_scene(
+            dest, size=tuple(args.size), seed=args.seed, kind=kind, truth_path=args.out / f"truth_{kind}.tif", overwrite=True
+        )
         t = time.perf_counter()
         r = predict_scene(str(scene), args.out / f"lcz_{kind}.tif", args.model, device="cpu", overwrite=True)
-        result[kind] = {**map_agreement(r.out, truth), "windows_per_s": r.windows_per_s,
-                        "seconds": time.perf_counter() - t}
+        result[kind] = {**map_agreement(r.out, truth), "windows_per_s": r.windows_per_s, "seconds": time.perf_counter() - t}
         print(kind, result[kind], flush=True)
     result["safe_minus_grd"] = result["safe"]["agreement"] - result["grd"]["agreement"]
     (args.out / "safe_truth.json").write_text(json.dumps(result, indent=2))

@@ -56,8 +56,14 @@ def _tidy_legend(key, show_layer_names: bool) -> int:
     return lines
 
 
-def render(layers: list[str], out: str | os.PathLike, width_mm: float = 180.0, dpi: int = 150,
-           title: str | None = None, legend: bool = True) -> Path:
+def render(
+    layers: list[str],
+    out: str | os.PathLike,
+    width_mm: float = 180.0,
+    dpi: int = 150,
+    title: str | None = None,
+    legend: bool = True,
+) -> Path:
     """Render ``layers`` (paths; first on top) with a legend into the PNG ``out``. Needs a started
     QgsApplication. Returns the PNG's path."""
     from qgis.core import (

@@ -11,9 +11,23 @@ def tiny_model(twin_dir, tmp_path_factory):
     """A small finetune model on the twin's Lee-filtered intensities (what a GRD scene supplies)."""
     from lczmap.train import TrainConfig, train
 
-    cfg = TrainConfig(data=str(twin_dir), method="finetune", classes="all", labels=256, sar_bands="lee-intensity",
-                      eo_epochs=1, sar_epochs=1, width=8, depth=2, blocks=1, embedding=16, projection=16,
-                      norm="batch", val_split=None, device="cpu")
+    cfg = TrainConfig(
+        data=str(twin_dir),
+        method="finetune",
+        classes="all",
+        labels=256,
+        sar_bands="lee-intensity",
+        eo_epochs=1,
+        sar_epochs=1,
+        width=8,
+        depth=2,
+        blocks=1,
+        embedding=16,
+        projection=16,
+        norm="batch",
+        val_split=None,
+        device="cpu",
+    )
     return train(cfg, tmp_path_factory.mktemp("adapt_model") / "base.safetensors", record_last=False).checkpoint
 
 
@@ -23,8 +37,7 @@ def city(tmp_path_factory):
     from lczmap.twin import write_scene
 
     folder = tmp_path_factory.mktemp("adapt_city")
-    return write_scene(folder / "city.tif", size=(300, 360), seed=5, kind="grd", units="db",
-                       truth_path=folder / "truth.tif")
+    return write_scene(folder / "city.tif", size=(300, 360), seed=5, kind="grd", units="db", truth_path=folder / "truth.tif")
 
 
 @pytest.fixture(scope="session")

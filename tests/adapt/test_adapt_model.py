@@ -27,7 +27,7 @@ def test_labelled_windows_are_the_windows_predict_classifies(tiny_model, city, c
     m = load_model(tiny_model)
     opts = AdaptOptions(**FAST)
     scene = open_scene(scene_path, m.band_set)
-    patches = cut_patches(scene, m, read_training_areas(city_areas), opts.scene_options(), 2.0, seed=3)
+    patches = cut_patches(scene, m, read_training_areas(city_areas), opts.predict.resolve(m, scene), 2.0, seed=3)
     assert len(patches.x_lab) > 50 and 2 * len(patches.x_lab) <= len(patches.x_unl) <= 2 * patches.pixels_per_polygon.sum()
     assert np.isfinite(patches.x_lab).all() and np.isfinite(patches.x_unl).all()
     lcz = tmp_path / "base.tif"
@@ -50,8 +50,17 @@ def test_adapt_writes_a_self_describing_checkpoint(tiny_model, city, city_areas,
 
     scene_path, truth = city
     out = tmp_path / f"{method}.safetensors"
-    result = adapt_model(tiny_model, scene_path, city_areas, out, method=method, holdout=0.3, bootstrap=5,
-                         holdout_layer=tmp_path / "held.gpkg", **FAST)
+    result = adapt_model(
+        tiny_model,
+        scene_path,
+        city_areas,
+        out,
+        method=method,
+        holdout=0.3,
+        bootstrap=5,
+        holdout_layer=tmp_path / "held.gpkg",
+        **FAST,
+    )
     table = result.classes
     assert {"lcz", "polygons", "with_patches", "patches", "held_out_polygons"} <= set(table.columns)
     assert (table["patches"] <= 9 * table["polygons"]).all() and table["patches"].sum() > 50
@@ -88,9 +97,26 @@ def test_same_seed_same_model(tiny_model, city, city_areas, tmp_path):
 
 def test_cli_prints_the_table_and_the_scores(tiny_model, city, city_areas, tmp_path):
     out = tmp_path / "cli.safetensors"
-    args = ["adapt", str(tiny_model), str(city[0]), str(city_areas), "-o", str(out), "--method", "finetune",
-            "--sar-epochs", "1", "--unlabelled", "1", "--device", "cpu",
-            "--holdout", "0.3", "--bootstrap", "3"]
+    args = [
+        "adapt",
+        str(tiny_model),
+        str(city[0]),
+        str(city_areas),
+        "-o",
+        str(out),
+        "--method",
+        "finetune",
+        "--sar-epochs",
+        "1",
+        "--unlabelled",
+        "1",
+        "--device",
+        "cpu",
+        "--holdout",
+        "0.3",
+        "--bootstrap",
+        "3",
+    ]
     done = CliRunner().invoke(main, ["-q", *args])
     assert done.exit_code == 0, done.output
     assert "with_patches" in done.output and "held-out polygons" in done.output
@@ -119,11 +145,12 @@ def test_bad_input_is_one_line_each(tiny_model, city, city_areas, tmp_path):
         crs = src.crs
     out = tmp_path / "m.safetensors"
     far = tmp_path / "far.geojson"
-    gpd.GeoDataFrame({"lcz": [1]}, geometry=[box(left + 1e5, top + 1e5, left + 1e5 + 300, top + 1e5 + 300)],
-                     crs=crs).to_file(far)
+    gpd.GeoDataFrame(
+        {"lcz": [1, 2]}, geometry=[box(left + 1e5, top + 1e5, left + 1e5 + 300, top + 1e5 + 300)] * 2, crs=crs
+    ).to_file(far)
     assert "outside the scene" in _cli_error([tiny_model, scene_path, far, "-o", out])
     border = tmp_path / "border.geojson"  # over the nodata frame of the swath: no valid window
-    gpd.GeoDataFrame({"lcz": [1]}, geometry=[box(left, top - 80, left + 80, top)], crs=crs).to_file(border)
+    gpd.GeoDataFrame({"lcz": [1, 2]}, geometry=[box(left, top - 80, left + 80, top)] * 2, crs=crs).to_file(border)
     assert "no labelled patch" in _cli_error([tiny_model, scene_path, border, "-o", out])
     bad_codes = tmp_path / "codes.geojson"
     gpd.GeoDataFrame({"lcz": [1, 55]}, geometry=[box(left, bottom, right, top)] * 2, crs=crs).to_file(bad_codes)
@@ -157,3 +184,19 @@ def test_bad_input_is_one_line_each(tiny_model, city, city_areas, tmp_path):
     with pytest.raises(ZonesError, match="--holdout"):
         adapt_model(tiny_model, scene_path, single, out, holdout=0.3, **FAST)
     assert json.dumps(AdaptOptions().to_dict())
+
+
+def test_options_hold_predicts_options_and_record_them_flat():
+    """AdaptOptions reads the scene with the PredictOptions lczmap predict is given; the checkpoint
+    records the scene fields as flat keys, in the order they always had."""
+    from lczmap.predict import PredictOptions
+
+    opts = AdaptOptions(predict=PredictOptions(stride=5, bands=["VV", "VH"], speckle_filter="none"))
+    rec = opts.to_dict()
+    assert list(rec)[-8:] == ["bands", "units", "quantity", "resample", "stride", "max_nodata", "speckle_filter", "overwrite"]
+    assert rec["stride"] == 5 and rec["bands"] == ["VV", "VH"] and rec["speckle_filter"] == "none"
+    assert "predict" not in rec
+    with pytest.raises(ConfigError, match="PredictOptions"):
+        AdaptOptions(predict={"stride": 5})  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        AdaptOptions(stride=5)  # type: ignore[call-arg]

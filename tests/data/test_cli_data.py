@@ -86,8 +86,23 @@ def test_train_refuses_bad_data_and_options_in_one_line(tmp_path, labels, args, 
     data = tmp_path / "so2sat"
     data.mkdir()
     write_so2sat_file(data / "training.h5", labels=np.array(labels))
-    result = CliRunner().invoke(main, ["-q", "train", str(data), "-o", str(tmp_path / "m.safetensors"),
-                                       "--eo-epochs", "1", "--sar-epochs", "1", "--device", "cpu", *args])
+    result = CliRunner().invoke(
+        main,
+        [
+            "-q",
+            "train",
+            str(data),
+            "-o",
+            str(tmp_path / "m.safetensors"),
+            "--eo-epochs",
+            "1",
+            "--sar-epochs",
+            "1",
+            "--device",
+            "cpu",
+            *args,
+        ],
+    )
     assert result.exit_code in (1, 2), result.output
     assert message in result.output and "Traceback" not in result.output
     assert not (tmp_path / "m.safetensors").exists()

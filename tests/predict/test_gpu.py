@@ -23,8 +23,17 @@ def test_training_on_cuda_with_amp_gives_a_portable_checkpoint(gpu_twin, tmp_pat
     from lczmap.evaluate import evaluate
     from lczmap.train import TrainConfig, train
 
-    config = TrainConfig(data=str(gpu_twin), method="swd", classes="lowrise", labels=128, sar_bands="lee-intensity",
-                         eo_epochs=4, sar_epochs=6, device="cuda", amp=True)
+    config = TrainConfig(
+        data=str(gpu_twin),
+        method="swd",
+        classes="lowrise",
+        labels=128,
+        sar_bands="lee-intensity",
+        eo_epochs=4,
+        sar_epochs=6,
+        device="cuda",
+        amp=True,
+    )
     result = train(config, tmp_path / "m.safetensors")
     ckpt = load_checkpoint(result.checkpoint)  # loads on a CPU-only machine too: tensors are saved on the CPU
     assert all(t.device.type == "cpu" for t in ckpt.state.values())
@@ -38,15 +47,26 @@ def test_predict_on_cuda_equals_cpu(gpu_twin, tmp_path):
     from lczmap.train import TrainConfig, train
     from lczmap.twin import write_scene
 
-    config = TrainConfig(data=str(gpu_twin), method="sar-only", classes="urban", labels=256,
-                         sar_bands="lee-intensity", eo_epochs=0, sar_epochs=2, device="cuda")
+    config = TrainConfig(
+        data=str(gpu_twin),
+        method="sar-only",
+        classes="urban",
+        labels=256,
+        sar_bands="lee-intensity",
+        eo_epochs=0,
+        sar_epochs=2,
+        device="cuda",
+    )
     model = train(config, tmp_path / "m.safetensors").checkpoint
     scene, _ = write_scene(tmp_path / "scene.tif", size=(700, 900), seed=3, units="db")
     predict_scene(scene, tmp_path / "cpu.tif", model=model, device="cpu")
     predict_scene(scene, tmp_path / "gpu.tif", model=model, device="cuda", amp=False)
     predict_scene(scene, tmp_path / "amp.tif", model=model, device="cuda", amp=True, tile_size=256)
-    with rasterio.open(tmp_path / "cpu.tif") as a, rasterio.open(tmp_path / "gpu.tif") as b, \
-            rasterio.open(tmp_path / "amp.tif") as c:
+    with (
+        rasterio.open(tmp_path / "cpu.tif") as a,
+        rasterio.open(tmp_path / "gpu.tif") as b,
+        rasterio.open(tmp_path / "amp.tif") as c,
+    ):
         cpu, gpu, amp = a.read(1), b.read(1), c.read(1)
     assert (cpu == gpu).mean() > 0.999  # float32 on both: differences only at exact ties
     assert (cpu == amp).mean() > 0.98  # mixed precision flips only near-tied windows
@@ -77,21 +97,31 @@ def test_launching_a_tile_never_waits_for_the_gpu(tmp_path):
     from lczmap.predict import PredictOptions, compute_tile, finish_tile, launch_tile, prepare_block
 
     m = _tiny_model(tmp_path)
-    options = PredictOptions(stride=10, max_nodata=0.5, batch_size=512, device="cuda", amp=True)
+    plan = PredictOptions(stride=10, max_nodata=0.5, batch_size=512, device="cuda", amp=True).resolve(m, None)
     block = _block_with_nodata()
-    finish_tile(launch_tile(prepare_block(block.copy(), m, options, pin=True), m, options,  # warm-up: model, LUT
-                            probabilities=True))
-    prep = prepare_block(block.copy(), m, options, pin=True)
+    finish_tile(
+        launch_tile(
+            prepare_block(block.copy(), plan, pin=True),
+            m,
+            plan,  # warm-up: model, LUT
+            probabilities=True,
+        )
+    )
+    prep = prepare_block(block.copy(), plan, pin=True)
     assert prep.any_invalid and 0.2 < prep.valid.mean() < 0.95
     torch.cuda.synchronize()
     torch.cuda.set_sync_debug_mode("error")
     try:
-        launched = launch_tile(prep, m, options, probabilities=True)
+        launched = launch_tile(prep, m, plan, probabilities=True)
     finally:
         torch.cuda.set_sync_debug_mode("default")
     res = finish_tile(launched)
-    ref = compute_tile(block.copy(), m, PredictOptions(stride=10, max_nodata=0.5, batch_size=512, device="cpu"),
-                       probabilities=True)
+    ref = compute_tile(
+        block.copy(),
+        m,
+        PredictOptions(stride=10, max_nodata=0.5, batch_size=512, device="cpu").resolve(m, None),
+        probabilities=True,
+    )
     assert ((res.codes == 0) == ~prep.valid).all() and ((ref.codes == 0) == ~prep.valid).all()
     assert (res.codes == ref.codes).mean() > 0.98  # bf16 on the GPU, float32 on the CPU
     assert res.device_span is not None and res.device_span > 0
@@ -115,8 +145,7 @@ def test_cuda_out_of_memory_halves_the_batch(tmp_path, caplog):
     hog = torch.empty(max(0, free - (1 << 30)), dtype=torch.uint8, device="cuda")  # leave ~1 GiB
     try:
         with caplog.at_level(logging.WARNING, logger="lczmap.predict"):
-            big = predict_scene(scene, tmp_path / "big.tif", m, device="cuda", amp=False, batch_size=65536,
-                                tile_size=256)
+            big = predict_scene(scene, tmp_path / "big.tif", m, device="cuda", amp=False, batch_size=65536, tile_size=256)
     finally:
         del hog
         torch.cuda.empty_cache()

@@ -47,6 +47,7 @@ def _read(path):
 
 # ------------------------------------------------------------------ geometry (property tests)
 
+
 @settings(max_examples=150, deadline=None)
 @given(h=st.integers(1, 60), w=st.integers(1, 60), tile=st.integers(1, 70))
 def test_tiles_cover_output_exactly_once(h, w, tile):
@@ -80,8 +81,13 @@ def test_tiled_equals_untiled(stride, tile, seed):
     from odc.geo.xr import xr_coords
 
     torch.manual_seed(seed)
-    net = torch.nn.Sequential(torch.nn.Conv2d(2, 3, 5, stride=3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2),
-                              torch.nn.Flatten(), torch.nn.Linear(12, 4))
+    net = torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 5, stride=3),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(12, 4),
+    )
     model = Model(net, (3, 6, 7, 8), LEE)
     a = grd(70, 83, seed=seed, border=5)
     grid = GeoBox(a.shape[1:], Affine(10, 0, 500000, 0, -10, 5000000), "EPSG:32632")
@@ -94,11 +100,13 @@ def test_tiled_equals_untiled(stride, tile, seed):
 
 # ------------------------------------------------------------------ window convention and nodata
 
+
 def test_each_output_pixel_is_its_centred_window(tmp_path):
     rng = np.random.default_rng(0)
     labels = rng.integers(0, 4, size=(97, 113)).astype(np.float32)
     # + 4: CentrePixel takes the value mod 4, and 0 in linear power reads as nodata (swath fill)
-    path = write_tif(tmp_path / "lab.tif", np.stack([labels, labels]) + 4, descriptions=["VH", "VV"])
+    # VV 6 dB above VH, as over land (lczmap refuses VH as bright as VV: swapped or copied bands)
+    path = write_tif(tmp_path / "lab.tif", np.stack([labels + 4, (labels + 4) * 4]), descriptions=["VH", "VV"])
     model = Model(CentrePixel(4), (3, 6, 7, 8), LEE)
     for s in (10, 7):
         out = predict_scene(path, tmp_path / f"o{s}.tif", model, stride=s, tile_size=4, speckle_filter="none")
@@ -112,7 +120,7 @@ def test_each_output_pixel_is_its_centred_window(tmp_path):
         expect = np.array([3, 6, 7, 8], np.uint8)[labels[np.ix_(rows, cols)].astype(int)]
         np.testing.assert_array_equal(got, expect)
         with rasterio.open(path) as src:
-            assert prof["transform"] == src.transform * rasterio.Affine.scale(s)
+            assert prof["transform"] == src.transform @ rasterio.Affine.scale(s)
             assert prof["crs"] == src.crs
 
 
@@ -120,6 +128,7 @@ def test_nodata_rule(tmp_path):
     a = np.ones((2, 64, 64), np.float32)
     a[:, 0:10, :] = np.nan  # rows 0-9: output row 0's centre (row 5) is nodata
     a[:, :, 40:64] = np.nan  # output col 4 (centre col 45) nodata; col 3 (window cols 19..50): 11/32 nodata
+    a[1] *= 4  # VV 6 dB above VH, as over land
     path = write_tif(tmp_path / "s.tif", a, descriptions=["VH", "VV"])
     model = Model(CentrePixel(4), (3, 6, 7, 8), LEE, fill=(0.0, 0.0))
     got, _, _ = _read(predict_scene(path, tmp_path / "o.tif", model, stride=10).out)
@@ -133,10 +142,18 @@ def test_nodata_rule(tmp_path):
 
 # ------------------------------------------------------------------ outputs
 
+
 def test_checkpoint_outputs_cog_styled(ckpt, scene_tif, tmp_path, monkeypatch):
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
-    res = predict_scene(scene_tif, tmp_path / "lcz.tif", ckpt, probabilities=tmp_path / "p.tif",
-                        confidence=tmp_path / "c.tif", filtered=tmp_path / "f.tif", tile_size=5)
+    res = predict_scene(
+        scene_tif,
+        tmp_path / "lcz.tif",
+        ckpt,
+        probabilities=tmp_path / "p.tif",
+        confidence=tmp_path / "c.tif",
+        filtered=tmp_path / "f.tif",
+        tile_size=5,
+    )
     codes, prof, tags = _read(res.out)
     assert prof["dtype"] == "uint8" and prof["nodata"] == 0 and codes.shape == (15, 17)
     assert set(np.unique(codes)) <= {0, 3, 6, 7, 8} and (codes[2:, 2:] != 0).all() and (codes[0] == 0).all()
@@ -180,14 +197,19 @@ def test_resume_is_byte_identical(ckpt, scene_tif, tmp_path, monkeypatch):
 
     out = tmp_path / "out.tif"
     with pytest.raises(Interrupt):
-        predict_scene(scene_tif, out, ckpt, tile_size=4, probabilities=tmp_path / "p.tif",
-                      progress=lambda total, desc: Bar())
+        predict_scene(scene_tif, out, ckpt, tile_size=4, probabilities=tmp_path / "p.tif", progress=lambda total, desc: Bar())
     assert not out.exists() and (tmp_path / ".out.tif.partial").is_dir()
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1800000000")  # the resumed run keeps the first run's date
     done = []
-    predict_scene(scene_tif, out, ckpt, tile_size=4, probabilities=tmp_path / "p.tif", resume=True,
-                  progress=lambda total, desc: type("B", (), {"update": lambda self, k: done.append(k),
-                                                              "close": lambda self: None})())
+    predict_scene(
+        scene_tif,
+        out,
+        ckpt,
+        tile_size=4,
+        probabilities=tmp_path / "p.tif",
+        resume=True,
+        progress=lambda total, desc: type("B", (), {"update": lambda self, k: done.append(k), "close": lambda self: None})(),
+    )
     assert sum(done) == 20 and len(done) < 20, "finished tiles are not recomputed"
     assert out.read_bytes() == ref.out.read_bytes()
     assert (tmp_path / "p.tif").read_bytes() == ref.probabilities.read_bytes()
@@ -202,7 +224,8 @@ def test_prepared_tiles_keep_order_and_bound_reads_ahead(ckpt):
     from lczmap.predict import Timings, prepared_tiles
 
     m = load_model(ckpt)
-    options = PredictOptions(stride=10, device="cpu", speckle_filter="none")  # blocks without a filter halo
+    plan = PredictOptions(stride=10, device="cpu", speckle_filter="none", read_threads=3).resolve(m, None)
+    assert plan.halo == 0 and plan.readers == 3  # blocks without a filter halo
     tiles = plan_tiles(12, 12, 2)
     rng = np.random.default_rng(0)
     delays = {t: float(d) for t, d in zip(tiles, rng.uniform(0, 0.01, len(tiles)))}
@@ -213,8 +236,9 @@ def test_prepared_tiles_keep_order_and_bound_reads_ahead(ckpt):
         with lock:
             started.append((r0, c0))
             ahead.append(len(started) - len(consumed))
-        time.sleep(delays[next(t for t in tiles if window_rows(t[0], t[1], 10)[0] == r0
-                                and window_rows(t[2], t[3], 10)[0] == c0)])
+        time.sleep(
+            delays[next(t for t in tiles if window_rows(t[0], t[1], 10)[0] == r0 and window_rows(t[2], t[3], 10)[0] == c0)]
+        )
         block = np.full((2, r1 - r0, c1 - c0), r0 * 1000 + c0, np.float32)
         if out is not None:
             out[...] = block
@@ -222,7 +246,7 @@ def test_prepared_tiles_keep_order_and_bound_reads_ahead(ckpt):
         return block
 
     timings, memory = Timings(), set()
-    for t, prep in prepared_tiles(read, tiles, m, options, readers=3, timings=timings):
+    for t, prep in prepared_tiles(read, tiles, m, plan, timings=timings):
         with lock:
             consumed.append(t)
         r0, c0 = window_rows(t[0], t[1], 10)[0], window_rows(t[2], t[3], 10)[0]
@@ -248,8 +272,10 @@ def test_reader_settings_and_read_threads_option(ckpt, scene_tif, tmp_path, monk
     monkeypatch.setenv("SOURCE_DATE_EPOCH", "1700000000")
     one = predict_scene(scene_tif, tmp_path / "one.tif", ckpt, tile_size=3, read_threads=1)
     runner = CliRunner()
-    r = runner.invoke(main, ["-q", "predict", "-m", str(ckpt), "--tile-size", "3", "--read-threads", "6",
-                             str(scene_tif), str(tmp_path / "six.tif")])
+    r = runner.invoke(
+        main,
+        ["-q", "predict", "-m", str(ckpt), "--tile-size", "3", "--read-threads", "6", str(scene_tif), str(tmp_path / "six.tif")],
+    )
     assert r.exit_code == 0, r.output
     assert (tmp_path / "six.tif").read_bytes() == one.out.read_bytes()  # readers change speed, not results
     r = runner.invoke(main, ["predict", "-m", str(ckpt), "--read-threads", "0", str(scene_tif), str(tmp_path / "z.tif")])
@@ -333,10 +359,12 @@ def test_dataarray_entry_has_output_coordinates(ckpt, scene_tif):
 
 # ------------------------------------------------------------------ bad input: clear errors, no partial output
 
+
 def _no_output(folder, name="out.tif"):
     return not (folder / name).exists() and not [p for p in folder.iterdir() if p.name.startswith(f".{name}")]
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # the no-CRS file written below
 def test_bad_inputs_leave_nothing(ckpt, tmp_path):
     out = tmp_path / "out.tif"
     bad = tmp_path / "bad.tif"
@@ -354,8 +382,7 @@ def test_bad_inputs_leave_nothing(ckpt, tmp_path):
     small = write_tif(tmp_path / "small.tif", grd(20, 50), descriptions=["VV", "VH"])
     with pytest.raises(SceneError, match="smaller than one 32 x 32 window"):
         predict_scene(small, out, ckpt)
-    empty = write_tif(tmp_path / "empty.tif", np.full((2, 40, 40), -1.0, np.float32), nodata=-1.0,
-                      descriptions=["VV", "VH"])
+    empty = write_tif(tmp_path / "empty.tif", np.full((2, 40, 40), -1.0, np.float32), nodata=-1.0, descriptions=["VV", "VH"])
     with pytest.raises(SceneError, match="holds no data"):
         predict_scene(empty, out, ckpt)
     notmodel = tmp_path / "m.safetensors"
@@ -396,6 +423,7 @@ def test_model_resolution(ckpt, tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ CLI
 
+
 def test_cli_predict(ckpt, scene_tif, tmp_path, monkeypatch):
     monkeypatch.setenv("LCZMAP_MODEL", str(ckpt))
     runner = CliRunner()
@@ -418,8 +446,9 @@ def test_cli_vv_vh_db(ckpt, tmp_path):
     runner = CliRunner()
     r = runner.invoke(main, ["-q", "predict", "-m", str(ckpt), "--vv", str(vv), "--vh", str(vh), str(tmp_path / "o.tif")])
     assert r.exit_code == 1 and "--units db" in r.output
-    r = runner.invoke(main, ["-q", "predict", "-m", str(ckpt), "--vv", str(vv), "--vh", str(vh), "--units", "db",
-                             str(tmp_path / "o.tif")])
+    r = runner.invoke(
+        main, ["-q", "predict", "-m", str(ckpt), "--vv", str(vv), "--vh", str(vh), "--units", "db", str(tmp_path / "o.tif")]
+    )
     assert r.exit_code == 0, r.output
     r = runner.invoke(main, ["predict", "-m", str(ckpt), "--vv", str(vv), str(tmp_path / "a.tif"), str(tmp_path / "b.tif")])
     assert r.exit_code == 2 and "exactly one argument" in r.output
@@ -440,14 +469,27 @@ def test_cli_no_model_and_bad_checkpoint(scene_tif, tmp_path, monkeypatch):
 
 # ------------------------------------------------------------------ real Sentinel-1 GRD data (bigearthnet-common)
 
+
 @pytest.fixture(scope="session")
 def twin_lee_model(twin_dir, tmp_path_factory):
     """A small lee-intensity model trained on the So2Sat twin (real lczmap.train)."""
     from lczmap.train import TrainConfig, train
 
-    cfg = TrainConfig(data=str(twin_dir), method="sar-only", classes="all", labels="all", sar_bands="lee-intensity",
-                      sar_epochs=3, width=8, depth=2, blocks=1, embedding=32, batch_size=64, device="cpu",
-                      val_max=200)
+    cfg = TrainConfig(
+        data=str(twin_dir),
+        method="sar-only",
+        classes="all",
+        labels="all",
+        sar_bands="lee-intensity",
+        sar_epochs=3,
+        width=8,
+        depth=2,
+        blocks=1,
+        embedding=32,
+        batch_size=64,
+        device="cpu",
+        val_max=200,
+    )
     return train(cfg, tmp_path_factory.mktemp("lee") / "lee.safetensors").checkpoint
 
 

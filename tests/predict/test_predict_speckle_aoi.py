@@ -25,8 +25,13 @@ UTM = Affine(10, 0, 500000, 0, -10, 5000000)
 
 def _net(seed):
     torch.manual_seed(seed)
-    return torch.nn.Sequential(torch.nn.Conv2d(2, 3, 5, stride=3), torch.nn.ReLU(), torch.nn.AdaptiveAvgPool2d(2),
-                               torch.nn.Flatten(), torch.nn.Linear(12, 4))
+    return torch.nn.Sequential(
+        torch.nn.Conv2d(2, 3, 5, stride=3),
+        torch.nn.ReLU(),
+        torch.nn.AdaptiveAvgPool2d(2),
+        torch.nn.Flatten(),
+        torch.nn.Linear(12, 4),
+    )
 
 
 def _cube(a):
@@ -49,8 +54,7 @@ def test_filtered_tiles_equal_the_untiled_map_and_the_scene_filtered_first(strid
     padded = np.pad(a, ((0, 0), (HALO, HALO), (HALO, HALO)), mode="reflect")
     first = filter_channels(torch.from_numpy(padded), LEE, looks=GRD_LOOKS).numpy()  # delivered data: ~4.4 looks
     assert (np.isnan(first) == np.isnan(a)).all()
-    pre = predict_dataarray(_cube(first), model, stride=stride, tile_size=tile, probabilities=True,
-                            speckle_filter="none")
+    pre = predict_dataarray(_cube(first), model, stride=stride, tile_size=tile, probabilities=True, speckle_filter="none")
     np.testing.assert_array_equal(whole.lcz.values, pre.lcz.values)
     np.testing.assert_allclose(whole.probabilities.values, pre.probabilities.values, atol=1e-5)
 
@@ -77,12 +81,13 @@ def test_filter_follows_the_band_set_and_is_tagged(ckpt, tmp_path):
 
 # ------------------------------------------------------------------ area of interest
 
+
 def _lonlat(grid, rows, cols):
     """(west, south, east, north) of output rows/cols ranges, inset by a tenth of a pixel."""
     from odc.geo.geom import box
 
-    x0, y0 = grid.affine * (cols[0] + 0.1, rows[1] - 0.1)
-    x1, y1 = grid.affine * (cols[1] - 0.1, rows[0] + 0.1)
+    x0, y0 = grid.affine @ (cols[0] + 0.1, rows[1] - 0.1)
+    x1, y1 = grid.affine @ (cols[1] - 0.1, rows[0] + 0.1)
     return tuple(box(x0, y0, x1, y1, grid.crs).to_crs("EPSG:4326").boundingbox)
 
 
@@ -107,7 +112,7 @@ def test_aoi_maps_an_aligned_sub_grid_reading_only_its_tiles(ckpt, tmp_path, mon
     with rasterio.open(res.out) as src:
         sub, part, tags = GeoBox((src.height, src.width), src.transform, src.crs), src.read(1), src.tags()
     assert sub == grid[rows[0] : rows[1], cols[0] : cols[1]]  # aligned with the full scene's 100 m grid
-    assert sub.affine == grid.affine * Affine.translation(cols[0], rows[0])
+    assert sub.affine == grid.affine @ Affine.translation(cols[0], rows[0])
     np.testing.assert_array_equal(part, whole[rows[0] : rows[1], cols[0] : cols[1]])  # the same pixels
     assert tags["aoi"] == ",".join(f"{v:g}" for v in aoi)
     # reads: the AOI's windows and the filter halo only (16 + 3 pixels around its footprint)
@@ -128,8 +133,8 @@ def test_aoi_from_a_vector_file_and_in_python_cubes(ckpt, tmp_path):
     scene = write_tif(tmp_path / "s.tif", a, descriptions=["VV", "VH"])
     grid = output_geobox(GeoBox((300, 320), UTM, "EPSG:32632"), 10)
     rows, cols = (5, 17), (9, 25)
-    x0, y0 = grid.affine * (cols[0] + 0.2, rows[1] - 0.2)
-    x1, y1 = grid.affine * (cols[1] - 0.2, rows[0] + 0.2)
+    x0, y0 = grid.affine @ (cols[0] + 0.2, rows[1] - 0.2)
+    x1, y1 = grid.affine @ (cols[1] - 0.2, rows[0] + 0.2)
     gpd.GeoDataFrame(geometry=[box(x0, y0, x1, y1)], crs="EPSG:32632").to_file(tmp_path / "aoi.gpkg")
     res = predict_scene(scene, tmp_path / "o.tif", ckpt, aoi=str(tmp_path / "aoi.gpkg"))
     with rasterio.open(res.out) as src:
@@ -160,13 +165,15 @@ def test_cli_speckle_filter_and_aoi(ckpt, tmp_path):
     grid = output_geobox(GeoBox((200, 210), UTM, "EPSG:32632"), 10)
     aoi = ",".join(f"{v:.6f}" for v in _lonlat(grid, (3, 9), (4, 12)))
     out = tmp_path / "o.tif"
-    result = CliRunner().invoke(main, ["-q", "predict", str(scene), str(out), "-m", str(ckpt), "--aoi", aoi,
-                                       "--speckle-filter", "none"])
+    result = CliRunner().invoke(
+        main, ["-q", "predict", str(scene), str(out), "-m", str(ckpt), "--aoi", aoi, "--speckle-filter", "none"]
+    )
     assert result.exit_code == 0, result.output
     with rasterio.open(out) as src:
         assert (src.height, src.width) == (6, 8) and src.tags()["speckle_filter"] == "none"
-    result = CliRunner().invoke(main, ["-q", "predict", str(scene), str(tmp_path / "x.tif"), "-m", str(ckpt),
-                                       "--aoi", "100,10,100.1,10.1"])
+    result = CliRunner().invoke(
+        main, ["-q", "predict", str(scene), str(tmp_path / "x.tif"), "-m", str(ckpt), "--aoi", "100,10,100.1,10.1"]
+    )
     assert result.exit_code != 0 and "lies outside the scene" in result.output
     result = CliRunner().invoke(main, ["-q", "predict", str(scene), str(tmp_path / "y.tif"), "--speckle-filter", "lee"])
     assert result.exit_code == 2 and "lee" in result.output

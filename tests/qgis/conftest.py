@@ -20,6 +20,13 @@ import pytest
 ROOT = Path(__file__).resolve().parents[2]
 
 
+def pytest_configure(config: pytest.Config) -> None:
+    # QGIS's Python sees Debian's matplotlib packages beside the venv's, so matplotlib cannot load
+    # the other version's 3D toolkit and warns (lczmap draws nothing in 3D); as an error under the
+    # suite's filterwarnings = error it failed every algorithm that draws a figure.
+    config.addinivalue_line("filterwarnings", "ignore:Unable to import Axes3D:UserWarning")
+
+
 @pytest.fixture(scope="session")
 def qgis_app(tmp_path_factory):
     """A started QgsApplication (no GUI) with Processing initialised; exits QGIS at the end."""
@@ -44,8 +51,12 @@ def qgis_app(tmp_path_factory):
 def plugin_zip(tmp_path_factory):
     """The plugin zip as scripts/dev/build_qgis_plugin.sh builds it."""
     out = tmp_path_factory.mktemp("dist")
-    done = subprocess.run(["bash", str(ROOT / "scripts" / "dev" / "build_qgis_plugin.sh"), str(out)],
-                          capture_output=True, text=True, env={**os.environ, "PYTHON": sys.executable})
+    done = subprocess.run(
+        ["bash", str(ROOT / "scripts" / "dev" / "build_qgis_plugin.sh"), str(out)],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "PYTHON": sys.executable},
+    )
     assert done.returncode == 0, done.stderr
     return Path(done.stdout.strip().splitlines()[-1])
 
@@ -75,9 +86,21 @@ def model(qgis_app, twin_dir, tmp_path_factory):
     from lczmap.train import TrainConfig, train
 
     torch.set_num_threads(1)
-    cfg = TrainConfig(data=str(twin_dir), method="sar-only", classes="all", labels="all",
-                      sar_bands="lee-intensity", sar_epochs=3, eo_epochs=0, width=8, depth=2, blocks=1,
-                      embedding=16, projection=16, device="cpu")
+    cfg = TrainConfig(
+        data=str(twin_dir),
+        method="sar-only",
+        classes="all",
+        labels="all",
+        sar_bands="lee-intensity",
+        sar_epochs=3,
+        eo_epochs=0,
+        width=8,
+        depth=2,
+        blocks=1,
+        embedding=16,
+        projection=16,
+        device="cpu",
+    )
     return train(cfg, tmp_path_factory.mktemp("model") / "model.safetensors").checkpoint
 
 
@@ -87,8 +110,9 @@ def scene(tmp_path_factory):
     from lczmap.twin import write_scene
 
     folder = tmp_path_factory.mktemp("scene")
-    path, truth = write_scene(folder / "scene.tif", size=(300, 360), seed=1, kind="grd", units="db",
-                              truth_path=folder / "truth.tif")
+    path, truth = write_scene(
+        folder / "scene.tif", size=(300, 360), seed=1, kind="grd", units="db", truth_path=folder / "truth.tif"
+    )
     return path
 
 
@@ -98,8 +122,15 @@ def lcz_outputs(model, scene, tmp_path_factory):
     from lczmap.predict import predict_scene
 
     folder = tmp_path_factory.mktemp("predict")
-    return predict_scene(scene, folder / "lcz.tif", model, units="db", device="cpu",
-                         confidence=folder / "confidence.tif", probabilities=folder / "probabilities.tif")
+    return predict_scene(
+        scene,
+        folder / "lcz.tif",
+        model,
+        units="db",
+        device="cpu",
+        confidence=folder / "confidence.tif",
+        probabilities=folder / "probabilities.tif",
+    )
 
 
 @pytest.fixture(scope="session")

@@ -41,9 +41,19 @@ def test_adapt_algorithm_writes_the_adapted_model(plugin, model, scene, areas, t
     from lczmap.checkpoint import load_checkpoint
 
     out = tmp_path / "adapted.safetensors"
-    params = {"MODEL": str(model), "INPUT": str(scene), "TRAINING_AREAS": str(areas), "METHOD": 1, "EPOCHS": 1,
-              "HOLDOUT": 0.5, "BOOTSTRAP": 3, "UNITS": 2, "DEVICE": 1, "OUTPUT": str(out),
-              "HOLDOUT_LAYER": str(tmp_path / "held.gpkg")}
+    params = {
+        "MODEL": str(model),
+        "INPUT": str(scene),
+        "TRAINING_AREAS": str(areas),
+        "METHOD": 1,
+        "EPOCHS": 1,
+        "HOLDOUT": 0.5,
+        "BOOTSTRAP": 3,
+        "UNITS": 2,
+        "DEVICE": 1,
+        "OUTPUT": str(out),
+        "HOLDOUT_LAYER": str(tmp_path / "held.gpkg"),
+    }
     result = _run(params)
     assert result["OUTPUT"] == str(out) and result["PATCHES"] > 0
     assert 0 <= result["OA_BASE"] <= 1 and 0 <= result["OA_ADAPTED"] <= 1
@@ -59,7 +69,17 @@ def test_adapt_algorithm_refuses_areas_off_the_scene(plugin, model, scene, tmp_p
     from shapely.geometry import box
 
     far = tmp_path / "far.gpkg"
-    gpd.GeoDataFrame({"lcz": [2]}, geometry=[box(100.0, 10.0, 100.01, 10.01)], crs="EPSG:4326").to_file(far)
+    # two classes: one class alone is refused first (the LCZ Generator's rule)
+    boxes = [box(100.0, 10.0, 100.01, 10.01), box(100.02, 10.0, 100.03, 10.01)]
+    gpd.GeoDataFrame({"lcz": [2, 6]}, geometry=boxes, crs="EPSG:4326").to_file(far)
     with pytest.raises(QgsProcessingException, match="outside the scene"):
-        _run({"MODEL": str(model), "INPUT": str(scene), "TRAINING_AREAS": str(far), "UNITS": 2, "DEVICE": 1,
-              "OUTPUT": str(tmp_path / "x.safetensors")})
+        _run(
+            {
+                "MODEL": str(model),
+                "INPUT": str(scene),
+                "TRAINING_AREAS": str(far),
+                "UNITS": 2,
+                "DEVICE": 1,
+                "OUTPUT": str(tmp_path / "x.safetensors"),
+            }
+        )

@@ -66,11 +66,14 @@ def test_plugin_registers_the_lczmap_provider(plugin):
     names = {a.id(): a.displayName() for a in provider.algorithms()}
     assert names == {
         "lczmap:predict": "Predict LCZ map",
+        "lczmap:mosaic": "Mosaic LCZ map from many scenes",
         "lczmap:zones": "LCZ zones",
         "lczmap:summarize": "Summarize LCZ by polygons",
         "lczmap:assess": "Assess LCZ map accuracy",
         "lczmap:ucp": "Urban canopy parameters",
         "lczmap:adapt": "Adapt LCZ model to training areas",
+        "lczmap:design": "Draw LCZ accuracy sample",
+        "lczmap:assess_sample": "Area-adjusted accuracy from a labelled sample",
     }
     for alg_id in names:
         alg = registry.algorithmById(alg_id)
@@ -81,10 +84,17 @@ def test_plugin_registers_the_lczmap_provider(plugin):
 
 def test_predict_algorithm_writes_a_styled_lcz_map(plugin, model, scene, tmp_path):
     out = tmp_path / "lcz.tif"
-    result = _run("lczmap:predict", {
-        "INPUT": str(scene), "MODEL": str(model), "UNITS": 2, "DEVICE": 1,
-        "OUTPUT": str(out), "CONFIDENCE": str(tmp_path / "conf.tif"),
-    })
+    result = _run(
+        "lczmap:predict",
+        {
+            "INPUT": str(scene),
+            "MODEL": str(model),
+            "UNITS": 2,
+            "DEVICE": 1,
+            "OUTPUT": str(out),
+            "CONFIDENCE": str(tmp_path / "conf.tif"),
+        },
+    )
     assert result["OUTPUT"] == str(out)
     assert result["CONFIDENCE"] == str(tmp_path / "conf.tif")
     assert result["PROBABILITIES"] is None and result["FILTERED"] is None
@@ -100,8 +110,10 @@ def test_predict_algorithm_writes_a_styled_lcz_map(plugin, model, scene, tmp_pat
 def test_predict_algorithm_writes_the_lcz_generator_product_in_101_107(plugin, model, scene, tmp_path):
     """The LCZ Generator product opens styled on its filtered band, A-G as 101-107."""
     out = tmp_path / "lcz_generator.tif"
-    result = _run("lczmap:predict", {"INPUT": str(scene), "MODEL": str(model), "UNITS": 2, "DEVICE": 1,
-                                     "PRODUCT": 1, "OUT_CODES": 1, "OUTPUT": str(out)})
+    result = _run(
+        "lczmap:predict",
+        {"INPUT": str(scene), "MODEL": str(model), "UNITS": 2, "DEVICE": 1, "PRODUCT": 1, "OUT_CODES": 1, "OUTPUT": str(out)},
+    )
     layer = QgsRasterLayer(result["OUTPUT"], "lcz")
     assert layer.isValid() and layer.bandCount() == 3
     assert [layer.bandName(b) for b in (1, 2, 3)][1].endswith("lczFilter")
@@ -131,8 +143,10 @@ def test_predict_algorithm_reports_user_errors_as_processing_errors(plugin, mode
     with pytest.raises(QgsProcessingException, match="exists.*Replace existing outputs"):
         _run("lczmap:predict", {"INPUT": str(scene), "MODEL": str(model), "UNITS": 2, "OUTPUT": str(existing)})
     assert existing.read_bytes() == b"keep me"
-    _run("lczmap:predict", {"INPUT": str(scene), "MODEL": str(model), "UNITS": 2, "DEVICE": 1,
-                            "OUTPUT": str(existing), "OVERWRITE": True})
+    _run(
+        "lczmap:predict",
+        {"INPUT": str(scene), "MODEL": str(model), "UNITS": 2, "DEVICE": 1, "OUTPUT": str(existing), "OVERWRITE": True},
+    )
     assert QgsRasterLayer(str(existing), "x").isValid()
     # lczmap's own refusals come through as one line with their fix
     not_a_model = tmp_path / "model.safetensors"
@@ -161,8 +175,10 @@ def test_predict_algorithm_cancel_then_resume(plugin, model, scene, lcz_outputs,
 
 def test_zones_algorithm_writes_a_styled_zone_layer(plugin, lcz_outputs, tmp_path):
     out = tmp_path / "zones.gpkg"
-    result = _run("lczmap:zones", {"INPUT": str(lcz_outputs.out), "MIN_AREA": 20000,
-                                   "CONFIDENCE": str(lcz_outputs.confidence), "OUTPUT": str(out)})
+    result = _run(
+        "lczmap:zones",
+        {"INPUT": str(lcz_outputs.out), "MIN_AREA": 20000, "CONFIDENCE": str(lcz_outputs.confidence), "OUTPUT": str(out)},
+    )
     assert result["OUTPUT"] == str(out)
     layer = QgsVectorLayer(str(out), "zones", "ogr")
     assert layer.isValid() and layer.featureCount() > 0
@@ -176,8 +192,10 @@ def test_zones_algorithm_writes_a_styled_zone_layer(plugin, lcz_outputs, tmp_pat
 def test_summarize_algorithm_gives_class_shares_per_district(plugin, lcz_outputs, districts, tmp_path):
     out = tmp_path / "summary.gpkg"
     csv = tmp_path / "summary.csv"
-    result = _run("lczmap:summarize", {"INPUT": str(lcz_outputs.out), "POLYGONS": f"{districts}|layername=districts",
-                                       "OUTPUT": str(out), "CSV": str(csv)})
+    result = _run(
+        "lczmap:summarize",
+        {"INPUT": str(lcz_outputs.out), "POLYGONS": f"{districts}|layername=districts", "OUTPUT": str(out), "CSV": str(csv)},
+    )
     assert result["OUTPUT"] == str(out) and result["CSV"] == str(csv)
     layer = QgsVectorLayer(str(out), "summary", "ogr")
     assert layer.isValid()
@@ -209,11 +227,19 @@ def test_outputs_are_added_to_the_project_named_and_styled(plugin, model, scene,
     project = QgsProject.instance()
     project.clear()
     runs = [
-        ("lczmap:predict", {"INPUT": str(scene), "MODEL": str(model), "UNITS": 2, "DEVICE": 1,
-                            "OUTPUT": str(tmp_path / "lcz.tif")}),
+        (
+            "lczmap:predict",
+            {"INPUT": str(scene), "MODEL": str(model), "UNITS": 2, "DEVICE": 1, "OUTPUT": str(tmp_path / "lcz.tif")},
+        ),
         ("lczmap:zones", {"INPUT": str(lcz_outputs.out), "OUTPUT": str(tmp_path / "zones.gpkg")}),
-        ("lczmap:summarize", {"INPUT": str(lcz_outputs.out), "POLYGONS": f"{districts}|layername=districts",
-                              "OUTPUT": str(tmp_path / "summary.gpkg")}),
+        (
+            "lczmap:summarize",
+            {
+                "INPUT": str(lcz_outputs.out),
+                "POLYGONS": f"{districts}|layername=districts",
+                "OUTPUT": str(tmp_path / "summary.gpkg"),
+            },
+        ),
     ]
     for alg_id, params in runs:
         processing.runAndLoadResults(alg_id, params, feedback=QgsProcessingFeedback())
@@ -273,11 +299,16 @@ def test_plugin_finds_lczmap_through_lczmap_site_packages(plugin, model, scene, 
     env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "VIRTUAL_ENV", "LCZMAP_SITE_PACKAGES")}
 
     def start(extra_env):
-        done = subprocess.run([base, "-c", _QGIS_START, str(plugins), json.dumps(params)], capture_output=True,
-                              text=True, env={**env, **extra_env}, cwd=tmp_path)
+        done = subprocess.run(
+            [base, "-c", _QGIS_START, str(plugins), json.dumps(params)],
+            capture_output=True,
+            text=True,
+            env={**env, **extra_env},
+            cwd=tmp_path,
+        )
         assert done.returncode == 0, done.stderr[-3000:]
         line = [x for x in done.stdout.splitlines() if x.startswith("REPORT ")][-1]
-        return json.loads(line[len("REPORT "):])
+        return json.loads(line[len("REPORT ") :])
 
     bare = subprocess.run([base, "-c", "import lczmap"], capture_output=True, env=env, cwd=tmp_path)
     bare_has_lczmap = bare.returncode == 0

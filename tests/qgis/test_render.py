@@ -38,9 +38,21 @@ def test_rendered_map_shows_the_lcz_colours_of_the_map_and_a_legend(qgis_app, lc
     zone_layer = zones(lcz_outputs.out, tmp_path / "zones.gpkg", min_area=50000).path
     png = tmp_path / "map.png"
     done = subprocess.run(
-        [sys.executable, str(ROOT / "scripts" / "docs" / "render_qgis_map.py"), str(lcz_outputs.out), str(zone_layer),
-         "-o", str(png), "--title", "LCZ map", "--dpi", "100"],
-        capture_output=True, text=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        [
+            sys.executable,
+            str(ROOT / "scripts" / "docs" / "render_qgis_map.py"),
+            str(lcz_outputs.out),
+            str(zone_layer),
+            "-o",
+            str(png),
+            "--title",
+            "LCZ map",
+            "--dpi",
+            "100",
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
     )
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip().splitlines()[-1] == str(png)
@@ -58,7 +70,9 @@ def test_render_refuses_a_file_qgis_cannot_open(qgis_app, tmp_path):
     bogus.write_text("not a raster")
     done = subprocess.run(
         [sys.executable, str(ROOT / "scripts" / "docs" / "render_qgis_map.py"), str(bogus), "-o", str(tmp_path / "x.png")],
-        capture_output=True, text=True, env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
+        capture_output=True,
+        text=True,
+        env={**os.environ, "QT_QPA_PLATFORM": "offscreen"},
     )
     assert done.returncode == 1
     assert "cannot open" in done.stderr and "bogus.tif" in done.stderr

@@ -3,7 +3,7 @@ STAC Items; units, normalisation, masks and fill values; the one-line refusals.
 
 Real files: tests/data/products (see its README) and the BigEarthNet-S1 patches of the
 bigearthnet-common wheel. The other kinds are written here from their specifications (the
-docstrings of lczmap.scene.hyp3, .opera, .planetary, .gee, .snap, .stac cite them)."""
+docstrings of lczmap.scene.products.hyp3, .opera, .planetary, .gee, .snap, .stac cite them)."""
 
 import json
 import math
@@ -48,15 +48,70 @@ def hyp3_product(folder, s, d="g", e="p", ls=None, inc=True):
     theta = np.deg2rad(_angle(*s.shape[1:]))
     values = s / np.cos(theta) if d == "g" else s
     for pol, v in zip(("VV", "VH"), values):
-        write_tif(folder / f"{base}_{pol}.tif", _encode(v, {"p": "linear", "d": "db", "a": "amplitude"}[e]).astype(np.float32),
-                  nodata=0.0)
+        write_tif(
+            folder / f"{base}_{pol}.tif",
+            _encode(v, {"p": "linear", "d": "db", "a": "amplitude"}[e]).astype(np.float32),
+            nodata=0.0,
+        )
     write_tif(folder / f"{base}_ls_map.tif", np.ones(s.shape[1:], np.uint8) if ls is None else ls, nodata=0)
     if inc:
         write_tif(folder / f"{base}_inc_map.tif", theta.astype(np.float32), nodata=0.0)
     return folder, base
 
 
+# ------------------------------------------------------------------ the registry of kinds
+
+
+def test_kinds_are_asked_in_their_registry_order():
+    from lczmap.scene import products
+
+    assert [k.__name__.rsplit(".", 1)[1] for k in products.KINDS] == [
+        "stac",
+        "safe",
+        "hyp3",
+        "opera",
+        "planetary",
+        "snap",
+        "gee",
+        "geotiff",
+    ]
+    assert all(k.IN_PAIR in ("meaning", "refused", "unasked") for k in products.KINDS)
+
+
+def test_a_new_kind_is_one_recogniser_in_the_registry(tmp_path, sigma0, monkeypatch):
+    """A kind added to the registry (before the plain rasters) decides what its files are; the
+    kinds before it still decide theirs."""
+    import types
+
+    from lczmap.scene import open as scene_open, products
+    from lczmap.scene.products.base import Product
+
+    def recognise(path):
+        if not path.endswith(".mine.tif"):
+            return None
+        return Product("mine", "My product", ((path, None),), "sigma0", "db", "my product's name")
+
+    mine = types.SimpleNamespace(recognise=recognise, IN_PAIR="unasked")
+    monkeypatch.setattr(scene_open, "KINDS", products.KINDS[:-1] + (mine,) + products.KINDS[-1:])
+    write_tif(tmp_path / "a.mine.tif", 10 * np.log10(sigma0).astype(np.float32), descriptions=["VV", "VH"])
+    scene = open_scene(tmp_path / "a.mine.tif")
+    assert scene.conversions[:2] == ("product: My product (my product's name)", "dB -> linear power")
+    np.testing.assert_allclose(scene.read(0, 96, 0, 100), sigma0[[1, 0]], rtol=1e-4)
+    folder, base = hyp3_product(tmp_path, sigma0, "s", "p")
+    assert "ASF HyP3 RTC" in open_scene(folder / f"{base}_VV.tif").conversions[0]
+
+
+def test_a_vv_vh_pair_takes_what_its_first_file_s_product_says(tmp_path, sigma0):
+    """--vv/--vh files of a HyP3 gamma0 product: the user's files, the product's quantity and angle."""
+    folder, base = hyp3_product(tmp_path, sigma0, "g", "p")
+    scene = open_scene(vv=folder / f"{base}_VV.tif", vh=folder / f"{base}_VH.tif")
+    assert scene.sources == (str(folder / f"{base}_VV.tif"), str(folder / f"{base}_VH.tif"))
+    assert scene.quantity == "gamma0" and any("gamma0 -> sigma0" in c for c in scene.conversions)
+    np.testing.assert_allclose(scene.read(0, 96, 0, 100), sigma0[[1, 0]], rtol=1e-4)
+
+
 # ------------------------------------------------------------------ HyP3
+
 
 @pytest.mark.parametrize("e", ["p", "d", "a"])
 def test_hyp3_gamma0_pair_found_from_one_file_and_converted(tmp_path, sigma0, e):
@@ -110,6 +165,7 @@ def test_real_hyp3_files_are_recognised(tmp_path):
 
 
 # ------------------------------------------------------------------ OPERA, Planetary Computer, Earth Engine, SNAP
+
 
 def test_opera_burst_with_mask_and_static_angle(tmp_path, sigma0):
     """OPERA RTC-S1: gamma0 power at 30 m, _mask.tif (0 valid, 1-3 shadow/layover, 255 fill),
@@ -190,14 +246,18 @@ def test_snap_band_descriptions(tmp_path, sigma0):
 def test_beta0_uses_the_sine(tmp_path, sigma0):
     theta = _angle(96, 100)
     beta0 = sigma0 / np.sin(np.deg2rad(theta))
-    path = write_tif(tmp_path / "b.tif", np.concatenate([beta0, theta[None]]).astype(np.float32),
-                     descriptions=["Beta0_VV", "Beta0_VH", "incidenceAngleFromEllipsoid"])
+    path = write_tif(
+        tmp_path / "b.tif",
+        np.concatenate([beta0, theta[None]]).astype(np.float32),
+        descriptions=["Beta0_VV", "Beta0_VH", "incidenceAngleFromEllipsoid"],
+    )
     scene = open_scene(path)
     assert scene.quantity == "beta0" and any("beta0 * sin(theta)" in c for c in scene.conversions)
     np.testing.assert_allclose(scene.read(0, 96, 0, 100), sigma0[[1, 0]], rtol=1e-4)
 
 
 # ------------------------------------------------------------------ refusals
+
 
 def test_ambiguous_units_are_refused(tmp_path, sigma0):
     path = write_tif(tmp_path / "s.tif", sigma0, descriptions=["VV", "VH"], units=["dB", "linear"])
@@ -225,6 +285,7 @@ def test_safe_measurement_tiff_is_refused():
         open_scene(tiff)
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # the GCP-only file written here
 def test_dn_on_gcps_is_refused_whatever_its_name(tmp_path):
     from rasterio.control import GroundControlPoint
 
@@ -236,18 +297,35 @@ def test_dn_on_gcps_is_refused_whatever_its_name(tmp_path):
 
 # ------------------------------------------------------------------ STAC
 
+
 def stac_item(folder, files, collection="sentinel-1-rtc", angle=None, pols=("VV", "VH")):
     """A sentinel-1-rtc STAC Item as the Planetary Computer publishes it (assets vv, vh with
     raster:bands nodata -32768; sar:polarizations), hrefs relative to the item."""
-    assets = {p: {"href": str(Path(f).relative_to(folder)), "type": "image/tiff; application=geotiff; profile=cloud-optimized",
-                  "roles": ["data"], "title": f"{p.upper()}", "raster:bands": [{"nodata": -32768, "data_type": "float32"}],
-                  "description": "Terrain-corrected gamma naught values"} for p, f in files.items()}
+    assets = {
+        p: {
+            "href": str(Path(f).relative_to(folder)),
+            "type": "image/tiff; application=geotiff; profile=cloud-optimized",
+            "roles": ["data"],
+            "title": f"{p.upper()}",
+            "raster:bands": [{"nodata": -32768, "data_type": "float32"}],
+            "description": "Terrain-corrected gamma naught values",
+        }
+        for p, f in files.items()
+    }
     if angle is not None:
         assets["incidence_angle"] = {"href": str(Path(angle).relative_to(folder)), "roles": ["data"]}
-    item = {"type": "Feature", "stac_version": "1.0.0", "id": "S1A_IW_GRDH_1SDV_20191215T004339_rtc",
-            "collection": collection, "geometry": {"type": "Point", "coordinates": [9.0, 45.0]}, "bbox": [9, 45, 9, 45],
-            "properties": {"datetime": "2019-12-15T00:43:39Z", "sar:polarizations": list(pols)}, "links": [],
-            "assets": assets, "stac_extensions": []}
+    item = {
+        "type": "Feature",
+        "stac_version": "1.0.0",
+        "id": "S1A_IW_GRDH_1SDV_20191215T004339_rtc",
+        "collection": collection,
+        "geometry": {"type": "Point", "coordinates": [9.0, 45.0]},
+        "bbox": [9, 45, 9, 45],
+        "properties": {"datetime": "2019-12-15T00:43:39Z", "sar:polarizations": list(pols)},
+        "links": [],
+        "assets": assets,
+        "stac_extensions": [],
+    }
     path = Path(folder) / "item.json"
     path.write_text(json.dumps(item))
     return path
@@ -296,6 +374,7 @@ def test_cli_maps_a_stac_item_and_refuses_one_without_vv_vh(tmp_path, sigma0):
 
 # ------------------------------------------------------------------ mapping with masks and conversions
 
+
 def test_predict_records_conversions_and_leaves_masked_areas_empty(tmp_path, sigma0):
     from lczmap.predict import predict_scene
 
@@ -337,6 +416,7 @@ def test_odc_stac_like_cube(sigma0, tmp_path):
 
 # ------------------------------------------------------------------ single polarisation, real BigEarthNet patches
 
+
 @pytest.fixture(scope="module")
 def ben_vv(tmp_path_factory):
     import tarfile
@@ -353,8 +433,21 @@ def test_vv_intensity_model_trains_and_maps_a_real_vv_only_patch(twin_dir, ben_v
     from lczmap.predict import predict_scene
     from lczmap.train import TrainConfig, train
 
-    cfg = TrainConfig(data=str(twin_dir), method="sar-only", classes="all", labels="all", sar_bands="vv-intensity",
-                      sar_epochs=1, width=4, depth=2, blocks=1, embedding=8, batch_size=128, device="cpu", val_max=64)
+    cfg = TrainConfig(
+        data=str(twin_dir),
+        method="sar-only",
+        classes="all",
+        labels="all",
+        sar_bands="vv-intensity",
+        sar_epochs=1,
+        width=4,
+        depth=2,
+        blocks=1,
+        embedding=8,
+        batch_size=128,
+        device="cpu",
+        val_max=64,
+    )
     ckpt = train(cfg, tmp_path / "vv.safetensors").checkpoint
     vv = ben_vv[0]
     scene = open_scene(vv, "vv-intensity", units="db")  # BigEarthNet-S1: dB, no unit tag

@@ -12,7 +12,7 @@ from pyproj import Transformer
 from scipy.ndimage import map_coordinates
 
 from lczmap.errors import SceneError
-from lczmap.scene.products import detect
+from lczmap.scene import detect, open_scene
 from lczmap.scene.safe import open_safe
 from lczmap.twin.safe import safe_geometry, write_safe
 
@@ -73,8 +73,16 @@ def test_windows_agree_with_the_whole(product):
 def test_tags_say_what_the_product_is(product):
     lines = open_safe(product, "lee-intensity").conversions
     text = "; ".join(lines)
-    for expected in ("Sentinel-1A IW GRDH", "IPF 003.31", "absolute 37258, relative 66, descending",
-                     "2021-04-01T05:26:23.794457", "VV, VH", "sigmaNought", "noise azimuth", "EPSG:32632"):
+    for expected in (
+        "Sentinel-1A IW GRDH",
+        "IPF 003.31",
+        "absolute 37258, relative 66, descending",
+        "2021-04-01T05:26:23.794457",
+        "VV, VH",
+        "sigmaNought",
+        "noise azimuth",
+        "EPSG:32632",
+    ):
         assert expected in text
 
 
@@ -210,36 +218,58 @@ def test_picklable(product):
     np.testing.assert_array_equal(again.read(10, 50, 10, 50), scene.read(10, 50, 10, 50))
 
 
-def test_predict_maps_a_safe_scene(product, tmp_path):
+@pytest.fixture(scope="module")
+def mapped(product, tmp_path_factory):
+    """The product mapped by the library (open_safe, predict_scene) with a tiny checkpoint."""
     from _predict_fixtures import tiny_checkpoint
 
     from lczmap.predict import predict_scene
 
-    ckpt = tiny_checkpoint(tmp_path / "m.safetensors")
+    d = tmp_path_factory.mktemp("mapped")
+    ckpt = tiny_checkpoint(d / "m.safetensors")
+    predict_scene(open_safe(product, "lee-intensity"), d / "lcz.tif", ckpt)
+    return ckpt, d / "lcz.tif"
+
+
+def test_predict_maps_a_safe_scene(product, mapped):
     scene = open_safe(product, "lee-intensity")
-    predict_scene(scene, tmp_path / "lcz.tif", ckpt)
-    with rasterio.open(tmp_path / "lcz.tif") as src:
+    with rasterio.open(mapped[1]) as src:
         assert src.crs.to_epsg() == 32632
+        # the scene's grid, zoomed out to the map's pixel size from its top-left corner
+        k = round(src.res[0] / scene.transform[0])
+        assert (src.transform.c, src.transform.f) == (scene.transform[2], scene.transform[5])
+        assert src.shape == (-(-scene.height // k), -(-scene.width // k))
         assert "Sentinel-1A IW GRDH" in src.tags()["input_conversions"]
         assert (src.read(1) > 0).any()
 
 
-def _hooked() -> bool:
-    import inspect
+def test_open_scene_reads_a_safe_product_as_open_safe_does(product):
+    """A .SAFE folder given to open_scene is calibrated and geocoded by the SAFE reader: the same
+    grid, conversions and sigma0 as open_safe, not a raster read of its files."""
+    a, b = open_scene(str(product), "lee-intensity"), open_safe(product, "lee-intensity")
+    assert (a.crs, a.transform, a.height, a.width) == (b.crs, b.transform, b.height, b.width)
+    assert a.conversions == b.conversions and a.conversions[0].startswith("product: Sentinel-1A IW GRDH SAFE")
+    assert a.channel_names == ["VH intensity", "VV intensity"]
+    np.testing.assert_array_equal(a.read(200, 260, 300, 380), b.read(200, 260, 300, 380))
 
-    from lczmap.scene import geotiff
 
-    return "safe" in inspect.getsource(geotiff.open_scene)
+def test_a_safe_product_given_as_one_polarisation_is_refused(product):
+    with pytest.raises(SceneError, match=r"is a Sentinel-1 SAFE product: give it as the scene, not as --vv/--vh"):
+        open_scene(vv=str(product), vh=str(product))
+    tiff = next((product / "measurement").glob("*-vh-*.tiff"))
+    with pytest.raises(SceneError, match=r"measurement TIFF of a Sentinel-1 SAFE product.*give the \.SAFE folder"):
+        detect(None, vv=str(tiff))
 
 
-@pytest.mark.skipif(not _hooked(), reason="open_scene does not route SAFE products to open_safe yet")
-def test_cli_predict_safe(product, tmp_path):
-    from _predict_fixtures import tiny_checkpoint
+def test_cli_predict_maps_a_safe_product_as_the_library_does(product, mapped, tmp_path):
     from click.testing import CliRunner
 
     from lczmap.cli import main
 
-    ckpt = tiny_checkpoint(tmp_path / "m.safetensors")
+    ckpt, library = mapped
     res = CliRunner().invoke(main, ["predict", str(product), str(tmp_path / "lcz.tif"), "-m", str(ckpt)])
     assert res.exit_code == 0, res.output
-    assert (tmp_path / "lcz.tif").exists()
+    with rasterio.open(tmp_path / "lcz.tif") as cli, rasterio.open(library) as lib:
+        assert cli.crs == lib.crs and cli.transform == lib.transform and cli.shape == lib.shape
+        assert cli.tags()["input_conversions"] == lib.tags()["input_conversions"]
+        np.testing.assert_array_equal(cli.read(1), lib.read(1))

@@ -48,8 +48,17 @@ def _write_dem(path, crs, bounds, height, res=30.0, plateau=None):
     z = np.full((rows, width), height, np.float32)
     if plateau is not None:
         z[:, : width // 2] = plateau
-    with rasterio.open(path, "w", driver="GTiff", width=width, height=rows, count=1, dtype="float32", crs=crs,
-                       transform=rasterio.transform.from_origin(w, n, res, res)) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=width,
+        height=rows,
+        count=1,
+        dtype="float32",
+        crs=crs,
+        transform=rasterio.transform.from_origin(w, n, res, res),
+    ) as dst:
         dst.write(z[None])
     return path
 
@@ -105,8 +114,7 @@ def test_windows_agree_with_the_whole(product, tmp_path):
     dem = _write_dem(tmp_path / "p.tif", ell.crs, _scene_bounds(ell), 100.0, plateau=400.0)
     scene = open_safe(product, "vv-intensity", dem=dem)
     whole = scene.read(0, scene.height, 0, scene.width)
-    np.testing.assert_allclose(scene.read(37, 201, 55, 300), whole[:, 37:201, 55:300], rtol=1e-4, atol=1e-7,
-                               equal_nan=True)
+    np.testing.assert_allclose(scene.read(37, 201, 55, 300), whole[:, 37:201, 55:300], rtol=1e-4, atol=1e-7, equal_nan=True)
 
 
 @pytest.fixture
@@ -124,8 +132,7 @@ def test_real_orbit_lands_on_the_annotation_grid(real_with_luts, tmp_path):
     i, j = 4, 10
     lon, lat, h = (float(gcp[v][i, j]) for v in ("longitude", "latitude", "height"))
     aoi = (lon - 0.02, lat - 0.02, lon + 0.02, lat + 0.02)
-    dem = _write_dem(tmp_path / "local.tif", "EPSG:4326", (lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05), h,
-                     res=0.001)
+    dem = _write_dem(tmp_path / "local.tif", "EPSG:4326", (lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05), h, res=0.001)
     with pytest.raises(SceneError, match=r"DEM local.tif does not cover the scene of S1B_IW_GRDH.*--dem"):
         open_safe(real_with_luts, "vv-intensity", dem=dem)
     scene = open_safe(real_with_luts, "vv-intensity", dem=dem, aoi=aoi)
@@ -147,7 +154,11 @@ def test_dem_without_crs_is_refused(product, tmp_path):
     path = tmp_path / "nocrs.tif"
     with rasterio.open(path, "w", driver="GTiff", width=4, height=4, count=1, dtype="float32") as dst:
         dst.write(np.zeros((1, 4, 4), np.float32))
-    with pytest.raises(SceneError, match="DEM nocrs.tif has no CRS"):
+    with pytest.raises(
+        SceneError,
+        match=r"DEM .*nocrs.tif has no CRS \(--dem\): assign the CRS its coordinates are in and retry, e.g. "
+        r"gdal_edit.py -a_srs EPSG:32633 .*nocrs.tif \(EPSG:32633 is UTM zone 33N",
+    ):
         open_safe(product, "vv-intensity", dem=path)
 
 
@@ -171,8 +182,17 @@ def test_product_without_orbit_is_refused(tmp_path):
 
 def test_dem_with_a_geotiff_scene_is_refused(tmp_path):
     path = tmp_path / "scene.tif"
-    with rasterio.open(path, "w", driver="GTiff", width=8, height=8, count=2, dtype="float32", crs="EPSG:32632",
-                       transform=rasterio.transform.from_origin(500000, 5000000, 10, 10)) as dst:
+    with rasterio.open(
+        path,
+        "w",
+        driver="GTiff",
+        width=8,
+        height=8,
+        count=2,
+        dtype="float32",
+        crs="EPSG:32632",
+        transform=rasterio.transform.from_origin(500000, 5000000, 10, 10),
+    ) as dst:
         dst.write(np.full((2, 8, 8), 0.05, np.float32))
         dst.descriptions = ("VH", "VV")
     dem = _write_dem(tmp_path / "d.tif", "EPSG:32632", (499000, 4999000, 501000, 5001000), 0.0)
@@ -222,8 +242,9 @@ def test_the_dem_as_the_output_is_refused(product, mapped):
     """--overwrite never writes over an input: the DEM stays as it was, one line, nothing written."""
     d, dem, ckpt = mapped
     before = dem.read_bytes()
-    res = CliRunner().invoke(main, ["predict", str(product), str(dem), "-m", str(ckpt), "--dem", str(dem),
-                                    "--overwrite", "--device", "cpu"])
+    res = CliRunner().invoke(
+        main, ["predict", str(product), str(dem), "-m", str(ckpt), "--dem", str(dem), "--overwrite", "--device", "cpu"]
+    )
     assert res.exit_code != 0 and "Traceback" not in res.output
     assert "input" in res.output.splitlines()[-1]
     assert dem.read_bytes() == before
@@ -232,13 +253,16 @@ def test_the_dem_as_the_output_is_refused(product, mapped):
 def test_cli_maps_a_cog_with_the_dem_in_its_tags(product, mapped):
     d, dem, ckpt = mapped
     out = d / "cli.tif"
-    res = CliRunner().invoke(main, ["-q", "predict", str(product), str(out), "-m", str(ckpt), "--dem", str(dem),
-                                    "--device", "cpu"])
+    res = CliRunner().invoke(
+        main, ["-q", "predict", str(product), str(out), "-m", str(ckpt), "--dem", str(dem), "--device", "cpu"]
+    )
     assert res.exit_code == 0, res.output
     with rasterio.open(out) as ds:
         assert "terrain corrected with DEM (sarsen range-Doppler)" in ds.tags()["input_conversions"]
-    res = CliRunner().invoke(main, ["-q", "predict", str(product), str(d / "x.tif"), "-m", str(ckpt),
-                                    "--dem", str(d / "nothing.tif"), "--device", "cpu"])
+    res = CliRunner().invoke(
+        main,
+        ["-q", "predict", str(product), str(d / "x.tif"), "-m", str(ckpt), "--dem", str(d / "nothing.tif"), "--device", "cpu"],
+    )
     assert res.exit_code != 0 and "--dem" in res.output and not (d / "x.tif").exists()
 
 
@@ -248,15 +272,25 @@ def real_slc_iw1(tmp_path_factory):
     sub-swaths' entries taken out of the manifest), as tests/scene/test_safe_slc.py uses it."""
     import zipfile
 
-    real = Path(__file__).parents[1] / "data" / "safe_slc" / "S1B_IW_SLC__1SDV_20210401T052622_20210401T052650_026269_032297_EFA4.zip"
+    real = (
+        Path(__file__).parents[1]
+        / "data"
+        / "safe_slc"
+        / "S1B_IW_SLC__1SDV_20210401T052622_20210401T052650_026269_032297_EFA4.zip"
+    )
     out = tmp_path_factory.mktemp("real_slc")
     with zipfile.ZipFile(real) as z:
         z.extractall(out, [n for n in z.namelist() if "-iw2-" not in n])
     safe = next(out.glob("*.SAFE"))
     manifest = safe / "manifest.safe"
-    manifest.write_text(re.sub(r"\s*<dataObject\b.*?</dataObject>",
-                               lambda m: "" if re.search(r"-iw[23]-", m.group(0)) else m.group(0),
-                               manifest.read_text(), flags=re.S))
+    manifest.write_text(
+        re.sub(
+            r"\s*<dataObject\b.*?</dataObject>",
+            lambda m: "" if re.search(r"-iw[23]-", m.group(0)) else m.group(0),
+            manifest.read_text(),
+            flags=re.S,
+        )
+    )
     return safe
 
 
@@ -270,14 +304,13 @@ def test_real_slc_orbit_lands_on_the_annotation_grid(real_slc_iw1, tmp_path):
     sw = ell.reader.swaths[0]
     i, j = gcp.sizes["azimuth_time"] // 2, gcp.sizes["slant_range_time"] // 2
     lon, lat, h = (float(gcp[v][i, j]) for v in ("longitude", "latitude", "height"))
-    dem = _write_dem(tmp_path / "slc.tif", "EPSG:4326", (lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05), h,
-                     res=0.001)
+    dem = _write_dem(tmp_path / "slc.tif", "EPSG:4326", (lon - 0.05, lat - 0.05, lon + 0.05, lat + 0.05), h, res=0.001)
     scene = open_safe(real_slc_iw1, "vv-complex", dem=dem, aoi=(lon - 0.02, lat - 0.02, lon + 0.02, lat + 0.02))
     x, y = Transformer.from_crs("EPSG:4326", scene.crs, always_xy=True).transform(lon, lat)
     t = scene.transform
     r0, c0 = int((y - t[5]) / t[4]), int((x - t[2]) / t[0])
-    terrain = scene.reader.terrain
-    line, sample = terrain.coordinates(r0, r0 + 1, c0, c0 + 1, (scene.reader.swaths[0].radar,))[0]
+    terrain, radars = scene.reader.terrain
+    line, sample = terrain.coordinates(r0, r0 + 1, c0, c0 + 1, radars[:1])[0]
     want_line, want_sample = (float(v[0, 0]) for v in sw.grid.radar(np.array([[x]]), np.array([[y]])))
     assert float(line[0, 0]) == pytest.approx(want_line, abs=0.5)
     assert float(sample[0, 0]) == pytest.approx(want_sample, abs=3.0)  # 2.3 m slant-range samples: within 7 m

@@ -19,7 +19,9 @@ from lczmap.scene import open_scene
 from lczmap.scene.safe import open_safe
 from lczmap.twin.safe_slc import SlcLayout, slc_geometry, write_safe_slc
 
-REAL_ZIP = Path(__file__).parents[1] / "data" / "safe_slc" / "S1B_IW_SLC__1SDV_20210401T052622_20210401T052650_026269_032297_EFA4.zip"
+REAL_ZIP = (
+    Path(__file__).parents[1] / "data" / "safe_slc" / "S1B_IW_SLC__1SDV_20210401T052622_20210401T052650_026269_032297_EFA4.zip"
+)
 LAY = SlcLayout()
 _, _, TO_RADAR = slc_geometry((9.0, 45.5), -12.0)
 N0 = min(LAY.shifts)
@@ -86,8 +88,9 @@ def _expected(scene, fn, pol):
         for c in cands:
             take = c[which] & (swath < 0)
             s, k, i, p = c[2], c[3][take], c[4][take], c[5][take]
-            out[take] = [complex(fn(pol, s, kk, LAY.first_line(s, kk) + ii, LAY.first_sample(s) + pp))
-                         for kk, ii, pp in zip(k, i, p)]
+            out[take] = [
+                complex(fn(pol, s, kk, LAY.first_line(s, kk) + ii, LAY.first_sample(s) + pp)) for kk, ii, pp in zip(k, i, p)
+            ]
             swath[take], burst[take] = s, k
     return out, swath, burst
 
@@ -170,17 +173,30 @@ def test_windows_alone_equal_the_whole(field, band_set):
 def test_zip_reads_like_the_folder(field_scene, tmp_path):
     z = write_safe_slc(tmp_path, _field, as_zip=True)
     b = open_scene(z, "dual-complex")
-    assert (b.height, b.width, b.transform, b.crs) == (field_scene.height, field_scene.width, field_scene.transform,
-                                                       field_scene.crs)
+    assert (b.height, b.width, b.transform, b.crs) == (
+        field_scene.height,
+        field_scene.width,
+        field_scene.transform,
+        field_scene.crs,
+    )
     np.testing.assert_array_equal(b.read(0, b.height, 0, b.width), field_scene.read(0, b.height, 0, b.width))
 
 
 def test_tags_say_what_the_product_is(field_scene):
     text = "; ".join(field_scene.conversions)
-    for expected in ("Sentinel-1A IW SLC", "IPF 003.31", "absolute 37258, relative 66, descending", "VV, VH",
-                     "sigmaNought", "no thermal noise removal", "4, 4, 4 bursts (IW1, IW2, IW3)",
-                     "firstValidSample/lastValidSample", "sub-swath merge: IW1, IW2, IW3", "EPSG:32632",
-                     "nearest neighbour"):
+    for expected in (
+        "Sentinel-1A IW SLC",
+        "IPF 003.31",
+        "absolute 37258, relative 66, descending",
+        "VV, VH",
+        "sigmaNought",
+        "no thermal noise removal",
+        "4, 4, 4 bursts (IW1, IW2, IW3)",
+        "firstValidSample/lastValidSample",
+        "sub-swath merge: IW1, IW2, IW3",
+        "EPSG:32632",
+        "nearest neighbour",
+    ):
         assert expected in text
 
 
@@ -214,13 +230,15 @@ def test_cli_predict_slc_s1_all(field, tmp_path):
     with rasterio.open(tmp_path / "lcz.tif") as src:
         assert "refined Lee 7 x 7" in src.tags()["input_conversions"] and (src.read(1) > 0).any()
     # the reader filtered the Lee channels already: a second filter is refused, nothing written
-    res = CliRunner().invoke(main, ["predict", str(field), str(tmp_path / "twice.tif"), "-m", str(ckpt),
-                                    "--speckle-filter", "refined-lee"])
+    res = CliRunner().invoke(
+        main, ["predict", str(field), str(tmp_path / "twice.tif"), "-m", str(ckpt), "--speckle-filter", "refined-lee"]
+    )
     assert res.exit_code != 0 and "smooth twice" in res.output and "Traceback" not in res.output
     assert not (tmp_path / "twice.tif").exists()
 
 
 # ------------------------------------------------------------------ bad input: one line each, nothing written
+
 
 @pytest.fixture(scope="module")
 def small(tmp_path_factory):
@@ -233,18 +251,46 @@ def _copy(small, tmp_path):
     return Path(shutil.copytree(small, tmp_path / small.name))
 
 
-@pytest.mark.parametrize("kind, glob", [("measurement", "measurement/*-iw2-slc-vv-*.tiff"),
-                                        ("annotation", "annotation/*-iw3-slc-vh-*.xml"),
-                                        ("calibration", "annotation/calibration/calibration-*-iw1-slc-vv-*.xml")])
-def test_missing_file_of_a_sub_swath_is_refused(small, tmp_path, kind, glob):
+@pytest.mark.parametrize(
+    "kind, glob",
+    [
+        ("measurement", "measurement/*-iw2-slc-vv-*.tiff"),
+        ("annotation", "annotation/*-iw3-slc-vh-*.xml"),
+        ("calibration", "annotation/calibration/calibration-*-iw1-slc-vv-*.xml"),
+    ],
+)
+def test_a_sub_swath_missing_a_file_is_left_out_and_named(small, tmp_path, caplog, kind, glob):
+    """A partial product maps the sub-swaths it holds whole; the other is named in a warning and the tags."""
+    safe = _copy(small, tmp_path)
+    next(safe.glob(glob)).unlink()
+    swath, pol = (v.upper() for v in re.search(r"-(iw\d)-slc-(v\w)-", glob).groups())
+    with caplog.at_level("WARNING", logger="lczmap.scene.safe"):
+        scene = open_safe(safe, "dual-complex")
+    held = [s for s in ("IW1", "IW2", "IW3") if s != swath]
+    assert [sw.name for sw in scene.reader.swaths] == held
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{safe.name} holds {', '.join(held)} of the sub-swaths its manifest lists (IW1, IW2, IW3): mapping "
+        f"{', '.join(held)} only (--swaths to choose)"
+    ]
+    assert (
+        f"sub-swaths: {', '.join(held)} mapped; {swath} missing from the product (listed in its manifest: "
+        f"{swath} lacks {kind} {pol})"
+    ) in scene.conversions
+
+
+def test_a_product_missing_a_file_of_every_sub_swath_is_refused(small, tmp_path):
     from _predict_fixtures import tiny_checkpoint
 
     from lczmap.predict import predict_scene
 
     safe = _copy(small, tmp_path)
-    next(safe.glob(glob)).unlink()
-    swath, pol = re.search(r"-(iw\d)-slc-(v\w)-", glob).groups()
-    with pytest.raises(SceneError, match=rf"lacks files of its sub-swaths \({kind} {swath.upper()} {pol.upper()}\)"):
+    for tiff in safe.glob("measurement/*-slc-vv-*.tiff"):
+        tiff.unlink()
+    with pytest.raises(
+        SceneError,
+        match=r"lacks files of every sub-swath \(measurement IW1 VV, measurement IW2 VV, "
+        r"measurement IW3 VV\): download",
+    ):
         predict_scene(safe, tmp_path / "lcz.tif", tiny_checkpoint(tmp_path / "m.safetensors", sar="dual-complex"))
     assert not (tmp_path / "lcz.tif").exists()
 
@@ -259,8 +305,12 @@ def test_corrupt_zip_is_refused(tmp_path):
 
 def test_hh_hv_product_is_refused(tmp_path):
     const = {"HH": 0.2, "HV": 0.05}
-    safe = write_safe_slc(tmp_path, lambda pol, s, k, n, m: np.full(np.broadcast_shapes(n.shape, m.shape), const[pol]),
-                          layout=SlcLayout(bursts=2), pols=("HH", "HV"))
+    safe = write_safe_slc(
+        tmp_path,
+        lambda pol, s, k, n, m: np.full(np.broadcast_shapes(n.shape, m.shape), const[pol]),
+        layout=SlcLayout(bursts=2),
+        pols=("HH", "HV"),
+    )
     with pytest.raises(SceneError, match="HH/HV only.*use a VV/VH acquisition"):
         open_safe(safe, "vv-complex")
 
@@ -284,11 +334,40 @@ def test_other_modes_are_refused(tmp_path):
 
 # ------------------------------------------------------------------ the real product
 
-def test_real_product_with_missing_sub_swaths_is_refused():
-    """xarray-sentinel publishes IW1 VV/VH and IW2 VH only of a product whose manifest lists all six."""
-    with pytest.raises(SceneError, match=r"lacks files of its sub-swaths \(measurement IW2 VV, annotation IW2 VV, "
-                                         r"calibration IW2 VV, measurement IW3 VV"):
-        open_safe(REAL_ZIP, "vv-complex")
+
+def test_real_product_maps_the_sub_swath_it_holds(caplog, real_iw1):
+    """xarray-sentinel publishes IW1 VV/VH and IW2 VH only of a product whose manifest lists all six:
+    the zip as published maps IW1 (as the IW1-only copy does), IW2 and IW3 named in a warning and in
+    the tags."""
+    with caplog.at_level("WARNING", logger="lczmap.scene.safe"):
+        scene = open_safe(REAL_ZIP, "dual-complex")
+    assert [r.getMessage() for r in caplog.records] == [
+        f"{REAL_ZIP.name} holds IW1 of the sub-swaths its manifest lists (IW1, IW2, IW3): mapping IW1 only (--swaths to choose)"
+    ]
+    assert [sw.name for sw in scene.reader.swaths] == ["IW1"]
+    assert (
+        "sub-swaths: IW1 mapped; IW2, IW3 missing from the product (listed in its manifest: IW2 lacks "
+        "measurement VV, annotation VV, calibration VV; IW3 lacks measurement VH, annotation VH, calibration VH, "
+        "measurement VV, annotation VV, calibration VV)"
+    ) in scene.conversions
+    alone = open_safe(real_iw1, "dual-complex")
+    assert (scene.crs, scene.transform, scene.height, scene.width) == (alone.crs, alone.transform, alone.height, alone.width)
+    r, c = scene.height // 2, scene.width // 2
+    np.testing.assert_array_equal(scene.read(r, r + 8, c, c + 8), alone.read(r, r + 8, c, c + 8))
+
+
+def test_real_product_sub_swaths_chosen(real_iw1):
+    scene = open_safe(REAL_ZIP, "dual-complex", swaths=["iw1"])
+    assert [sw.name for sw in scene.reader.swaths] == ["IW1"]
+    with pytest.raises(
+        SceneError,
+        match=r"--swaths IW1,IW2: S1B_IW_SLC_.*\.zip lacks files of IW2 \(measurement IW2 "
+        r"VV, annotation IW2 VV, calibration IW2 VV\): choose among the sub-swaths it "
+        r"holds whole \(IW1\), or download",
+    ):
+        open_safe(REAL_ZIP, "dual-complex", swaths=["IW1", "IW2"])
+    with pytest.raises(SceneError, match=r"--swaths IW4: .* has no IW4 \(its manifest lists IW1, IW2, IW3\)"):
+        open_safe(REAL_ZIP, "vv-complex", swaths=["IW4"])
 
 
 @pytest.fixture(scope="module")
@@ -301,8 +380,14 @@ def real_iw1(tmp_path_factory):
     safe = next(out.glob("*.SAFE"))
     manifest = safe / "manifest.safe"
     text = manifest.read_text()
-    manifest.write_text(re.sub(r"\s*<dataObject\b.*?</dataObject>",
-                               lambda m: "" if re.search(r"-iw[23]-", m.group(0)) else m.group(0), text, flags=re.S))
+    manifest.write_text(
+        re.sub(
+            r"\s*<dataObject\b.*?</dataObject>",
+            lambda m: "" if re.search(r"-iw[23]-", m.group(0)) else m.group(0),
+            text,
+            flags=re.S,
+        )
+    )
     return safe
 
 
@@ -313,8 +398,13 @@ def real_scene(real_iw1):
 
 def test_real_product_tags(real_scene):
     text = "; ".join(real_scene.conversions)
-    for expected in ("Sentinel-1B IW SLC", "absolute 26269, relative 168, descending",
-                     "2021-04-01T05:26:22.396989 to 2021-04-01T05:26:50.325833", "9 bursts (IW1)", "none (IW1 only)"):
+    for expected in (
+        "Sentinel-1B IW SLC",
+        "absolute 26269, relative 168, descending",
+        "2021-04-01T05:26:22.396989 to 2021-04-01T05:26:50.325833",
+        "9 bursts (IW1)",
+        "none (IW1 only)",
+    ):
         assert expected in text
 
 
@@ -362,6 +452,8 @@ def test_real_product_grid_and_footprint_follow_the_annotation(real_iw1, real_sc
         assert np.isnan(scene.read(r, r + 1, c, c + 1)[:, 0, 0]).all()
 
 
+# xarray-sentinel's dataset opening goes through rioxarray, which multiplies Affines with `*` (affine 2.4)
+@pytest.mark.filterwarnings("ignore:Use `@` matmul instead of `\\*` mul operator:PendingDeprecationWarning:rioxarray")
 def test_real_product_calibration_agrees_with_xarray_sentinel(real_iw1, real_scene):
     """The published pixels are constant (VH 1 + 0j, VV 2 + 0j): each value is DN / A at its radar
     sample, as xarray-sentinel's calibrate_amplitude gives it."""

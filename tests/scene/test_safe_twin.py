@@ -63,8 +63,25 @@ def test_safe_scene_maps_as_the_geotiff_scene(scenes, tmp_path):
 
 
 def test_demo_data_writes_a_safe_scene(tmp_path):
-    res = CliRunner().invoke(main, ["-q", "demo-data", str(tmp_path), "--n-train", "60", "--n-val", "20",
-                                    "--n-test", "20", "--scene-size", "100", "120", "--scene-kind", "safe"])
+    res = CliRunner().invoke(
+        main,
+        [
+            "-q",
+            "demo-data",
+            str(tmp_path),
+            "--n-train",
+            "60",
+            "--n-val",
+            "20",
+            "--n-test",
+            "20",
+            "--scene-size",
+            "100",
+            "120",
+            "--scene-kind",
+            "safe",
+        ],
+    )
     assert res.exit_code == 0, res.output
     assert len(list((tmp_path / "scene_safe").glob("*.SAFE/measurement/*.tiff"))) == 2
     with pytest.raises(ConfigError, match="digital numbers"):

@@ -95,17 +95,23 @@ def test_resolution_refused_or_resampled(tmp_path):
 
 
 def test_geographic_crs_warped_to_utm(tmp_path):
-    path = write_tif(tmp_path / "geo.tif", grd(60, 60), crs="EPSG:4326", res=0.0001, origin=(9.1, 45.5),
-                     descriptions=["VV", "VH"])
+    path = write_tif(
+        tmp_path / "geo.tif", grd(60, 60), crs="EPSG:4326", res=0.00009, origin=(9.1, 45.5), descriptions=["VV", "VH"]
+    )
     scene = open_scene(path)
     assert rasterio.crs.CRS.from_wkt(scene.crs).to_epsg() == 32632
     assert abs(scene.affine.a - 10) < 1e-6
     assert np.isfinite(scene.read(0, scene.height, 0, scene.width)).mean() > 0.5
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # the test writes it so
 def test_gcp_only_warped_to_utm(tmp_path):
-    gcps = [GroundControlPoint(0, 0, 9.0, 45.0), GroundControlPoint(0, 50, 9.0005, 45.0),
-            GroundControlPoint(50, 0, 9.0, 44.9995), GroundControlPoint(50, 50, 9.0005, 44.9995)]
+    gcps = [
+        GroundControlPoint(0, 0, 9.0, 45.0),
+        GroundControlPoint(0, 50, 9.0005, 45.0),
+        GroundControlPoint(50, 0, 9.0, 44.9995),
+        GroundControlPoint(50, 50, 9.0005, 44.9995),
+    ]
     path = write_tif(tmp_path / "gcp.tif", grd(50, 50), crs="EPSG:4326", gcps=gcps, descriptions=["VV", "VH"])
     scene = open_scene(path)
     assert rasterio.crs.CRS.from_wkt(scene.crs).to_epsg() == 32632
@@ -121,6 +127,7 @@ def test_unreadable_and_missing(tmp_path):
         open_scene(tmp_path / "nope.tif")
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # the test writes it so
 def test_no_crs(tmp_path):
     path = tmp_path / "nocrs.tif"
     a = grd(40, 40)
@@ -179,8 +186,9 @@ def test_read_into_a_given_buffer_equals_a_plain_read(tmp_path):
         open_scene(write_tif(tmp_path / "db.tif", 10 * np.log10(a), descriptions=["VV", "VH"]), units="db"),
         open_scene(vv=write_tif(tmp_path / "vv.tif", a[0]), vh=write_tif(tmp_path / "vh.tif", a[1])),
         open_scene(write_tif(tmp_path / "slc.tif", z, descriptions=["VV", "VH"]), "vv-complex"),
-        open_scene(write_tif(tmp_path / "geo.tif", a, crs="EPSG:4326", res=0.0001, origin=(9.1, 45.5),
-                             descriptions=["VV", "VH"])),
+        open_scene(
+            write_tif(tmp_path / "geo.tif", a, crs="EPSG:4326", res=0.00009, origin=(9.1, 45.5), descriptions=["VV", "VH"])
+        ),
     ]
     for scene in scenes:
         for r0, r1, c0, c1 in [(3, 40, 5, 50), (-7, 30, 20, 70), (-10, 80, -12, 75), (50, 200, 0, 10)]:
@@ -207,6 +215,7 @@ def test_given_units_are_checked_against_tag_and_values(tmp_path):
         open_scene(neg)
 
 
+@pytest.mark.filterwarnings("ignore::rasterio.errors.NotGeoreferencedWarning")  # the test writes it so
 @pytest.mark.parametrize("gcp_crs", ["EPSG:32632", "EPSG:4326"])
 def test_gcp_rasters_in_any_crs_map_like_the_georeferenced_original(tmp_path, gcp_crs):
     """GCPs in a projected CRS used to give only nodata (GDAL's warp to an explicit grid)."""
@@ -219,8 +228,9 @@ def test_gcp_rasters_in_any_crs_map_like_the_georeferenced_original(tmp_path, gc
     orig = write_tif(tmp_path / "orig.tif", a, descriptions=["VV", "VH"])
     x0, y0 = 500000.0, 5000000.0
     to = Transformer.from_crs("EPSG:32632", gcp_crs, always_xy=True)
-    gcps = [GroundControlPoint(r, c, *to.transform(x0 + 10 * c, y0 - 10 * r))
-            for r in range(0, 201, 50) for c in range(0, 221, 55)]
+    gcps = [
+        GroundControlPoint(r, c, *to.transform(x0 + 10 * c, y0 - 10 * r)) for r in range(0, 201, 50) for c in range(0, 221, 55)
+    ]
     path = write_tif(tmp_path / "gcp.tif", a, crs=gcp_crs, gcps=gcps, descriptions=["VV", "VH"])
     ref, scene = open_scene(orig), open_scene(path)
     assert rasterio.crs.CRS.from_wkt(scene.crs).to_epsg() == 32632

@@ -23,10 +23,22 @@ def _fake_results(rng):
                         continue
                     for seed in range(4):
                         acc = rng.uniform(0.2, 0.9)
-                        rows.append({"cell_id": f"{method}{labels}{norm}{supcon}{seed}", "status": "ok", "error": "",
-                                     "method": method, "classes": "lowrise", "labels": labels, "norm": norm,
-                                     "supcon": supcon, "seed": seed, "accuracy": acc, "kappa": acc - 0.1,
-                                     "seconds": rng.uniform(1, 9)})
+                        rows.append(
+                            {
+                                "cell_id": f"{method}{labels}{norm}{supcon}{seed}",
+                                "status": "ok",
+                                "error": "",
+                                "method": method,
+                                "classes": "lowrise",
+                                "labels": labels,
+                                "norm": norm,
+                                "supcon": supcon,
+                                "seed": seed,
+                                "accuracy": acc,
+                                "kappa": acc - 0.1,
+                                "seconds": rng.uniform(1, 9),
+                            }
+                        )
     rows[0].update(status="failed", error="DataError: boom", accuracy=np.nan, kappa=np.nan)
     return pd.DataFrame(rows)
 

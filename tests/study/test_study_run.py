@@ -20,8 +20,17 @@ from lczmap.errors import DataError, OutputError, StudyError
 from lczmap.study import LOCK_NAME, GpuPerWorker, parse_spec, read_results, run_study
 
 #: The smallest schedule and network the training accepts: cells take seconds.
-TINY_TRAIN = {"eo_epochs": 1, "sar_epochs": 1, "batch_size": 32, "width": 4, "depth": 2, "embedding": 16,
-              "projection": 16, "projections": 8, "val_split": "none"}
+TINY_TRAIN = {
+    "eo_epochs": 1,
+    "sar_epochs": 1,
+    "batch_size": 32,
+    "width": 4,
+    "depth": 2,
+    "embedding": 16,
+    "projection": 16,
+    "projections": 8,
+    "val_split": "none",
+}
 
 
 @pytest.fixture(autouse=True)
@@ -40,25 +49,37 @@ def tiny_twin(tmp_path_factory):
 
 def test_data_problems_stop_before_anything_runs(tmp_path, so2sat_file_factory):
     path = so2sat_file_factory("training.h5", labels=np.arange(64) % 4)  # LCZ 1-4 only
-    spec = parse_spec({"data": str(path), "split": "training",
-                       "grid": {"method": "sar-only", "classes": "lowrise", "labels": 8, "norm": "instance",
-                                "supcon": False, "seed": 0}, "train": TINY_TRAIN})
+    spec = parse_spec(
+        {
+            "data": str(path),
+            "split": "training",
+            "grid": {"method": "sar-only", "classes": "lowrise", "labels": 8, "norm": "instance", "supcon": False, "seed": 0},
+            "train": TINY_TRAIN,
+        }
+    )
     with pytest.raises(DataError, match="no patches of LCZ 6"):
         run_study(spec, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
-
 @pytest.mark.slow
 def test_study_end_to_end_on_a_local_cluster_with_resume_and_a_failing_cell(tiny_twin, tmp_path):
-    spec = parse_spec({
-        "title": "tiny twin (synthetic)",
-        "data": str(tiny_twin),
-        "grid": {"method": ["sar-only"], "classes": ["lowrise"], "labels": [16, 1024], "norm": ["instance"],
-                 "supcon": [False], "seed": [0, 1]},
-        "extra": [{"method": ["finetune"], "labels": [16], "seed": [0]}],
-        "train": TINY_TRAIN,
-    })
+    spec = parse_spec(
+        {
+            "title": "tiny twin (synthetic)",
+            "data": str(tiny_twin),
+            "grid": {
+                "method": ["sar-only"],
+                "classes": ["lowrise"],
+                "labels": [16, 1024],
+                "norm": ["instance"],
+                "supcon": [False],
+                "seed": [0, 1],
+            },
+            "extra": [{"method": ["finetune"], "labels": [16], "seed": [0]}],
+            "train": TINY_TRAIN,
+        }
+    )
     out = tmp_path / "study"
     result = run_study(spec, out, workers=2)
     assert (result.cells, result.ran, result.skipped, result.failed) == (5, 5, 0, 2)
@@ -85,9 +106,25 @@ def test_study_end_to_end_on_a_local_cluster_with_resume_and_a_failing_cell(tiny
 
     # the same grid from the command line: --dry-run shows the states, a rerun keeping failed cells
     # runs nothing and leaves the table as it was
-    args = ["study", str(tiny_twin), "--out", str(out), "--method", "sar-only", "--classes", "lowrise",
-            "--labels", "16,1024", "--norm", "instance", "--supcon", "off", "--seeds", "2",
-            *[a for k, v in TINY_TRAIN.items() for a in ("--train", f"{k}={v}")]]
+    args = [
+        "study",
+        str(tiny_twin),
+        "--out",
+        str(out),
+        "--method",
+        "sar-only",
+        "--classes",
+        "lowrise",
+        "--labels",
+        "16,1024",
+        "--norm",
+        "instance",
+        "--supcon",
+        "off",
+        "--seeds",
+        "2",
+        *[a for k, v in TINY_TRAIN.items() for a in ("--train", f"{k}={v}")],
+    ]
     dry = CliRunner().invoke(main, [*args, "--dry-run"])
     assert dry.exit_code == 0 and dry.output.endswith("4 cells: 2 done, 2 failed, 2 to run\n"), dry.output
     assert f"{failed.cell_id.iloc[0]}  failed  sar-only, lowrise, 1024 labels" in dry.output
@@ -114,8 +151,12 @@ def test_study_end_to_end_on_a_local_cluster_with_resume_and_a_failing_cell(tiny
 def test_study_folder_belongs_to_its_data(tiny_twin, tmp_path):
     other = tmp_path / "other.txt"
     other.write_text("not a study")
-    spec = parse_spec({"data": str(tiny_twin), "grid": {"method": "sar-only", "classes": "lowrise", "labels": 16,
-                                                          "norm": "instance", "supcon": False, "seed": 0}})
+    spec = parse_spec(
+        {
+            "data": str(tiny_twin),
+            "grid": {"method": "sar-only", "classes": "lowrise", "labels": 16, "norm": "instance", "supcon": False, "seed": 0},
+        }
+    )
     with pytest.raises(Exception, match="holds no study"):
         run_study(spec, tmp_path)  # a non-empty folder that is not a study
     (tmp_path / "s").mkdir()
@@ -127,16 +168,21 @@ def test_study_folder_belongs_to_its_data(tiny_twin, tmp_path):
 def test_gpu_plugin_gives_each_worker_its_own_device():
     from distributed import Client, LocalCluster
 
-    with LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster, \
-            Client(cluster, set_as_default=False) as client:
+    with (
+        LocalCluster(n_workers=2, threads_per_worker=1, processes=True, dashboard_address=":0") as cluster,
+        Client(cluster, set_as_default=False) as client,
+    ):
         client.register_plugin(GpuPerWorker(["3", "5"]), name=GpuPerWorker.name)
         seen = client.run(lambda: os.environ.get("CUDA_VISIBLE_DEVICES"))
     assert sorted(seen.values()) == ["3", "5"]
 
 
 def _one_cell(data) -> dict:
-    return {"data": str(data), "grid": {"method": "sar-only", "classes": "lowrise", "labels": 16, "norm": "instance",
-                                        "supcon": False, "seed": 0}, "train": TINY_TRAIN}
+    return {
+        "data": str(data),
+        "grid": {"method": "sar-only", "classes": "lowrise", "labels": 16, "norm": "instance", "supcon": False, "seed": 0},
+        "train": TINY_TRAIN,
+    }
 
 
 def test_unusable_out_is_an_output_error(tiny_twin, tmp_path):
@@ -147,8 +193,10 @@ def test_unusable_out_is_an_output_error(tiny_twin, tmp_path):
 
 def _hold_lock(path: Path) -> subprocess.Popen:
     """Another process that holds the study lock ``path`` until it is killed."""
-    code = ("import sys, time\nfrom filelock import FileLock\nlock = FileLock(sys.argv[1])\nlock.acquire()\n"
-            "print('locked', flush=True)\ntime.sleep(600)\n")
+    code = (
+        "import sys, time\nfrom filelock import FileLock\nlock = FileLock(sys.argv[1])\nlock.acquire()\n"
+        "print('locked', flush=True)\ntime.sleep(600)\n"
+    )
     proc = subprocess.Popen([sys.executable, "-c", code, str(path)], stdout=subprocess.PIPE, text=True)
     assert proc.stdout is not None and proc.stdout.readline().strip() == "locked"
     return proc
@@ -167,6 +215,7 @@ def test_a_live_run_locks_its_folder_and_a_killed_one_does_not(tiny_twin, tmp_pa
     finally:
         holder.send_signal(signal.SIGKILL)  # no clean-up: the lock file stays behind
         holder.wait()
+        holder.stdout.close()
     assert (out / LOCK_NAME).exists()
     result = run_study(spec, out, workers=1)  # the dead run's lock blocks nothing
     assert (result.cells, result.ran, result.failed) == (1, 1, 0)

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from pathlib import Path
 
 import pytest
 import torch
@@ -16,8 +17,17 @@ from lczmap.errors import ConfigError
 from lczmap.study import EO_FOLDER, parse_spec, plan_eo_stages, read_results, run_cell, run_study
 from lczmap.study.cluster import default_cells_per_gpu, tune_worker, worker_threads
 
-TINY_TRAIN = {"eo_epochs": 1, "sar_epochs": 1, "batch_size": 32, "width": 4, "depth": 2, "embedding": 16,
-              "projection": 16, "projections": 8, "val_split": "none"}
+TINY_TRAIN = {
+    "eo_epochs": 1,
+    "sar_epochs": 1,
+    "batch_size": 32,
+    "width": 4,
+    "depth": 2,
+    "embedding": 16,
+    "projection": 16,
+    "projections": 8,
+    "val_split": "none",
+}
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
@@ -35,13 +45,19 @@ def shared_twin(tmp_path_factory):
 
 
 def _spec(data, **grid):
-    base = {"method": ["sar-only", "finetune", "swd"], "classes": "lowrise", "labels": [16, 32],
-            "norm": "instance", "supcon": False, "seed": [0]}
+    base = {
+        "method": ["sar-only", "finetune", "swd"],
+        "classes": "lowrise",
+        "labels": [16, 32],
+        "norm": "instance",
+        "supcon": False,
+        "seed": [0],
+    }
     return parse_spec({"data": str(data), "grid": {**base, **grid}, "train": TINY_TRAIN})
 
 
 def _md5(path) -> str:
-    return hashlib.md5(open(path, "rb").read()).hexdigest()
+    return hashlib.md5(Path(path).read_bytes()).hexdigest()
 
 
 @pytest.mark.slow
@@ -70,9 +86,25 @@ def test_a_study_trains_each_eo_stage_once_with_the_same_results(shared_twin, tm
     assert alone["accuracy"] == table.loc[cell.cell_id].accuracy and alone["kappa"] == table.loc[cell.cell_id].kappa
 
     # --dry-run lists the shared stage as done; a rerun trains nothing
-    args = ["study", str(shared_twin), "--out", str(out), "--method", "sar-only,finetune,swd", "--classes", "lowrise",
-            "--labels", "16,32", "--norm", "instance", "--supcon", "off", "--seeds", "1",
-            *[a for k, v in TINY_TRAIN.items() for a in ("--train", f"{k}={v}")]]
+    args = [
+        "study",
+        str(shared_twin),
+        "--out",
+        str(out),
+        "--method",
+        "sar-only,finetune,swd",
+        "--classes",
+        "lowrise",
+        "--labels",
+        "16,32",
+        "--norm",
+        "instance",
+        "--supcon",
+        "off",
+        "--seeds",
+        "1",
+        *[a for k, v in TINY_TRAIN.items() for a in ("--train", f"{k}={v}")],
+    ]
     dry = CliRunner().invoke(main, [*args, "--dry-run"])
     assert dry.exit_code == 0, dry.output
     assert f"{sid}  done    lowrise, instance norm, SupCon off, seed 0: 4 cells (" in dry.output
@@ -93,15 +125,15 @@ def test_dry_run_lists_the_shared_eo_stages_of_the_quick_preset(tmp_path):
 
 
 def test_a_failed_eo_stage_fails_only_its_cells_with_the_reason(shared_twin, tmp_path):
-    from lczmap.study.run import _cell_task, _eo_task
+    from lczmap.study.tasks import cell_task, eo_task
 
     spec = _spec(shared_twin, method=["finetune"], labels=[16])
     cell = spec.cells()[0]
     path = tmp_path / "study" / EO_FOLDER / f"{cell.eo_stage_id}.safetensors"
-    failed = _eo_task(cell, str(tmp_path / "no-such-data"), None, str(path), "cpu", 1)
+    failed = eo_task(cell, str(tmp_path / "no-such-data"), None, str(path), "cpu", 1)
     assert failed["status"] == "failed" and failed["error"].startswith("DataError")
     assert path.with_suffix(".error.txt").is_file() and not path.exists()
-    row = _cell_task(cell, str(shared_twin), None, str(tmp_path / "cell"), "testing", "cpu", 1, failed)
+    row = cell_task(cell, str(shared_twin), None, str(tmp_path / "cell"), "testing", "cpu", 1, failed)
     assert row["status"] == "failed"
     assert row["error"] == f"shared EO stage {cell.eo_stage_id} failed: {failed['error']}"
     assert "shared EO stage" in (tmp_path / "cell" / "error.txt").read_text()
@@ -131,9 +163,21 @@ def test_threads_and_cells_per_gpu():
 @cuda
 @pytest.mark.slow
 def test_several_cells_share_a_gpu(shared_twin, tmp_path):
-    spec = parse_spec({"data": str(shared_twin), "device": "cuda", "train": TINY_TRAIN,
-                       "grid": {"method": ["finetune", "swd"], "classes": "lowrise", "labels": [16, 32],
-                                "norm": "instance", "supcon": False, "seed": [0]}})
+    spec = parse_spec(
+        {
+            "data": str(shared_twin),
+            "device": "cuda",
+            "train": TINY_TRAIN,
+            "grid": {
+                "method": ["finetune", "swd"],
+                "classes": "lowrise",
+                "labels": [16, 32],
+                "norm": "instance",
+                "supcon": False,
+                "seed": [0],
+            },
+        }
+    )
     result = run_study(spec, tmp_path / "study", cells_per_gpu=2)
     assert (result.ran, result.failed) == (4, 0)
     table = read_results(tmp_path / "study")

@@ -1,41 +1,116 @@
-"""lczmap study specs: parsing and validation of spec files and the command line, the grid's
-cells, the --quick preset and its example file."""
+"""lczmap study specs: the cells a spec's axes imply (computed here from the spec itself, not
+counted by hand), parsing and validation of spec files and the command line, the --quick preset
+and the example files."""
 
 from __future__ import annotations
 
+import itertools
+import tomllib
 from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
 
-from lczmap.classes import CLASS_SETTINGS
 from lczmap.cli import main
 from lczmap.errors import ConfigError
-from lczmap.study import AXES, QUICK_SPEC, StudySpec, load_spec, parse_spec
+from lczmap.study import AXES, AXIS_NAMES, QUICK_SPEC, StudySpec, load_spec, parse_spec
+from lczmap.train import METHODS
 
-EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "study_quick.toml"
+EXAMPLES = Path(__file__).resolve().parents[2] / "examples"
+EXAMPLE = EXAMPLES / "study_quick.toml"
 
 
 def _cells(spec):
     return [(c.method, c.classes, c.labels, c.norm, c.supcon, c.seed) for c in spec.cells()]
 
 
-def test_default_spec_is_the_papers_grid_without_sar_only_supcon():
+def _grid(table, base):
+    """``base`` with the axes of a spec table (``[grid]`` or one ``[[extra]]``) replaced."""
+    grid = dict(base)
+    for key, raw in table.items():
+        if key == "seeds":
+            grid["seed"] = list(range(raw))
+            continue
+        values = raw if isinstance(raw, list) else [raw]
+        if key == "supcon":
+            values = [v if isinstance(v, bool) else str(v).lower() in ("on", "true") for v in values]
+        grid[key] = values
+    return grid
+
+
+def _expand(raw):
+    """The cells a raw spec mapping implies, as the spec format defines them: the base grid (the
+    paper's values for an axis it leaves out) and each extra grid over it, the Cartesian product of
+    each in axis order, without repeats, without sar-only SupCon cells (sar-only has no EO stage)."""
+    base = _grid(raw.get("grid", {}), {a: list(AXES[a]) for a in AXIS_NAMES})
+    cells = []
+    for grid in [base, *(_grid(e, base) for e in raw.get("extra", []))]:
+        for cell in itertools.product(*(grid[a] for a in AXIS_NAMES)):
+            if not (cell[0] == "sar-only" and cell[4]) and cell not in cells:
+                cells.append(cell)
+    return cells
+
+
+def test_a_grid_expands_to_its_cells_in_order():
+    spec = parse_spec(
+        {
+            "grid": {
+                "method": ["sar-only", "swd"],
+                "classes": "lowrise",
+                "labels": [32, "all"],
+                "norm": "instance",
+                "supcon": ["off", "on"],
+                "seed": 0,
+            },
+            "extra": [{"method": "swd", "labels": 32, "norm": "batch"}, {"method": "swd", "supcon": "on", "labels": 32}],
+        }
+    )  # a repeat of the base grid
+    assert _cells(spec) == [
+        ("sar-only", "lowrise", 32, "instance", False, 0),
+        ("sar-only", "lowrise", "all", "instance", False, 0),
+        ("swd", "lowrise", 32, "instance", False, 0),
+        ("swd", "lowrise", 32, "instance", True, 0),
+        ("swd", "lowrise", "all", "instance", False, 0),
+        ("swd", "lowrise", "all", "instance", True, 0),
+        ("swd", "lowrise", 32, "batch", False, 0),
+        ("swd", "lowrise", 32, "batch", True, 0),
+    ]
+
+
+def test_the_default_spec_is_the_papers_grid():
     cells = _cells(StudySpec().check())
-    full = 3 * 3 * 4 * 2 * 2 * 5
-    assert len(cells) == full - 1 * 3 * 4 * 2 * 1 * 5  # sar-only has no SupCon cells
-    assert not any(m == "sar-only" and s for m, _, _, _, s, _ in cells)
-    assert len(set(cells)) == len(cells)
-    assert {c[2] for c in cells} == {32, 128, 1024, "all"}
+    assert cells == _expand({})
+    assert not any(m == "sar-only" and supcon for m, _, _, _, supcon, _ in cells)
+    for i, axis in enumerate(AXIS_NAMES):  # every value of every axis is studied
+        assert {c[i] for c in cells} == set(AXES[axis]), axis
+
+
+@pytest.mark.parametrize("name", ["study_quick.toml", "study_method_evidence.toml"])
+def test_example_files_expand_to_the_cells_their_axes_imply(name):
+    path = EXAMPLES / name
+    raw = tomllib.loads(path.read_text())
+    spec = load_spec(path)
+    assert _cells(spec) == _expand(raw)
+    assert set(spec.train) == set(raw["train"])  # values typed as TrainConfig's ("none" -> None)
+    assert spec.title == raw["title"] and spec.split == raw.get("split")
 
 
 def test_example_file_is_the_quick_preset():
     example, preset = load_spec(EXAMPLE), parse_spec(QUICK_SPEC)
+    assert _cells(preset) == _expand(QUICK_SPEC)
     assert _cells(example) == _cells(preset)
     assert example.train == preset.train and example.title == preset.title
     assert [c.cell_id for c in example.cells()] == [c.cell_id for c in preset.cells()]
-    # 3 methods x 2 settings x 2 budgets x 3 seeds + (2 methods x 2 budgets x 3 seeds) x 2
-    assert len(preset.cells()) == 36 + 12 + 12
+
+
+def test_cells_share_an_eo_stage_exactly_when_their_eo_stage_options_agree():
+    cells = parse_spec(QUICK_SPEC).cells()
+    for c in cells:
+        assert (c.eo_stage_id is None) == (c.method == "sar-only")
+    stage_cells = [c for c in cells if c.eo_stage_id is not None]
+    for a, b in itertools.combinations(stage_cells, 2):
+        same_eo = (a.classes, a.norm, a.supcon, a.seed) == (b.classes, b.norm, b.supcon, b.seed)
+        assert (a.eo_stage_id == b.eo_stage_id) == same_eo, (a, b)
 
 
 def test_toml_and_yaml_specs_agree(tmp_path):
@@ -50,20 +125,28 @@ def test_toml_and_yaml_specs_agree(tmp_path):
         "train:\n  eo_epochs: 2\n  sar_epochs: 3\n"
     )
     toml, yaml = load_spec(tmp_path / "s.toml"), load_spec(tmp_path / "s.yaml")
-    assert _cells(toml) == _cells(yaml)
-    assert len(toml.cells()) == 2 * 2 * 2 * 2 + 2 * 2 * 2  # base grid + batch-norm grid
-    assert toml.train == {"eo_epochs": 2, "sar_epochs": 3}
+    assert _cells(toml) == _cells(yaml) == _expand(tomllib.loads((tmp_path / "s.toml").read_text()))
+    assert toml.train == {"eo_epochs": 2, "sar_epochs": 3}  # keys spelt either way, values typed
     assert toml.data == str(tmp_path / "so2sat")  # relative to the spec file
 
 
 def test_cell_ids_follow_the_training_configuration():
-    spec = parse_spec({"grid": {"method": "swd", "classes": "lowrise", "labels": 32, "norm": "instance",
-                                "supcon": False, "seed": 0}})
+    spec = parse_spec(
+        {"grid": {"method": "swd", "classes": "lowrise", "labels": 32, "norm": "instance", "supcon": False, "seed": 0}}
+    )
     (cell,) = spec.cells()
     assert cell.cell_id == parse_spec({**QUICK_SPEC, "grid": spec.grid, "extra": [], "train": {}}).cells()[0].cell_id
     other = parse_spec({"grid": spec.grid, "train": {"eo_epochs": 3}}).cells()[0]
     assert other.cell_id != cell.cell_id
     assert len({c.cell_id for c in StudySpec().cells()}) == len(StudySpec().cells())
+
+
+def test_every_cell_is_a_valid_training_configuration_with_its_axes():
+    for cell in StudySpec().cells():
+        config = cell.config()
+        assert {a: getattr(config, a) for a in AXIS_NAMES} == cell.axes()
+    with pytest.raises(ConfigError, match=f"unknown method 'cyclegan': choose from {', '.join(METHODS)}"):
+        parse_spec({"grid": {"method": ["cyclegan"]}})
 
 
 @pytest.mark.parametrize(
@@ -125,30 +208,21 @@ def test_cli_bad_spec_stops_before_anything_runs(tmp_path):
 def test_cli_dry_run_lists_cells(tmp_path):
     result = CliRunner().invoke(main, ["study", "--quick", "--out", str(tmp_path / "q"), "--dry-run", "--seeds", "1"])
     assert result.exit_code == 0, result.output
-    assert "\n20 cells: 0 done, 0 failed, 20 to run\n" in result.output
-    assert result.output.endswith("\n4 EO stages for 16 cells: 0 done, 4 to train\n")
+    cells = _expand(
+        {**QUICK_SPEC, "grid": {**QUICK_SPEC["grid"], "seed": [0]}, "extra": [{**e, "seed": [0]} for e in QUICK_SPEC["extra"]]}
+    )
+    eo_cells = [c for c in cells if c[0] != "sar-only"]
+    stages = {(c[1], c[3], c[4], c[5]) for c in eo_cells}  # classes, norm, SupCon, seed
+    assert f"\n{len(cells)} cells: 0 done, 0 failed, {len(cells)} to run\n" in result.output
+    assert result.output.endswith(f"\n{len(stages)} EO stages for {len(eo_cells)} cells: 0 done, {len(stages)} to train\n")
     assert "swd, lowrise, 32 labels, batch norm, SupCon off, seed 0" in result.output
     assert not (tmp_path / "q").exists()
 
 
-def test_axes_are_the_librarys_choices():
-    from lczmap.models import NORMS
-    from lczmap.train import METHODS
-
-    assert AXES["method"] == METHODS
-    assert AXES["norm"] == NORMS
-    assert AXES["classes"] == tuple(CLASS_SETTINGS)
-
-
-def test_method_evidence_spec():
-    spec = load_spec(EXAMPLE.with_name("study_method_evidence.toml"))
-    cells = _cells(spec)
-    assert len(cells) == 3 * 5 + 2 * 3 + 3 * 3 + 2 * 3  # main + batch norm + 32 labels + SupCon
-    assert {c[1] for c in cells} == {"lowrise"} and spec.split == "testing"
-    main_cells = [c for c in cells if c[2:5] == (128, "instance", False)]
-    assert sorted({(c[0], c[5]) for c in main_cells}) == [(m, s) for m in ("finetune", "sar-only", "swd") for s in range(5)]
-    # an ablation: other training options, every grid folded into the main configuration
-    ablation = spec.with_axes({"method": ["swd"], "labels": [128], "norm": ["instance"], "supcon": [False],
-                               "seed": [0, 1, 2]}).with_train({"swd_lambda": "0", "swd_eta": "0"})
+def test_an_ablation_folds_every_grid_into_one_configuration():
+    spec = load_spec(EXAMPLES / "study_method_evidence.toml")
+    ablation = spec.with_axes(
+        {"method": ["swd"], "labels": [128], "norm": ["instance"], "supcon": [False], "seed": [0, 1, 2]}
+    ).with_train({"swd_lambda": "0", "swd_eta": "0"})
     assert _cells(ablation) == [("swd", "lowrise", 128, "instance", False, s) for s in range(3)]
     assert ablation.train["swd_lambda"] == 0.0 and ablation.cells()[0].config().swd_eta == 0.0

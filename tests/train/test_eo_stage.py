@@ -17,8 +17,19 @@ from lczmap.train.data import apply_augment, augment_draws, run_device_bytes
 
 torch.set_num_threads(1)
 
-SMALL = dict(width=4, depth=2, blocks=1, embedding=16, projection=8, batch_size=32, eo_epochs=2, sar_epochs=1,
-             val_max=64, device="cpu", projections=10)
+SMALL = dict(
+    width=4,
+    depth=2,
+    blocks=1,
+    embedding=16,
+    projection=8,
+    batch_size=32,
+    eo_epochs=2,
+    sar_epochs=1,
+    val_max=64,
+    device="cpu",
+    projections=10,
+)
 
 
 def small(data, **kw):
@@ -49,8 +60,9 @@ def test_a_shared_eo_stage_gives_the_same_checkpoint(twin_dir, tmp_path, kw):
     shared = train(replace(cfg, eo_checkpoint=str(stage)), tmp_path / "shared.safetensors")
     assert _md5(inside.checkpoint) == _md5(shared.checkpoint)
     drop = ("seconds", "samples_per_s")
-    assert [{k: v for k, v in r.items() if k not in drop} for r in inside.history] == \
-           [{k: v for k, v in r.items() if k not in drop} for r in shared.history]
+    assert [{k: v for k, v in r.items() if k not in drop} for r in inside.history] == [
+        {k: v for k, v in r.items() if k not in drop} for r in shared.history
+    ]
     assert [r["stage"] for r in shared.history] == ["eo", "eo", "sar"]
     # a stage is the same whoever trains it (another method or budget with the same EO options)
     other = replace(cfg, method="finetune" if cfg.method == "swd" else "swd", labels=16)
@@ -83,22 +95,43 @@ def test_eo_checkpoint_must_match_the_run(twin_dir, tmp_path):
 
 
 def test_eo_checkpoint_from_the_command_line(twin_dir, tmp_path):
-    args = ["--width", "4", "--depth", "2", "--embedding", "16", "--eo-epochs", "1", "--sar-epochs", "1",
-            "--batch-size", "32", "--projections", "10", "--device", "cpu", "--method", "swd"]
-    cfg = TrainConfig(data=str(twin_dir), width=4, depth=2, embedding=16, eo_epochs=1, sar_epochs=1, batch_size=32,
-                      projections=10, device="cpu")  # the options above, the rest lczmap train's defaults
+    args = [
+        "--width",
+        "4",
+        "--depth",
+        "2",
+        "--embedding",
+        "16",
+        "--eo-epochs",
+        "1",
+        "--sar-epochs",
+        "1",
+        "--batch-size",
+        "32",
+        "--projections",
+        "10",
+        "--device",
+        "cpu",
+        "--method",
+        "swd",
+    ]
+    cfg = TrainConfig(
+        data=str(twin_dir), width=4, depth=2, embedding=16, eo_epochs=1, sar_epochs=1, batch_size=32, projections=10, device="cpu"
+    )  # the options above, the rest lczmap train's defaults
     stage = train_eo_stage(cfg, tmp_path / "eo.safetensors")
     runner = CliRunner()
     with runner.isolated_filesystem(temp_dir=tmp_path):
-        res = runner.invoke(main, ["-q", "train", str(twin_dir), "-o", "m.safetensors", *args, "--eo-lr", "0.003",
-                                   "--eo-checkpoint", str(stage)])
+        res = runner.invoke(
+            main, ["-q", "train", str(twin_dir), "-o", "m.safetensors", *args, "--eo-lr", "0.003", "--eo-checkpoint", str(stage)]
+        )
         assert res.exit_code == 1 and res.output.count("\n") == 1, res.output
         assert res.output.startswith("Error: --eo-checkpoint") and "eo_lr 0.001 there, 0.003 here" in res.output
-        res = runner.invoke(main, ["-q", "train", str(twin_dir), "-o", "m.safetensors", *args,
-                                   "--eo-checkpoint", str(stage)])
+        res = runner.invoke(main, ["-q", "train", str(twin_dir), "-o", "m.safetensors", *args, "--eo-checkpoint", str(stage)])
         assert res.exit_code == 0, res.output
-        res = runner.invoke(main, ["-q", "train", str(twin_dir), "-o", "s.safetensors", *args, "--method", "sar-only",
-                                   "--eo-checkpoint", str(stage)])
+        res = runner.invoke(
+            main,
+            ["-q", "train", str(twin_dir), "-o", "s.safetensors", *args, "--method", "sar-only", "--eo-checkpoint", str(stage)],
+        )
         assert res.exit_code == 2 and "--eo-checkpoint" in res.output
 
 
@@ -151,7 +184,7 @@ def _augment_one_by_one(x, generator, shift=2):
     padded = F.pad(x, (shift, shift, shift, shift), mode="reflect") if shift else x
     out = torch.empty_like(x)
     for i in range(b):
-        p = padded[i, :, shift + dy[i]: shift + dy[i] + h, shift + dx[i]: shift + dx[i] + w]
+        p = padded[i, :, shift + dy[i] : shift + dy[i] + h, shift + dx[i] : shift + dx[i] + w]
         if flip[i]:
             p = torch.flip(p, dims=(-1,))
         out[i] = torch.rot90(p, k[i], dims=(-2, -1))

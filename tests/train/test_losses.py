@@ -68,9 +68,7 @@ def test_class_conditional_is_mean_of_per_class_terms():
     x, y, theta = _pair(20, 10, 4, 5)
     yx = torch.tensor([0, 1, 2, 3] * 5)
     yy = torch.tensor([0, 1] * 5)  # class 2, 3 absent on the SAR side: skipped
-    expected = (
-        sliced_wasserstein(x[yx == 0], y[yy == 0], theta) + sliced_wasserstein(x[yx == 1], y[yy == 1], theta)
-    ) / 2
+    expected = (sliced_wasserstein(x[yx == 0], y[yy == 0], theta) + sliced_wasserstein(x[yx == 1], y[yy == 1], theta)) / 2
     torch.testing.assert_close(swd_class_conditional(x, yx, y, yy, theta), expected)
     none = swd_class_conditional(x, torch.full((20,), 5), y.requires_grad_(), yy, theta)
     assert none.item() == 0.0 and none.requires_grad

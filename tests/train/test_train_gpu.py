@@ -11,8 +11,20 @@ import torch
 
 cuda = pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
 
-SMALL = dict(width=8, depth=2, blocks=1, embedding=16, projection=8, batch_size=64, eo_epochs=2, sar_epochs=2,
-             val_max=64, device="cuda", projections=10, amp=False)
+SMALL = dict(
+    width=8,
+    depth=2,
+    blocks=1,
+    embedding=16,
+    projection=8,
+    batch_size=64,
+    eo_epochs=2,
+    sar_epochs=2,
+    val_max=64,
+    device="cuda",
+    projections=10,
+    amp=False,
+)
 
 
 @pytest.fixture(autouse=True)

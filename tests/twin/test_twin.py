@@ -354,8 +354,12 @@ def test_gamma0_hyp3_and_planetary_scenes(tmp_path, scene):
     np.testing.assert_allclose(g0[:, valid] * np.cos(np.radians(angle[valid])), sigma0[:, valid], rtol=1e-5)
     assert hyp3.name == "S1A_IW_20230615T052311_DVP_RTC10_G_gpuned_000B_VV.tif" and hyp3.parent == tmp_path / "hyp3"
     base = str(hyp3)[: -len("_VV.tif")]
-    with rasterio.open(hyp3) as vv, rasterio.open(base + "_VH.tif") as vh, rasterio.open(base + "_inc_map.tif") as inc, \
-            rasterio.open(base + "_ls_map.tif") as ls:
+    with (
+        rasterio.open(hyp3) as vv,
+        rasterio.open(base + "_VH.tif") as vh,
+        rasterio.open(base + "_inc_map.tif") as inc,
+        rasterio.open(base + "_ls_map.tif") as ls,
+    ):
         assert vv.nodata == 0 and vv.count == 1
         np.testing.assert_allclose(vv.read(1)[valid], g0[0][valid], rtol=1e-6)
         assert (vv.read(1)[~valid] == 0).all() and (vh.read(1)[valid] > 0).all()

@@ -29,8 +29,16 @@ def write_raster(path, data, crs=UTM, transform=ORIGIN, nodata=0):
     data = np.asarray(data)
     bands = data if data.ndim == 3 else data[None]
     with rasterio.open(
-        path, "w", driver="GTiff", width=bands.shape[2], height=bands.shape[1], count=bands.shape[0],
-        dtype=bands.dtype, crs=crs, transform=transform, nodata=nodata,
+        path,
+        "w",
+        driver="GTiff",
+        width=bands.shape[2],
+        height=bands.shape[1],
+        count=bands.shape[0],
+        dtype=bands.dtype,
+        crs=crs,
+        transform=transform,
+        nodata=nodata,
     ) as dst:
         dst.write(bands)
     return path

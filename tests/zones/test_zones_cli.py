@@ -23,11 +23,19 @@ def test_cli_zones_and_summaries(tmp_path, halves):
     result = run(["-q", "zones", str(halves), str(out)])
     assert result.exit_code == 1 and "Error: " in result.output and "--overwrite" in result.output
 
-    gpd.GeoDataFrame({"name": ["a"]}, geometry=[box(500000, 5000100, 500500, 5001000)], crs=UTM).to_file(
-        tmp_path / "d.geojson"
+    gpd.GeoDataFrame({"name": ["a"]}, geometry=[box(500000, 5000100, 500500, 5001000)], crs=UTM).to_file(tmp_path / "d.geojson")
+    result = run(
+        [
+            "-q",
+            "summarize",
+            str(halves),
+            "--by",
+            str(tmp_path / "d.geojson"),
+            str(tmp_path / "s.gpkg"),
+            "--csv",
+            str(tmp_path / "s.csv"),
+        ]
     )
-    result = run(["-q", "summarize", str(halves), "--by", str(tmp_path / "d.geojson"), str(tmp_path / "s.gpkg"),
-                  "--csv", str(tmp_path / "s.csv")])
     assert result.exit_code == 0, result.output
     assert "Summarised 1 districts" in result.output
     header = (tmp_path / "s.csv").read_text().splitlines()[0].split(",")

@@ -17,6 +17,8 @@ def test_qml_style(tmp_path):
     categories = renderer.findall("categories/category")
     assert [int(c.get("value")) for c in categories] == list(range(1, 18))
     assert categories[10].get("label") == "A Dense trees"
-    colours = {s.get("name"): s.find("layer/Option/Option[@name='color']").get("value") for s in renderer.findall("symbols/symbol")}
+    colours = {
+        s.get("name"): s.find("layer/Option/Option[@name='color']").get("value") for s in renderer.findall("symbols/symbol")
+    }
     for category, lcz in zip(categories, LCZ_CLASSES):
         assert colours[category.get("symbol")] == "{},{},{},255".format(*lcz.rgb)

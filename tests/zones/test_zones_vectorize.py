@@ -59,9 +59,7 @@ def test_zones_without_sieve_match_pixels(tmp_path):
     lcz = write_raster(tmp_path / "lcz.tif", codes)
     result = zones(lcz, tmp_path / "z.gpkg", block_rows=16)
     frame = gpd.read_file(result.path)
-    burnt = rasterio.features.rasterize(
-        zip(frame.geometry, frame["lcz"]), out_shape=codes.shape, transform=ORIGIN, dtype="uint8"
-    )
+    burnt = rasterio.features.rasterize(zip(frame.geometry, frame["lcz"]), out_shape=codes.shape, transform=ORIGIN, dtype="uint8")
     assert np.array_equal(burnt, codes)
 
 
