@@ -19,11 +19,13 @@ PKG = ROOT / "lczmap"
 LAYERS: list[tuple[int, tuple[str, ...]]] = [
     (0, ("lczmap", "lczmap._lazy", "lczmap.errors", "lczmap.classes", "lczmap.bands", "lczmap._io", "lczmap._device")),
     (1, ("lczmap.data", "lczmap.models", "lczmap.losses", "lczmap.raster", "lczmap.canopy", "lczmap.speckle")),
+    (1, ("lczmap.calibration", "lczmap.remote.http")),  # scene reads remote files through remote.http
     (2, ("lczmap.twin", "lczmap.checkpoint", "lczmap.scene")),
     (3, ("lczmap.evaluate",)),
     (4, ("lczmap.train", "lczmap.predict")),
-    (5, ("lczmap.zones",)),
+    (5, ("lczmap.zones", "lczmap.remote")),
     (6, ("lczmap.study", "lczmap.demo", "lczmap.info", "lczmap.maps", "lczmap.adapt", "lczmap.mosaic", "lczmap.change")),
+    (6, ("lczmap.downstream",)),
     (7, ("lczmap.cli", "lczmap.rio_plugin", "lczmap.__main__")),
 ]
 

@@ -61,7 +61,7 @@ def adapt_unlabelled(
     reference stage, the checkpoint ``out`` with ``meta["adaptation"]``."""
     import pandas as pd
 
-    from .api import AdaptResult, scene_record
+    from .result import AdaptResult, scene_record
 
     if opts.method == "swd":
         raise ConfigError(

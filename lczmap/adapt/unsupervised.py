@@ -152,8 +152,12 @@ class StopReport:
         return {"checks": [c.row(codes) for c in self.checks], "kept": self.kept, "stopped": self.reason}
 
 
-def _batch_norms(module: torch.nn.Module) -> list[torch.nn.modules.batchnorm._BatchNorm]:
-    return [m for m in module.modules() if isinstance(m, torch.nn.modules.batchnorm._BatchNorm)]
+_BATCH_NORMS = (torch.nn.BatchNorm1d, torch.nn.BatchNorm2d, torch.nn.BatchNorm3d, torch.nn.SyncBatchNorm)
+_BatchNormLayer = torch.nn.BatchNorm1d | torch.nn.BatchNorm2d | torch.nn.BatchNorm3d | torch.nn.SyncBatchNorm
+
+
+def _batch_norms(module: torch.nn.Module) -> list[_BatchNormLayer]:
+    return [m for m in module.modules() if isinstance(m, _BATCH_NORMS)]
 
 
 @torch.no_grad()

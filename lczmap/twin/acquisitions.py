@@ -70,6 +70,7 @@ __all__ = [
     "DATE_CHANGE_DB",
     "ACQUISITION_TAGS",
     "Acquisition",
+    "render_window",
     "AcquisitionSet",
     "plan_acquisitions",
     "date_change_db",
@@ -376,7 +377,7 @@ def write_acquisitions(
                 dst.update_tags(**acq.tags())
                 for r0, c0 in blocks:
                     h, w = min(block, rows - r0), min(block, cols - c0)
-                    layers = _render_window(acq, r0, c0, h, w, land, (rows, cols), border, city, key)
+                    layers = render_window(acq, r0, c0, h, w, land, (rows, cols), border, city, key)
                     for b, name in enumerate(spec.layers, start=1):
                         dst.write(scene_band(layers, name, kind, units, spec.nodata), b, window=Window(c0, r0, w, h))
                     if bar is not None:
@@ -454,7 +455,7 @@ def date_change_db(acq: Acquisition, mat: np.ndarray, x: np.ndarray, y: np.ndarr
     return out
 
 
-def _render_window(
+def render_window(
     acq: Acquisition, r0: int, c0: int, h: int, w: int, land: np.ndarray, size: tuple[int, int], border: int, city: City, key: int
 ) -> dict[str, np.ndarray]:
     """Render the acquisition's pixels [r0, r0+h) x [c0, c0+w): layers ``vv``, ``vh`` (GRD sigma0

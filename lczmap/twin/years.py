@@ -19,8 +19,10 @@ year's mosaic lies on one grid: the truth's 100 m grid. Unchanged pixels render 
 buildings and fields every year (the twin's materials are a function of the world pixel), so the
 only differences between the years' scenes over them are speckle and the date's radiometry.
 
-This module adds to the twin without changing it: the same renderer, materials and noise, the
-first year's truth is the city's, and nothing of :mod:`~lczmap.twin.acquisitions` is altered.
+This module adds to the twin without changing it: the acquisitions' own window renderer (the
+same materials and noise) over each year's truth, the first year's truth is the city's, and
+nothing of :mod:`~lczmap.twin.acquisitions` is altered: the first year's scenes are those
+:func:`~lczmap.twin.write_acquisitions` writes of the city on one footprint.
 """
 
 from __future__ import annotations
@@ -38,10 +40,9 @@ import numpy as np
 from .._io import atomic_path, check_output
 from ..classes import NODATA
 from ..errors import ConfigError
-from .acquisitions import Acquisition, date_change_db, plan_acquisitions
-from .cities import City, make_cities
-from .materials import HALO, material_maps, radar_sigma0
-from .noise import MASK64, multilook_intensity, stream_key
+from .acquisitions import Acquisition, plan_acquisitions, render_window
+from .cities import make_cities
+from .noise import MASK64, stream_key
 from .scene import check_scene_options, check_scene_room, describe_file, file_specs, land_map, scene_band, scene_bytes, valid_mask
 
 __all__ = ["CHANGE_KINDS", "Change", "YearsSet", "plan_changes", "yearly_land", "write_years", "FIRST_YEAR"]
@@ -146,31 +147,6 @@ def _year_acquisitions(years: int, per_year: int, seed: int, size: tuple[int, in
     return out
 
 
-def _render(
-    acq: Acquisition, r0: int, c0: int, h: int, w: int, land: np.ndarray, size: tuple[int, int], border: int, city: City, key: int
-) -> dict[str, np.ndarray]:
-    """The acquisition's pixels [r0, r0+h) x [c0, c0+w) over ``land`` (this year's truth), as
-    :func:`lczmap.twin.write_acquisitions` renders them: the city's materials, the date's
-    radiometry (:func:`~lczmap.twin.acquisitions.date_change_db`), the date's own speckle."""
-    rows, cols = size
-    r = np.arange(r0 - HALO, r0 + h + HALO, dtype=np.int64)[:, None]
-    c = np.arange(c0 - HALO, c0 + w + HALO, dtype=np.int64)[None, :]
-    y, x = np.broadcast_arrays(r, c)
-    cls = land[np.clip(y // 10, 0, land.shape[0] - 1), np.clip(x // 10, 0, land.shape[1] - 1)].astype(np.int64)
-    m = material_maps(cls, x, y, key, np.float32(city.height_scale))
-    vv, vh = radar_sigma0(m, city.sar_gain_db, city.vh_offset_db, city.water_roughness_db, look=acq.look)
-    inner = (slice(HALO, -HALO), slice(HALO, -HALO))
-    xi, yi = x[inner], y[inner]
-    gain = 10 ** (date_change_db(acq, m["mat"][inner], xi, yi, key) / 10)
-    date_key = int(stream_key(key, 0xA0C0 + acq.index))
-    g_vv, g_vh = multilook_intensity(vv[inner] * gain, vh[inner] * gain, xi, yi, date_key)
-    first, last = np.radians(acq.angles)
-    angle = first + (last - first) * xi.astype(np.float64) / max(cols - 1, 1)
-    cc = xi if acq.pass_ == "ascending" else cols - 1 - xi
-    valid = valid_mask(yi, cc, rows, cols, border)
-    return {"valid": valid, "angle": angle, "vv": g_vv.astype(np.float64), "vh": g_vh.astype(np.float64)}
-
-
 def write_years(
     out_dir: str | os.PathLike,
     years: int = 6,
@@ -252,7 +228,7 @@ def write_years(
                     dst.update_tags(**acq.tags(), YEAR=str(labels[y]))
                     for r0, c0 in blocks:
                         h, w = min(block, rows - r0), min(block, cols - c0)
-                        layers = _render(acq, r0, c0, h, w, lands[y], (rows, cols), border, city, key)
+                        layers = render_window(acq, r0, c0, h, w, lands[y], (rows, cols), border, city, key)
                         for b, name in enumerate(spec.layers, start=1):
                             dst.write(scene_band(layers, name, "grd", "linear", spec.nodata), b, window=Window(c0, r0, w, h))
                         if bar is not None:
