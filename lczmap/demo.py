@@ -21,7 +21,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-__all__ = ["write_demo_data", "run_demo", "DemoReport", "DemoSize", "QUICK_DEMO", "map_class_counts"]
+__all__ = ["write_demo_data", "run_demo", "DemoReport", "DemoSize", "QUICK_DEMO", "map_class_counts", "largest_built_area"]
 
 
 class DemoSize(TypedDict, total=False):
@@ -39,6 +39,11 @@ class DemoSize(TypedDict, total=False):
 #: counts beside the docs' pictures, and tests/test_docs_pictures.py reruns it to tell when the
 #: demo's chain has drifted from the pictures.
 QUICK_DEMO: DemoSize = {"n_train": 600, "scene_size": (300, 360), "eo_epochs": 2, "sar_epochs": 3}
+
+#: The demo's figure (:attr:`DemoReport.figures` key) of the calibrated test ECE (docs/trust.md).
+ECE_FIGURE = "test ECE of the calibrated probabilities (top label, 15 equal-width bins)"
+#: The demo's figure of the largest built class's area with its interval (docs/area_accuracy.md).
+AREA_FIGURE = "area of the map's largest built class (stratified sample)"
 
 
 def write_demo_data(
@@ -145,6 +150,65 @@ def map_agreement(
     return {"agreement": float((a[valid] == b[valid]).mean()) if n else float("nan"), "pixels": n}
 
 
+def largest_built_area(
+    lcz_path: str | os.PathLike,
+    truth_path: str | os.PathLike,
+    sample_path: str | os.PathLike,
+    json_path: str | os.PathLike | None = None,
+    n: int = 600,
+    seed: int = 0,
+    overwrite: bool = False,
+) -> dict[str, float | int | str] | None:
+    """The area of the map's largest built class (LCZ 1-10 by mapped area) estimated as a user
+    would, from a stratified random sample: :func:`lczmap.design_sample` draws ``n`` points from the
+    map into ``sample_path`` (with its KML; the ``reference`` field empty, as a user receives it;
+    at least design's 50 per class, all pixels of a map that has fewer than ``n``),
+    each point's reference class is read from the twin's ground truth ``truth_path`` at the point
+    (standing in for the analyst who labels it by eye) and :func:`lczmap.assess_sample` gives the
+    Olofsson et al. (2014) estimate with its 95 % interval (written to ``json_path``).
+
+    Returns ``code``, ``label``, ``name``, ``area_km2``, ``low_km2``, ``high_km2``, ``mapped_km2``,
+    ``true_km2`` (the class's pixels in the truth) and ``points`` (labelled), or None when the map
+    holds no built class.
+    """
+    import numpy as np
+    import rasterio
+
+    from .classes import label_of, name_of
+    from .maps import assess_sample, design_sample
+    from .maps.design import DEFAULT_MIN_PER_CLASS
+    from .zones import inspect_lcz
+
+    mapped = inspect_lcz(lcz_path).pixels
+    if not mapped[1:11].any():
+        return None
+    code = int(np.argmax(mapped[1:11])) + 1
+    # no fewer than design's minimum per class, no more than the map's pixels (a small map: all of them)
+    n = int(min(max(n, np.minimum(DEFAULT_MIN_PER_CLASS, mapped[1:]).sum()), mapped[1:].sum()))
+    design = design_sample(lcz_path, sample_path, n=n, seed=seed, overwrite=overwrite)
+    points = design.points.copy()
+    with rasterio.open(truth_path) as src:
+        points_crs = points.to_crs(src.crs)
+        truth = np.array([int(v[0]) for v in src.sample(zip(points_crs.geometry.x, points_crs.geometry.y))], dtype=np.int64)
+    points["reference"] = [label_of(int(v)) if 1 <= v <= 17 else "" for v in truth]  # 0: no truth there, unlabelled
+    result = assess_sample(lcz_path, points, json_path=json_path, overwrite=overwrite)
+    e = result.estimate
+    i = e.classes.index(code)
+    low, high = e.interval(e.area[i], e.area_se[i])
+    km2 = 1e-6
+    return {
+        "code": code,
+        "label": label_of(code),
+        "name": name_of(code),
+        "area_km2": float(e.area[i]) * km2,
+        "low_km2": float(low) * km2,
+        "high_km2": float(high) * km2,
+        "mapped_km2": float(e.stratum_area[i]) * km2,
+        "true_km2": float(inspect_lcz(truth_path).areas[code]) * km2,
+        "points": result.points,
+    }
+
+
 def run_demo(
     out_dir: str | os.PathLike = "lczmap-demo",
     seed: int = 0,
@@ -229,16 +293,29 @@ def run_demo(
 
     say("4/9 evaluation on the twin's test split")
     o["evaluation"] = out / "evaluation"
-    if fresh(o["evaluation"] / "report.json"):
-        metrics = evaluate(
-            o["checkpoint"], o["so2sat"], cache=o["cache"], out_dir=o["evaluation"], overwrite=True, progress=progress
-        )
-    else:
+    metrics = None
+    if not fresh(o["evaluation"] / "report.json"):
         import json
 
         metrics = json.loads((o["evaluation"] / "report.json").read_text())
+        if "calibration" not in metrics:  # a report of before lczmap measured calibration: evaluate again
+            metrics = None
+    if metrics is None:
+        metrics = evaluate(
+            o["checkpoint"], o["so2sat"], cache=o["cache"], out_dir=o["evaluation"], overwrite=True, progress=progress
+        )
     report.figures["test overall accuracy (twin, SAR)"] = float(metrics["overall_accuracy"])
     report.figures["test kappa"] = float(metrics["kappa"])
+    cal = metrics["calibration"]
+    how = (
+        f"temperature {cal['temperature']:.2f} fitted on {cal['fitted_on']}"
+        if cal["calibrated"]
+        else "the model is uncalibrated: T = 1"
+    )
+    report.figures[ECE_FIGURE] = (
+        f"{cal['ece_calibrated']:.3f} on {metrics['n']} test patches (uncalibrated {cal['ece_uncalibrated']:.3f}; {how}; "
+        f"reliability diagram {o['evaluation'] / 'reliability.png'})"
+    )
 
     say("5/9 prediction of the scene (unfiltered GRD: refined Lee 7 x 7 as So2Sat, then 100 m LCZ map, confidence)")
     o["lcz_map"], o["confidence"] = out / "scene_lcz.tif", out / "scene_confidence.tif"
@@ -260,6 +337,18 @@ def run_demo(
     assessment = assess_map(o["lcz_map"], against=o["truth"], json_path=o["assessment"], overwrite=True)
     for name in ("OA", "OAu", "OAbu", "OAw", "kappa"):
         report.figures[f"map {name} against the ground truth"] = float(assessment.scores[name])
+    # the area of the largest built class as a user would estimate it: a stratified sample of the map
+    # (lczmap design) labelled, here from the twin's truth, and the estimators of lczmap assess --design
+    o["area_sample"], o["area_estimate"] = out / "scene_area_sample.gpkg", out / "scene_area_estimate.json"
+    built = largest_built_area(o["lcz_map"], o["truth"], o["area_sample"], o["area_estimate"], seed=seed, overwrite=True)
+    report.figures[AREA_FIGURE] = (
+        "no built class on the map"
+        if built is None
+        else f"LCZ {built['label']} ({built['name']}): {built['area_km2']:.2f} km2, 95 % interval {built['low_km2']:.2f}-"
+        f"{built['high_km2']:.2f} (Olofsson et al. 2014 stratified estimate from {built['points']} sample points whose "
+        f"reference labels come from the twin's ground truth, standing in for an analyst; mapped "
+        f"{built['mapped_km2']:.2f} km2, true {built['true_km2']:.2f} km2)"
+    )
 
     say("6/9 vector zones (patches below 20,000 m2 dissolved)")
     o["zones"] = out / "scene_zones.gpkg"
