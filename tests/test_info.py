@@ -153,3 +153,30 @@ def test_what_is_neither_is_one_line(scenes, tmp_path):
     with pytest.raises(SceneError, match="is no LCZ map"):
         describe(tmp_path / "dem.tif")
     assert "does not exist" in failed(tmp_path / "missing.tif")
+
+
+def test_a_checkpoint_shows_its_eo_reference(scenes, tmp_path):
+    """A checkpoint carrying the EO reference (embeddings by its real EO encoder) shows the classes,
+    samples and size; one without says how to adapt it without labels (--eo-data)."""
+    import torch
+
+    from lczmap.checkpoint import load_checkpoint, save_checkpoint
+    from lczmap.train.reference import eo_reference
+
+    plain = load_checkpoint(scenes["model"])
+    old = info(scenes["model"])
+    assert old["kind"] == "checkpoint" and "--eo-data SO2SAT_DIR" in old["eo_reference"]
+    net = plain.model()
+    x = torch.rand(40, 3, 32, 32)
+    y = torch.tensor([0] * 20 + [2] * 15 + [3] * 5)  # output indices of LCZ 3, 7 and 8; none of LCZ 6
+    ref = eo_reference(net, x, y, plain.codes, per_class=16)
+    path = tmp_path / "with_ref.safetensors"
+    meta = {k: v for k, v in plain.meta.items() if k != "lczmap_version"}
+    save_checkpoint(path, net, meta, extra=ref.tensors())
+    shown = info(path)["eo_reference"]
+    width = plain.architecture.embedding
+    assert shown["classes"] == 3 and shown["samples"] == 16 + 15 + 5 and shown["dimension"] == width
+    assert shown["bytes"] == 36 * (width * 2 + 2) and shown["size"] == f"{shown['bytes'] / 1024:.1f} KiB"
+    assert shown["samples_per_lcz"] == {"LCZ 3": 16, "LCZ 6": 0, "LCZ 7": 15, "LCZ 8": 5}
+    text = format_description(describe(path))
+    assert "eo_reference:\n  classes: 3\n  samples: 36\n" in text and "    LCZ 7: 15" in text

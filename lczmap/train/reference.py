@@ -73,14 +73,20 @@ class EoReference:
         return np.bincount(self.y.numpy().astype(np.int64), minlength=len(self.codes))
 
     def summary(self) -> dict[str, Any]:
-        """What ``lczmap info`` shows: samples, their dimension and type, bytes, samples per LCZ."""
+        """What ``lczmap info`` shows: the classes it holds, samples, their dimension and type,
+        its size (bytes, and as text), samples per LCZ (by label: ``LCZ 2``, ``LCZ A``)."""
+        from ..classes import label_of
+
+        counts = self.counts()
         return {
+            "classes": int((counts > 0).sum()),
             "samples": int(len(self.y)),
             "dimension": int(self.z.shape[1]),
             "dtype": "float16",
             "bytes": self.nbytes,
+            "size": f"{self.nbytes / 1024:.1f} KiB",
             "per_class_at_most": REFERENCE_PER_CLASS,
-            "samples_per_lcz": {str(c): int(n) for c, n in zip(self.codes, self.counts())},
+            "samples_per_lcz": {f"LCZ {label_of(c)}": int(n) for c, n in zip(self.codes, counts)},
         }
 
 

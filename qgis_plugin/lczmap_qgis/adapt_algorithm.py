@@ -1,5 +1,6 @@
 """The "Adapt LCZ model to training areas" algorithm: checks its parameters and calls
-``lczmap.adapt.adapt_model``, as ``lczmap adapt`` does."""
+``lczmap.adapt.adapt_model``, as ``lczmap adapt`` does; without training areas it adapts without
+labels (swd-eo), as ``lczmap adapt MODEL SCENE -o OUT`` does."""
 
 from qgis.core import (
     QgsProcessing,
@@ -22,10 +23,15 @@ def _adapt_defaults():
     """The library's choices and defaults for the form (``lczmap.adapt.options`` loads without
     torch); fallbacks where lczmap is missing, when the algorithm cannot run and says why."""
     if bridge.import_lczmap() is None:
-        return {"methods": ("finetune", "swd"), "epochs": None, "bootstrap": None}
-    from lczmap.adapt.options import ADAPT_METHODS, DEFAULT_BOOTSTRAP, DEFAULT_EPOCHS
+        return {"methods": ("finetune", "swd", "swd-eo"), "epochs": None, "bootstrap": None, "scene_patches": None}
+    from lczmap.adapt.options import ADAPT_METHODS, DEFAULT_BOOTSTRAP, DEFAULT_EPOCHS, DEFAULT_SCENE_PATCHES
 
-    return {"methods": ADAPT_METHODS, "epochs": DEFAULT_EPOCHS, "bootstrap": DEFAULT_BOOTSTRAP}
+    return {
+        "methods": ADAPT_METHODS,
+        "epochs": DEFAULT_EPOCHS,
+        "bootstrap": DEFAULT_BOOTSTRAP,
+        "scene_patches": DEFAULT_SCENE_PATCHES,
+    }
 
 
 class AdaptAlgorithm(_LczmapAlgorithm):
@@ -38,6 +44,8 @@ class AdaptAlgorithm(_LczmapAlgorithm):
     HOLDOUT = "HOLDOUT"
     BOOTSTRAP = "BOOTSTRAP"
     SEED = "SEED"
+    SCENE_PATCHES = "SCENE_PATCHES"
+    EO_DATA = "EO_DATA"
     OUTPUT = "OUTPUT"
     HOLDOUT_LAYER = "HOLDOUT_LAYER"
     PATCHES = "PATCHES"
@@ -64,7 +72,13 @@ class AdaptAlgorithm(_LczmapAlgorithm):
             "With a held-out share, that share of each class's polygons is kept out of the adaptation and "
             "both models are scored on them (OA, OAu, OAbu, OAw, kappa with bootstrap intervals, in the "
             "log).\n\n"
-            "Same as `lczmap adapt MODEL SCENE TRAINING_AREAS -o OUT`; then map with 'Predict LCZ map'."
+            "Without training areas the model is adapted without labels (method swd-eo, whatever the Method "
+            "field says): the scene's own patches are aligned to the EO reference the model carries, its "
+            "batch-norm statistics re-estimated on the scene, and a stopping rule that needs no labels keeps "
+            "the best epoch (in the log). A model written before checkpoints carried the EO reference needs "
+            "the So2Sat folder it was trained on (Advanced). On the twin the gain comes from the batch-norm "
+            "re-estimate; training areas lift a map far more.\n\n"
+            "Same as `lczmap adapt MODEL SCENE [TRAINING_AREAS] -o OUT`; then map with 'Predict LCZ map'."
         )
 
     def initAlgorithm(self, config=None):  # noqa: N802
@@ -81,7 +95,10 @@ class AdaptAlgorithm(_LczmapAlgorithm):
         self.addParameter(QgsProcessingParameterRasterLayer(self.INPUT, self.tr("Sentinel-1 scene (VV and VH bands)")))
         self.addParameter(
             QgsProcessingParameterFeatureSource(
-                self.TRAINING_AREAS, self.tr("LCZ training areas (polygons)"), types=[QgsProcessing.TypeVectorPolygon]
+                self.TRAINING_AREAS,
+                self.tr("LCZ training areas (polygons; none: adapt without labels)"),
+                types=[QgsProcessing.TypeVectorPolygon],
+                optional=True,
             )
         )
         self.addParameter(
@@ -123,6 +140,27 @@ class AdaptAlgorithm(_LczmapAlgorithm):
                 )
             )
         )
+        self.addParameter(
+            _advanced(
+                QgsProcessingParameterNumber(
+                    self.SCENE_PATCHES,
+                    self.tr("Scene patches drawn without training areas"),
+                    type=QgsProcessingParameterNumber.Integer,
+                    defaultValue=defaults["scene_patches"],
+                    minValue=1,
+                )
+            )
+        )
+        self.addParameter(
+            _advanced(
+                QgsProcessingParameterFile(
+                    self.EO_DATA,
+                    self.tr("So2Sat folder the model was trained on (a model without EO reference, no training areas)"),
+                    behavior=QgsProcessingParameterFile.Folder,
+                    optional=True,
+                )
+            )
+        )
         self._add_units()
         self.addParameter(
             _advanced(
@@ -154,10 +192,17 @@ class AdaptAlgorithm(_LczmapAlgorithm):
     def processAlgorithm(self, parameters, context, feedback):  # noqa: N802
         model = self.parameterAsFile(parameters, self.MODEL, context)
         scene = _layer_path(self.parameterAsRasterLayer(parameters, self.INPUT, context), "the scene")
-        # memory layers and selections are exported to a file lczmap can read; a file keeps its folders
-        areas, layer = self.parameterAsCompatibleSourceLayerPathAndLayerName(
-            parameters, self.TRAINING_AREAS, context, ["gpkg", "shp", "geojson", "kml", "fgb"], "gpkg", feedback
-        )
+        areas, layer = None, None
+        if parameters.get(self.TRAINING_AREAS) not in (None, ""):
+            # memory layers and selections are exported to a file lczmap can read; a file keeps its folders
+            areas, layer = self.parameterAsCompatibleSourceLayerPathAndLayerName(
+                parameters, self.TRAINING_AREAS, context, ["gpkg", "shp", "geojson", "kml", "fgb"], "gpkg", feedback
+            )
+        method = self._methods[self.parameterAsEnum(parameters, self.METHOD, context)]
+        if not areas:
+            areas, layer, method = None, None, "swd-eo"
+            feedback.pushInfo("no training areas: adapting without labels (swd-eo)")
+        eo_data = self.parameterAsFile(parameters, self.EO_DATA, context) or None
         field = self.parameterAsString(parameters, self.FIELD, context) or None
         out = self.parameterAsFileOutput(parameters, self.OUTPUT, context)
         held_layer = _output(self, parameters, self.HOLDOUT_LAYER, context)
@@ -166,8 +211,10 @@ class AdaptAlgorithm(_LczmapAlgorithm):
             from lczmap.predict import PredictOptions
 
             options = AdaptOptions(
-                method=self._methods[self.parameterAsEnum(parameters, self.METHOD, context)],
+                method=method,
                 sar_epochs=self.parameterAsInt(parameters, self.EPOCHS, context),
+                scene_patches=self.parameterAsInt(parameters, self.SCENE_PATCHES, context),
+                eo_data=eo_data,
                 holdout=self.parameterAsDouble(parameters, self.HOLDOUT, context),
                 bootstrap=self.parameterAsInt(parameters, self.BOOTSTRAP, context),
                 predict=PredictOptions(units=self._units(parameters, context)),
@@ -180,7 +227,8 @@ class AdaptAlgorithm(_LczmapAlgorithm):
             result = adapt_model(
                 model, scene, areas, out, options=options, holdout_layer=held_layer, progress=bridge.progress_for(feedback)
             )
-        for line in [*result.table().splitlines(), *result.summary().splitlines()]:
+        table = result.table().splitlines() if areas is not None else []
+        for line in [*table, *result.summary().splitlines()]:
             feedback.pushInfo(line)
         if held_layer is not None:
             bridge.load_on_completion(context, held_layer, "LCZ held-out training areas")

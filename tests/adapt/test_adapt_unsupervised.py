@@ -205,6 +205,23 @@ def test_cli_adapts_without_training_areas(tiny_model, city, tmp_path):
     assert json.loads(json.dumps(load_checkpoint(out).meta["adaptation"]["options"]))["method"] == "swd-eo"
 
 
+def test_cli_adapts_an_old_checkpoint_with_eo_data(old_model, twin_dir, city, tmp_path):
+    """A checkpoint written before the EO reference: --eo-data makes it from the So2Sat release the
+    model was trained on (the sample train stores), and the adapted checkpoint carries it."""
+    scene, _ = city
+    out = tmp_path / "old_unsup.safetensors"
+    args = ["adapt", str(old_model), str(scene), "-o", str(out), "--sar-epochs", "1", "--scene-patches", "300"]
+    res = CliRunner().invoke(main, [*args, "--eo-data", str(twin_dir), "--device", "cpu", "--batch-size", "32"])
+    assert res.exit_code == 0, res.output
+    ckpt = load_checkpoint(out)
+    assert ckpt.meta["adaptation"]["eo_reference"]["from"] == f"--eo-data {twin_dir}"
+    made, stored = read_reference(ckpt), reference_from_data(load_checkpoint(old_model), twin_dir)
+    assert made is not None and torch.equal(made.y, stored.y) and torch.equal(made.z, stored.z)
+    # a folder that holds no So2Sat release is one line naming it
+    text = _one_line_error([*args, "--eo-data", str(tmp_path), "--device", "cpu"])
+    assert str(tmp_path) in text
+
+
 def _one_line_error(args: list[str]) -> str:
     res = CliRunner().invoke(main, args)
     assert res.exit_code in (1, 2), res.output
