@@ -229,7 +229,10 @@ def run_demo(
     a district summary, a rendered map, and the model adapted to the scene's city
     (``lczmap adapt``) from ``adapt_polygons`` training squares per class drawn from the
     ground truth as an expert would digitise them, with the agreement of the base and the adapted
-    maps outside those squares. A rerun reuses finished steps; ``overwrite`` redoes them all.
+    maps outside those squares; then the model adapted without labels (``lczmap adapt`` without
+    training areas: swd-eo on at most 1,000 of the scene's patches, at most 2 epochs), its map, its
+    rendering and its agreement outside the same squares. A rerun reuses finished steps; ``overwrite``
+    redoes them all.
     ``n_train``, ``scene_size`` and the epochs size the run (the defaults take a few minutes on
     two CPU cores).
     """
@@ -249,7 +252,7 @@ def run_demo(
     def fresh(path: Path) -> bool:
         return overwrite or not path.exists()
 
-    say("1/9 synthetic So2Sat twin and Sentinel-1-like scene")
+    say("1/10 synthetic So2Sat twin and Sentinel-1-like scene")
     if fresh(out / "scene_grd.tif"):
         o.update(
             write_demo_data(
@@ -266,11 +269,11 @@ def run_demo(
     else:
         o.update(so2sat=out / "so2sat", scene=out / "scene_grd.tif", truth=out / "scene_truth_lcz.tif")
 
-    say("2/9 cache of the band sets used for training")
+    say("2/10 cache of the band sets used for training")
     o["cache"] = prepare(o["so2sat"], out / "cache", band_sets=["rgb", "lee-intensity"], progress=progress)
 
     labels = min(512, n_train // 2)
-    say(f"3/8 training: EO stage, then SWD transfer to SAR (lee-intensity, {labels} labelled SAR patches, batch norm)")
+    say(f"3/10 training: EO stage, then SWD transfer to SAR (lee-intensity, {labels} labelled SAR patches, batch norm)")
     o["checkpoint"] = out / "model.safetensors"
     config = TrainConfig(
         data=str(o["so2sat"]),
@@ -291,7 +294,7 @@ def run_demo(
     if fresh(o["checkpoint"]):
         train(config, o["checkpoint"], overwrite=overwrite, resume=not overwrite, progress=progress)
 
-    say("4/9 evaluation on the twin's test split")
+    say("4/10 evaluation on the twin's test split")
     o["evaluation"] = out / "evaluation"
     metrics = None
     if not fresh(o["evaluation"] / "report.json"):
@@ -317,7 +320,7 @@ def run_demo(
         f"reliability diagram {o['evaluation'] / 'reliability.png'})"
     )
 
-    say("5/9 prediction of the scene (unfiltered GRD: refined Lee 7 x 7 as So2Sat, then 100 m LCZ map, confidence)")
+    say("5/10 prediction of the scene (unfiltered GRD: refined Lee 7 x 7 as So2Sat, then 100 m LCZ map, confidence)")
     o["lcz_map"], o["confidence"] = out / "scene_lcz.tif", out / "scene_confidence.tif"
     if fresh(o["lcz_map"]):
         result = predict_scene(
@@ -350,25 +353,25 @@ def run_demo(
         f"{built['mapped_km2']:.2f} km2, true {built['true_km2']:.2f} km2)"
     )
 
-    say("6/9 vector zones (patches below 20,000 m2 dissolved)")
+    say("6/10 vector zones (patches below 20,000 m2 dissolved)")
     o["zones"] = out / "scene_zones.gpkg"
     if fresh(o["zones"]):
         zones(o["lcz_map"], o["zones"], min_area=20000, confidence=o["confidence"], overwrite=overwrite)
 
-    say("7/9 district summary (1 km grid)")
+    say("7/10 district summary (1 km grid)")
     o["districts"], o["summary_csv"] = out / "districts_summary.gpkg", out / "districts_summary.csv"
     if fresh(o["districts"]):
         summarize(
             o["lcz_map"], o["districts"], by=grid_districts(o["lcz_map"], 1000), csv_path=o["summary_csv"], overwrite=overwrite
         )
 
-    say("8/9 a readable map (PNG: WUDAPT colours, legend, scale bar)")
+    say("8/10 a readable map (PNG: WUDAPT colours, legend, scale bar)")
     o["map_png"] = out / "scene_lcz.png"
     if fresh(o["map_png"]):
         render_map(o["lcz_map"], o["map_png"], overwrite=overwrite)
 
     say(
-        f"9/9 the model adapted to the scene's city from {adapt_polygons} training areas per class "
+        f"9/10 the model adapted to the scene's city from {adapt_polygons} training areas per class "
         "(lczmap adapt, predict, assess)"
     )
     import geopandas as gpd
@@ -427,5 +430,39 @@ def run_demo(
     ]
     report.figures["agreement outside the training areas, adapted model"] = map_agreement(
         o["adapted_map"], o["truth"], exclude=areas
+    )["agreement"]
+
+    say("10/10 the model adapted without labels (lczmap adapt without training areas: swd-eo), predict, render")
+    from .checkpoint import load_checkpoint
+    from .train.reference import read_reference
+
+    o["unsupervised_model"] = out / "model_unsupervised.safetensors"
+    o["unsupervised_map"], o["unsupervised_png"] = out / "scene_lcz_unsupervised.tif", out / "scene_lcz_unsupervised.png"
+    redo = fresh(o["unsupervised_model"]) or o["unsupervised_model"].stat().st_mtime_ns < o["checkpoint"].stat().st_mtime_ns
+    if redo:
+        # a model of before checkpoints carried the EO reference: made from the twin it was trained on (--eo-data)
+        eo_data = None if read_reference(load_checkpoint(o["checkpoint"])) is not None else str(o["so2sat"])
+        adapt_model(
+            o["checkpoint"],
+            o["scene"],
+            None,
+            o["unsupervised_model"],
+            scene_patches=1000,
+            sar_epochs=2,
+            eo_data=eo_data,
+            seed=seed,
+            device="cpu",
+            overwrite=True,
+            progress=progress,
+        )
+    remap = redo or fresh(o["unsupervised_map"])
+    if remap:
+        predict_scene(
+            o["scene"], o["unsupervised_map"], model=o["unsupervised_model"], device="cpu", overwrite=True, progress=progress
+        )
+    if remap or fresh(o["unsupervised_png"]):
+        render_map(o["unsupervised_map"], o["unsupervised_png"], overwrite=True)
+    report.figures["agreement outside the training areas, model adapted without labels"] = map_agreement(
+        o["unsupervised_map"], o["truth"], exclude=areas
     )["agreement"]
     return report

@@ -64,10 +64,15 @@ def test_demo_end_to_end_and_rerun(tmp_path):
     assert 0 < len(held) < len(areas)
     assert str(o["lcz_map"]) in report.summary() and "QGIS" in report.summary()
     _check_trust_lines(report)
+    _check_unsupervised(report)
     # a rerun reuses every finished step and changes nothing
     before = Path(o["lcz_map"]).stat().st_mtime_ns
+    unsupervised = [Path(o[k]).stat().st_mtime_ns for k in ("unsupervised_model", "unsupervised_map")]
     again = run_demo(tmp_path / "demo", **kw)
     assert Path(again.outputs["lcz_map"]).stat().st_mtime_ns == before
+    assert [Path(o[k]).stat().st_mtime_ns for k in ("unsupervised_model", "unsupervised_map")] == unsupervised
+    line = "agreement outside the training areas, model adapted without labels"
+    assert again.figures[line] == report.figures[line]
 
 
 NUMBER = r"(\d+(?:\.\d+)?)"
@@ -187,6 +192,32 @@ def test_largest_built_area_none_without_built_classes(tmp_path):
     path = _write_lcz(tmp_path / "natural.tif", lcz)
     assert largest_built_area(path, path, tmp_path / "s.gpkg") is None
     assert not (tmp_path / "s.gpkg").exists()
+
+
+def _check_unsupervised(report):
+    """Step 10: the model adapted without labels (swd-eo, bounded), its map on the scene's grid, the
+    third rendered map, and its agreement outside the training squares, printed as one line."""
+    import geopandas as gpd
+
+    from lczmap.checkpoint import load_checkpoint
+    from lczmap.train.reference import read_reference
+
+    o = report.outputs
+    for key in ("unsupervised_model", "unsupervised_map", "unsupervised_png"):
+        assert Path(o[key]).exists(), key
+    ckpt = load_checkpoint(o["unsupervised_model"])
+    rec = ckpt.meta["adaptation"]
+    assert ckpt.meta["method"] == "swd-eo" and rec["training_areas"] is None and rec["labelled_patches"] == 0
+    assert 0 < rec["unlabelled_patches"] <= 1000 and 1 <= len(rec["history"]) <= 2
+    assert rec["stopping"]["kept"] in [c["model"] for c in rec["stopping"]["checks"]]
+    assert read_reference(ckpt) is not None
+    with rasterio.open(o["unsupervised_map"]) as unsup, rasterio.open(o["truth"]) as truth:
+        assert unsup.shape == truth.shape and unsup.transform == truth.transform
+        assert len(np.unique(unsup.read(1))) > 1
+    line = "agreement outside the training areas, model adapted without labels"
+    want = map_agreement(o["unsupervised_map"], o["truth"], exclude=gpd.read_file(o["training_areas"]))["agreement"]
+    assert report.figures[line] == pytest.approx(want) and 0 <= want <= 1
+    assert f"{line}: {want:.3f}" in report.summary()
 
 
 def test_map_agreement_counts_only_valid_pixels(tmp_path):
