@@ -33,7 +33,7 @@ from .inputs import ProbabilityStack, open_stack
 from .options import ChangeOptions
 from .style import CHANGE_BANDS, CHANGE_NODATA, NO_CHANGE, change_qml
 
-__all__ = ["detect_change", "ChangeResult", "TABLE_FIELDS", "pixel_areas"]
+__all__ = ["detect_change", "ChangeResult", "TABLE_FIELDS", "check_stay", "pixel_areas"]
 
 log = logging.getLogger(__name__)
 
@@ -88,6 +88,18 @@ def _labels(paths: Sequence[Path], dates: Sequence[str] | None) -> tuple[str, ..
     if len(set(labels)) != len(labels):
         raise ConfigError("date labels repeat (--dates): give each date its own label")
     return labels
+
+
+def check_stay(codes: Sequence[int], opts: ChangeOptions) -> None:
+    """Refuse a transition prior under which staying is no likelier than some single change: the
+    smoothing would then favour change (with K classes, ``stay`` must exceed about 1 / K)."""
+    a = transition_matrix(codes, opts.stay, opts.built_to_natural)
+    move = float((a - np.diag(np.diag(a))).max())
+    if opts.stay <= move:
+        raise ConfigError(
+            f"stay {opts.stay:g} (--stay) is no likelier than one change with these {len(codes)} classes "
+            f"({move:.3g}, built_to_natural {opts.built_to_natural:g}): give a stay above {move:.3g}"
+        )
 
 
 def pixel_areas(crs_wkt: str, transform: Sequence[float], rows: np.ndarray) -> np.ndarray:
@@ -187,6 +199,7 @@ def detect_change(
         probabilities = [probabilities]
     stack = open_stack(list(probabilities))
     labels = _labels(stack.paths, dates)
+    check_stay(stack.codes, opts)
     out = Path(out_dir)
     check_utf8(out, "output folder")
     if out.exists() and not out.is_dir():

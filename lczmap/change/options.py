@@ -12,9 +12,11 @@ from ..errors import ConfigError
 __all__ = ["ChangeOptions", "DEFAULT_STAY", "DEFAULT_BUILT_TO_NATURAL", "DEFAULT_FLOOR", "DEFAULT_BLOCK"]
 
 #: Probability that a pixel keeps its class from one date to the next (``--stay``): chosen on the twin
-#: city of seed 1 (docs/change.md); the rest (0.5) is spread over 16 classes, so staying is 16 times
-#: as likely a priori as any one change.
-DEFAULT_STAY = 0.5
+#: city of seed 1 (docs/change.md#choosing-the-stay). With the 17 LCZ classes the rest (0.7) is spread
+#: over 16 classes, so staying is 4 to 7 times as likely a priori as any one change; with fewer
+#: classes a single change weighs more and the stay must be higher (a stay no likelier than one
+#: change is refused by :func:`~lczmap.change.api.check_stay`).
+DEFAULT_STAY = 0.3
 #: Weight of a built class (LCZ 1-10) turning natural (A-G) against any other move (``--built-to-natural``).
 DEFAULT_BUILT_TO_NATURAL = 0.1
 #: Lowest emission of a class (a date's probability of it is floored here).

@@ -20,7 +20,7 @@ from .algorithms import _advanced, _layer_path, _LczmapAlgorithm
 def _defaults():
     """The library's defaults (``lczmap.change.options`` loads without torch)."""
     if bridge.import_lczmap() is None:
-        return {"stay": 0.5, "built_to_natural": 0.1}
+        return {"stay": 0.3, "built_to_natural": 0.1}
     from lczmap.change.options import DEFAULT_BUILT_TO_NATURAL, DEFAULT_STAY
 
     return {"stay": DEFAULT_STAY, "built_to_natural": DEFAULT_BUILT_TO_NATURAL}

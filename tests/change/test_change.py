@@ -14,12 +14,16 @@ from click.testing import CliRunner
 
 from lczmap import raster
 from lczmap.change import ChangeOptions, detect_change
+from lczmap.change.api import check_stay
 from lczmap.change.style import CHANGE_BANDS, transition_value
-from lczmap.classes import lcz
+from lczmap.classes import LCZ_CLASSES, lcz
 from lczmap.cli import main
 from lczmap.errors import ConfigError, OutputExistsError
 
 DATES = [str(2019 + i) for i in range(6)]
+#: The series holds 6 classes, so one change weighs more than among 17: the 17-class default (0.3)
+#: is refused here (test_bad_inputs_in_one_line); 0.6 gives a similar stay-to-change ratio.
+STAY = 0.6
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +33,7 @@ def series(tmp_path_factory):
 
 @pytest.fixture(scope="module")
 def result(series, tmp_path_factory):
-    return detect_change(series.paths, tmp_path_factory.mktemp("out") / "change", dates=DATES, block=32)
+    return detect_change(series.paths, tmp_path_factory.mktemp("out") / "change", dates=DATES, block=32, stay=STAY)
 
 
 def _read(path):
@@ -97,8 +101,9 @@ def test_table_areas_sum_to_the_map(series, result):
 
 def test_no_overwrite_then_overwrite(series, result):
     with pytest.raises(OutputExistsError, match="--overwrite"):
-        detect_change(series.paths, result.change.parent, dates=DATES)
-    again = detect_change(series.paths, result.change.parent, dates=DATES, options=ChangeOptions(overwrite=True, block=64))
+        detect_change(series.paths, result.change.parent, dates=DATES, stay=STAY)
+    options = ChangeOptions(overwrite=True, block=64, stay=STAY)
+    again = detect_change(series.paths, result.change.parent, dates=DATES, options=options)
     np.testing.assert_array_equal(_read(again.change)[0], _read(result.change)[0])  # windows do not matter
 
 
@@ -108,7 +113,7 @@ def test_cli(series, tmp_path):
     assert r.exit_code == 0, r.output
     assert "3 consistent maps" in r.output
     assert (out / "lcz_b.tif").exists() and (out / "transitions.csv").exists()
-    r = CliRunner().invoke(main, ["change", *map(str, series.paths[:3]), "-o", str(out)])
+    r = CliRunner().invoke(main, ["change", *map(str, series.paths[:3]), "-o", str(out), "--stay", "0.9"])
     assert r.exit_code == 1 and "--overwrite" in r.output and "Traceback" not in r.output
     r = CliRunner().invoke(main, ["change", *map(str, series.paths[:2]), "-o", str(out), "--stay", "1.5"])
     assert r.exit_code == 2 and "--stay" in r.output
@@ -135,15 +140,27 @@ def test_bad_inputs_in_one_line(series, tmp_path):
     assert "not a class-probability raster" in _one_line([one, codes, "-o", tmp_path / "o3"])
     scaled = tmp_path / "scaled.tif"
     raster.write_float(scaled, probs * 100, TRANSFORM, CRS, [lcz(c).title for c in CODES])
-    assert "not 0-1" in _one_line([one, scaled, "-o", tmp_path / "o4"])
+    assert "not 0-1" in _one_line([one, scaled, "-o", tmp_path / "o4", "--stay", STAY])
     unnamed = tmp_path / "unnamed.tif"
     raster.write_float(unnamed, probs, TRANSFORM, CRS)
     assert "not named as an LCZ class" in _one_line([one, unnamed, "-o", tmp_path / "o5"])
     half = tmp_path / "half.tif"
     raster.write_float(half, probs * 0.5, TRANSFORM, CRS, [lcz(c).title for c in CODES])
-    assert "sum to" in _one_line([one, half, "-o", tmp_path / "o6"])
-    assert not any((tmp_path / f"o{i}").glob("*.tif") for i in range(1, 7))
+    assert "sum to" in _one_line([one, half, "-o", tmp_path / "o6", "--stay", STAY])
+    assert not [p for i in range(1, 7) for p in (tmp_path / f"o{i}").glob("*")]  # nothing left, staged files neither
+    # 6 classes, half built: a built class turning another built one weighs 0.7 / 2.3 = 0.304 at stay 0.3
+    line = _one_line([one, series.paths[1], "-o", tmp_path / "o8", "--stay", "0.3"])
+    assert "no likelier than one change with these 6 classes (0.304" in line and "--stay" in line
+    assert not (tmp_path / "o8").exists()
     with pytest.raises(ConfigError, match="--dates"):
         detect_change(series.paths[:2], tmp_path / "o7", dates=["2019"])
     with pytest.raises(ConfigError, match="stay"):
         ChangeOptions(stay=1.0)
+
+
+def test_the_default_stay_fits_the_17_classes():
+    codes = [c.code for c in LCZ_CLASSES]
+    check_stay(codes, ChangeOptions())  # 0.3 against at most 0.7 / 9.7 = 0.072 for one change
+    check_stay(codes, ChangeOptions(stay=0.094))
+    with pytest.raises(ConfigError, match=r"one change with these 17 classes \(0.0935"):
+        check_stay(codes, ChangeOptions(stay=0.0934))

@@ -39,7 +39,8 @@ def test_change_algorithm_writes_the_library_outputs(plugin, tmp_path):
 
     series = write_series(tmp_path, dates=4, signal=2.6)
     out = tmp_path / "out"
-    result = _run({"INPUT": [str(p) for p in series.paths], "DATES": "2019,2020,2021,2022", "OUTPUT": str(out)})
+    params = {"INPUT": [str(p) for p in series.paths], "DATES": "2019,2020,2021,2022", "STAY": 0.6, "OUTPUT": str(out)}
+    result = _run(params)  # 6 classes: a stay above the 17-class default (0.3 is refused, the message says so)
     assert Path(result["CHANGE"]) == out / "change.tif"
     assert (out / "lcz_2021.tif").exists() and (out / "change.qml").exists()
     with rasterio.open(result["CHANGE"]) as ds:
@@ -50,6 +51,8 @@ def test_change_algorithm_writes_the_library_outputs(plugin, tmp_path):
         rows = list(csv.DictReader(f))
     assert sum(int(r["pixels"]) for r in rows) == int(np.prod(series.changed_at.shape))
     with pytest.raises(QgsProcessingException, match="--overwrite"):
-        _run({"INPUT": [str(p) for p in series.paths], "DATES": "2019,2020,2021,2022", "OUTPUT": str(out)})
+        _run(params)
+    with pytest.raises(QgsProcessingException, match="no likelier than one change"):
+        _run({**params, "STAY": 0.3, "OUTPUT": str(tmp_path / "weak")})
     with pytest.raises(QgsProcessingException, match="two or more"):
         _run({"INPUT": [str(series.paths[0])], "OUTPUT": str(tmp_path / "one")})
