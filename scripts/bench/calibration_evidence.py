@@ -12,12 +12,21 @@ lczmap.calibration) uncalibrated (T = 1) and calibrated:
    ``lczmap assess --probabilities``.
 
     OMP_NUM_THREADS=1 python scripts/bench/calibration_evidence.py OUT_DIR [--n-train 600] [--n-val 600]
-        [--n-test 1000] [--eo-epochs 2] [--sar-epochs 3] [--scene-size 600 720] [--seed 0]
+        [--n-test 1000] [--eo-epochs 2] [--sar-epochs 3] [--scene-size 600 720] [--seed 0] [--large-test 0]
 
-The defaults are the quick demo's training (``lczmap.demo.QUICK_DEMO``); ``--eo-epochs 4
---sar-epochs 6`` is the full demo's schedule.
+The defaults are the quick demo's training (``lczmap.demo.QUICK_DEMO``); ``--n-train 2000 --eo-epochs 4
+--sar-epochs 6`` is the full demo's schedule. ``--large-test N`` also evaluates on a second twin's
+test split of N patches (the same held-out cities; the trained model is reused), whose noise floor
+is lower. A rerun into the same OUT_DIR reuses its data and model.
 
-Writes OUT_DIR/calibration.json and the reliability diagrams, and prints a Markdown table.
+Each ECE comes with its **noise floor**: the ECE a perfectly calibrated model would show on average
+with the same number of samples and mean confidence in each bin (each bin's correct count drawn
+as Binomial(n_b, conf_b)). The estimator of the ECE is biased upwards at small n; an ECE near its
+floor cannot be told from perfect calibration.
+
+Writes OUT_DIR/calibration.json and the reliability diagrams (evaluation*/reliability.png: test split;
+reliability_scene.png; reliability_adapted_held_out.png and reliability_adapted_independent.png:
+before and after in one diagram), and prints a Markdown table.
 """
 
 from __future__ import annotations
@@ -30,6 +39,8 @@ from pathlib import Path
 
 import numpy as np
 
+from lczmap.calibration import Reliability, write_reliability_diagram
+
 
 def _uncalibrated(src: Path, dst: Path) -> Path:
     """The same weights without a temperature (what a checkpoint of before reads as)."""
@@ -41,7 +52,28 @@ def _uncalibrated(src: Path, dst: Path) -> Path:
     return save_checkpoint(dst, ck.model(), meta, overwrite=True)
 
 
-def _scene_ece(lcz: Path, conf: Path, truth: Path) -> tuple[float, float, int]:
+def noise_floor(rel: dict, draws: int = 4000, seed: int = 0) -> float:
+    """The ECE a perfectly calibrated model shows, on average, with the same number of samples per
+    bin and the same mean confidences (``rel``: a reliability's ``to_dict()``): each bin's number
+    correct drawn as Binomial(n_b, conf_b). A binomial is the most variable sum of Bernoullis with
+    that mean, so this is a slight upper bound of the floor with the samples' own confidences."""
+    count = np.asarray(rel["count"], dtype=np.int64)
+    conf = np.array([0.0 if c is None else c for c in rel["confidence"]], dtype=np.float64)
+    rng = np.random.default_rng(seed)
+    hits = rng.binomial(count, conf, size=(draws, len(count)))
+    return float((np.abs(hits - count * conf).sum(axis=1) / max(int(count.sum()), 1)).mean())
+
+
+def _curve(rel: dict, ece: float, n: int) -> Reliability:
+    """A reliability back from its ``to_dict()`` (to draw two in one diagram)."""
+
+    def arr(key: str) -> np.ndarray:
+        return np.array([np.nan if v is None else v for v in rel[key]], dtype=np.float64)
+
+    return Reliability(arr("edges"), np.asarray(rel["count"], np.int64), arr("confidence"), arr("accuracy"), ece, n)
+
+
+def _scene_ece(lcz: Path, conf: Path, truth: Path) -> dict:
     import rasterio
 
     from lczmap.calibration import reliability
@@ -50,7 +82,8 @@ def _scene_ece(lcz: Path, conf: Path, truth: Path) -> tuple[float, float, int]:
         m, p, y = a.read(1), c.read(1), t.read(1)
     ok = (m > 0) & (y > 0) & np.isfinite(p)
     r = reliability(p[ok], m[ok] == y[ok])
-    return r.ece, float((m[ok] == y[ok]).mean()), r.n
+    acc = float((m[ok] == y[ok]).mean())
+    return {"ece": r.ece, "accuracy": acc, "pixels": r.n, "floor": noise_floor(r.to_dict()), "curve": r}
 
 
 def main() -> None:
@@ -63,6 +96,9 @@ def main() -> None:
     ap.add_argument("--sar-epochs", type=int, default=None)
     ap.add_argument("--scene-size", type=int, nargs=2, default=[600, 720])
     ap.add_argument("--seed", type=int, default=0)
+    ap.add_argument(
+        "--large-test", type=int, default=0, help="also evaluate on a test split of this many patches (same held-out cities)"
+    )
     args = ap.parse_args()
     if os.environ.get("OMP_NUM_THREADS") != "1":
         print("note: run with OMP_NUM_THREADS=1 for figures comparable with docs/trust.md")
@@ -81,9 +117,12 @@ def main() -> None:
     out = args.out_dir
     out.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    files = write_demo_data(
-        out, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test, scene_size=tuple(args.scene_size), seed=args.seed
-    )
+    if (out / "scene_grd.tif").exists() and (out / "scene_truth_lcz.tif").exists():  # a rerun: the data of the first run
+        files = {"so2sat": out / "so2sat", "scene": out / "scene_grd.tif", "truth": out / "scene_truth_lcz.tif"}
+    else:
+        files = write_demo_data(
+            out, n_train=args.n_train, n_val=args.n_val, n_test=args.n_test, scene_size=tuple(args.scene_size), seed=args.seed
+        )
     model = out / "model.safetensors"
     if not model.exists():
         cfg = TrainConfig(
@@ -116,7 +155,24 @@ def main() -> None:
         "ece_calibrated": cal["ece_calibrated"],
         "nll_uncalibrated": cal["nll_uncalibrated"],
         "nll_calibrated": cal["nll_calibrated"],
+        "floor_uncalibrated": noise_floor(cal["reliability_uncalibrated"]),
+        "floor_calibrated": noise_floor(cal["reliability_calibrated"]),
     }
+    if args.large_test:  # more test patches of the same held-out cities: a lower noise floor
+        from lczmap.twin import write_twin
+
+        big = write_twin(
+            out / "so2sat_large_test", n_train=args.n_train, n_val=args.n_val, n_test=args.large_test, seed=args.seed
+        )
+        rep = evaluate(model, big, split="testing", out_dir=out / "evaluation_large_test", overwrite=True)
+        cal = rep["calibration"]
+        results["large_test_split"] = {
+            "n": rep["n"],
+            "accuracy": rep["overall_accuracy"],
+            "ece_uncalibrated": cal["ece_uncalibrated"],
+            "ece_calibrated": cal["ece_calibrated"],
+            "floor_calibrated": noise_floor(cal["reliability_calibrated"]),
+        }
 
     # 2. the scene against its ground truth
     scene_rows = {}
@@ -124,7 +180,16 @@ def main() -> None:
         lcz, conf = out / f"scene_{name}.tif", out / f"scene_{name}_confidence.tif"
         predict_scene(files["scene"], lcz, ck, confidence=conf, device="cpu", overwrite=True)
         scene_rows[name] = _scene_ece(lcz, conf, files["truth"])
-    results["scene"] = {k: {"ece": v[0], "accuracy": v[1], "pixels": v[2]} for k, v in scene_rows.items()}
+    write_reliability_diagram(
+        out / "reliability_scene.png",
+        {
+            "uncalibrated (T = 1)": scene_rows["uncalibrated"].pop("curve"),
+            f"calibrated (T = {results['test_split']['temperature']:.3f})": scene_rows["calibrated"].pop("curve"),
+        },
+        f"base model's map against the scene's truth, {scene_rows['calibrated']['pixels']} pixels",
+        overwrite=True,
+    )
+    results["scene"] = scene_rows
 
     # 3. adaptation: T on the held-out areas; ECE there and at independent areas
     areas = areas_from_map(files["truth"], 5, size=3, seed=args.seed)
@@ -150,6 +215,7 @@ def main() -> None:
     acal = load_checkpoint(res.checkpoint).calibration
     raw_adapted = _uncalibrated(adapted, out / "adapted_uncalibrated.safetensors")
     adapt_rows: dict = {"temperature": None if acal is None else acal.temperature, "n_fit": None if acal is None else acal.n}
+    curves: dict = {}
     for name, ck in (("uncalibrated", raw_adapted), ("calibrated", adapted)):
         lcz, prob = out / f"adapted_{name}.tif", out / f"adapted_{name}_probabilities.tif"
         predict_scene(files["scene"], lcz, ck, probabilities=prob, device="cpu", overwrite=True)
@@ -158,26 +224,54 @@ def main() -> None:
                 lcz, ref, probabilities=prob, draws=0, reliability_path=out / f"reliability_{where}_{name}.png", overwrite=True
             )
             c = a.extra["calibration"]
-            adapt_rows.setdefault(where, {})[name] = {"ece": c["ece"], "accuracy": c["accuracy"], "pixels": c["pixels"]}
+            curves.setdefault(where, {})[name] = _curve(c["reliability"], c["ece"], c["pixels"])
+            adapt_rows.setdefault(where, {})[name] = {
+                "ece": c["ece"],
+                "accuracy": c["accuracy"],
+                "pixels": c["pixels"],
+                "floor": noise_floor(c["reliability"]),
+            }
     results["adapted"] = adapt_rows
+    what = {"held_out": "held-out training areas (T fitted here)", "independent": "independent areas (unseen)"}
+    for where, pair in curves.items():  # both curves in one diagram
+        write_reliability_diagram(
+            out / f"reliability_adapted_{where}.png",
+            {
+                "uncalibrated (T = 1)": pair["uncalibrated"],
+                f"calibrated (T = {adapt_rows['temperature']:.3f})": pair["calibrated"],
+            },
+            f"adapted model at the {what[where]}, {pair['calibrated'].n} pixels",
+            overwrite=True,
+        )
     results["independent_polygons"] = len(other)
     results["seconds"] = round(time.perf_counter() - t0, 1)
     (out / "calibration.json").write_text(json.dumps(results, indent=2))
 
     ts = results["test_split"]
-    print(f"| where | n | accuracy | ECE uncalibrated | ECE calibrated (T = {ts['temperature']:.3f}) |")
-    print("|---|---|---|---|---|")
-    print(f"| twin test split | {ts['n']} | {ts['accuracy']:.3f} | {ts['ece_uncalibrated']:.4f} | {ts['ece_calibrated']:.4f} |")
+    print("| where | n | accuracy | ECE uncalibrated | ECE calibrated | noise floor (calibrated) |")
+    print("|---|---|---|---|---|---|")
+    print(
+        f"| twin test split (T = {ts['temperature']:.3f}, from validation) | {ts['n']} | {ts['accuracy']:.3f} | "
+        f"{ts['ece_uncalibrated']:.4f} | {ts['ece_calibrated']:.4f} | {ts['floor_calibrated']:.4f} |"
+    )
+    if "large_test_split" in results:
+        lt = results["large_test_split"]
+        print(
+            f"| twin test split, larger (T = {ts['temperature']:.3f}) | {lt['n']} | {lt['accuracy']:.3f} | "
+            f"{lt['ece_uncalibrated']:.4f} | {lt['ece_calibrated']:.4f} | {lt['floor_calibrated']:.4f} |"
+        )
     s = results["scene"]
     print(
-        f"| scene vs truth (all pixels) | {s['calibrated']['pixels']} | {s['calibrated']['accuracy']:.3f} | "
-        f"{s['uncalibrated']['ece']:.4f} | {s['calibrated']['ece']:.4f} |"
+        f"| scene vs truth, all pixels (T = {ts['temperature']:.3f}) | {s['calibrated']['pixels']} | "
+        f"{s['calibrated']['accuracy']:.3f} | {s['uncalibrated']['ece']:.4f} | {s['calibrated']['ece']:.4f} | "
+        f"{s['calibrated']['floor']:.4f} |"
     )
     for where in ("held_out", "independent"):
         r = adapt_rows[where]
         print(
             f"| adapted, {where.replace('_', '-')} areas (T = {adapt_rows['temperature']:.3f}) | {r['calibrated']['pixels']} | "
-            f"{r['calibrated']['accuracy']:.3f} | {r['uncalibrated']['ece']:.4f} | {r['calibrated']['ece']:.4f} |"
+            f"{r['calibrated']['accuracy']:.3f} | {r['uncalibrated']['ece']:.4f} | {r['calibrated']['ece']:.4f} | "
+            f"{r['calibrated']['floor']:.4f} |"
         )
     print(f"({results['seconds']} s)")
 
