@@ -30,7 +30,11 @@ prediction entropy, the agreement with the previous epoch's classes and the clas
 model kept is the one with the lowest score among the base model, the model with re-estimated
 statistics and each epoch; training stops after ``patience`` epochs without a lower score, and at
 once when a class collapses (a class the first check gives at least 2 % of the patches falls to
-under a quarter of that share): that epoch is never kept.
+under a quarter of that share): that epoch is never kept. With training areas only the epochs are
+candidates (those without a collapsed class first) and a collapse does not stop training: the
+labels are what the user adapts for, and may rightly shrink a class the base model over-mapped; the
+label-free score must not hand back a model that never saw them (on the twin it kept the
+re-estimated statistics and threw away the labelled epochs).
 """
 
 from __future__ import annotations
@@ -345,7 +349,8 @@ def fit_reference_stage(
 
     optimizer = make_optimizer(params, cfg.sar_lr, cfg.weight_decay)
     history: list[dict] = []
-    best, since, reason = choose(checks).score, 0, f"ran {cfg.sar_epochs} epochs"
+    n_before = len(checks)  # with training areas only the epochs after these are candidates
+    best, since, reason = (math.inf if labelled else choose(checks).score), 0, f"ran {cfg.sar_epochs} epochs"
     for epoch in range(cfg.sar_epochs):
         _, probs = _embed(net, x_chk, device)
         thr = _pseudo_thresholds(probs.cpu(), k, options.confidence, options.pseudo_share).to(device)
@@ -355,7 +360,7 @@ def fit_reference_stage(
         pred = check(name, pred, first, ref_idx_chk)
         c = checks[-1]
         history.append({"epoch": epoch + 1, **{k_: round(float(v), 6) for k_, v in stats.items()}, **c.row(ckpt.codes)})
-        if c.collapsed:
+        if c.collapsed and not labelled:  # with labels a class may shrink rightly: recorded, kept last
             reason = f"stopped after epoch {epoch + 1}: LCZ {', '.join(str(ckpt.codes[i]) for i in c.collapsed)} collapsed"
             break
         if c.score < best:
@@ -365,7 +370,7 @@ def fit_reference_stage(
             if since >= options.patience:
                 reason = f"stopped after epoch {epoch + 1}: no lower score in {options.patience} epochs"
                 break
-    kept = choose(checks)
+    kept = choose(checks[n_before:] if labelled and len(checks) > n_before else checks)
     net.sar_encoder.load_state_dict(states[kept.name])
     log.info("kept %s (%s)", kept.name, reason)
     net.requires_grad_(True)

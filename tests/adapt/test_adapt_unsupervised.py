@@ -192,6 +192,8 @@ def test_adapt_with_areas_and_the_eo_reference(tiny_model, city, city_areas, tmp
     assert result.n_labelled > 0 and result.stopping is not None
     rec = load_checkpoint(result.checkpoint).meta["adaptation"]
     assert rec["method"] == "swd-eo" and rec["training_areas"]["polygons"] > 0 and "stopping" in rec
+    # with labels the model kept is one that trained on them: an epoch, never the base model
+    assert rec["stopping"]["kept"].startswith("epoch") and rec["stopping"]["checks"][0]["model"] == "base"
     assert rec["history"][0]["ce_sar"] > 0
 
 
