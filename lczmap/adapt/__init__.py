@@ -9,8 +9,9 @@ the model's checkpoint, and a new checkpoint records what it was adapted on.
 Modules: :mod:`~lczmap.adapt.options` (:class:`AdaptOptions`, :data:`ADAPT_METHODS`, defaults;
 no torch), :mod:`~lczmap.adapt.areas` (reading training areas, the split by polygon),
 :mod:`~lczmap.adapt.patches` (windows cut from the scene), :mod:`~lczmap.adapt.fit` (the SAR
-stage), :mod:`~lczmap.adapt.scores` (held-out scores, the per-class table) and
-:mod:`~lczmap.adapt.api` (:func:`adapt_model`).
+stage), :mod:`~lczmap.adapt.scores` (held-out scores, the per-class table),
+:mod:`~lczmap.adapt.api` (:func:`adapt_model`) and :mod:`~lczmap.adapt.check` (:func:`check_areas`: suspicious
+training areas, each polygon scored by models that did not see it).
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from .options import ADAPT_METHODS, DEFAULT_BOOTSTRAP, DEFAULT_EPOCHS, DEFAULT_L
 if TYPE_CHECKING:
     from .api import AdaptResult, adapt_model
     from .areas import TrainingAreas, read_training_areas, split_holdout
+    from .check import CheckOptions, CheckResult, check_areas
     from .patches import ScenePatches, cut_patches
     from .scores import ModelScores
 
@@ -32,6 +34,9 @@ __all__ = [
     "AdaptOptions",
     "AdaptResult",
     "adapt_model",
+    "CheckOptions",
+    "CheckResult",
+    "check_areas",
     "TrainingAreas",
     "read_training_areas",
     "split_holdout",
@@ -48,6 +53,9 @@ __all__ = [
 _LAZY = {
     "AdaptResult": "api",
     "adapt_model": "api",
+    "CheckOptions": "check",
+    "CheckResult": "check",
+    "check_areas": "check",
     "TrainingAreas": "areas",
     "read_training_areas": "areas",
     "split_holdout": "areas",
