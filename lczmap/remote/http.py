@@ -27,7 +27,7 @@ import time
 import urllib.error
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -41,6 +41,9 @@ __all__ = [
     "gdal_path",
     "redact",
     "read_error",
+    "read_failure",
+    "http_status",
+    "http_url",
     "Progress",
     "download",
     "md5_of",
@@ -60,6 +63,10 @@ GDAL_DEFAULTS: Mapping[str, str] = {
     "GDAL_DISABLE_READDIR_ON_OPEN": "EMPTY_DIR",  # no listing of the folder: one request fewer per file
     "CPL_VSIL_CURL_ALLOWED_EXTENSIONS": ".tif,.tiff,.TIF,.TIFF,.vrt,.ovr,.xml,.json",
     "GDAL_HTTP_MERGE_CONSECUTIVE_RANGES": "YES",
+    # The tiles of a window one range after another through /vsicurl/'s cache (16 KB chunks, kept
+    # across opens of the file in this process): the centre sample that two scene checks read is
+    # fetched once. GDAL's default (PARALLEL) keeps the bytes per open only, and fetched it twice.
+    "GDAL_HTTP_MULTIRANGE": "SERIAL",
     "VSI_CACHE": "TRUE",
 }
 
@@ -153,28 +160,121 @@ def planetary_token(href: str, refresh: bool = False) -> str | None:
     return token
 
 
-def read_error(path: str, exc: BaseException) -> RemoteError | None:
+def read_error(path: str, exc: BaseException, probe: bool = True) -> RemoteError | None:
     """The one-line error for GDAL's failure ``exc`` to read the remote ``path``, or None when the
-    failure is not an HTTP one (the caller's own message then applies)."""
-    text = str(exc)
+    failure is not an HTTP one (the caller's own message then applies). GDAL names the HTTP status
+    when a file cannot be opened; when a tile read fails it says only that the tile could not be
+    read, so (``probe``) the address is then asked once for its first byte (:func:`http_status`)
+    and the answer named: 401/403/404 and 5xx in one line, an address that answers in full means
+    the failure was not HTTP's."""
+    texts = [str(e) for e in _chain(exc)]
     shown = redact(path.removeprefix("/vsicurl/"))
-    for code, why in (
-        ("401", "needs credentials (401)"),
-        ("403", "refused access (403)"),
-        ("404", "does not exist (404)"),
-    ):
-        if f"HTTP response code: {code}" in text or f"HTTP error code: {code}" in text or f" {code} " in f" {text} ":
-            hint = _auth_hint(path) if code in ("401", "403") else "check the address (the item's href)"
-            return RemoteError(f"the server of {shown} {why}: {hint}")
-    lowered = text.lower()
-    words = ("http response code", "timed out", "timeout", "couldn't connect", "could not connect", "curl error")
+    for code in (401, 403, 404):
+        if any(f"HTTP response code: {code}" in t or f"HTTP error code: {code}" in t for t in texts):
+            return _status_error(path, shown, code)
+    lowered = " ".join(texts).lower()
+    words = (
+        "http response code",
+        "http error code",
+        "timed out",
+        "timeout",
+        "couldn't connect",
+        "could not connect",
+        "curl error",
+    )
     if any(w in lowered for w in words):
-        first = text.splitlines()[0] if text else type(exc).__name__
+        first = next((t.splitlines()[0] for t in texts if t), type(exc).__name__)
         return RemoteError(
             f"cannot read {shown} ({redact(first)}) after {os.environ.get('GDAL_HTTP_MAX_RETRY', '0')} retries: "
             "check the connection and retry later"
         )
+    if not probe or not is_remote(path):
+        return None
+    status = http_status(path)
+    if status is None or status in (200, 206):
+        return None
+    if status in (401, 403, 404):
+        return _status_error(path, shown, status)
+    if status == 0:
+        return RemoteError(f"cannot reach the server of {shown}: check the connection and retry later; a rerun resumes")
+    return RemoteError(
+        f"the server of {shown} answered HTTP {status} after {os.environ.get('GDAL_HTTP_MAX_RETRY', '0')} retries: "
+        "retry later; a rerun resumes"
+    )
+
+
+def read_failure(paths: Iterable[str], exc: BaseException) -> RemoteError | None:
+    """:func:`read_error` for a failure ``exc`` while reading a scene made of ``paths``: the
+    remote paths GDAL's words name are tried first, then every remote path (a tile read names
+    only the file's base name). None when no remote path explains it."""
+    remote = [p for p in paths if is_remote(p)]
+    if not remote:
+        return None
+    text = " ".join(str(e) for e in _chain(exc))
+    named = [p for p in remote if os.path.basename(p.split("?", 1)[0]) in text]
+    for p in named + [p for p in remote if p not in named]:
+        err = read_error(p, exc)
+        if err is not None:
+            return err
     return None
+
+
+def _status_error(path: str, shown: str, code: int) -> RemoteError:
+    why = {401: "needs credentials (401)", 403: "refused access (403)", 404: "does not exist (404)"}[code]
+    hint = _auth_hint(path) if code in (401, 403) else "check the address (the item's href)"
+    return RemoteError(f"the server of {shown} {why}: {hint}")
+
+
+def _chain(exc: BaseException) -> list[BaseException]:
+    seen: list[BaseException] = []
+    cur: BaseException | None = exc
+    while cur is not None and all(cur is not e for e in seen):
+        seen.append(cur)
+        cur = cur.__cause__ or cur.__context__
+    return seen
+
+
+def http_url(path: str) -> str | None:
+    """The http(s) address GDAL reads for ``path`` (``/vsicurl/`` stripped; a ``/vsiaz/`` path
+    with the storage account and SAS token GDAL was given), or None for a path that is not read
+    over http(s) (``/vsis3/``, ``s3://``, a local file)."""
+    if path.startswith("/vsicurl/"):
+        path = path.removeprefix("/vsicurl/")
+    if path.startswith("/vsiaz/"):
+        account = os.environ.get("AZURE_STORAGE_ACCOUNT")
+        if not account:
+            return None
+        token = os.environ.get("AZURE_STORAGE_SAS_TOKEN", "")
+        return f"https://{account}.blob.core.windows.net/{path.removeprefix('/vsiaz/')}" + (f"?{token}" if token else "")
+    return path if path.split("://", 1)[0].lower() in ("http", "https") else None
+
+
+def http_status(path: str, timeout: float = 20.0) -> int | None:
+    """The HTTP status the server of ``path`` answers to a request for its first byte (with the
+    netrc login for its host); 0 when it cannot be reached; None for a path not read over
+    http(s)."""
+    url = http_url(path)
+    if url is None:
+        return None
+    req = urllib.request.Request(url, headers={"User-Agent": "lczmap", "Range": "bytes=0-0"})
+    auth = netrc_auth(url)
+    if auth is not None:
+        req.add_header("Authorization", _basic(auth))
+    try:
+        with urllib.request.urlopen(req, timeout=timeout) as resp:
+            resp.read(1)
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        exc.close()
+        return int(exc.code)
+    except (OSError, http.client.HTTPException):
+        return 0
+
+
+def _basic(auth: tuple[str, str]) -> str:
+    import base64
+
+    return "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode()
 
 
 def _auth_hint(path: str) -> str:
@@ -240,9 +340,7 @@ def _request(url: str, start: int, timeout: float) -> urllib.request.Request:
         req.add_header("Range", f"bytes={start}-")
     auth = netrc_auth(url)
     if auth is not None:
-        import base64
-
-        req.add_header("Authorization", "Basic " + base64.b64encode(f"{auth[0]}:{auth[1]}".encode()).decode())
+        req.add_header("Authorization", _basic(auth))
     return req
 
 
@@ -263,6 +361,7 @@ def _fetch_once(url: str, part: Path, timeout: float, progress: Progress | None)
     try:
         resp = urllib.request.urlopen(_request(url, start, timeout), timeout=timeout)
     except urllib.error.HTTPError as exc:
+        exc.close()  # the error holds the connection's socket
         if exc.code == 416 and start:  # the partial file is as long as the file (or longer)
             return _Reply(416, None)
         raise

@@ -6,11 +6,12 @@ a path is was decided before (:func:`lczmap.scene.open.detect`)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 import logging
 import os
 import re
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -278,6 +279,43 @@ def open_raster(
         conversions=tuple(conversions),
         prefiltered=prefiltered,
     )
+    with _remote_reads(scene):
+        scene = _check_values(scene, why_units, units, product, intensity, one_file, bands)
+    for line in scene.conversions:
+        log.info("%s: %s", name, line)
+    return scene
+
+
+@contextlib.contextmanager
+def _remote_reads(scene: Scene) -> Iterator[None]:
+    """A failed read of a remote file of ``scene`` (a 403 from an expired token, a 5xx that
+    GDAL's retries did not cure) as the one line :func:`lczmap.remote.http.read_failure` says."""
+    try:
+        yield
+    except rasterio.errors.RasterioError as exc:
+        paths = [*scene.sources, *([scene.angle.path] if scene.angle is not None else []), *(m.path for m in scene.masks)]
+        if any("://" in p or p.startswith("/vsi") for p in paths):
+            from ..remote.http import read_failure
+
+            remote = read_failure(paths, exc)
+            if remote is not None:
+                raise remote from None
+        raise
+
+
+def _check_values(
+    scene: Scene,
+    why_units: str,
+    units: Units,
+    product: Product,
+    intensity: list[SceneBand],
+    one_file: bool,
+    bands: Sequence[str] | None,
+) -> Scene:
+    """The checks that read a sample of the pixels: units told from the values, dB refused as
+    linear, swapped polarisations."""
+    name = scene.name
+    conversions = scene.conversions
     if why_units == "values":
         shares = negative_shares(scene)
         decided: Units = "db" if any(s > 0.01 for _, s in shares) else "linear"
@@ -291,8 +329,6 @@ def open_raster(
     elif units in ("linear", "amplitude") and intensity:
         check_linear(scene, why_units)
     check_polarisations(scene, "--vv/--vh" if not one_file else "--bands" if bands is not None else "descriptions")
-    for line in scene.conversions:
-        log.info("%s: %s", name, line)
     return scene
 
 

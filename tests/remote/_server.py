@@ -19,7 +19,10 @@ SEARCH = "https://api.stacspec.org/v1.0.0/item-search"
 
 class Server:
     """Serve ``root`` and ``items`` (STAC Item dicts) at ``self.url``. ``faults[path]``: a list
-    consumed one per request: ``503``, ``403``, ``"truncate"`` (half the body, then close).
+    consumed one per request: ``503``, ``403``, ``"truncate"`` (half the body, then close), None
+    (answered). ``refuse[path] = (lo, hi, status)``: the first range request starting in ``[lo, hi)``
+    (a file's tiles, not its header) and every request for ``path`` after it are answered
+    ``status``, as when a signature expires after the header was read.
     ``login``: (user, password) every request must carry as Basic auth."""
 
     def __init__(self, root: Path, items: list[dict] | None = None, login: tuple[str, str] | None = None):
@@ -27,6 +30,8 @@ class Server:
         self.items = items or []
         self.login = login
         self.faults: dict[str, list] = defaultdict(list)
+        self.refuse: dict[str, tuple[int, int, int]] = {}  # path -> (lo, hi, status), see above
+        self.expired: dict[str, int] = {}  # path -> the status every request for it now gets
         self.sent: Counter = Counter()
         self.requests: list[tuple[str, str, str | None]] = []
         self.ranges = True
@@ -76,6 +81,13 @@ class _Handler(BaseHTTPRequestHandler):
                 self._fail(401)
                 return False
         fault = s.faults[path].pop(0) if s.faults.get(path) else None
+        rng = self.headers.get("Range") or ""
+        if path in s.refuse and rng.startswith("bytes="):
+            lo, hi, status = s.refuse[path]
+            if lo <= int(rng[6:].split("-", 1)[0]) < hi:
+                s.expired[path] = status
+        if path in s.expired:
+            fault = s.expired[path]
         if fault in (503, 403, 404, 500):
             self._fail(fault)
             return False
@@ -176,9 +188,9 @@ class _Handler(BaseHTTPRequestHandler):
             return
         if getattr(self, "_truncate", False):
             chunk = chunk[: len(chunk) // 2]
+            s.sent[rel] += len(chunk)  # counted before it is sent: a client that has it finds it counted
             self.wfile.write(chunk)
-            s.sent[rel] += len(chunk)
             self.close_connection = True
             return
-        self.wfile.write(chunk)
         s.sent[rel] += len(chunk)
+        self.wfile.write(chunk)

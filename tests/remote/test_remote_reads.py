@@ -4,6 +4,7 @@ with nothing written, and a netrc password reaches the server but no output, log
 
 import json
 import os
+import re
 import subprocess
 import sys
 
@@ -19,6 +20,7 @@ from lczmap.errors import RemoteError
 from lczmap.mosaic import predict_mosaic
 from lczmap.predict import predict_scene
 from lczmap.remote import search_scenes, write_items
+from lczmap.remote.http import read_failure
 
 pytest.importorskip("pystac_client")
 
@@ -45,6 +47,19 @@ def _tile_bytes(path, aoi):
         return sum(int(ds.get_tag_item(f"BLOCK_SIZE_{j}_{i}", "TIFF", bidx=1)) for i in rows for j in cols)
 
 
+def _span(header):
+    lo, _, hi = header.removeprefix("bytes=").partition("-")
+    return int(lo), int(hi)
+
+
+def _tiles_span(path):
+    """(first, last) offsets of the tiles of ``path``, from GDAL's tile index."""
+    with rasterio.open(path) as ds:
+        rows, cols = -(-ds.height // ds.block_shapes[0][0]), -(-ds.width // ds.block_shapes[0][1])
+        offsets = [int(ds.get_tag_item(f"BLOCK_OFFSET_{j}_{i}", "TIFF", bidx=1)) for i in range(rows) for j in range(cols)]
+    return min(offsets), max(offsets)
+
+
 def test_search_then_mosaic_reads_only_the_area(tmp_path, twin_scene, ckpt):
     root, bounds, files = twin_scene
     aoi = _small_aoi(bounds)
@@ -59,6 +74,13 @@ def test_search_then_mosaic_reads_only_the_area(tmp_path, twin_scene, ckpt):
         fetched = sum(v for k, v in srv.sent.items() if k.startswith("scenes/"))
         whole = sum(f.stat().st_size for f in files.values())
         assert fetched < whole / 3  # a small area of the scene: far from the whole files
+        # the issue's target: at most 3x the bytes of the tiles under the area (headers and the
+        # checks' centre sample included)
+        assert fetched <= 3 * sum(_tile_bytes(files[p], aoi) for p in ("vv", "vh"))
+        # no byte fetched twice: the checks' sample comes from GDAL's cache the second time
+        for name in ("vv", "vh"):
+            spans = sorted(_span(r) for m, p, r in srv.requests if p == f"/scenes/a/{name}.tif" and m == "GET" and r)
+            assert all(a[1] < b[0] for a, b in zip(spans, spans[1:])), spans
         with rasterio.open(tmp_path / "m.tif") as ds:
             lcz = ds.read(1)
             assert (lcz > 0).any() and ds.tags()["aoi"]
@@ -160,3 +182,47 @@ def test_netrc_password_reaches_the_server_and_no_output(tmp_path, twin_scene, c
             assert secret.encode() not in p.read_bytes(), p
         with rasterio.open(out / "m.tif") as ds:
             assert secret not in json.dumps(ds.tags()) and np.any(ds.read(1) > 0)
+
+
+@pytest.mark.parametrize("status, said", [(403, r"refused access \(403\)"), (404, r"does not exist \(404\)")])
+def test_tile_reads_refused_after_open_in_one_line(tmp_path, twin_scene, ckpt, status, said):
+    """The header is served, the tiles are refused (an expired signature mid-run): GDAL's words
+    say only that a tile could not be read; the line names the status, and nothing is written."""
+    root, bounds, files = twin_scene
+    aoi = _small_aoi(bounds)
+    first, last = _tiles_span(files["vv"])
+    with Server(root) as srv:
+        its = {"type": "FeatureCollection", "features": [item("S1A_a", srv.url, "scenes/a", bounds, "2023-06-01T05:00:00Z")]}
+        path = tmp_path / "items.json"
+        path.write_text(json.dumps(its))
+        out = tmp_path / "out"
+        out.mkdir()
+        # past the first 64 KB (the header GDAL reads on open) and short of the tile index at the end
+        srv.refuse["/scenes/a/vv.tif"] = (max(first, 1 << 16), last - (1 << 16), status)
+        args = ["mosaic", str(path), str(out / "m.tif"), "-m", str(ckpt), "--aoi", ",".join(map(str, aoi))]
+        res = CliRunner().invoke(main, [*args, "--workers", "0", "--device", "cpu"])
+        assert res.exit_code == 1 and len(res.output.strip().splitlines()) == 1, res.output
+        assert re.search(said, res.output) and "vv.tif" in res.output, res.output
+        assert os.listdir(out) == []
+        assert any(p == "/scenes/a/vv.tif" and r and _span(r)[0] >= 1 << 16 for _, p, r in srv.requests)  # a tile was asked for
+
+
+def test_read_error_probes_the_address(twin_scene):
+    """read_failure: GDAL's words without a status -> the address asked once; a file served in full
+    is not an HTTP failure (None: the caller's message stays)."""
+    root, _, _ = twin_scene
+    with Server(root) as srv:
+        vv, vh = f"{srv.url}/scenes/a/vv.tif", f"{srv.url}/scenes/a/vh.tif"
+        words = RuntimeError("vv.tif, band 1: IReadBlock failed at X offset 1, Y offset 1: TIFFReadEncodedTile() failed.")
+        assert read_failure([vh, vv], words) is None
+        srv.faults["/scenes/a/vv.tif"] = [403]
+        srv.requests.clear()
+        err = read_failure([vh, vv], words)
+        assert err is not None and "vv.tif refused access (403)" in str(err) and "netrc" in str(err)
+        assert [p for _, p, _ in srv.requests] == ["/scenes/a/vv.tif"]  # the file GDAL's words name, first
+        srv.faults["/scenes/a/vh.tif"] = [503]
+        err = read_failure([vh], RuntimeError("vh.tif: read failed"))
+        assert err is not None and "answered HTTP 503" in str(err)
+        assert read_failure(["/tmp/local.tif"], words) is None
+    err = read_failure([vv], words)  # the server has gone
+    assert err is not None and "cannot reach the server" in str(err)
