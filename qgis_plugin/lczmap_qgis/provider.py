@@ -5,6 +5,7 @@ from qgis.core import QgsProcessingProvider
 from .adapt_algorithm import AdaptAlgorithm
 from .algorithms import AssessAlgorithm, PredictAlgorithm, SummarizeAlgorithm, UcpAlgorithm, ZonesAlgorithm
 from .change_algorithm import ChangeAlgorithm
+from .check_algorithm import CheckAreasAlgorithm
 from .design_algorithm import AssessSampleAlgorithm, DesignAlgorithm
 from .mosaic_algorithm import MosaicAlgorithm
 
@@ -34,6 +35,7 @@ class LczmapProvider(QgsProcessingProvider):
             AssessAlgorithm(),
             UcpAlgorithm(),
             AdaptAlgorithm(),
+            CheckAreasAlgorithm(),
             ChangeAlgorithm(),
             DesignAlgorithm(),
             AssessSampleAlgorithm(),

@@ -72,6 +72,7 @@ def test_plugin_registers_the_lczmap_provider(plugin):
         "lczmap:assess": "Assess LCZ map accuracy",
         "lczmap:ucp": "Urban canopy parameters",
         "lczmap:adapt": "Adapt LCZ model to training areas",
+        "lczmap:check_areas": "Check LCZ training areas",
         "lczmap:change": "LCZ change over the years",
         "lczmap:design": "Draw LCZ accuracy sample",
         "lczmap:assess_sample": "Area-adjusted accuracy from a labelled sample",
