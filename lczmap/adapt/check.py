@@ -39,6 +39,10 @@ wins give the flags, in this order (:data:`REASONS`):
 
 A polygon whose class has no polygon in the other folds (a class drawn once), or (scorer
 ``adapt``) whose class the model does not map, is not scored; ``detail`` says why.
+
+One module: the folds, the two scorers and the flags are the steps of one check, and each step
+reads the arrays the one before made (windows, folds, classes); apart, they would only be
+imported back together here.
 """
 
 from __future__ import annotations
@@ -304,7 +308,7 @@ def check_areas(
     probs = np.zeros((len(patches.y_lab), len(classes)), np.float64)
     trained = np.zeros((k, len(classes)), bool)  # the classes each fold's scorer learnt
     if opts.scorer == "head":
-        features = _features(ckpt, patches.x_lab, aopts.batch_size)
+        features = _features(ckpt, patches.x_lab, aopts.batch_size, aopts.device)
     for f in range(k):
         train, test = (window_fold != f) & (window_fold >= 0), window_fold == f
         trained[f] = np.isin(np.arange(len(classes)), window_class[train])
@@ -344,17 +348,20 @@ def _folds(codes: np.ndarray, scorable: np.ndarray, k: int, seed: int) -> np.nda
     return out
 
 
-def _features(ckpt: Checkpoint, x: np.ndarray, batch: int) -> np.ndarray:
-    """What the checkpoint's SAR network makes of windows ``x`` (N, C, 32, 32): its embedding and
-    its class logits side by side (N, D + K), float64."""
+def _features(ckpt: Checkpoint, x: np.ndarray, batch: int, device: str) -> np.ndarray:
+    """What the checkpoint's SAR network makes of windows ``x`` (N, C, 32, 32) on ``device``: its
+    embedding and its class logits side by side (N, D + K), float64 on the CPU."""
     import torch
 
-    net = ckpt.sar_network().eval()
+    from .._device import resolve_device
+
+    dev = resolve_device(device)
+    net = ckpt.sar_network().eval().to(dev)
     parts = []
     with torch.no_grad():
         for start in range(0, len(x), batch):
-            z = net.encoder(torch.from_numpy(x[start : start + batch])).float()
-            parts.append(torch.cat([z, net.classifier(z).float()], 1).double().numpy())
+            z = net.encoder(torch.from_numpy(x[start : start + batch]).to(dev)).float()
+            parts.append(torch.cat([z, net.classifier(z).float()], 1).double().cpu().numpy())
     width = net.classifier.in_features + net.classifier.out_features
     return np.concatenate(parts) if parts else np.zeros((0, width))
 
