@@ -34,11 +34,16 @@ from .options import band_opt, overwrite_opt
     help="w2w's --npix-area: cells it samples natural land from [default: its --npix-nlc 45 squared, 2025].",
 )
 def check_wrf_cmd(
-    lcz: str, geo_em: str, band: str | None, wrf_version: str | None, frc_threshold: float, npix_area: int | None
+    lcz: str,
+    geo_em: str,
+    band: str | None,
+    wrf_version: str | None,
+    frc_threshold: float,
+    npix_area: int | None,
 ) -> None:
     """Check the LCZ map LCZ against the WRF domain GEO_EM (geo_em.dXX.nc) before running w2w:
     the map must cover the domain on every side, the largest urban LCZ class in the domain must
-    be 3 or more (else WRF with use_wudapt_lcz=1 stops), and the LU_INDEX coding must suit the
+    be above 3 (else WRF with use_wudapt_lcz=1 stops), and the LU_INDEX coding must suit the
     WRF version. Prints what w2w will make of it; exit status 1 when something stops w2w or WRF.
 
     \b

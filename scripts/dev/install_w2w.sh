@@ -10,6 +10,9 @@
 set -euo pipefail
 cd "$(dirname "$0")/../.."
 PY=${PYTHON:-python3}
+if [ -x .venv-w2w/bin/w2w ] && .venv-w2w/bin/w2w --version 2>/dev/null | grep -q "w2w 0.6.0"; then
+    exit 0  # installed already (a rerun of scripts/test.sh)
+fi
 "$PY" -m venv .venv-w2w
 .venv-w2w/bin/python -m pip install -q --no-deps "w2w==0.6.0"
 .venv-w2w/bin/python -m pip install -q "rasterio>=1.1.6,<1.4.0" rioxarray "xarray>=0.17.0" netCDF4 h5netcdf pandas scipy tqdm "numpy>=1.21" pyproj

@@ -14,6 +14,44 @@ ZARAGOZA = DATA / "lcz_zaragoza.tif"
 ROOT = Path(__file__).resolve().parents[2]
 
 
+#: Cells of w2w's domain 4 cut out for the end-to-end tests (row 0 south): 8 x 8 cells on Zaragoza's
+#: east side, 22 of them urban in the domain's MODIS land use (w2w replaces those with the natural land).
+ROWS, COLS = (46, 54), (80, 88)
+#: The untrained model's classes: built types (the largest above 3, as WRF needs) and land cover.
+CLASSES = (2, 6, 8, 14)
+#: The model's seed: one whose map of the scene below mixes LCZ 6 and LCZ 14 (about 60 / 40), so that
+#: some WRF cells stay natural, many lie near w2w's urban fraction threshold of 0.2, and A-G is present.
+CKPT_SEED = 42
+
+
+def subdomain_bounds() -> tuple[float, float, float, float]:
+    """(west, south, east, north) in degrees of the sub-domain's cells (centres +- half a cell)."""
+    from lczmap.downstream import read_wrf_domain
+
+    full = read_wrf_domain(GEO_EM)
+    lat, lon = full.lat[slice(*ROWS), slice(*COLS)], full.lon[slice(*ROWS), slice(*COLS)]
+    half = 0.005  # half a cell (0.01 degree): the scene must cover the cells, not only their centres
+    return (float(lon.min()) - half, float(lat.min()) - half, float(lon.max()) + half, float(lat.max()) + half)
+
+
+def map_over_subdomain(work: Path) -> tuple[Path, object]:
+    """A twin scene written over the sub-domain (lczmap.twin.place) and lczmap's map of it with
+    ``lczmap predict --layout lcz-generator``: returns the map (``work/lcz.tif``) and the scene's place."""
+    from _predict_fixtures import tiny_checkpoint
+    from click.testing import CliRunner
+
+    from lczmap.cli import main
+    from lczmap.twin.place import write_scene_at
+
+    scene, _, place = write_scene_at(work / "scene.tif", subdomain_bounds(), seed=4)
+    ckpt = tiny_checkpoint(work / "m.safetensors", classes=CLASSES, seed=CKPT_SEED)
+    out = work / "lcz.tif"
+    args = ["predict", str(scene), str(out), "-m", str(ckpt), "--layout", "lcz-generator", "--device", "cpu"]
+    res = CliRunner().invoke(main, args)
+    assert res.exit_code == 0, res.output
+    return out, place
+
+
 def w2w_python() -> Path:
     """The Python of the environment w2w is installed in (scripts/dev/install_w2w.sh, or
     $LCZMAP_W2W_PYTHON); the test is skipped with the install line when there is none."""
@@ -67,7 +105,8 @@ def run_w2w(py: Path, folder: Path, lcz: str, geo_em: str, *args: str) -> subpro
     w2w = py.parent / "w2w"
     env = {**os.environ, "OMP_NUM_THREADS": "1"}
     env.pop("PYTHONPATH", None)
-    return subprocess.run([str(w2w), *args, str(folder), lcz, geo_em], capture_output=True, text=True, env=env, cwd=folder)
+    # the options after the file names: w2w's -b takes every number that follows it
+    return subprocess.run([str(w2w), str(folder), lcz, geo_em, *args], capture_output=True, text=True, env=env, cwd=folder)
 
 
 def read_nc(path: Path, *names: str) -> dict:
@@ -80,4 +119,18 @@ def read_nc(path: Path, *names: str) -> dict:
     return out
 
 
-__all__ = ["DATA", "GEO_EM", "ZARAGOZA", "w2w_python", "subset_geo_em", "run_w2w", "read_nc"]
+__all__ = [
+    "DATA",
+    "GEO_EM",
+    "ZARAGOZA",
+    "ROWS",
+    "COLS",
+    "CLASSES",
+    "CKPT_SEED",
+    "subdomain_bounds",
+    "map_over_subdomain",
+    "w2w_python",
+    "subset_geo_em",
+    "run_w2w",
+    "read_nc",
+]

@@ -11,6 +11,7 @@ from click.testing import CliRunner
 
 from lczmap.cli import main
 from lczmap.downstream import check_wrf, read_wrf_domain, recode_lcz
+from lczmap.errors import ZonesError
 
 #: Pixel counts per value of w2w's file (sha256 c478102f...), which the committed copy must keep.
 COUNTS = {
@@ -99,17 +100,61 @@ def test_check_wrf_refuses_a_map_smaller_than_the_domain(tmp_path):
     assert "Error: small.tif does not cover the WRF domain" in res.output and "Traceback" not in res.output
 
 
-def test_check_wrf_refuses_a_domain_whose_urban_classes_stop_wrf(tmp_path):
-    """Only LCZ 1-2 built: WRF takes the largest urban class for the number of classes and stops."""
+def zaragoza_copy(path, data=None, descriptions=None):
+    """w2w's Zaragoza map written again, with other pixels (bands) or band descriptions."""
     with rasterio.open(ZARAGOZA) as src:
-        data = src.read(1)
-        profile = src.profile
-    data = np.where(np.isin(data, range(3, 11)), 2, data).astype(np.int32)
-    with rasterio.open(tmp_path / "two.tif", "w", **profile) as dst:
-        dst.write(data, 1)
-    check = check_wrf(tmp_path / "two.tif", GEO_EM)
-    assert not check.ok and check.urban_classes == (2,)
+        bands = src.read() if data is None else data
+        profile = src.profile | {"count": bands.shape[0]}
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(bands)
+        for i, text in enumerate(descriptions or (), start=1):
+            dst.set_band_description(i, text)
+    return path
+
+
+@pytest.mark.parametrize("top", [2, 3])
+def test_check_wrf_refuses_a_domain_whose_urban_classes_stop_wrf(tmp_path, top):
+    """Built LCZ only up to 3: WRF takes the largest urban class (UTYPE_URB2D) in the domain and stops
+    at 3 or less, taking the domain for one of the three old urban classes."""
+    with rasterio.open(ZARAGOZA) as src:
+        data = src.read()
+    data = np.where(np.isin(data, range(top + 1, 11)), top, data).astype(np.int32)
+    check = check_wrf(zaragoza_copy(tmp_path / "low.tif", data), GEO_EM)
+    assert not check.ok and max(check.urban_classes) == top
     assert "OLD 3 URBAN CLASSES" in check.problems[0]
+    with rasterio.open(ZARAGOZA) as src:
+        data = src.read()
+    data = np.where(np.isin(data, range(top + 1, 11)), 4, data).astype(np.int32)
+    assert check_wrf(zaragoza_copy(tmp_path / "four.tif", data), GEO_EM).ok  # LCZ 4 is enough
+
+
+def test_check_wrf_takes_w2w_s_threshold_and_built_classes():
+    out = run("check-wrf", str(ZARAGOZA), str(GEO_EM), "--frc-threshold", "0.5")
+    assert "urban cells (FRC_URB2D > 0.5): 114, classes 2, 3, 5, 6, 8;" in out
+    # LCZ E (bare rock or paved) built as well: w2w gives it urban class 11, LU_INDEX 41 (61)
+    check = check_wrf(ZARAGOZA, GEO_EM, built=(*range(1, 11), 15), wrf_version="4.5.1")
+    assert 15 in check.urban_classes and check.urban_cells > 369
+    assert 41 in check.lu_index("4.4.1") and 61 in check.lu_index() and max(check.lu_index()) == 61
+    assert any("WRF >= 4.4.2" in n for n in check.notes)
+    with pytest.raises(ZonesError, match="built classes must be among LCZ 1-10 and 15"):
+        check_wrf(ZARAGOZA, GEO_EM, built=(1, 12))
+    res = CliRunner().invoke(main, ["check-wrf", str(ZARAGOZA), str(GEO_EM), "--wrf-version", "four"])
+    assert res.exit_code == 1 and res.output.strip().splitlines()[-1].startswith("Error: WRF version 'four'")
+    assert "Traceback" not in res.output
+
+
+def test_check_wrf_says_which_band_w2w_takes(tmp_path):
+    """w2w takes band 2 of any map whose band names hold 'lczFilter', whatever its -l says."""
+    with rasterio.open(ZARAGOZA) as src:
+        one = src.read(1)
+    generator = zaragoza_copy(tmp_path / "gen.tif", np.stack([one, one, one]), ("lcz", "lczFilter", "classProbability"))
+    assert check_wrf(generator, GEO_EM).band == 2 and check_wrf(generator, GEO_EM).ok
+    raw = check_wrf(generator, GEO_EM, band="lcz")
+    assert raw.band == 1 and any("ignores its -l" in n and "--band 1" in n for n in raw.notes)
+    alone = check_wrf(zaragoza_copy(tmp_path / "filter.tif", descriptions=("lczFilter",)), GEO_EM)
+    assert not alone.ok and "has one band, named lczFilter" in alone.problems[0]
+    plain = check_wrf(zaragoza_copy(tmp_path / "two.tif", np.stack([one, one])), GEO_EM, band=2)
+    assert any("run it with -l 1 for band 2" in n for n in plain.notes)
 
 
 @pytest.mark.parametrize("version, first", [(None, 31), ("4.4.1", 31), ("4.4.2", 51), ("v4.5.1", 51)])

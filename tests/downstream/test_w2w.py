@@ -9,21 +9,23 @@ import numpy as np
 import pytest
 import rasterio
 import torch
-from _downstream_fixtures import GEO_EM, ZARAGOZA, read_nc, run_w2w, subset_geo_em, w2w_python
-from _predict_fixtures import tiny_checkpoint
+from _downstream_fixtures import (
+    COLS,
+    GEO_EM,
+    ROWS,
+    ZARAGOZA,
+    map_over_subdomain,
+    read_nc,
+    run_w2w,
+    subset_geo_em,
+    w2w_python,
+)
 from click.testing import CliRunner
 
 from lczmap.cli import main
 from lczmap.downstream import check_wrf, read_wrf_domain
-from lczmap.twin.place import write_scene_at
 
 torch.set_num_threads(1)
-
-#: Cells of w2w's domain 4 cut out for the test (row 0 south): 8 x 8 cells on Zaragoza's east side,
-#: 22 of them urban in the domain's MODIS land use (w2w replaces those with the natural land around).
-ROWS, COLS = (46, 54), (80, 88)
-#: The model's classes: built types (the largest above 3, as WRF needs) and land cover.
-CLASSES = (2, 6, 8, 14)
 
 
 @pytest.fixture(scope="module")
@@ -32,16 +34,8 @@ def w2w_run(tmp_path_factory):
     py = w2w_python()
     work = tmp_path_factory.mktemp("w2w")
     geo_em = subset_geo_em(py, work / "geo_em.d04.nc", ROWS, COLS)
-    domain = read_wrf_domain(geo_em)
-    w, s, e, n = domain.bounds
-    half = 0.005  # half a cell (0.01 degree): the scene must cover the cells, not only their centres
-    scene, _, place = write_scene_at(work / "scene.tif", (w - half, s - half, e + half, n + half), seed=4)
-    ckpt = tiny_checkpoint(work / "m.safetensors", classes=CLASSES, seed=1)
+    _, place = map_over_subdomain(work)
     runner = CliRunner()
-    res = runner.invoke(
-        main, ["predict", str(scene), str(work / "lcz.tif"), "-m", str(ckpt), "--layout", "lcz-generator", "--device", "cpu"]
-    )
-    assert res.exit_code == 0, res.output
     default = runner.invoke(main, ["check-wrf", str(work / "lcz.tif"), str(geo_em)])
     check = runner.invoke(main, ["check-wrf", str(work / "lcz.tif"), str(geo_em), "--npix-area", "64"])
     refused = run_w2w(py, work, "lcz.tif", "geo_em.d04.nc")  # w2w's default samples 2025 cells: it stops
@@ -73,7 +67,8 @@ def test_check_wrf_says_ready_before_w2w_runs(w2w_run):
     assert cli.exit_code == 0, cli.output
     assert check.ok and "ready for w2w" in cli.output
     assert (check.coverage >= 0.99).all()
-    assert check.urban_cells > 0 and max(check.urban_classes) >= 3
+    # some cells urban, some natural: the threshold and the aggregation are put to the test
+    assert 0 < check.urban_cells < check.coverage.size and max(check.urban_classes) > 3
 
 
 def test_w2w_runs_to_completion_and_writes_its_three_files(w2w_run):
@@ -93,7 +88,7 @@ def test_w2w_outputs_are_what_check_wrf_predicted(w2w_run):
     urban = lu > 30
     # urban fraction where the map is built, as check-wrf computed it, and nowhere else
     assert np.array_equal(urban, check.urban_class > 0)
-    np.testing.assert_allclose(frc, check.urban_fraction, atol=0.02)
+    np.testing.assert_allclose(frc, check.urban_fraction, atol=1e-4)
     # LU_INDEX: urban cells LCZ + 30 (w2w 0.6.0, WRF < 4.4.2: 31-41), the rest MODIS classes 1-21
     assert np.array_equal(lu[urban] - 30, check.urban_class[urban])
     assert lu[urban].min() >= 31 and lu[urban].max() <= 41
@@ -101,21 +96,39 @@ def test_w2w_outputs_are_what_check_wrf_predicted(w2w_run):
     assert set(check.lu_index("4.4.1")) == set(np.unique(lu[urban]).astype(int))
     assert all(51 <= v <= 61 for v in check.lu_index("4.5.1"))
     assert int(params["attrs"]["NUM_LAND_CAT"][0]) == 41
+    # LCZ_extent: the same urban cells as MODIS urban (13), the rest as in LCZ_params
     extent = read_nc(work / "geo_em.d04_LCZ_extent.nc", "LU_INDEX")["LU_INDEX"]
-    assert np.array_equal(extent > 30, urban)
+    assert np.array_equal(extent == 13, urban) and np.array_equal(extent[~urban], lu[~urban])
     no_urban = read_nc(work / "geo_em.d04_NoUrban.nc", "LU_INDEX")["LU_INDEX"]
     assert (no_urban != 13).all() and no_urban.max() <= 21
 
 
-def test_w2w_on_the_real_zaragoza_map_matches_check_wrf(tmp_path):
-    """The real LCZ Generator map on the whole sample domain: check-wrf's urban cells and classes
-    are w2w's, cell for cell."""
+@pytest.mark.parametrize(
+    "args, options, cells, classes",
+    [
+        ((), {}, 369, (2, 3, 5, 6, 8, 9)),
+        (
+            ("-f", "0.5", "-b", *map(str, range(1, 11)), "15"),
+            {"frc_threshold": 0.5, "built": (*range(1, 11), 15)},
+            196,
+            (2, 3, 5, 6, 8, 15),
+        ),
+    ],
+    ids=["defaults", "threshold-0.5-and-lcz-E-built"],
+)
+def test_w2w_on_the_real_zaragoza_map_matches_check_wrf(tmp_path, args, options, cells, classes):
+    """The real LCZ Generator map on the whole sample domain: check-wrf's urban cells, classes and
+    urban fractions are w2w's, cell for cell (LCZ E built: WRF's urban class 11, LU_INDEX 41)."""
     py = w2w_python()
     for f in (GEO_EM, ZARAGOZA):
         (tmp_path / f.name).write_bytes(f.read_bytes())
-    proc = run_w2w(py, tmp_path, ZARAGOZA.name, GEO_EM.name)
+    proc = run_w2w(py, tmp_path, ZARAGOZA.name, GEO_EM.name, *args)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    check = check_wrf(ZARAGOZA, GEO_EM)
-    lu = read_nc(tmp_path / "geo_em.d04_LCZ_params.nc", "LU_INDEX")["LU_INDEX"]
-    assert np.array_equal(np.where(lu > 30, lu - 30, 0), check.urban_class)
-    assert check.urban_cells == 369 and check.urban_classes == (2, 3, 5, 6, 8, 9)
+    check = check_wrf(ZARAGOZA, GEO_EM, **options)
+    params = read_nc(tmp_path / "geo_em.d04_LCZ_params.nc", "LU_INDEX", "FRC_URB2D")
+    lu = params["LU_INDEX"]
+    wrf_class = np.where(check.urban_class == 15, 11, check.urban_class)
+    assert np.array_equal(np.where(lu > 30, lu - 30, 0), wrf_class)
+    np.testing.assert_allclose(params["FRC_URB2D"], check.urban_fraction, atol=1e-4)
+    assert (check.urban_cells, check.urban_classes) == (cells, classes)
+    assert set(check.lu_index()) == set(np.unique(lu[lu > 30]).astype(int))
