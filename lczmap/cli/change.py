@@ -59,8 +59,9 @@ def change(
     probability that any change happened: forward-backward) and transitions.csv (areas).
 
     \b
-    lczmap predict s1_2019.tif lcz_2019.tif --probabilities p2019.tif   (each year)
+    lczmap mosaic s1/2019/*.tif lcz_2019.tif --probabilities p2019.tif --aoi W,S,E,N --align   (each year)
     lczmap change p2019.tif p2020.tif p2021.tif -o change/ --dates 2019,2020,2021
+    lczmap change p2019.tif p2020.tif p2021.tif -o change/ --stay 0.15 --overwrite   (a weak model)
     """
     from ..change import ChangeOptions, detect_change
 

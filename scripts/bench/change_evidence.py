@@ -43,7 +43,9 @@ def _read(path: Path) -> tuple[np.ndarray, object, object]:
         return src.read(), src.transform, src.crs
 
 
-def city(out: Path, seed: int, model: Path, years: int, per_year: int, size: int, stays: list[float]) -> dict:
+def city(
+    out: Path, seed: int, model: Path, years: int, per_year: int, size: int, stays: list[float], built_to_natural: float
+) -> dict:
     from lczmap.change import detect_change
     from lczmap.mosaic import predict_mosaic
     from lczmap.twin.years import write_years
@@ -114,7 +116,14 @@ def city(out: Path, seed: int, model: Path, years: int, per_year: int, size: int
     print(f"city {seed}: independent {res['independent']}", flush=True)
     for stay in stays:
         th = time.perf_counter()
-        r = detect_change(probs, folder / f"change_{stay:g}", dates=[str(y) for y in ys.years], stay=stay, overwrite=True)
+        r = detect_change(
+            probs,
+            folder / f"change_{stay:g}_{built_to_natural:g}",
+            dates=[str(y) for y in ys.years],
+            stay=stay,
+            built_to_natural=built_to_natural,
+            overwrite=True,
+        )
         seq = np.stack([_read(m)[0][0] for m in r.maps]).astype(int)
         s = scores(seq)
         pc = _read(r.probability)[0][0]
@@ -171,7 +180,7 @@ def table(results: list[dict], default: float) -> str:
 
 
 def main() -> None:
-    from lczmap.change.options import DEFAULT_STAY
+    from lczmap.change.options import DEFAULT_BUILT_TO_NATURAL, DEFAULT_STAY
 
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("out", type=Path)
@@ -181,17 +190,20 @@ def main() -> None:
     ap.add_argument("--per-year", type=int, default=3)
     ap.add_argument("--size", type=int, default=400, help="acquisition side, 10 m pixels")
     ap.add_argument("--stay", type=float, nargs="+", default=[0.12, 0.15, 0.2, DEFAULT_STAY, 0.5, 0.8])
+    ap.add_argument("--built-to-natural", type=float, default=DEFAULT_BUILT_TO_NATURAL, help="the prior's weight of demolition")
     args = ap.parse_args()
 
     args.out.mkdir(parents=True, exist_ok=True)
     model = args.model or _demo_model(args.out)
     t0 = time.perf_counter()
-    results = [city(args.out, s, model, args.years, args.per_year, args.size, args.stay) for s in args.cities]
+    sizes = (args.years, args.per_year, args.size, args.stay, args.built_to_natural)
+    results = [city(args.out, s, model, *sizes) for s in args.cities]
     summary = {
         "model": str(model),
         "years": args.years,
         "per_year": args.per_year,
         "size": args.size,
+        "built_to_natural": args.built_to_natural,
         "seconds": time.perf_counter() - t0,
         "cities": results,
     }
