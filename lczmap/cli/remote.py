@@ -44,9 +44,10 @@ def search(
     overwrite: bool,
 ) -> None:
     """Find Sentinel-1 scenes over --aoi in --datetime and write them as an ItemCollection that
-    `lczmap mosaic` maps (and `lczmap predict` one item of). Prints a table: date, pass,
-    relative orbit, cover of the area, size. Hrefs are written unsigned; Planetary Computer
-    assets are signed when read (pip install planetary-computer).
+    `lczmap mosaic` maps (and `lczmap predict`, when it holds one item). Prints a table: date,
+    pass, relative orbit, cover of the area, size. Hrefs are written unsigned; Planetary Computer
+    assets are signed when read (pip install planetary-computer). Only the tiles the area needs
+    are read (docs/remote.md).
 
     \b
     lczmap search --aoi 13.3,52.45,13.5,52.55 --datetime 2023-06-01/2023-08-31 -o items.json
@@ -130,7 +131,8 @@ def so2sat(
     if not quiet(ctx):
         for p in paths:
             click.echo(f"{p}: MD5 checked")
-        click.echo(f"next: lczmap info {folder}")
+        for where in dict.fromkeys(p.parent for p in paths):  # version 3: one folder per experiment design
+            click.echo(f"next: lczmap info {where}")
 
 
 commands = [search, download]

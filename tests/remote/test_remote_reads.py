@@ -16,7 +16,7 @@ from _server import Server
 from click.testing import CliRunner
 
 from lczmap.cli import main
-from lczmap.errors import RemoteError
+from lczmap.errors import RemoteError, SceneError
 from lczmap.mosaic import predict_mosaic
 from lczmap.predict import predict_scene
 from lczmap.remote import search_scenes, write_items
@@ -85,12 +85,16 @@ def test_search_then_mosaic_reads_only_the_area(tmp_path, twin_scene, ckpt):
             lcz = ds.read(1)
             assert (lcz > 0).any() and ds.tags()["aoi"]
 
-        # predict on the one item reads the same way and maps the same pixels
-        one = tmp_path / "item.json"
-        one.write_text(json.dumps(json.loads(items.read_text())["features"][0]))
-        predict_scene(str(one), tmp_path / "p.tif", ckpt, device="cpu", aoi=aoi)
+        # predict takes the search's ItemCollection of one item, and reads it the same way
+        predict_scene(str(items), tmp_path / "p.tif", ckpt, device="cpu", aoi=aoi)
         with rasterio.open(tmp_path / "p.tif") as ds:
             assert (ds.read(1) > 0).any()
+        two = json.loads(items.read_text())
+        two["features"] *= 2
+        (tmp_path / "two.json").write_text(json.dumps(two))
+        with pytest.raises(SceneError, match=r"ItemCollection of 2 items: map them all with lczmap mosaic"):
+            predict_scene(str(tmp_path / "two.json"), tmp_path / "q.tif", ckpt, device="cpu", aoi=aoi)
+        assert not (tmp_path / "q.tif").exists()
 
 
 def test_refused_and_missing_assets_in_one_line_nothing_written(tmp_path, twin_scene, ckpt):

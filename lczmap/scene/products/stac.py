@@ -1,6 +1,7 @@
-"""A local STAC Item (JSON) as a scene: its ``vv``/``vh`` (``hh``/``hv``) assets are the
-polarisations, hrefs relative to the item or absolute (read with pystac). What the values are
-comes from the item: the collection (``sentinel-1-rtc``: gamma0 linear power; OPERA RTC-S1:
+"""A local STAC Item (JSON), or an ItemCollection of one item (what ``lczmap search`` writes), as
+a scene: its ``vv``/``vh`` (``hh``/``hv``) assets are the polarisations, hrefs relative to the
+item or absolute (read with pystac; remote ones through GDAL's range requests). What the values
+are comes from the item: the collection (``sentinel-1-rtc``: gamma0 linear power; OPERA RTC-S1:
 gamma0 power), the assets' descriptions ("gamma naught", "sigma0"...) and ``raster:bands``
 ``unit`` (dB); an ``incidence_angle`` or ``angle`` asset supplies the angle, an OPERA ``mask``
 asset the validity mask. ``sar:polarizations`` is checked against the assets."""
@@ -72,6 +73,14 @@ def read_item(path: str) -> Product:
             data = json.load(f)
     except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
         raise SceneError(f"cannot read {path} as JSON ({exc}): give a STAC Item file") from None
+    if isinstance(data, dict) and data.get("type") == "FeatureCollection" and isinstance(data.get("features"), list):
+        features = data["features"]
+        if len(features) != 1:  # `lczmap search` writes an ItemCollection: one item is a scene
+            raise SceneError(
+                f"{path} is an ItemCollection of {len(features)} items: map them all with lczmap mosaic {path} OUT.tif, "
+                "or keep one item (lczmap search --orbit/--pass/--datetime narrows the search)"
+            )
+        data = features[0]
     if not isinstance(data, dict) or data.get("type") != "Feature":
         raise SceneError(f'{path} is not a STAC Item (no "type": "Feature"): give an Item, not a Collection or a search result')
     try:
