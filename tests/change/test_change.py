@@ -164,3 +164,29 @@ def test_the_default_stay_fits_the_17_classes():
     check_stay(codes, ChangeOptions(stay=0.094))
     with pytest.raises(ConfigError, match=r"one change with these 17 classes \(0.0935"):
         check_stay(codes, ChangeOptions(stay=0.0934))
+
+
+def test_areas_on_a_geographic_grid(series, tmp_path):
+    """On EPSG:4326 each pixel's area is taken on the WGS84 ellipsoid by its latitude: the table
+    adds up to the area of the whole grid, and a pixel at 60 N is about half of one at the equator."""
+    from pyproj import Geod
+
+    from lczmap.change.api import pixel_areas
+
+    step = 0.0009  # about 100 m
+    transform = Affine(step, 0.0, 13.0, 0.0, -step, 52.5)
+    paths = []
+    for i, p in enumerate(series.paths[:3]):
+        out = tmp_path / f"geo_{i}.tif"
+        raster.write_float(out, _read(p)[0], transform, "EPSG:4326", [lcz(c).title for c in CODES])
+        paths.append(out)
+    r = detect_change(paths, tmp_path / "geo", stay=STAY)
+    with r.table.open() as f:
+        total = sum(float(row["area_m2"]) for row in csv.DictReader(f))
+    west, north, east, south = 13.0, 52.5, 13.0 + 80 * step, 52.5 - 60 * step
+    whole = abs(Geod(ellps="WGS84").polygon_area_perimeter([west, east, east, west], [north, north, south, south])[0])
+    assert total == pytest.approx(whole, rel=1e-4)
+    assert total == pytest.approx(r.area_m2)
+    wkt = rasterio.crs.CRS.from_epsg(4326).to_wkt()
+    equator, sixty = (pixel_areas(wkt, tuple(Affine(step, 0, 0, 0, -step, y)), np.array([0.5]))[0] for y in (0.0, 60.0))
+    assert 0.5 < sixty / equator < 0.51  # cos(60 deg), plus the ellipsoid's larger radii of curvature there (~1 %)
