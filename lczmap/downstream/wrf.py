@@ -12,10 +12,11 @@ breaks on the way, from its issue tracker and WRF's:
   3 or less, taking the domain for one of the three old urban classes (wrf-model/WRF#1878);
 - WRF before 4.4.2 codes urban LCZ 1-10 (and 11: LCZ E when w2w's ``--built-lcz`` holds 15) as
   LU_INDEX 31-41 (NUM_LAND_CAT 41), WRF 4.4.2 and later as 51-61 (NUM_LAND_CAT 61; wrf-model/WRF#1786);
-  w2w 0.6.0 writes 31-41 (w2w pull request #127 adds the newer coding);
+  w2w 0.6.0 writes 31-41 (w2w's pull request https://github.com/matthiasdemuzere/w2w/pull/127 adds the newer coding);
 - w2w samples the natural land around each urban cell from ``--npix-area`` cells (default
   ``--npix-nlc`` 45 squared, 2,025) and stops on a domain with fewer cells;
-- w2w reads the whole map into memory: the global LCZ map needs about 20 GB (w2w#98); crop first.
+- w2w reads the whole map into memory: the global LCZ map needs about 20 GB
+  (https://github.com/matthiasdemuzere/w2w/issues/98); crop first.
 
 :func:`check_wrf` puts the map on the domain's grid as w2w does (the same projection and cells;
 FRC_URB2D from w2w's table, cells above the 0.2 threshold urban, their class the most common
@@ -272,7 +273,8 @@ def check_wrf(
         notes.append(
             "WRF >= 4.4.2 reads urban LCZ as LU_INDEX 51-61 with NUM_LAND_CAT 61 and stops on the 31-41 and "
             "NUM_LAND_CAT 41 that w2w 0.6.0 writes (wrf-model/WRF#2159): use a w2w with WRF-version support (w2w "
-            "pull request #127), or renumber w2w's urban LU_INDEX to 51-61 with NUM_LAND_CAT 61 as w2w#125 describes"
+            "pull request https://github.com/matthiasdemuzere/w2w/pull/127), or renumber w2w's urban LU_INDEX "
+            "to 51-61 with NUM_LAND_CAT 61 as https://github.com/matthiasdemuzere/w2w/issues/125 describes"
         )
     return WrfCheck(
         map_path=info.path,
