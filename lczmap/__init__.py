@@ -34,6 +34,7 @@ from .errors import (  # noqa: E402
     MissingDependencyError,
     OutputError,
     OutputExistsError,
+    RemoteError,
     SceneError,
     StudyError,
     TrainingError,
@@ -79,18 +80,32 @@ _LAZY: dict[str, tuple[str, str]] = {
     # a city's own training areas
     "AdaptOptions": ("lczmap.adapt", "AdaptOptions"),
     "adapt_model": ("lczmap.adapt", "adapt_model"),
+    "CheckOptions": ("lczmap.adapt", "CheckOptions"),
+    "check_areas": ("lczmap.adapt", "check_areas"),
+    # change over the years
+    "ChangeOptions": ("lczmap.change", "ChangeOptions"),
+    "detect_change": ("lczmap.change", "detect_change"),
+    # getting data
+    "search_scenes": ("lczmap.remote", "search_scenes"),
+    "download_so2sat": ("lczmap.remote", "download_so2sat"),
+    # the tools users run next
+    "check_wrf": ("lczmap.downstream", "check_wrf"),
+    "recode_lcz": ("lczmap.downstream", "recode_lcz"),
 }
 
 if TYPE_CHECKING:  # the lazy table's names as type checkers see them (tests/test_package.py keeps them equal)
-    from .adapt import AdaptOptions, adapt_model
+    from .adapt import AdaptOptions, CheckOptions, adapt_model, check_areas
     from .bands import band_set
+    from .change import ChangeOptions, detect_change
     from .checkpoint import load_checkpoint
     from .data import open_patches, open_so2sat, prepare as prepare_cache
     from .demo import run_demo
+    from .downstream import check_wrf, recode_lcz
     from .evaluate import evaluate_model
     from .maps import assess_map, assess_sample, design_sample, map_ucp, render_map, sample_points
     from .mosaic import MosaicOptions, MosaicResult, predict_mosaic
     from .predict import PredictOptions, predict_dataarray, predict_scene, predict_scenes
+    from .remote import download_so2sat, search_scenes
     from .scene import open_scene
     from .study import run_study
     from .train import TrainConfig, train_model
@@ -107,6 +122,7 @@ __all__ = [
     "SceneError",
     "OutputError",
     "OutputExistsError",
+    "RemoteError",
     "ZonesError",
     "StudyError",
     "ClusterError",
