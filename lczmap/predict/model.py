@@ -49,7 +49,8 @@ class Model:
     (B, K)), ``codes`` (LCZ code of each output index), the SAR ``band_set``, a per-channel
     ``fill`` value (physical units) for nodata pixels inside valid windows, a ``name``, and the
     ``calibration`` of its probabilities (temperature scaling; None: uncalibrated, the plain
-    softmax). The classes never depend on the calibration."""
+    softmax). The classes never depend on the calibration. ``cpu_inference``: on the CPU, run an
+    inference-only copy of the network (:meth:`on`; False: the network as it is)."""
 
     network: torch.nn.Module
     codes: tuple[int, ...]
@@ -58,6 +59,7 @@ class Model:
     name: str = "model"
     patch_size: int = PATCH
     calibration: Calibration | None = None
+    cpu_inference: bool = True
     _on: dict[str, Any] = field(default_factory=dict, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -76,13 +78,14 @@ class Model:
         return 1.0 if self.calibration is None else self.calibration.temperature
 
     def on(self, device: torch.device) -> torch.nn.Module:
-        """The network on ``device`` (moved once, cached). On the CPU an inference-only copy
-        (:func:`lczmap.models.inference.cpu_inference_network`: batch norm folded into the
-        convolutions, channels-last memory where it pays, cache-sized sub-batches): the same
-        logits within float rounding, 1.5-3x faster. ``network`` itself is never changed."""
+        """The network on ``device`` (moved once, cached). On the CPU, unless ``cpu_inference``
+        is False, an inference-only copy (:func:`lczmap.models.inference.cpu_inference_network`:
+        batch norm folded into the convolutions, channels-last memory where it pays, cache-sized
+        sub-batches): the same logits within float rounding, faster (docs/benchmarks.md, "CPU
+        inference"). ``network`` itself is never changed."""
         key = str(device)
         if key not in self._on:
-            if device.type == "cpu":
+            if device.type == "cpu" and self.cpu_inference:
                 from ..models.inference import cpu_inference_network
 
                 self._on[key] = cpu_inference_network(self.network)
