@@ -298,8 +298,10 @@ def test_out_of_memory_halves_the_batch_once_for_the_run(ckpt, tmp_path, caplog)
                 raise torch.cuda.OutOfMemoryError("CUDA out of memory. Tried to allocate 2.00 GiB")
             return self.net(x)
 
+    # the network as it is: the CPU's inference copy runs in sub-batches that never reach 100
     m = load_model(ckpt)
-    full = Model(FullDevice(m.network), m.codes, m.band_set, m.fill)
+    m.cpu_inference = False
+    full = Model(FullDevice(m.network), m.codes, m.band_set, m.fill, cpu_inference=False)
     scene = write_tif(tmp_path / "s.tif", grd(300, 340, border=12), descriptions=["VV", "VH"])
     ref = predict_scene(scene, tmp_path / "ref.tif", m, batch_size=62, tile_size=12)
     with caplog.at_level(logging.WARNING, logger="lczmap.predict"):
