@@ -17,7 +17,20 @@ import click
 from .. import __version__
 from ..errors import LczmapError
 
-_COMMAND_MODULES = ("data", "train", "predict", "mosaic", "zones", "study", "maps", "adapt", "check", "change", "remote", "downstream")
+_COMMAND_MODULES = (
+    "data",
+    "train",
+    "predict",
+    "mosaic",
+    "zones",
+    "study",
+    "maps",
+    "adapt",
+    "check",
+    "change",
+    "remote",
+    "downstream",
+)
 
 
 class LczmapGroup(click.Group):
