@@ -2,16 +2,23 @@
 into the convolution before it, channels-last memory for batch-norm (and norm-free) networks, and
 batches run in sub-batches small enough to stay in the CPU's caches.
 
-Measured on the demo model (docs/benchmarks.md, "CPU inference"): each step pays on its own on a
-2-core AVX2 machine; together they make the model 1.5-3x faster than the trained network run as it
-is. Instance-norm networks keep their norm (it has no running statistics to fold) and NCHW memory
-(channels-last gave nothing there); the sub-batches pay for them too. The outputs equal the
-unfolded network's within float rounding (tests/predict/test_speed_inference.py).
+Measured on the demo model and scene (docs/benchmarks.md, "CPU inference copy";
+``scripts/bench/bench_cpu_inference.py``, one torch thread on a shared 2-core AVX2 machine): the
+batch-norm demo model 1.54-1.90x faster on the model alone and 1.18-1.56x end to end in predict
+(two runs, load 5.5 and 3), with the same class on every pixel. Instance-norm networks keep their
+norm (it has no running statistics to fold) and NCHW memory; for them only the sub-batches are
+left: 0.97-0.99x on the model alone and 0.88-1.01x in predict in those runs (no gain), 1.30x in
+another process (``--sweep``).
+Part of what the sub-batches save is allocation: a 512-window pass of the demo
+encoder allocates 32 MiB activation tensors (512 x 16 x 32 x 32 floats), which glibc serves with a
+fresh mmap (its adaptive threshold stops at 32 MiB), and in some processes every such pass
+page-faulted its memory afresh (1.5 of 3.3 s in system time in one measurement); 64-window passes
+hardly ever did.
+The outputs equal the unfolded network's within float rounding (tests/train/test_cpu_inference.py).
 
-What was tried and left out: TorchScript freezing with ``optimize_for_inference`` (oneDNN fusion)
-was as fast as folding + channels-last but needs a trace per input shape and warns on torch 2.x;
-``torch.compile`` takes tens of seconds to start on a 2-core laptop, longer than a demo scene's
-whole map; bfloat16 needs AVX512-BF16 or AMX, which the measured CPU (AVX2) lacks.
+Not tried in these measurements: TorchScript freezing with ``optimize_for_inference``,
+``torch.compile`` (its start-up cost would count in every predict run), bfloat16 (the measured CPU
+has AVX2 but neither AVX512-BF16 nor AMX).
 """
 
 from __future__ import annotations
@@ -24,8 +31,10 @@ from torch.nn.utils.fusion import fuse_conv_bn_eval
 
 __all__ = ["CPU_SUB_BATCH", "CpuInference", "fold_batch_norm", "cpu_inference_network"]
 
-#: Windows per forward pass on the CPU: the activations of 64 windows of the default encoder
-#: (~4 MB in its first stage) stay in the caches, those of 512 do not (1.5-2x slower per window).
+#: Windows per forward pass on the CPU: the activations of 64 windows of the demo encoder (4 MiB a
+#: tensor in its first stage) stay in the caches, those of 512 (32 MiB) do not. Measured (docs/
+#: benchmarks.md): 16-128 within 12 % of each other for batch norm, 64 and 128 the fastest for
+#: instance norm, 512 clearly slower for both.
 CPU_SUB_BATCH = 64
 
 
@@ -52,7 +61,7 @@ def fold_batch_norm(network: nn.Module) -> nn.Module:
 
 def _channels_last_pays(network: nn.Module) -> bool:
     """Channels-last memory pays for convolutions, pooling and folded norms; instance norm in
-    channels-last memory was no faster (docs/benchmarks.md), so networks with one stay NCHW."""
+    channels-last memory was no faster than in NCHW (docs/benchmarks.md), so networks with one stay NCHW."""
     return not any(isinstance(m, (nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm)) for m in network.modules())
 
 
