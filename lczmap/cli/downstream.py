@@ -31,7 +31,7 @@ from .options import band_opt, overwrite_opt
     "--npix-area",
     type=click.IntRange(min=1),
     default=None,
-    help="w2w's --npix-area: cells it samples natural land from [default: its --npix-nlc 45 squared, 2025].",
+    help="w2w's --npix-area: cells it samples natural land from [default: 2025, w2w's npix-nlc of 45 squared].",
 )
 def check_wrf_cmd(
     lcz: str,

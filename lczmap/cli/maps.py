@@ -85,8 +85,8 @@ if TYPE_CHECKING:
     "--probabilities",
     type=click.Path(exists=True, dir_okay=False),
     default=None,
-    help="A probability layer of LCZ (predict's --probabilities or --confidence, or an LCZ Generator layout map): "
-    "report the expected calibration error of its probabilities at the reference pixels.",
+    help="A probability layer of LCZ (what predict writes with its probabilities or confidence options, or an "
+    "LCZ Generator layout map): report the expected calibration error of its probabilities at the reference pixels.",
 )
 @click.option(
     "--reliability",
