@@ -4,11 +4,10 @@ batches run in sub-batches small enough to stay in the CPU's caches.
 
 Measured on the demo model and scene (docs/benchmarks.md, "CPU inference copy";
 ``scripts/bench/bench_cpu_inference.py``, one torch thread on a shared 2-core AVX2 machine): the
-batch-norm demo model 1.54-1.90x faster on the model alone and 1.18-1.56x end to end in predict
-(two runs, load 5.5 and 3), with the same class on every pixel. Instance-norm networks keep their
+batch-norm demo model 1.54-2.59x faster on the model alone and 1.18-1.56x end to end in predict
+(three runs, load 3-6), with the same class on every pixel. Instance-norm networks keep their
 norm (it has no running statistics to fold) and NCHW memory; for them only the sub-batches are
-left: 0.97-0.99x on the model alone and 0.88-1.01x in predict in those runs (no gain), 1.30x in
-another process (``--sweep``).
+left: 0.97-1.45x on the model alone and 0.88-1.01x in predict in those runs (no gain end to end).
 Part of what the sub-batches save is allocation: a 512-window pass of the demo
 encoder allocates 32 MiB activation tensors (512 x 16 x 32 x 32 floats), which glibc serves with a
 fresh mmap (its adaptive threshold stops at 32 MiB), and in some processes every such pass
