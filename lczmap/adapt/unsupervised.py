@@ -30,7 +30,8 @@ prediction entropy, the agreement with the previous epoch's classes and the clas
 model kept is the one with the lowest score among the base model, the model with re-estimated
 statistics and each epoch; training stops after ``patience`` epochs without a lower score, and at
 once when a class collapses (a class the first check gives at least 2 % of the patches falls to
-under a quarter of that share): that epoch is never kept. With training areas only the epochs are
+under a quarter of that share, or a class it maps vanishes from the map): that epoch is never
+kept. With training areas only the epochs are
 candidates (those without a collapsed class first) and a collapse does not stop training: the
 labels are what the user adapts for, and may rightly shrink a class the base model over-mapped; the
 label-free score must not hand back a model that never saw them (on the twin it kept the
@@ -82,7 +83,7 @@ CHECK_PATCHES = 2048
 #: Projections of the stopping rule's SWD (fixed for the run).
 CHECK_PROJECTIONS = 128
 #: A class of at least this share of the first check's classes that falls under a quarter of
-#: it has collapsed.
+#: it has collapsed (and so has any class the first check maps that vanishes from the map).
 COLLAPSE_SHARE = 0.02
 #: Least patches of a predicted class for the class-conditional score to count it.
 MIN_CLASS_PATCHES = 8
@@ -231,7 +232,11 @@ def check_model(
     agreement = None if previous is None else float((pred_cpu == previous).double().mean())
     collapsed = []
     if first_shares is not None:
-        collapsed = [int(k) for k in np.flatnonzero((first_shares >= COLLAPSE_SHARE) & (shares < first_shares / 4))]
+        # a class of a share that falls under a quarter of it, or one the first check mapped that
+        # vanishes from the map
+        shrunk = (first_shares >= COLLAPSE_SHARE) & (shares < first_shares / 4)
+        vanished = (first_shares > 0) & (shares == 0)
+        collapsed = [int(k) for k in np.flatnonzero(shrunk | vanished)]
     return EpochCheck(name, score, marg, entropy, agreement, shares, collapsed), pred_cpu
 
 
