@@ -63,6 +63,7 @@ def test_check_algorithm_writes_the_checked_layer(plugin, model, scene, areas, t
     flagged = [f for f in layer.getFeatures() if f["flag"]]
     assert len(flagged) == result["FLAGGED"]
     assert all(f["reason"] for f in flagged)
+    del layer, source, flagged  # QGIS's handles on the files go before the output is replaced
     with pytest.raises(QgsProcessingException, match="Replace existing outputs|--overwrite"):
         _run(params)
     assert _run({**params, "OVERWRITE": True})["POLYGONS"] == result["POLYGONS"]
