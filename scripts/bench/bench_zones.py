@@ -13,9 +13,21 @@
         GDAL's block cache, by default 5% of RAM, does not blur the figures) and reports wall time
         and peak RSS. A map of the same width and a quarter of the height shows that memory does
         not grow with the height.
+    python scripts/bench/bench_zones.py shapes [--tiles 4] [--rounds 3] [--baseline cc46d80] [--block-rows 256]
+        `vectorize_zones` (min-area 0, no sieve, defaults otherwise) against the plain route a user
+        would take without lczmap: read the whole map, ``rasterio.features.shapes`` (4-connectivity),
+        one shapely polygon per feature, a GeoDataFrame with the class, written to a GeoPackage
+        (pyogrio). The map is the real 100 m LCZ map of Zaragoza in tests/data/w2w (w2w's sample
+        data), tiled --tiles x --tiles with np.tile. Three variants, each run in a fresh process,
+        in an order rotated every round: the shapes route, `vectorize_zones` at the git revision
+        --baseline (extracted with ``git archive <rev> lczmap`` and run with PYTHONPATH) and
+        `vectorize_zones` from the working tree. Reports each variant's median seconds (imports
+        included), the ratios to the shapes route, and whether the baseline and working-tree
+        layers are identical (same zones in the same order, same attributes, same geometries after
+        shapely.normalize).
 
-Maps are synthetic: patches of classes at several scales (4 km, 800 m) with 1% pixel noise,
-no data along the edges, written as tiled uint8 GeoTIFFs with nodata 0.
+Maps of the engines and memory modes are synthetic: patches of classes at several scales (4 km,
+800 m) with 1% pixel noise, no data along the edges, written as tiled uint8 GeoTIFFs with nodata 0.
 """
 
 from __future__ import annotations
@@ -189,11 +201,17 @@ def bench_engines(args) -> dict:
 def child(argv: list[str]) -> dict:
     step, lcz, out = argv[0], Path(argv[1]), Path(argv[2])
     t0 = time.perf_counter()
+    if step == "shapes":  # without lczmap: its imports are not part of the route
+        info = shapes_route(lcz, out)
+        peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+        return {"step": step, "seconds": round(time.perf_counter() - t0, 2), "peak_rss_mib": round(peak), **info}
+    import lczmap
     from lczmap.zones import grid_districts, summarize, vectorize_zones
 
-    info = {}
+    info: dict = {"lczmap": str(Path(lczmap.__file__).parent)}
     if step == "zones":
-        result = vectorize_zones(lcz, out, min_area=float(argv[3]), block_rows=int(argv[4]), overwrite=True)
+        block_rows = int(argv[4]) if len(argv) > 4 and int(argv[4]) > 0 else None
+        result = vectorize_zones(lcz, out, min_area=float(argv[3]), block_rows=block_rows, overwrite=True)
         info = {"zones": result.zones, "min_pixels": result.min_pixels}
     elif step == "summarize-map":
         summarize(lcz, out, overwrite=True)
@@ -206,13 +224,15 @@ def child(argv: list[str]) -> dict:
         import scipy.ndimage  # noqa: F401
     seconds = time.perf_counter() - t0
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024  # KiB -> MiB on Linux
-    return {"step": step, "seconds": round(seconds, 1), "peak_rss_mib": round(peak), **info}
+    return {"step": step, "seconds": round(seconds, 2), "peak_rss_mib": round(peak), **info}
 
 
-def run_child(*argv, cache_mb: int | None = None) -> dict:
+def run_child(*argv, cache_mb: int | None = None, pythonpath: Path | None = None) -> dict:
     env = dict(os.environ)
     if cache_mb is not None:
         env["GDAL_CACHEMAX"] = str(cache_mb)  # GDAL's block cache, else 5% of RAM, counts in the RSS
+    if pythonpath is not None:
+        env["PYTHONPATH"] = os.pathsep.join([str(pythonpath), *filter(None, [env.get("PYTHONPATH")])])
     proc = subprocess.run([sys.executable, __file__, "_child", *map(str, argv)], capture_output=True, text=True, env=env)
     if proc.returncode:
         raise SystemExit(proc.stderr)
@@ -242,6 +262,98 @@ def bench_memory(args) -> dict:
     return out
 
 
+# ------------------------------------------------------------------------------------------
+# shapes: vectorize_zones against rasterio.features.shapes + a GeoPackage write
+
+ZARAGOZA = Path(__file__).resolve().parents[2] / "tests" / "data" / "w2w" / "lcz_zaragoza.tif"
+
+
+def make_tiled(path: Path, tiles: int) -> tuple[int, int]:
+    """The Zaragoza LCZ map tiled ``tiles`` x ``tiles`` (np.tile), written as a tiled GeoTIFF."""
+    import rasterio
+
+    with rasterio.open(ZARAGOZA) as src:
+        data, profile = src.read(1), src.profile
+    data = np.tile(data, (tiles, tiles))
+    profile.update(width=data.shape[1], height=data.shape[0], tiled=True, blockxsize=256, blockysize=256)
+    with rasterio.open(path, "w", **profile) as dst:
+        dst.write(data, 1)
+    return data.shape
+
+
+def shapes_route(lcz: Path, out: Path) -> dict:
+    """The whole map through rasterio shapes, one shapely polygon per feature, to a GeoPackage."""
+    import geopandas as gpd
+    import rasterio
+    from rasterio.features import shapes
+    from shapely.geometry import shape
+
+    with rasterio.open(lcz) as src:
+        data, transform, crs, nodata = src.read(1), src.transform, src.crs, src.nodata
+    valid = data != nodata if nodata is not None else None
+    geoms, values = [], []
+    for geojson, value in shapes(data, mask=valid, connectivity=4, transform=transform):
+        geoms.append(shape(geojson))
+        values.append(int(value))
+    frame = gpd.GeoDataFrame({"lcz": np.asarray(values, np.int32)}, geometry=geoms, crs=crs)
+    frame.to_file(out, driver="GPKG", engine="pyogrio")
+    return {"polygons": len(frame)}
+
+
+def same_layers(a: Path, b: Path) -> dict:
+    """Whether two zone layers hold the same zones: order, attributes, normalised geometries."""
+    import pyogrio
+    import shapely
+
+    fa, fb = pyogrio.read_dataframe(a), pyogrio.read_dataframe(b)
+    out: dict = {"zones": [len(fa), len(fb)], "columns_equal": list(fa.columns) == list(fb.columns)}
+    if len(fa) != len(fb) or not out["columns_equal"]:
+        out["identical"] = False
+        return out
+    attrs = [c for c in fa.columns if c != "geometry"]
+    out["attributes_equal"] = bool(fa[attrs].equals(fb[attrs]))
+    ga, gb = shapely.normalize(fa.geometry.values), shapely.normalize(fb.geometry.values)
+    differ = ~shapely.equals_exact(ga, gb, tolerance=0.0)
+    out["geometries_differing"] = int(differ.sum())
+    out["identical"] = out["attributes_equal"] and not differ.any()
+    return out
+
+
+def bench_shapes(args) -> dict:
+    import statistics
+
+    repo = Path(__file__).resolve().parents[2]
+    out: dict = {"tiles": args.tiles, "baseline": args.baseline, "rounds": args.rounds, "runs": []}
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        tmp = Path(tmp)
+        out["map_px"] = list(make_tiled(tmp / "lcz.tif", args.tiles))
+        base = tmp / "baseline"
+        base.mkdir()
+        archive = subprocess.run(["git", "-C", str(repo), "archive", args.baseline, "lczmap"], capture_output=True, check=True)
+        subprocess.run(["tar", "-x", "-C", str(base)], input=archive.stdout, check=True)
+        rows = args.block_rows or 0
+        variants = {
+            "shapes": lambda dest: run_child("shapes", tmp / "lcz.tif", dest),
+            "zones_baseline": lambda dest: run_child("zones", tmp / "lcz.tif", dest, 0, rows, pythonpath=base),
+            "zones_tree": lambda dest: run_child("zones", tmp / "lcz.tif", dest, 0, rows),
+        }
+        names = list(variants)
+        for r in range(args.rounds):
+            order = names[r % 3 :] + names[: r % 3]
+            for name in order:
+                with open("/proc/loadavg") as f:
+                    load = f.read().split()[0]
+                res = variants[name](tmp / f"{name}_{r}.gpkg")
+                res.update(variant=name, round=r, load_before=float(load))
+                out["runs"].append(res)
+                print(json.dumps(res), file=sys.stderr, flush=True)
+        medians = {n: statistics.median(x["seconds"] for x in out["runs"] if x["variant"] == n) for n in names}
+        out["median_seconds"] = medians
+        out["ratio_to_shapes"] = {n: round(medians[n] / medians["shapes"], 2) for n in names}
+        out["baseline_vs_tree"] = same_layers(tmp / "zones_baseline_0.gpkg", tmp / "zones_tree_0.gpkg")
+    return out
+
+
 def main() -> None:
     if len(sys.argv) > 1 and sys.argv[1] == "_child":
         print(json.dumps(child(sys.argv[2:])))
@@ -257,8 +369,15 @@ def main() -> None:
     m.add_argument("--block-rows", type=int, nargs="+", default=[1024, 256])
     m.add_argument("--gdal-cache-mb", type=int, default=64, help="GDAL_CACHEMAX for each step (MB)")
     m.add_argument("--workdir", default=None, help="folder for the temporary maps (default: system temp)")
+    z = sub.add_parser("shapes")
+    z.add_argument("--tiles", type=int, default=4, help="tile the Zaragoza map tiles x tiles")
+    z.add_argument("--rounds", type=int, default=3)
+    z.add_argument("--baseline", default="cc46d80", help="git revision of the baseline vectorize_zones")
+    z.add_argument("--block-rows", type=int, default=None, help="rows per strip (default: vectorize_zones' default)")
+    z.add_argument("--workdir", default=None, help="folder for the temporary files (default: system temp)")
     args = parser.parse_args()
-    result = bench_engines(args) if args.what == "engines" else bench_memory(args)
+    runners = {"engines": bench_engines, "memory": bench_memory, "shapes": bench_shapes}
+    result = runners[args.what](args)
     print(json.dumps(result, indent=2))
 
 
