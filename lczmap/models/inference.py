@@ -28,7 +28,14 @@ import torch
 from torch import nn
 from torch.nn.utils.fusion import fuse_conv_bn_eval
 
-__all__ = ["CPU_SUB_BATCH", "CpuInference", "fold_batch_norm", "cpu_inference_network"]
+__all__ = [
+    "CPU_SUB_BATCH",
+    "ChannelsLastInstanceNorm",
+    "CpuInference",
+    "channels_last_instance_norm",
+    "cpu_inference_network",
+    "fold_batch_norm",
+]
 
 #: Windows per forward pass on the CPU: the activations of 64 windows of the demo encoder (4 MiB a
 #: tensor in its first stage) stay in the caches, those of 512 (32 MiB) do not. Measured (docs/
@@ -58,9 +65,68 @@ def fold_batch_norm(network: nn.Module) -> nn.Module:
     return net
 
 
+class ChannelsLastInstanceNorm(nn.Module):
+    """Instance norm over (B, C, H, W) input, optionally followed by ReLU, for channels-last memory:
+    the statistics are a two-pass mean and biased variance over the H x W positions of each window
+    and channel, computed on the (B, H*W, C) view that channels-last memory makes contiguous, then
+    one in-place scale, shift and ReLU. Same result as ``nn.InstanceNorm2d`` (without running
+    statistics) and ``nn.ReLU`` within float rounding; torch's own instance norm is slower in
+    channels-last memory than in NCHW, and the convolutions around it are faster in channels-last
+    (docs/benchmarks.md, "CPU inference copy")."""
+
+    weight: torch.Tensor | None
+    bias: torch.Tensor | None
+
+    def __init__(self, norm: nn.InstanceNorm2d, relu: bool):
+        super().__init__()
+        self.register_buffer("weight", None if norm.weight is None else norm.weight.detach().clone())
+        self.register_buffer("bias", None if norm.bias is None else norm.bias.detach().clone())
+        self.eps = float(norm.eps)
+        self.relu = relu
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        b, c, h, w = x.shape
+        v = x.permute(0, 2, 3, 1).reshape(b, h * w, c)  # a view when x is channels-last
+        d = v - v.mean(1, keepdim=True)
+        scale = torch.rsqrt((d * d).mean(1, keepdim=True) + self.eps)
+        if self.weight is not None:
+            scale = scale * self.weight.to(d.dtype)
+        d.mul_(scale)
+        if self.bias is not None:
+            d.add_(self.bias.to(d.dtype))
+        if self.relu:
+            d.relu_()
+        return d.view(b, h, w, c).permute(0, 3, 1, 2)
+
+
+def _plain_instance_norm(module: nn.Module) -> bool:
+    """An ``nn.InstanceNorm2d`` that normalises by each window's own statistics in eval mode."""
+    return isinstance(module, nn.InstanceNorm2d) and not (module.track_running_stats and module.running_mean is not None)
+
+
+def channels_last_instance_norm(network: nn.Module) -> nn.Module:
+    """``network`` (changed in place and returned) with every instance norm that uses each window's
+    own statistics, inside an ``nn.Sequential``, replaced by :class:`ChannelsLastInstanceNorm`,
+    which also takes over a ``ReLU`` right after it (that ReLU becomes ``Identity``)."""
+    for module in list(network.modules()):
+        if not isinstance(module, nn.Sequential):
+            continue
+        children = list(module.named_children())
+        for i, (name, child) in enumerate(children):
+            if not _plain_instance_norm(child):
+                continue
+            follows = children[i + 1] if i + 1 < len(children) else None
+            relu = follows is not None and isinstance(follows[1], nn.ReLU)
+            setattr(module, name, ChannelsLastInstanceNorm(child, relu))  # type: ignore[arg-type]
+            if relu and follows is not None:
+                setattr(module, follows[0], nn.Identity())
+    return network
+
+
 def _channels_last_pays(network: nn.Module) -> bool:
-    """Channels-last memory pays for convolutions, pooling and folded norms; instance norm in
-    channels-last memory was no faster than in NCHW (docs/benchmarks.md), so networks with one stay NCHW."""
+    """Channels-last memory pays for convolutions, pooling, folded batch norms and
+    :class:`ChannelsLastInstanceNorm`; torch's instance, group and layer norms are slower in it than
+    in NCHW (docs/benchmarks.md), so networks that still hold one stay NCHW."""
     return not any(isinstance(m, (nn.InstanceNorm2d, nn.GroupNorm, nn.LayerNorm)) for m in network.modules())
 
 
@@ -89,9 +155,10 @@ class CpuInference(nn.Module):
 
 def cpu_inference_network(network: nn.Module, sub_batch: int = CPU_SUB_BATCH) -> CpuInference:
     """An inference-only copy of ``network`` for the CPU (``network`` itself is not changed):
-    batch norm folded (:func:`fold_batch_norm`), channels-last memory where it pays, sub-batches of
+    batch norm folded (:func:`fold_batch_norm`), instance norm (+ ReLU) computed for channels-last
+    memory (:func:`channels_last_instance_norm`), channels-last memory where it pays, sub-batches of
     ``sub_batch`` windows. Same logits as ``network`` in eval mode within float rounding."""
-    folded = fold_batch_norm(network)
+    folded = channels_last_instance_norm(fold_batch_norm(network))
     for p in folded.parameters():
         p.requires_grad_(False)
     return CpuInference(folded, sub_batch, channels_last=_channels_last_pays(folded))

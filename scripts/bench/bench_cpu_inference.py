@@ -18,6 +18,15 @@ For the model given (``--model``, e.g. the demo's batch-norm ``model.safetensors
           user's run builds it); windows/s, wall and CPU ratio, pixels with the same class,
           nodata identical.
 
+``--baseline REV`` instead times predict end to end against another revision of lczmap (e.g. the
+issue's db0d4e0): each run is a fresh process, the baseline's from ``git archive REV lczmap`` and
+the working tree's, rounds alternating and the side that goes first swapped every round; each
+process times ``predict_scene`` alone (imports and Python start excluded, the CPU copy's build
+included). The baseline gets the checkpoint without its ``extra.`` tensors (older readers refuse
+them; the network is the same), and both sides build the same seeded instance-norm twin. Reported:
+windows/s, wall and CPU ratio, pixels with the same class, nodata identical. ``--current REV``
+compares with REV's ``git archive`` instead of the working tree.
+
 ``--sweep`` instead times, model only, the copy with sub-batches of 16 to 512 windows and in the
 other memory layout (CPU seconds, the variants interleaved).
 
@@ -33,6 +42,8 @@ import copy
 import json
 import os
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 from pathlib import Path
@@ -178,6 +189,91 @@ def bench_predict(model: Model, scene: Path, rounds: int, workdir: Path, threads
     }
 
 
+#: run in a fresh process with PYTHONPATH set to one lczmap: argv = model scene out norm threads speckle
+DRIVER = """
+import json, sys, time
+import torch
+from lczmap.checkpoint import load_checkpoint
+from lczmap.models import Architecture, YNet
+from lczmap.predict import Model, load_model, predict_scene
+model_path, scene, out, norm, threads, speckle = sys.argv[1:7]
+torch.set_num_threads(int(threads))
+m = load_model(model_path)
+if norm == "instance":
+    ck = load_checkpoint(model_path)
+    torch.manual_seed(0)
+    net = YNet(3, m.band_set.n_channels, len(m.codes), "instance", Architecture.from_dict(ck.meta["architecture"]))
+    std = ck.sar_network().encoder.standardize
+    net.sar_encoder.standardize.set_stats(std.mean, std.std)
+    m = Model(net.sar_network().eval(), m.codes, m.band_set, m.fill)
+kw = {"device": "cpu", "threads": int(threads), "overwrite": True}
+if speckle != "-":
+    kw["speckle_filter"] = speckle
+w, c = time.perf_counter(), time.process_time()
+res = predict_scene(scene, out, m, **kw)
+print(json.dumps({"wall": time.perf_counter() - w, "cpu": time.process_time() - c, "windows": res.n_windows}))
+"""
+
+
+def stripped_checkpoint(src: Path, dst: Path) -> Path:
+    """``src`` without its ``extra.`` tensors (an EO reference, which older readers refuse)."""
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    with safe_open(str(src), "pt") as f:
+        tensors = {k: f.get_tensor(k) for k in f.keys() if not k.startswith("extra.")}
+        save_file(tensors, str(dst), metadata=f.metadata())
+    return dst
+
+
+def archive(rev: str, dst: Path) -> Path:
+    """``git archive REV lczmap`` of this repository, extracted into ``dst`` (once)."""
+    if not dst.exists():
+        dst.mkdir()
+        repo = Path(__file__).resolve().parents[2]
+        tar = subprocess.run(["git", "-C", str(repo), "archive", rev, "lczmap"], check=True, capture_output=True)
+        subprocess.run(["tar", "-x", "-C", str(dst)], input=tar.stdout, check=True)
+    return dst
+
+
+def current_tree(args: argparse.Namespace, work: Path) -> Path:
+    """The lczmap the baseline is compared with: the working tree, or ``--current REV``."""
+    return archive(args.current, work / "current") if args.current else Path(__file__).resolve().parents[2]
+
+
+def bench_baseline(args: argparse.Namespace, norm: str, work: Path) -> dict:
+    """Predict end to end, the baseline revision against the working tree, fresh processes."""
+    base_dir = archive(args.baseline, work / "baseline")
+    if not (work / "baseline_model.safetensors").exists():
+        stripped_checkpoint(args.model, work / "baseline_model.safetensors")
+    sides = {
+        "plain": (str(base_dir), work / "baseline_model.safetensors"),
+        "copy": (str(current_tree(args, work)), args.model),
+    }
+    times: dict[str, list[tuple[float, float]]] = {"plain": [], "copy": []}
+    windows = 0
+    for r in range(args.rounds):
+        order = ("plain", "copy") if r % 2 == 0 else ("copy", "plain")
+        for side in order:
+            path, model = sides[side]
+            env = dict(os.environ, PYTHONPATH=path, OMP_NUM_THREADS=str(args.threads))
+            cmd = [sys.executable, "-c", DRIVER, str(model), str(args.scene), str(work / f"{side}_{norm}.tif"), norm]
+            cmd += [str(args.threads), args.speckle_filter or "-"]
+            done = subprocess.run(cmd, env=env, capture_output=True, text=True, cwd=work)
+            if done.returncode:
+                raise SystemExit(f"{side} side ({path}) failed:\n{done.stderr[-3000:]}")
+            got = json.loads(done.stdout.strip().splitlines()[-1])
+            times[side].append((got["wall"], got["cpu"]))
+            windows = got["windows"]
+    with rasterio.open(work / f"plain_{norm}.tif") as a, rasterio.open(work / f"copy_{norm}.tif") as b:
+        pa, pb = a.read(1), b.read(1)
+    return summary(times, windows) | {
+        "pixels": int(pa.size),
+        "same_class": float((pa == pb).mean()),
+        "nodata_identical": bool(np.array_equal(pa == 0, pb == 0)),
+    }
+
+
 def summary(times: dict[str, list[tuple[float, float]]], windows: int) -> dict:
     wall = {k: statistics.median(t[0] for t in v) for k, v in times.items()}
     cpu = {k: statistics.median(t[1] for t in v) for k, v in times.items()}
@@ -220,6 +316,10 @@ def main() -> None:
     ap.add_argument(
         "--sweep", action="store_true", help="instead: model-only CPU time for sub-batches of 16-512 and the other memory layout"
     )
+    ap.add_argument(
+        "--baseline", default=None, metavar="REV", help="instead: predict end to end at git revision REV vs the working tree"
+    )
+    ap.add_argument("--current", default=None, metavar="REV", help="with --baseline: compare with REV, not the working tree")
     ap.add_argument("--json", type=Path, default=None, help="also write the figures here")
     args = ap.parse_args()
     if not args.model.is_file() or not args.scene.exists():
@@ -233,6 +333,18 @@ def main() -> None:
         f"batch {batch}, load {load()}",
         flush=True,
     )
+    if args.baseline:
+        results_b: dict = {"load_start": load(), "threads": args.threads, "cpu": cpu_name, "baseline": args.baseline}
+        with tempfile.TemporaryDirectory() as tmp:
+            for norm in ["batch"] + ([] if args.skip_instance else ["instance"]):
+                lb = load()
+                r = bench_baseline(args, norm, Path(tmp)) | {"load_before": lb, "load_after": load()}
+                name = "model" if norm == "batch" else "instance-norm twin"
+                show(f"{name}, predict end to end, {args.baseline} ('as it is') vs working tree ('copy')", r)
+                results_b[f"{name} baseline"] = r
+        if args.json:
+            args.json.write_text(json.dumps(results_b, indent=1))
+        return
     base = load_model(args.model)
     models = {"model": base}
     if not args.skip_instance:

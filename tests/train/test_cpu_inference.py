@@ -14,7 +14,13 @@ from torch import nn
 
 from lczmap.bands import band_set
 from lczmap.models import Architecture, YNet
-from lczmap.models.inference import CpuInference, cpu_inference_network, fold_batch_norm
+from lczmap.models.inference import (
+    ChannelsLastInstanceNorm,
+    CpuInference,
+    channels_last_instance_norm,
+    cpu_inference_network,
+    fold_batch_norm,
+)
 from lczmap.predict import Model, predict_scene
 
 torch.set_num_threads(1)
@@ -113,10 +119,58 @@ def test_copy_gives_the_same_logits_and_classes(norm):
         conv = next(m for m in fast.modules() if isinstance(m, nn.Conv2d))
         assert conv.bias is not None and conv.weight.is_contiguous(memory_format=torch.channels_last)
     else:
-        # instance norm has no running statistics to fold: kept, and NCHW memory
-        assert sum(isinstance(m, nn.InstanceNorm2d) for m in fast.modules()) == ARCH.depth * ARCH.blocks
-        assert not fast.channels_last
+        # instance norm has no running statistics to fold: computed for channels-last memory, with
+        # the ReLU after it, and the whole copy in channels-last memory
+        assert not any(isinstance(m, (nn.InstanceNorm2d, nn.ReLU)) for m in fast.network.encoder.features)
+        assert sum(isinstance(m, ChannelsLastInstanceNorm) for m in fast.modules()) == ARCH.depth * ARCH.blocks
+        assert fast.channels_last
     assert not any(p.requires_grad for p in fast.parameters())
+
+
+@pytest.mark.parametrize("affine", [True, False])
+@pytest.mark.parametrize("relu", [True, False])
+@pytest.mark.parametrize("channels_last", [True, False])
+def test_channels_last_instance_norm_equals_torchs(affine, relu, channels_last):
+    """Each window and channel normalised by its own mean and biased variance, then the affine
+    weights and the ReLU, as torch's instance norm does, in either memory layout of the input."""
+    torch.manual_seed(3)
+    norm = nn.InstanceNorm2d(5, affine=affine, eps=1e-3)
+    if affine:
+        with torch.no_grad():
+            norm.weight.uniform_(0.5, 2.0)
+            norm.bias.uniform_(-1.0, 1.0)
+    x = torch.randn(7, 5, 12, 10) * torch.rand(7, 5, 1, 1) * 4 + torch.randn(7, 5, 1, 1) * 3
+    ref = norm(x)
+    if relu:
+        ref = torch.relu(ref)
+    if channels_last:
+        x = x.contiguous(memory_format=torch.channels_last)
+    got = ChannelsLastInstanceNorm(norm, relu)(x)
+    torch.testing.assert_close(got, ref, atol=2e-5, rtol=1e-5)
+    assert (got >= 0).all() if relu else (got < 0).any()
+    if channels_last:
+        assert got.is_contiguous(memory_format=torch.channels_last)
+
+
+def test_instance_norm_with_running_statistics_is_left_as_it_is():
+    """An instance norm that normalises by running statistics in eval mode is not a per-window
+    norm: the copy keeps it (and then NCHW memory); a per-window one beside it is replaced."""
+    seq = nn.Sequential(
+        nn.Conv2d(2, 4, 3, padding=1),
+        nn.InstanceNorm2d(4, affine=True, track_running_stats=True),
+        nn.ReLU(),
+        nn.Conv2d(4, 4, 3, padding=1),
+        nn.InstanceNorm2d(4, affine=True),
+        nn.ReLU(),
+    ).eval()
+    out = channels_last_instance_norm(copy.deepcopy(seq))
+    assert isinstance(out[1], nn.InstanceNorm2d) and isinstance(out[2], nn.ReLU)
+    assert isinstance(out[4], ChannelsLastInstanceNorm) and out[4].relu and isinstance(out[5], nn.Identity)
+    fast = cpu_inference_network(seq)
+    assert not fast.channels_last
+    x = torch.randn(3, 2, 8, 8)
+    with torch.inference_mode():
+        torch.testing.assert_close(fast(x), seq(x), atol=2e-5, rtol=1e-5)
 
 
 def test_folded_batch_norm_is_not_the_identity():
