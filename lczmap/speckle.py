@@ -96,37 +96,34 @@ def _weight(m: torch.Tensor, v: torch.Tensor, looks: float) -> torch.Tensor:
     return torch.where(v > 0, var_x / torch.where(v > 0, v, torch.ones_like(v)), torch.zeros_like(v))
 
 
-class _Sums:
-    """Window sums of one image (N, H, W) for every output pixel (N, H - 6, W - 6), by adding
-    shifted slices in a fixed order: each pixel's sum never depends on the image's size, so tiles
-    (and the twin's chunks) give bit-identical results."""
+class _Segments:
+    """Row-run sums of a stack of images (K, N, H, W): ``seg[l - 1][..., x] = a[..., x] + ... +
+    a[..., x + l - 1]`` (l = 1..7, added left to right), from which every window sum is added up
+    row by row, top to bottom: each pixel's sum never depends on the image's size, so tiles (and
+    the twin's chunks) give bit-identical results."""
 
     def __init__(self, a: torch.Tensor):
-        self.h, self.w = a.shape[-2] - 2 * HALO, a.shape[-1] - 2 * HALO
-        self.seg = [a]  # seg[l - 1][..., x] = a[..., x] + ... + a[..., x + l - 1]
-        for n in range(1, SIZE):
-            self.seg.append(self.seg[-1][..., : a.shape[-1] - n] + a[..., n:])
-
-    def rows(self, runs: list[tuple[int, int, int]]) -> torch.Tensor:
-        """Sum of row runs ``(row, first column, length)`` of the window."""
-        (y, x, n), *rest = runs
-        total = self.seg[n - 1][..., y : y + self.h, x : x + self.w]
-        for y, x, n in rest:
-            total = total + self.seg[n - 1][..., y : y + self.h, x : x + self.w]
-        return total
-
-    def box(self) -> torch.Tensor:
-        return self.rows([(y, 0, SIZE) for y in range(SIZE)])
-
-    def edges(self) -> torch.Tensor:
-        """(N, 8, h, w): sums over the 8 edge-aligned windows."""
         import torch
 
-        return torch.stack([self.rows(runs) for runs in _EDGE_RUNS], 1)
+        self.h, self.w = a.shape[-2] - 2 * HALO, a.shape[-1] - 2 * HALO
+        self.seg = [a]
+        for n in range(1, SIZE):
+            self.seg.append(torch.add(self.seg[-1][..., : a.shape[-1] - n], a[..., n:]))
 
-    def sub3(self, j: int, i: int) -> torch.Tensor:
-        """Sum over the 3 x 3 sub-window (j, i) (rows 2j..2j+2, columns 2i..2i+2)."""
-        return self.rows([(2 * j + y, 2 * i, 3) for y in range(3)])
+    def rows(
+        self, runs: list[tuple[int, int, int]], k: slice, out: torch.Tensor | None = None, more: tuple[int, int] = (0, 0)
+    ) -> torch.Tensor:
+        """Sum of row runs ``(row, first column, length)`` (at least two) of images ``k``, added
+        in their order, for every output pixel and ``more`` (rows, columns) beyond; into ``out``."""
+        import torch
+
+        h, w = self.h + more[0], self.w + more[1]
+        (y0, x0, n0), (y1, x1, n1), *rest = runs
+        seg = self.seg
+        total = torch.add(seg[n0 - 1][k, :, y0 : y0 + h, x0 : x0 + w], seg[n1 - 1][k, :, y1 : y1 + h, x1 : x1 + w], out=out)
+        for y, x, n in rest:
+            total.add_(seg[n - 1][k, :, y : y + h, x : x + w])
+        return total
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int, int]]:
@@ -141,6 +138,20 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int, int]]:
 
 _EDGE_RUNS = [_runs(m) for m in _edge_masks()]
 _EDGE_PIXELS = int(_edge_masks()[0].sum())  # 28
+#: Input pixels per image a strip of rows holds on the CPU (strips keep the work in the cache).
+_STRIP_PIXELS = 1 << 17
+
+
+def _bits(t: torch.Tensor) -> torch.Tensor:
+    """The integer view of float tensor ``t`` (same size), for selections that copy bits exactly."""
+    import torch
+
+    return t.view({2: torch.int16, 4: torch.int32, 8: torch.int64}[t.element_size()])
+
+
+def _mask(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
+    """Boolean ``m`` as all bits set (True) or none (False), in ``_bits(like)``'s integer type."""
+    return m.to(_bits(like).dtype).neg_()
 
 
 def refined_lee(x: torch.Tensor, span: torch.Tensor | None = None, looks: float = LOOKS, side: Side = "snap") -> torch.Tensor:
@@ -151,7 +162,8 @@ def refined_lee(x: torch.Tensor, span: torch.Tensor | None = None, looks: float 
     Returns (..., C, H - 6, W - 6), NaN where the centre pixel is NaN in any channel or the span.
     ``looks``: equivalent number of looks in the weight; ``side``: how an edge's side is picked
     (module docstring). Runs on ``x``'s device and dtype; every output pixel is computed in the
-    same order whatever the image size, so tiles with a :data:`HALO` give identical bits.
+    same order whatever the image size, so tiles with a :data:`HALO` give identical bits (on the
+    CPU the image is filtered in strips of rows, which keeps the work in the cache).
     """
     import torch
 
@@ -164,57 +176,116 @@ def refined_lee(x: torch.Tensor, span: torch.Tensor | None = None, looks: float 
     lead, (c, hh, ww) = x.shape[:-3], x.shape[-3:]
     x = x.reshape(-1, c, hh, ww)
     s = x.sum(1) if span is None else span.reshape(-1, hh, ww).to(x.dtype)
-    valid = torch.isfinite(x).all(1) & torch.isfinite(s)  # (N, H, W)
-    zero = torch.zeros((), dtype=x.dtype, device=x.device)
-    x = torch.where(valid[:, None], x, zero)
-    s = torch.where(valid, s, zero)
     h, w = hh - 2 * HALO, ww - 2 * HALO
-    centre = (slice(None), slice(HALO, HALO + h), slice(HALO, HALO + w))
+    out = torch.empty((x.shape[0], c, h, w), dtype=x.dtype, device=x.device)
+    step = h if x.device.type != "cpu" else max(1, _STRIP_PIXELS // (ww * x.shape[0]) - 2 * HALO)
+    for r in range(0, h, step):
+        r1 = min(h, r + step)
+        _refined_lee_rows(x[..., r : r1 + 2 * HALO, :], s[:, r : r1 + 2 * HALO], looks, side, out[..., r:r1, :])
+    return out.reshape(*lead, c, h, w)
 
-    # edge direction from the 3 x 3 sub-window sums of the span (9 x their means)
-    span_sums = _Sums(s)
-    m = [[span_sums.sub3(j, i) for i in range(3)] for j in range(3)]
-    # the two sides of each edge direction: window k keeps side a[k], window k + 4 side b[k]
-    a = torch.stack(
-        [
-            m[0][2] + m[1][2] + m[2][2],  # right | left: a vertical edge
-            m[0][1] + m[0][2] + m[1][2],  # upper right | lower left
-            m[0][0] + m[0][1] + m[0][2],  # top | bottom: a horizontal edge
-            m[0][0] + m[0][1] + m[1][0],
-        ]
-    )  # upper left | lower right
-    b_ = torch.stack(
-        [m[0][0] + m[1][0] + m[2][0], m[1][0] + m[2][0] + m[2][1], m[2][0] + m[2][1] + m[2][2], m[1][2] + m[2][1] + m[2][2]]
-    )
-    direction = (a - b_).abs().argmax(0)
-    pick_a, pick_b = (torch.gather(t, 0, direction[None])[0] for t in (a, b_))
+
+def _refined_lee_rows(x: torch.Tensor, s: torch.Tensor, looks: float, side: Side, out: torch.Tensor) -> None:
+    """:func:`refined_lee` of ``x`` (N, C, H, W) with span ``s`` (N, H, W) into ``out`` (N, C, H - 6, W - 6)."""
+    import torch
+
+    nb, c, hh, ww = x.shape
+    h, w = hh - 2 * HALO, ww - 2 * HALO
+    valid = torch.isfinite(x).all(1) & torch.isfinite(s)  # (N, H, W)
+    keep = _mask(valid, x)
+    # one stack of the images whose window sums are needed: the span, its square, the channels
+    # (nodata as 0: its bits cleared) and the valid pixels (1, else 0); the first 2 + c need the
+    # edge-aligned window's sums too
+    img = torch.empty((c + 3, nb, hh, ww), dtype=x.dtype, device=x.device)
+    torch.bitwise_and(_bits(s), keep, out=_bits(img[0]))
+    torch.mul(img[0], img[0], out=img[1])
+    torch.bitwise_and(_bits(x), keep[:, None], out=_bits(img[2 : 2 + c].transpose(0, 1)))
+    img[-1].copy_(valid)
+    edged = slice(0, c + 2)
+    sums = _Segments(img)
+
+    # edge direction from the 3 x 3 sub-window sums of the span (9 x their means): m(j, i) is the
+    # sub-window of rows 2j..2j+2 and columns 2i..2i+2, all slices of one plane of 3 x 3 sums
+    s3 = sums.seg[2][0]
+    sub = s3[:, : hh - 2] + s3[:, 1 : hh - 1]
+    sub.add_(s3[:, 2:hh])
+
+    def m(j: int, i: int) -> torch.Tensor:
+        return sub[:, 2 * j : 2 * j + h, 2 * i : 2 * i + w]
+
+    # the two sides of each edge direction: window k keeps side a_k, window k + 4 side b_k
+    cols = sub[:, :h] + sub[:, 2 : 2 + h]  # m(0, i) + m(1, i) + m(2, i), column by column
+    cols.add_(sub[:, 4 : 4 + h])
+    rows = sub[..., :w] + sub[..., 2 : 2 + w]  # m(j, 0) + m(j, 1) + m(j, 2), row by row
+    rows.add_(sub[..., 4 : 4 + w])
+    sides = [
+        (cols[..., 4 : 4 + w], cols[..., :w]),  # right | left: a vertical edge
+        ((m(0, 1) + m(0, 2)).add_(m(1, 2)), (m(1, 0) + m(2, 0)).add_(m(2, 1))),  # upper right | lower left
+        (rows[:, :h], rows[:, 4 : 4 + h]),  # top | bottom: a horizontal edge
+        ((m(0, 0) + m(0, 1)).add_(m(1, 0)), (m(1, 2) + m(2, 1)).add_(m(2, 2))),  # upper left | lower right
+    ]
+    # the direction: the first of the largest |a_k - b_k|, NaN counting as the largest (as
+    # torch.argmax has it); and on its side (window k + 4) or not (window k)
+    g = [(a_k - b_k).abs_() for a_k, b_k in sides]
+    best = torch.maximum(torch.maximum(g[0], g[1]), torch.maximum(g[2], g[3]))  # NaN if any is
+    is_best = [(g_k == best) | torch.isnan(g_k) for g_k in g]
     if side == "snap":  # the darker side
-        other = pick_a > pick_b
+        other_k = [a_k > b_k for a_k, b_k in sides]
     else:  # the side closer to the centre sub-window
-        other = (pick_b - 3 * m[1][1]).abs() < (pick_a - 3 * m[1][1]).abs()
-    pick = (direction + 4 * other)[:, None]
+        centre3 = 3 * m(1, 1)
+        other_k = [(b_k - centre3).abs() < (a_k - centre3).abs() for a_k, b_k in sides]
+    masks = []  # bits of window k's sums kept where the pixel picks window k
+    before = torch.ones_like(best, dtype=torch.bool)  # no earlier direction is the largest
+    for k in range(4):
+        first = before & is_best[k] if k < 3 else before
+        if k < 3:
+            before &= ~is_best[k]
+        masks.append((_mask(first & ~other_k[k], x), _mask(first & other_k[k], x)))
 
-    def edge_mean(sums: _Sums) -> torch.Tensor:
-        return torch.gather(sums.edges(), 1, pick)[:, 0] / _EDGE_PIXELS
+    # sums over the picked edge-aligned window (span, its square, channels; as the OR of each
+    # window's sums masked) and over the whole window (all images). The half windows come in
+    # shifted pairs: left and right halves (windows 4, 0) are one plane of 4-pixel runs, the top
+    # half (2) is the whole window's first four rows and the bottom half (6) the same three rows on
+    # (the same additions in the same order)
+    halves = sums.rows(_EDGE_RUNS[4], edged, more=(0, HALO))
+    edge = _bits(halves[..., HALO:]).bitwise_and(masks[0][0])
+    edge.bitwise_or_(_bits(halves[..., :w]).bitwise_and_(masks[0][1]))
+    del halves
+    tops = sums.rows(_EDGE_RUNS[2], slice(None), more=(HALO, 0))
+    edge.bitwise_or_(_bits(tops[edged, :, :h]).bitwise_and(masks[2][0]))
+    edge.bitwise_or_(_bits(tops[edged, :, HALO:]).bitwise_and(masks[2][1]))
+    box = torch.add(tops[:, :, :h], sums.seg[SIZE - 1][:, :, 4 : 4 + h, :w])
+    del tops
+    for y in range(5, SIZE):
+        box.add_(sums.seg[SIZE - 1][:, :, y : y + h, :w])
+    scratch = torch.empty(edge.shape, dtype=x.dtype, device=x.device)
+    for k in (1, 3, 5, 7):
+        edge.bitwise_or_(_bits(sums.rows(_EDGE_RUNS[k], edged, out=scratch)).bitwise_and_(masks[k % 4][k // 4]))
+    del sums, scratch
+    edge_sums = edge.view(x.dtype)
+    edge_sums.div_(_EDGE_PIXELS)  # edge-window means
 
-    square_sums = _Sums(s * s)
-    ms = edge_mean(span_sums)
-    b = _weight(ms, torch.clamp(edge_mean(square_sums) - ms * ms, min=0.0), looks)
+    ms = edge_sums[0]
+    b = _weight(ms, torch.clamp(edge_sums[1] - ms * ms, min=0.0), looks)
+    mz = edge_sums[2:]
+    zc = img[2 : 2 + c, :, HALO : HALO + h, HALO : HALO + w]
+    filtered = (zc - mz).mul_(b).add_(mz)  # mz + b (zc - mz)
     # windows with nodata: local statistics of their valid pixels (weight from the span)
-    n = _Sums(valid.to(x.dtype)).box()
+    n = box[-1]
     full = n == SIZE * SIZE
-    n = torch.clamp(n, min=1.0)
-    ls = span_sums.box() / n
-    lb = _weight(ls, torch.clamp(square_sums.box() / n - ls * ls, min=0.0), looks)
-    out = []
-    for k in range(c):
-        z, zc = x[:, k], x[:, k][centre]
-        sums = _Sums(z)
-        mz, lz = edge_mean(sums), sums.box() / n
-        out.append(torch.where(full, mz + b * (zc - mz), lz + lb * (zc - lz)))
-    nan = torch.full((), float("nan"), dtype=x.dtype, device=x.device)
-    result = torch.where(valid[centre][:, None], torch.stack(out, 1), nan)
-    return result.reshape(*lead, c, h, w)
+    if x.device.type != "cpu" or not bool(full.all()):
+        n = torch.clamp(n, min=1.0)
+        ls = box[0] / n
+        lb = _weight(ls, torch.clamp(box[1] / n - ls * ls, min=0.0), looks)
+        lz = box[2 : 2 + c].div_(n)
+        local = (zc - lz).mul_(lb).add_(lz)  # lz + lb (zc - lz)
+        kept = _mask(full, x)
+        _bits(filtered).bitwise_and_(kept).bitwise_or_(_bits(local).bitwise_and_(kept.bitwise_not_()))
+    # NaN (as torch.full makes it) where the centre pixel is nodata
+    inside = _mask(valid[:, HALO : HALO + h, HALO : HALO + w], x)
+    nan = _bits(torch.full((), float("nan"), dtype=x.dtype, device=x.device))
+    _bits(filtered).bitwise_and_(inside).bitwise_or_(inside.bitwise_not_().bitwise_and_(nan))
+    out.copy_(filtered.transpose(0, 1))
 
 
 def refined_lee_intensity(x: torch.Tensor, looks: float = LOOKS, side: Side = "snap") -> torch.Tensor:
