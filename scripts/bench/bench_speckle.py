@@ -13,14 +13,36 @@ border, and inside it. ``--cities N`` repeats (i)-(iv) on scenes of N more seeds
 each rendered with its own city calibration (radar gain, VH offset): what is the chain and what
 is the city. Results go to ``bench_speckle.json`` in ``--out``.
 
+``filter``: the filter's share of predict, the working tree's filter against the one at git
+revision ``--baseline`` (its ``lczmap/speckle.py``, read with ``git show`` and imported as
+``lczmap._speckle_baseline`` beside the working tree's package), on ``--scene`` with
+``--model`` (by default the demo's, ``lczmap demo``). In ``--rounds`` rounds, the order rotated
+every round (after ``--warmup`` untimed runs), ``predict_scene`` runs three times in one
+process: with the baseline filter, with the working tree's, and with ``speckle_filter="none"``.
+Each run's tile loop is timed as predict
+times it (``PredictResult.timings.compute``: filter, nodata fill and model, per tile) and the
+filter inside it (``lczmap.predict.kernel.filter_block`` wrapped in a timer), so the filter's
+share is ``filter / compute`` on the same tiles and windows; the run's wall time gives predict
+end to end, default vs ``none``. It checks that both filters give the same bits on the blocks
+predict fed them (float32, as predict; the tests cover float64) and the same LCZ map; the median
+of the rounds is reported, with the load (``/proc/loadavg``) before and after, and the filter
+alone on those blocks (both filters, rounds alternating, memory warm).
+
     python scripts/bench/bench_speckle.py speed --size 1000 1200
     python scripts/bench/bench_speckle.py agreement --out /tmp/speckle-demo --cities 6
+    OMP_NUM_THREADS=1 python scripts/bench/bench_speckle.py filter --baseline cc46d80 --rounds 3 \\
+        --model DEMO/model.safetensors --scene DEMO/scene_grd.tif
 """
 
 from __future__ import annotations
 
 import argparse
+import importlib.util
 import json
+import statistics
+import subprocess
+import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -64,6 +86,125 @@ def speed(args) -> dict:
         torch.cuda.synchronize()
     result["filter_seconds_per_128_tile"] = (time.perf_counter() - t0) / args.repeat
     result["cost"] = 1 - result["windows_per_s_refined-lee"] / result["windows_per_s_none"]
+    return result
+
+
+def _baseline_speckle(rev: str):
+    """``lczmap/speckle.py`` at git revision ``rev``, imported as ``lczmap._speckle_baseline``
+    (its relative imports resolve to the working tree's package)."""
+    root = Path(__file__).resolve().parents[2]
+    text = subprocess.run(["git", "show", f"{rev}:lczmap/speckle.py"], cwd=root, capture_output=True, text=True)
+    if text.returncode != 0:
+        sys.exit(f"bench_speckle: cannot read lczmap/speckle.py at {rev!r}: {text.stderr.strip()}")
+    path = Path(tempfile.mkdtemp(prefix="lczmap-speckle-")) / "speckle_baseline.py"
+    path.write_text(text.stdout)
+    spec = importlib.util.spec_from_file_location("lczmap._speckle_baseline", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module
+    spec.loader.exec_module(module)
+    return module
+
+
+def _loadavg() -> str:
+    """The 1, 5 and 15 minute load averages (``/proc/loadavg``)."""
+    path = Path("/proc/loadavg")
+    return " ".join(path.read_text().split()[:3]) if path.exists() else "n/a"
+
+
+def filter_share(args) -> dict:
+    import numpy as np
+    import rasterio
+    import torch
+
+    import lczmap.predict.kernel as kernel
+    from lczmap.predict import load_model, predict_scene
+    from lczmap.speckle import GRD_LOOKS
+
+    torch.set_num_threads(args.threads)
+    base = _baseline_speckle(args.baseline)
+    model = load_model(args.model)
+    out = Path(args.out)
+    out.mkdir(parents=True, exist_ok=True)
+    working = kernel.filter_block
+    blocks: list[torch.Tensor] = []
+    spent = [0.0]
+
+    def timed(impl):
+        def filter_block(x, m, plan):
+            t0 = time.perf_counter()
+            if impl is None:
+                y = working(x, m, plan)
+            elif plan.filtering:
+                y = impl.filter_channels(x, m.band_set, looks=GRD_LOOKS)
+            else:
+                y = x
+            spent[0] += time.perf_counter() - t0
+            if plan.filtering and len(blocks) < 64 and impl is None:
+                blocks.append(x.clone())
+            return y
+
+        return filter_block
+
+    variants = {"baseline": (timed(base), None), "working": (timed(None), None), "none": (timed(None), "none")}
+    names = list(variants)
+    runs: dict[str, list[dict]] = {k: [] for k in names}
+    result: dict = {"scene": str(args.scene), "model": str(args.model), "baseline": args.baseline, "threads": args.threads}
+    result["load_before"] = _loadavg()
+    maps = {}
+    try:
+        for _ in range(args.warmup):  # not counted: the process's first predict pays its start-up
+            kernel.filter_block = working
+            predict_scene(args.scene, out / "lcz_warmup.tif", model, device="cpu", overwrite=True, threads=args.threads)
+        blocks.clear()
+        for r in range(args.rounds):
+            order = names[r % 3 :] + names[: r % 3]
+            for name in order:
+                fn, speckle = variants[name]
+                kernel.filter_block = fn
+                spent[0] = 0.0
+                lcz = out / f"lcz_{name}.tif"
+                t0 = time.perf_counter()
+                res = predict_scene(
+                    args.scene, lcz, model, device="cpu", speckle_filter=speckle, overwrite=True, threads=args.threads
+                )
+                wall = time.perf_counter() - t0
+                compute = res.timings.compute or float("nan")
+                runs[name].append({"wall_s": wall, "compute_s": compute, "filter_s": spent[0], "share": spent[0] / compute})
+                print(name, json.dumps(runs[name][-1]), flush=True)
+                with rasterio.open(lcz) as src:
+                    maps[name] = src.read(1)
+    finally:
+        kernel.filter_block = working
+    result["load_after"] = _loadavg()
+    result["rounds"] = runs
+    for name in names:
+        rs = runs[name]
+        result[name] = {k: statistics.median(x[k] for x in rs) for k in rs[0]}
+    result["filter_speedup"] = result["baseline"]["filter_s"] / result["working"]["filter_s"]
+    result["predict_cost_of_filter"] = result["working"]["wall_s"] / result["none"]["wall_s"] - 1
+    result["baseline_predict_cost_of_filter"] = result["baseline"]["wall_s"] / result["none"]["wall_s"] - 1
+    result["same_map"] = bool(np.array_equal(maps["baseline"], maps["working"]))
+    from lczmap.speckle import filter_channels
+
+    same = []
+    for b in blocks:
+        new, old = filter_channels(b, model.band_set, looks=GRD_LOOKS), base.filter_channels(b, model.band_set, looks=GRD_LOOKS)
+        ints = {4: torch.int32, 8: torch.int64}[new.element_size()]
+        same.append(new.dtype == old.dtype and torch.equal(new.view(ints), old.view(ints)))
+    result["blocks"] = len(blocks)
+    result["same_bits"] = bool(blocks) and all(same)
+    # the filter alone on the same blocks, in this process (warm memory), rounds alternating
+    alone: dict[str, list[float]] = {"baseline": [], "working": []}
+    for r in range(args.rounds):
+        for name in ("baseline", "working") if r % 2 == 0 else ("working", "baseline"):
+            fc = base.filter_channels if name == "baseline" else filter_channels
+            t0 = time.perf_counter()
+            for b in blocks:
+                fc(b, model.band_set, looks=GRD_LOOKS)
+            alone[name].append(time.perf_counter() - t0)
+    result["filter_alone_s"] = {k: statistics.median(v) for k, v in alone.items()}
+    result["filter_alone_speedup"] = result["filter_alone_s"]["baseline"] / result["filter_alone_s"]["working"]
     return result
 
 
@@ -160,8 +301,21 @@ def main() -> None:
     a.add_argument("--size", type=int, nargs=2, default=(1000, 1200), help="the demo's scene size (run_demo default)")
     a.add_argument("--cities", type=int, default=0, help="also this many scenes of other seeds (other city calibrations)")
     a.add_argument("--city-size", type=int, nargs=2, default=(600, 720))
+    f = sub.add_parser("filter")
+    demo = Path("/tmp/pictures_demo/lczmap-demo")
+    f.add_argument("--baseline", default="cc46d80", help="git revision whose lczmap/speckle.py is the baseline")
+    f.add_argument("--model", type=Path, default=demo / "model.safetensors", help="a checkpoint (the demo's)")
+    f.add_argument("--scene", type=Path, default=demo / "scene_grd.tif", help="a scene predict reads (the demo's)")
+    f.add_argument("--rounds", type=int, default=3)
+    f.add_argument("--threads", type=int, default=1)
+    f.add_argument("--warmup", type=int, default=1, help="untimed predict runs first (default 1)")
+    f.add_argument("--out", default="/tmp/bench_speckle_filter")
     args = ap.parse_args()
-    result = speed(args) if args.cmd == "speed" else agreement(args)
+    if args.cmd == "filter":
+        for p in (args.model, args.scene):
+            if not Path(p).exists():
+                sys.exit(f"bench_speckle: {p} not found: make the demo (python -m lczmap demo DIR) and pass --model/--scene")
+    result = {"speed": speed, "agreement": agreement, "filter": filter_share}[args.cmd](args)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "bench_speckle.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
