@@ -149,6 +149,13 @@ def _bits(t: torch.Tensor) -> torch.Tensor:
     return t.view({2: torch.int16, 4: torch.int32, 8: torch.int64}[t.element_size()])
 
 
+def _on_cpu(x: torch.Tensor) -> bool:
+    """Whether ``x``'s filter runs in strips of rows and skips work that a test on the data shows
+    is not needed (on an accelerator such a test would make the host wait for the device, and one
+    pass is faster there): the same bits either way."""
+    return x.device.type == "cpu"
+
+
 def _mask(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
     """Boolean ``m`` as all bits set (True) or none (False), in ``_bits(like)``'s integer type."""
     return m.to(_bits(like).dtype).neg_()
@@ -178,7 +185,7 @@ def refined_lee(x: torch.Tensor, span: torch.Tensor | None = None, looks: float 
     s = x.sum(1) if span is None else span.reshape(-1, hh, ww).to(x.dtype)
     h, w = hh - 2 * HALO, ww - 2 * HALO
     out = torch.empty((x.shape[0], c, h, w), dtype=x.dtype, device=x.device)
-    step = h if x.device.type != "cpu" else max(1, _STRIP_PIXELS // (ww * x.shape[0]) - 2 * HALO)
+    step = max(1, _STRIP_PIXELS // (ww * x.shape[0]) - 2 * HALO) if _on_cpu(x) else h
     for r in range(0, h, step):
         r1 = min(h, r + step)
         _refined_lee_rows(x[..., r : r1 + 2 * HALO, :], s[:, r : r1 + 2 * HALO], looks, side, out[..., r:r1, :])
@@ -228,7 +235,10 @@ def _refined_lee_rows(x: torch.Tensor, s: torch.Tensor, looks: float, side: Side
     # torch.argmax has it); and on its side (window k + 4) or not (window k)
     g = [(a_k - b_k).abs_() for a_k, b_k in sides]
     best = torch.maximum(torch.maximum(g[0], g[1]), torch.maximum(g[2], g[3]))  # NaN if any is
-    is_best = [(g_k == best) | torch.isnan(g_k) for g_k in g]
+    if _on_cpu(x) and not bool(torch.isnan(best).any()):
+        is_best = [g_k == best for g_k in g]
+    else:
+        is_best = [(g_k == best) | torch.isnan(g_k) for g_k in g]
     if side == "snap":  # the darker side
         other_k = [a_k > b_k for a_k, b_k in sides]
     else:  # the side closer to the centre sub-window
@@ -273,7 +283,7 @@ def _refined_lee_rows(x: torch.Tensor, s: torch.Tensor, looks: float, side: Side
     # windows with nodata: local statistics of their valid pixels (weight from the span)
     n = box[-1]
     full = n == SIZE * SIZE
-    if x.device.type != "cpu" or not bool(full.all()):
+    if not _on_cpu(x) or not bool(full.all()):
         n = torch.clamp(n, min=1.0)
         ls = box[0] / n
         lb = _weight(ls, torch.clamp(box[1] / n - ls * ls, min=0.0), looks)
@@ -389,12 +399,16 @@ def filter_channels(block: torch.Tensor, band_set: BandSet, looks: float = LOOKS
     span_idx = [i for i in idx if chans[i].quantity == "intensity"]
     if not span_idx:
         raise ConfigError(f"band set {band_set.name} has covariance channels without intensities: cannot form the span")
-    sel = block[..., list(idx), :, :]
+    every = len(idx) == block.shape[-3]  # all channels filtered (intensities and covariance)
+    sel = block if every else block[..., list(idx), :, :]
     span = block[..., span_idx, :, :].sum(-3)
     # a pixel invalid in any channel is invalid in all (the span sees only the intensities)
     span = torch.where(torch.isfinite(block).all(-3), span, torch.full((), float("nan"), dtype=block.dtype, device=block.device))
     filtered = refined_lee(sel, span, looks)
-    out = block[..., HALO:-HALO, HALO:-HALO].clone()
-    out[..., list(idx), :, :] = filtered
+    if every:
+        out = filtered
+    else:
+        out = block[..., HALO:-HALO, HALO:-HALO].clone()
+        out[..., list(idx), :, :] = filtered
     nan = ~torch.isfinite(filtered).all(-3, keepdim=True)
     return torch.where(nan, torch.full((), float("nan"), dtype=block.dtype, device=block.device), out)

@@ -246,6 +246,17 @@ def test_a_float64_c2_matrix_in_strips_has_the_same_bits_as_before():
     np.testing.assert_array_equal(new[2], ref[2] + 1j * ref[3])
 
 
+def test_the_accelerator_path_in_one_pass_has_the_same_bits(monkeypatch):
+    """What runs on CUDA (one pass, no test of the data read back), run here on the CPU."""
+    monkeypatch.setattr(speckle, "_on_cpu", lambda x: False)
+    x = speckle_image((2, 2, 90, 75), torch.float32, 10)
+    huge = speckle_image((1, 2, 30, 34), torch.float32, 6, nodata=False)
+    huge[..., 4:20, 6:25] = 1e38
+    for side in ("snap", "lee"):
+        for t in (x, huge, x.double()):
+            assert_same_bits(refined_lee(t, looks=4.4, side=side), reference_refined_lee(t, looks=4.4, side=side))
+
+
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs CUDA")
 def test_on_cuda_the_same_bits_as_the_replaced_code_on_cuda():
     x = speckle_image((2, 2, 120, 150), torch.float32, 9).cuda()
