@@ -138,8 +138,9 @@ def _runs(mask: np.ndarray) -> list[tuple[int, int, int]]:
 
 _EDGE_RUNS = [_runs(m) for m in _edge_masks()]
 _EDGE_PIXELS = int(_edge_masks()[0].sum())  # 28
-#: Input pixels per image a strip of rows holds on the CPU (strips keep the work in the cache).
-_STRIP_PIXELS = 1 << 17
+#: Input pixels per image a strip of rows holds on the CPU (strips keep the work in the cache) and
+#: on an accelerator (strips bound the memory of large tiles: about 55 planes of a strip's size).
+_STRIP_PIXELS, _STRIP_PIXELS_ACCELERATOR = 1 << 17, 1 << 22
 
 
 def _bits(t: torch.Tensor) -> torch.Tensor:
@@ -150,9 +151,9 @@ def _bits(t: torch.Tensor) -> torch.Tensor:
 
 
 def _on_cpu(x: torch.Tensor) -> bool:
-    """Whether ``x``'s filter runs in strips of rows and skips work that a test on the data shows
-    is not needed (on an accelerator such a test would make the host wait for the device, and one
-    pass is faster there): the same bits either way."""
+    """Whether ``x``'s filter runs in the CPU's small strips of rows and skips work that a test on
+    the data shows is not needed (on an accelerator such a test would make the host wait for the
+    device): the same bits either way."""
     return x.device.type == "cpu"
 
 
@@ -169,8 +170,8 @@ def refined_lee(x: torch.Tensor, span: torch.Tensor | None = None, looks: float 
     Returns (..., C, H - 6, W - 6), NaN where the centre pixel is NaN in any channel or the span.
     ``looks``: equivalent number of looks in the weight; ``side``: how an edge's side is picked
     (module docstring). Runs on ``x``'s device and dtype; every output pixel is computed in the
-    same order whatever the image size, so tiles with a :data:`HALO` give identical bits (on the
-    CPU the image is filtered in strips of rows, which keeps the work in the cache).
+    same order whatever the image size, so tiles with a :data:`HALO` give identical bits (the
+    image is filtered in strips of rows: on the CPU small ones, which keep the work in the cache).
     """
     import torch
 
@@ -185,7 +186,7 @@ def refined_lee(x: torch.Tensor, span: torch.Tensor | None = None, looks: float 
     s = x.sum(1) if span is None else span.reshape(-1, hh, ww).to(x.dtype)
     h, w = hh - 2 * HALO, ww - 2 * HALO
     out = torch.empty((x.shape[0], c, h, w), dtype=x.dtype, device=x.device)
-    step = max(1, _STRIP_PIXELS // (ww * x.shape[0]) - 2 * HALO) if _on_cpu(x) else h
+    step = max(1, (_STRIP_PIXELS if _on_cpu(x) else _STRIP_PIXELS_ACCELERATOR) // (ww * x.shape[0]) - 2 * HALO)
     for r in range(0, h, step):
         r1 = min(h, r + step)
         _refined_lee_rows(x[..., r : r1 + 2 * HALO, :], s[:, r : r1 + 2 * HALO], looks, side, out[..., r:r1, :])

@@ -247,9 +247,14 @@ def test_a_float64_c2_matrix_in_strips_has_the_same_bits_as_before():
 
 
 def test_the_accelerator_path_in_one_pass_has_the_same_bits(monkeypatch):
-    """What runs on CUDA (one pass, no test of the data read back), run here on the CPU."""
+    """What runs on CUDA (large strips, no test of the data read back), run here on the CPU: one
+    pass, and strips (made small here)."""
     monkeypatch.setattr(speckle, "_on_cpu", lambda x: False)
     x = speckle_image((2, 2, 90, 75), torch.float32, 10)
+    tall = speckle_image((1, 1, 400, 64), torch.float32, 11)
+    assert_same_bits(refined_lee(tall), reference_refined_lee(tall))  # one pass
+    monkeypatch.setattr(speckle, "_STRIP_PIXELS_ACCELERATOR", 64 * 40)
+    assert_same_bits(refined_lee(tall), reference_refined_lee(tall))  # strips of 34 rows
     huge = speckle_image((1, 2, 30, 34), torch.float32, 6, nodata=False)
     huge[..., 4:20, 6:25] = 1e38
     for side in ("snap", "lee"):
