@@ -340,7 +340,8 @@ def main() -> None:
                 lb = load()
                 r = bench_baseline(args, norm, Path(tmp)) | {"load_before": lb, "load_after": load()}
                 name = "model" if norm == "batch" else "instance-norm twin"
-                show(f"{name}, predict end to end, {args.baseline} ('as it is') vs working tree ('copy')", r)
+                other = args.current or "the working tree"
+                show(f"{name}, predict end to end, {args.baseline} ('as it is') vs {other} ('copy')", r)
                 results_b[f"{name} baseline"] = r
         if args.json:
             args.json.write_text(json.dumps(results_b, indent=1))
