@@ -102,13 +102,14 @@ class _Segments:
     row by row, top to bottom: each pixel's sum never depends on the image's size, so tiles (and
     the twin's chunks) give bit-identical results."""
 
-    def __init__(self, a: torch.Tensor):
+    def __init__(self, a: torch.Tensor, ws: _Workspace):
         import torch
 
         self.h, self.w = a.shape[-2] - 2 * HALO, a.shape[-1] - 2 * HALO
         self.seg = [a]
         for n in range(1, SIZE):
-            self.seg.append(torch.add(self.seg[-1][..., : a.shape[-1] - n], a[..., n:]))
+            shape = (*a.shape[:-1], a.shape[-1] - n)
+            self.seg.append(torch.add(self.seg[-1][..., : a.shape[-1] - n], a[..., n:], out=ws.get(f"seg{n}", shape)))
 
     def rows(
         self, runs: list[tuple[int, int, int]], k: slice, out: torch.Tensor | None = None, more: tuple[int, int] = (0, 0)
@@ -124,6 +125,25 @@ class _Segments:
         for y, x, n in rest:
             total.add_(seg[n - 1][k, :, y : y + h, x : x + w])
         return total
+
+
+class _Workspace:
+    """Tensors reused from strip to strip (a fresh allocation costs as much as the arithmetic in
+    it: the pages are new): ``get(name, shape)`` is the named buffer's leading part of ``shape``,
+    the buffer made (uninitialised) the first time or when ``shape`` is larger."""
+
+    def __init__(self, dtype: torch.dtype, device: torch.device):
+        self.dtype, self.device = dtype, device
+        self.buffers: dict[str, torch.Tensor] = {}
+
+    def get(self, name: str, shape: tuple[int, ...], dtype: torch.dtype | None = None) -> torch.Tensor:
+        import torch
+
+        dtype = dtype or self.dtype
+        buf = self.buffers.get(name)
+        if buf is None or buf.dtype != dtype or buf.ndim != len(shape) or any(n > b for n, b in zip(shape, buf.shape)):
+            buf = self.buffers[name] = torch.empty(shape, dtype=dtype, device=self.device)
+        return buf[tuple(slice(0, n) for n in shape)]
 
 
 def _runs(mask: np.ndarray) -> list[tuple[int, int, int]]:
@@ -187,14 +207,16 @@ def refined_lee(x: torch.Tensor, span: torch.Tensor | None = None, looks: float 
     h, w = hh - 2 * HALO, ww - 2 * HALO
     out = torch.empty((x.shape[0], c, h, w), dtype=x.dtype, device=x.device)
     step = max(1, (_STRIP_PIXELS if _on_cpu(x) else _STRIP_PIXELS_ACCELERATOR) // (ww * x.shape[0]) - 2 * HALO)
+    ws = _Workspace(x.dtype, x.device)
     for r in range(0, h, step):
         r1 = min(h, r + step)
-        _refined_lee_rows(x[..., r : r1 + 2 * HALO, :], s[:, r : r1 + 2 * HALO], looks, side, out[..., r:r1, :])
+        _refined_lee_rows(x[..., r : r1 + 2 * HALO, :], s[:, r : r1 + 2 * HALO], looks, side, out[..., r:r1, :], ws)
     return out.reshape(*lead, c, h, w)
 
 
-def _refined_lee_rows(x: torch.Tensor, s: torch.Tensor, looks: float, side: Side, out: torch.Tensor) -> None:
-    """:func:`refined_lee` of ``x`` (N, C, H, W) with span ``s`` (N, H, W) into ``out`` (N, C, H - 6, W - 6)."""
+def _refined_lee_rows(x: torch.Tensor, s: torch.Tensor, looks: float, side: Side, out: torch.Tensor, ws: _Workspace) -> None:
+    """:func:`refined_lee` of ``x`` (N, C, H, W) with span ``s`` (N, H, W) into ``out`` (N, C,
+    H - 6, W - 6), its larger temporaries in ``ws``."""
     import torch
 
     nb, c, hh, ww = x.shape
@@ -204,13 +226,13 @@ def _refined_lee_rows(x: torch.Tensor, s: torch.Tensor, looks: float, side: Side
     # one stack of the images whose window sums are needed: the span, its square, the channels
     # (nodata as 0: its bits cleared) and the valid pixels (1, else 0); the first 2 + c need the
     # edge-aligned window's sums too
-    img = torch.empty((c + 3, nb, hh, ww), dtype=x.dtype, device=x.device)
+    img = ws.get("img", (c + 3, nb, hh, ww))
     torch.bitwise_and(_bits(s), keep, out=_bits(img[0]))
     torch.mul(img[0], img[0], out=img[1])
     torch.bitwise_and(_bits(x), keep[:, None], out=_bits(img[2 : 2 + c].transpose(0, 1)))
     img[-1].copy_(valid)
     edged = slice(0, c + 2)
-    sums = _Segments(img)
+    sums = _Segments(img, ws)
 
     # edge direction from the 3 x 3 sub-window sums of the span (9 x their means): m(j, i) is the
     # sub-window of rows 2j..2j+2 and columns 2i..2i+2, all slices of one plane of 3 x 3 sums
@@ -258,20 +280,20 @@ def _refined_lee_rows(x: torch.Tensor, s: torch.Tensor, looks: float, side: Side
     # shifted pairs: left and right halves (windows 4, 0) are one plane of 4-pixel runs, the top
     # half (2) is the whole window's first four rows and the bottom half (6) the same three rows on
     # (the same additions in the same order)
-    halves = sums.rows(_EDGE_RUNS[4], edged, more=(0, HALO))
-    edge = _bits(halves[..., HALO:]).bitwise_and(masks[0][0])
+    halves = sums.rows(_EDGE_RUNS[4], edged, out=ws.get("halves", (c + 2, nb, h, w + HALO)), more=(0, HALO))
+    edge = torch.bitwise_and(_bits(halves[..., HALO:]), masks[0][0], out=_bits(ws.get("edge", (c + 2, nb, h, w))))
     edge.bitwise_or_(_bits(halves[..., :w]).bitwise_and_(masks[0][1]))
     del halves
-    tops = sums.rows(_EDGE_RUNS[2], slice(None), more=(HALO, 0))
-    edge.bitwise_or_(_bits(tops[edged, :, :h]).bitwise_and(masks[2][0]))
-    edge.bitwise_or_(_bits(tops[edged, :, HALO:]).bitwise_and(masks[2][1]))
-    box = torch.add(tops[:, :, :h], sums.seg[SIZE - 1][:, :, 4 : 4 + h, :w])
+    tops = sums.rows(_EDGE_RUNS[2], slice(None), out=ws.get("tops", (c + 3, nb, h + HALO, w)), more=(HALO, 0))
+    scratch = _bits(ws.get("scratch", (c + 2, nb, h, w)))
+    edge.bitwise_or_(torch.bitwise_and(_bits(tops[edged, :, :h]), masks[2][0], out=scratch))
+    edge.bitwise_or_(torch.bitwise_and(_bits(tops[edged, :, HALO:]), masks[2][1], out=scratch))
+    box = torch.add(tops[:, :, :h], sums.seg[SIZE - 1][:, :, 4 : 4 + h, :w], out=ws.get("box", (c + 3, nb, h, w)))
     del tops
     for y in range(5, SIZE):
         box.add_(sums.seg[SIZE - 1][:, :, y : y + h, :w])
-    scratch = torch.empty(edge.shape, dtype=x.dtype, device=x.device)
     for k in (1, 3, 5, 7):
-        edge.bitwise_or_(_bits(sums.rows(_EDGE_RUNS[k], edged, out=scratch)).bitwise_and_(masks[k % 4][k // 4]))
+        edge.bitwise_or_(_bits(sums.rows(_EDGE_RUNS[k], edged, out=scratch.view(x.dtype))).bitwise_and_(masks[k % 4][k // 4]))
     del sums, scratch
     edge_sums = edge.view(x.dtype)
     edge_sums.div_(_EDGE_PIXELS)  # edge-window means
