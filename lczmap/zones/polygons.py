@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from itertools import chain
 from typing import TYPE_CHECKING
 
 import numpy as np
@@ -24,7 +25,7 @@ if TYPE_CHECKING:
     import geopandas as gpd
     from rasterio.io import DatasetReader
 
-__all__ = ["Zone", "polygon_zones", "zones_frame"]
+__all__ = ["Zone", "ZoneBatch", "polygon_zones", "zones_frame"]
 
 
 @dataclass
@@ -51,18 +52,11 @@ def _strip_zones(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """Polygons (pixel coordinates, rows offset by ``r0``) and statistics of one strip's patches:
     ``(labels, label_codes, geoms, pixels, area, conf_sum, conf_n)``, indexed by patch label."""
-    import shapely
-    from affine import Affine
-    from rasterio.features import shapes
-    from shapely.geometry import shape
-
     labels, label_codes = label_patches(codes)
     n = label_codes.size
     geoms = np.empty(n, dtype=object)
-    for geojson, value in shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.identity()):
-        geoms[int(value)] = shape(geojson)
-    if n > 1:
-        geoms[1:] = shapely.transform(geoms[1:].astype(object), lambda xy: xy + np.array([0.0, r0]))
+    found, polygons = _shapes(labels, r0)
+    geoms[found] = polygons
     flat = labels.ravel()
     pixels = np.bincount(flat, minlength=n)
     area = np.zeros(n)
@@ -81,6 +75,119 @@ def _strip_zones(
         conf_sum = np.zeros(n)
         conf_n = np.zeros(n, np.int64)
     return labels, label_codes, geoms, pixels, area, conf_sum, conf_n
+
+
+def _shapes(labels: np.ndarray, r0: int) -> tuple[np.ndarray, np.ndarray]:
+    """GDAL's polygons of a strip's patches (``rasterio.features.shapes``, 4-connectivity), in
+    pixel coordinates with rows offset by ``r0``: ``(labels, polygons)``.
+
+    The polygons are built in one vectorised shapely call from the rings' coordinates (the same
+    vertices, in the same order, as ``shapely.geometry.shape`` of each GeoJSON ring gives).
+    """
+    import shapely
+    from affine import Affine
+    from rasterio.features import shapes
+
+    found: list[float] = []
+    rings_per_polygon: list[int] = []
+    ring_sizes: list[int] = []
+    vertices: list[tuple[float, float]] = []
+    for geojson, value in shapes(labels, mask=labels > 0, connectivity=4, transform=Affine.identity()):
+        rings = geojson["coordinates"]
+        found.append(value)
+        rings_per_polygon.append(len(rings))
+        for ring in rings:
+            ring_sizes.append(len(ring))
+            vertices.extend(ring)
+    xy = np.fromiter(chain.from_iterable(vertices), np.float64, count=2 * len(vertices)).reshape(-1, 2)
+    xy[:, 1] += r0
+    rings = shapely.linearrings(xy, indices=np.repeat(np.arange(len(ring_sizes)), ring_sizes))
+    polygons = shapely.polygons(rings, indices=np.repeat(np.arange(len(found)), rings_per_polygon))
+    return np.asarray(found, np.int64), polygons
+
+
+def _densify_on_rows(rings: np.ndarray, rows: np.ndarray) -> np.ndarray:
+    """``rings`` (pixel coordinates) with a vertex at every integer column along their horizontal
+    edges on ``rows``.
+
+    Polygons on both sides of a strip edge then share their vertices along it, so that they form a
+    valid coverage for :func:`shapely.coverage_union_all`.
+    """
+    import shapely
+
+    xy, vertex_ring = shapely.get_coordinates(rings, return_index=True)
+    x, y = xy[:, 0], xy[:, 1]
+    steps = np.zeros(len(xy), np.int64)
+    if len(xy) > 1:
+        dx = np.diff(x)
+        edge = (vertex_ring[1:] == vertex_ring[:-1]) & (y[1:] == y[:-1]) & np.isin(y[:-1], rows) & (np.abs(dx) > 1)
+        steps[:-1][edge] = dx[edge].astype(np.int64)
+    repeat = np.maximum(np.abs(steps), 1)
+    source = np.repeat(np.arange(len(xy)), repeat)
+    k = np.arange(len(source)) - np.repeat(np.cumsum(repeat) - repeat, repeat)
+    dense = np.column_stack([x[source] + k * np.sign(steps[source]), y[source]])
+    return shapely.linearrings(dense, indices=vertex_ring[source])
+
+
+def _corners_only(rings: np.ndarray) -> np.ndarray:
+    """Closed rings without their collinear vertices (what ``shapely.simplify(.., 0)`` drops).
+
+    Coordinates are whole pixels, so the collinearity test (a zero cross product of the edges
+    before and after a vertex) is exact.
+    """
+    import shapely
+
+    xy, ring = shapely.get_coordinates(rings, return_index=True)
+    closing = np.r_[ring[1:] != ring[:-1], True]  # each ring's last vertex repeats its first
+    first = np.r_[True, closing[:-1]]
+    index = np.arange(len(xy))
+    before = index - 1
+    before[first] = index[closing] - 1
+    after = np.minimum(index + 1, len(xy) - 1)
+    a, b = xy - xy[before], xy[after] - xy
+    keep = (a[:, 0] * b[:, 1] != a[:, 1] * b[:, 0]) & ~closing
+    xy, ring = xy[keep], ring[keep]
+    n = len(rings)
+    last = np.flatnonzero(np.r_[ring[1:] != ring[:-1], True])
+    closed = np.empty((len(xy) + n, 2))
+    closed[np.arange(len(xy)) + ring] = xy
+    closed[last + np.arange(1, n + 1)] = xy[np.r_[0, last[:-1] + 1]]
+    return shapely.linearrings(closed, indices=np.repeat(np.arange(n), np.bincount(ring, minlength=n) + 1))
+
+
+def _stitch(zones: list[Zone], rows: np.ndarray) -> None:
+    """Merge the parts of zones cut by strip edges (``rows``) into one polygon each, in place.
+
+    The parts of one zone meet only along strip edges: within a strip they are distinct
+    4-connected patches, so they share at most corners, and their holes lie inside the strip (a
+    hole reaching the strip's edge would be open). So the zone's outline comes from the union of
+    the parts' exteriors alone, made a coverage by matching their vertices along the edges
+    (:func:`_densify_on_rows`) and unioned exactly in pixel coordinates; the parts' holes are
+    added to it unchanged. The vertices left along the edges are then dropped
+    (:func:`_corners_only`), as ``shapely.simplify(shapely.union_all(parts), 0)`` would.
+    """
+    import shapely
+
+    cut = [z for z in zones if len(z.parts) > 1]
+    if not cut:
+        return
+    sizes = [len(z.parts) for z in cut]
+    owner = np.repeat(np.arange(len(cut)), sizes)
+    parts = np.asarray([p for z in cut for p in z.parts], dtype=object)
+    outlines = shapely.polygons(_densify_on_rows(shapely.get_exterior_ring(parts), rows))
+    bounds = np.r_[0, np.cumsum(sizes)]
+    merged = np.asarray([shapely.coverage_union_all(outlines[a:b]) for a, b in zip(bounds[:-1], bounds[1:])], dtype=object)
+    outer, outer_zone = shapely.get_rings(merged, return_index=True)
+    outer_shell = np.r_[True, outer_zone[1:] != outer_zone[:-1]]
+    inner, inner_part = shapely.get_rings(parts, return_index=True)
+    part_hole = np.r_[False, inner_part[1:] == inner_part[:-1]]
+    rings = np.concatenate([outer, inner[part_hole]])
+    zone = np.concatenate([outer_zone, owner[inner_part[part_hole]]])
+    hole = np.concatenate([~outer_shell, np.ones(int(part_hole.sum()), bool)])
+    order = np.lexsort((hole, zone))  # each zone's exterior first, then its holes
+    polygons = shapely.polygons(_corners_only(rings[order]), indices=zone[order])
+    for z, geom in zip(cut, polygons):
+        z.parts = [geom]
 
 
 def _join(open_zones: dict[int, Zone], current: dict[int, Zone], pairs: set[tuple[int, int]]) -> tuple[set[int], dict[int, int]]:
@@ -115,6 +222,37 @@ def _join(open_zones: dict[int, Zone], current: dict[int, Zone], pairs: set[tupl
     return joined_old, alias
 
 
+@dataclass
+class ZoneBatch:
+    """Finished zones, one row each: code, polygon (pixel coordinates) and statistics."""
+
+    code: np.ndarray
+    geometry: np.ndarray
+    pixels: np.ndarray
+    area: np.ndarray
+    conf_sum: np.ndarray
+    conf_n: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.code)
+
+    @classmethod
+    def of_zones(cls, zones: list[Zone]) -> ZoneBatch:
+        """Zones whose parts are stitched (one polygon each)."""
+        return cls(
+            np.asarray([z.code for z in zones], np.uint8),
+            np.asarray([z.parts[0] for z in zones] + [None], dtype=object)[:-1],
+            np.asarray([z.pixels for z in zones], np.int64),
+            np.asarray([z.area for z in zones], np.float64),
+            np.asarray([z.conf_sum for z in zones], np.float64),
+            np.asarray([z.conf_n for z in zones], np.int64),
+        )
+
+    @classmethod
+    def concat(cls, batches: list[ZoneBatch]) -> ZoneBatch:
+        return cls(*(np.concatenate([getattr(b, f) for b in batches]) for f in cls.__dataclass_fields__))
+
+
 def polygon_zones(
     src: DatasetReader,
     info: LczRasterInfo,
@@ -122,15 +260,18 @@ def polygon_zones(
     block_rows: int,
     conf_reader: Callable[[int, int], np.ndarray] | None = None,
     progress: Progress = None,
-) -> Iterator[list[Zone]]:
+) -> Iterator[ZoneBatch]:
     """Yield batches of finished zones (pixel-space polygons), strip by strip.
 
     Patches cut by a strip edge stay open until the next strip shows whether they continue: a
     pixel of the previous strip's last row and the pixel below it with the same code join their
-    patches (4-connectivity), exactly as on the whole map.
+    patches (4-connectivity), exactly as on the whole map. Each batch lists the previous strip's
+    open zones that ended, then the strip's finished zones by label. Only patches along a strip
+    edge become :class:`Zone` objects; the others go from the strip's arrays to the batch.
     """
     height, _ = info.shape
     row_area = row_areas(info.transform, info.crs, height)
+    cuts = np.arange(block_rows, height, block_rows)
     open_zones: dict[int, Zone] = {}
     prev_last: np.ndarray | None = None  # keys of open zones along the previous strip's last row
     prev_codes: np.ndarray | None = None
@@ -139,18 +280,22 @@ def polygon_zones(
         r1 = r0 + codes.shape[0]
         conf = conf_reader(r0, r1) if conf_reader else None
         labels, label_codes, geoms, pixels, area, conf_sum, conf_n = _strip_zones(codes, r0, row_area, conf)
-        current = {
-            i: Zone(int(label_codes[i]), [geoms[i]], int(pixels[i]), float(area[i]), float(conf_sum[i]), int(conf_n[i]))
-            for i in range(1, label_codes.size)
-        }
-        finished: list[Zone] = []
-        alias: dict[int, int] = {}
+        pairs: set[tuple[int, int]] = set()
         if prev_last is not None:
             first = labels[0]
             join = (prev_last > 0) & (first > 0) & (prev_codes == codes[0])
             pairs = set(zip(prev_last[join].tolist(), first[join].tolist()))
+        # zones of the strip that may join an open zone or stay open, by label
+        edge = sorted({new for _, new in pairs} | set(np.unique(labels[-1]).tolist()) - {0})
+        current = {
+            i: Zone(int(label_codes[i]), [geoms[i]], int(pixels[i]), float(area[i]), float(conf_sum[i]), int(conf_n[i]))
+            for i in edge
+        }
+        ended: list[Zone] = []
+        alias: dict[int, int] = {}
+        if prev_last is not None:
             joined_old, alias = _join(open_zones, current, pairs)
-            finished.extend(z for k, z in open_zones.items() if k not in joined_old)
+            ended = [z for k, z in open_zones.items() if k not in joined_old]
         last = labels[-1]
         if alias:
             lookup = np.arange(label_codes.size, dtype=np.int64)
@@ -159,39 +304,48 @@ def polygon_zones(
             last = lookup[last]
         open_keys = set(np.unique(last[last > 0]).tolist()) if r1 < height else set()
         open_zones = {k: current[k] for k in open_keys}
-        finished.extend(z for k, z in current.items() if k not in open_keys)
+        done = np.ones(label_codes.size, bool)
+        done[0] = False
+        done[list(alias) + list(open_keys)] = False
+        done_edge = [k for k in current if k not in open_keys]
+        _stitch(ended + [current[k] for k in done_edge], cuts)
+        strip = ZoneBatch(label_codes.copy(), geoms, pixels, area, conf_sum, conf_n.astype(np.int64))
+        if done_edge:
+            stitched = ZoneBatch.of_zones([current[k] for k in done_edge])
+            for field in ZoneBatch.__dataclass_fields__:
+                getattr(strip, field)[done_edge] = getattr(stitched, field)
+        labels_done = np.flatnonzero(done)
+        finished = ZoneBatch(*(getattr(strip, f)[labels_done] for f in ZoneBatch.__dataclass_fields__))
+        if ended:
+            finished = ZoneBatch.concat([ZoneBatch.of_zones(ended), finished])
         prev_last, prev_codes = last, codes[-1].copy()
         if bar is not None:
             bar.update(codes.shape[0])
-        if finished:
+        if len(finished):
             yield finished
     if bar is not None:
         bar.close()
 
 
-def zones_frame(batch: list[Zone], info: LczRasterInfo, first_id: int, confidence: bool) -> gpd.GeoDataFrame:
+def zones_frame(batches: list[ZoneBatch], info: LczRasterInfo, first_id: int, confidence: bool) -> gpd.GeoDataFrame:
     """A GeoDataFrame of finished zones in the map's CRS, numbered from ``first_id``."""
     import geopandas as gpd
     import shapely
 
     t = info.transform
-    # zones stitched across strips: union, then drop the vertices left along the strip edges
-    geoms = np.array(
-        [z.parts[0] if len(z.parts) == 1 else shapely.simplify(shapely.union_all(z.parts), 0.0) for z in batch],
-        dtype=object,
-    )
-    geoms = shapely.transform(geoms, lambda xy: xy * np.array([t.a, t.e]) + np.array([t.c, t.f]))
-    codes = [z.code for z in batch]
+    batch = ZoneBatch.concat(batches) if batches else ZoneBatch.of_zones([])
+    geoms = shapely.transform(batch.geometry, lambda xy: xy * np.array([t.a, t.e]) + np.array([t.c, t.f]))
+    codes = batch.code.tolist()
     columns = {
         "zone_id": np.arange(first_id, first_id + len(batch), dtype=np.int64),
-        "lcz": np.asarray(codes, np.int32),
+        "lcz": batch.code.astype(np.int32),
         "label": [label_of(c) for c in codes],
         "name": [name_of(c) for c in codes],
         "colour": [colour_of(c) for c in codes],
-        "pixels": np.asarray([z.pixels for z in batch], np.int64),
-        "area_m2": np.asarray([z.area for z in batch], np.float64),
+        "pixels": batch.pixels,
+        "area_m2": batch.area,
     }
     if confidence:
         with np.errstate(invalid="ignore", divide="ignore"):
-            columns["confidence"] = np.asarray([z.conf_sum / z.conf_n if z.conf_n else np.nan for z in batch])
+            columns["confidence"] = np.where(batch.conf_n > 0, batch.conf_sum / np.maximum(batch.conf_n, 1), np.nan)
     return gpd.GeoDataFrame(columns, geometry=geoms, crs=info.crs)

@@ -105,15 +105,16 @@ def vectorize_zones(
     try:
         extras = [(qml, write_qml)] if qml is not None else []
         with rasterio.open(info.path) as src, vector_sink(out, driver, overwrite, out_layer, extras) as sink:
-            count, pending = 0, []
+            count, pending, size = 0, [], 0
             for batch in polygon_zones(src, info, min_pixels, block_rows, conf_read, progress):
-                pending.extend(batch)
-                if len(pending) >= _WRITE_BATCH:
+                pending.append(batch)
+                size += len(batch)
+                if size >= _WRITE_BATCH:
                     sink.write(zones_frame(pending, info, count + 1, confidence is not None))
-                    count, pending = count + len(pending), []
+                    count, pending, size = count + size, [], 0
             if pending or count == 0:
                 sink.write(zones_frame(pending, info, count + 1, confidence is not None))
-                count += len(pending)
+                count += size
     finally:
         if conf_src is not None:
             conf_src.close()
