@@ -93,7 +93,8 @@ def _weight(m: torch.Tensor, v: torch.Tensor, looks: float) -> torch.Tensor:
 
     cu2 = 1.0 / looks
     var_x = torch.clamp((v - m * m * cu2) / (1.0 + cu2), min=0.0)
-    return torch.where(v > 0, var_x / torch.where(v > 0, v, torch.ones_like(v)), torch.zeros_like(v))
+    positive = v > 0
+    return _keep(var_x.div_(_keep(v.clone(), positive, 1.0)), positive, 0.0)
 
 
 class _Segments:
@@ -175,6 +176,17 @@ def _on_cpu(x: torch.Tensor) -> bool:
     the data shows is not needed (on an accelerator such a test would make the host wait for the
     device): the same bits either way."""
     return x.device.type == "cpu"
+
+
+def _keep(t: torch.Tensor, keep: torch.Tensor, value: float) -> torch.Tensor:
+    """``t`` where boolean ``keep`` (broadcast) is True, else ``value`` (the bits ``torch.full``
+    gives it), in place and returned: ``torch.where(keep, t, value)``, bit for bit, faster."""
+    import torch
+
+    k = _mask(keep, t)
+    fill = _bits(torch.full((), value, dtype=t.dtype, device=t.device))
+    _bits(t).bitwise_and_(k).bitwise_or_(k.bitwise_not_().bitwise_and_(fill))
+    return t
 
 
 def _mask(m: torch.Tensor, like: torch.Tensor) -> torch.Tensor:
@@ -315,10 +327,7 @@ def _refined_lee_rows(x: torch.Tensor, s: torch.Tensor, looks: float, side: Side
         kept = _mask(full, x)
         _bits(filtered).bitwise_and_(kept).bitwise_or_(_bits(local).bitwise_and_(kept.bitwise_not_()))
     # NaN (as torch.full makes it) where the centre pixel is nodata
-    inside = _mask(valid[:, HALO : HALO + h, HALO : HALO + w], x)
-    nan = _bits(torch.full((), float("nan"), dtype=x.dtype, device=x.device))
-    _bits(filtered).bitwise_and_(inside).bitwise_or_(inside.bitwise_not_().bitwise_and_(nan))
-    out.copy_(filtered.transpose(0, 1))
+    out.copy_(_keep(filtered, valid[:, HALO : HALO + h, HALO : HALO + w], float("nan")).transpose(0, 1))
 
 
 def refined_lee_intensity(x: torch.Tensor, looks: float = LOOKS, side: Side = "snap") -> torch.Tensor:
@@ -426,12 +435,11 @@ def filter_channels(block: torch.Tensor, band_set: BandSet, looks: float = LOOKS
     sel = block if every else block[..., list(idx), :, :]
     span = block[..., span_idx, :, :].sum(-3)
     # a pixel invalid in any channel is invalid in all (the span sees only the intensities)
-    span = torch.where(torch.isfinite(block).all(-3), span, torch.full((), float("nan"), dtype=block.dtype, device=block.device))
+    span = _keep(span, torch.isfinite(block).all(-3), float("nan"))
     filtered = refined_lee(sel, span, looks)
     if every:
         out = filtered
     else:
         out = block[..., HALO:-HALO, HALO:-HALO].clone()
         out[..., list(idx), :, :] = filtered
-    nan = ~torch.isfinite(filtered).all(-3, keepdim=True)
-    return torch.where(nan, torch.full((), float("nan"), dtype=block.dtype, device=block.device), out)
+    return _keep(out, torch.isfinite(filtered).all(-3, keepdim=True), float("nan"))
