@@ -26,7 +26,9 @@ share is ``filter / compute`` on the same tiles and windows; the run's wall time
 end to end, default vs ``none``. It checks that both filters give the same bits on the blocks
 predict fed them (float32, as predict; the tests cover float64) and the same LCZ map; the median
 of the rounds is reported, with the load (``/proc/loadavg``) before and after, and the filter
-alone on those blocks (both filters, rounds alternating, memory warm).
+alone on those blocks (both filters, rounds alternating, memory warm), and the first and second
+call of each filter on the first block in fresh processes (``fresh_process``: what a one-tile
+predict from the CLI pays; a small call first, rounds alternating).
 
     python scripts/bench/bench_speckle.py speed --size 1000 1200
     python scripts/bench/bench_speckle.py agreement --out /tmp/speckle-demo --cities 6
@@ -205,7 +207,43 @@ def filter_share(args) -> dict:
             alone[name].append(time.perf_counter() - t0)
     result["filter_alone_s"] = {k: statistics.median(v) for k, v in alone.items()}
     result["filter_alone_speedup"] = result["filter_alone_s"]["baseline"] / result["filter_alone_s"]["working"]
+    # the first call in a fresh process (as a one-tile predict from the CLI pays it), alternating
+    if blocks:
+        saved = out / "block.pt"
+        torch.save(blocks[0], saved)
+        fresh: dict[str, list[dict]] = {"baseline": [], "working": []}
+        for r in range(args.rounds):
+            for name in ("baseline", "working") if r % 2 == 0 else ("working", "baseline"):
+                cmd = [sys.executable, __file__, "first-call", name, str(saved), "--baseline", args.baseline]
+                cmd += ["--model", str(args.model), "--threads", str(args.threads)]
+                done = subprocess.run(cmd, capture_output=True, text=True, check=True)
+                fresh[name].append(json.loads(done.stdout.strip().splitlines()[-1]))
+        result["fresh_process"] = fresh
     return result
+
+
+def first_call(args) -> dict:
+    """In this (fresh) process: a small call of the filter, then the first and second call on
+    the saved block, in seconds; the baseline revision's filter or the working tree's."""
+    import torch
+
+    from lczmap.predict import load_model
+    from lczmap.speckle import GRD_LOOKS
+
+    torch.set_num_threads(args.threads)
+    if args.impl == "baseline":
+        impl = _baseline_speckle(args.baseline)
+    else:
+        import lczmap.speckle as impl
+    band = load_model(args.model).band_set
+    block = torch.load(args.block, weights_only=True)
+    impl.filter_channels(torch.rand(block.shape[0], 20, 20), band, looks=GRD_LOOKS)
+    times = []
+    for _ in range(2):
+        t0 = time.perf_counter()
+        impl.filter_channels(block, band, looks=GRD_LOOKS)
+        times.append(time.perf_counter() - t0)
+    return {"first_s": times[0], "second_s": times[1]}
 
 
 def _agreement(pred: Path, truth: Path) -> dict:
@@ -310,7 +348,16 @@ def main() -> None:
     f.add_argument("--threads", type=int, default=1)
     f.add_argument("--warmup", type=int, default=1, help="untimed predict runs first (default 1)")
     f.add_argument("--out", default="/tmp/bench_speckle_filter")
+    fc = sub.add_parser("first-call", help="(used by filter) one filter's first calls in this process")
+    fc.add_argument("impl", choices=("baseline", "working"))
+    fc.add_argument("block", type=Path)
+    fc.add_argument("--baseline", default="cc46d80")
+    fc.add_argument("--model", type=Path, default=demo / "model.safetensors")
+    fc.add_argument("--threads", type=int, default=1)
     args = ap.parse_args()
+    if args.cmd == "first-call":
+        print(json.dumps(first_call(args)))
+        return
     if args.cmd == "filter":
         for p in (args.model, args.scene):
             if not Path(p).exists():
