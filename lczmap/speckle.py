@@ -178,6 +178,12 @@ def _on_cpu(x: torch.Tensor) -> bool:
     return x.device.type == "cpu"
 
 
+def _finite(t: torch.Tensor) -> torch.Tensor:
+    """``torch.isfinite(t)`` of a float tensor in two operations (``t - t`` is 0 exactly when
+    ``t`` is finite, NaN for NaN and infinities)."""
+    return (t - t) == 0
+
+
 def _keep(t: torch.Tensor, keep: torch.Tensor, value: float) -> torch.Tensor:
     """``t`` where boolean ``keep`` (broadcast) is True, else ``value`` (the bits ``torch.full``
     gives it), in place and returned: ``torch.where(keep, t, value)``, bit for bit, faster."""
@@ -233,7 +239,7 @@ def _refined_lee_rows(x: torch.Tensor, s: torch.Tensor, looks: float, side: Side
 
     nb, c, hh, ww = x.shape
     h, w = hh - 2 * HALO, ww - 2 * HALO
-    valid = torch.isfinite(x).all(1) & torch.isfinite(s)  # (N, H, W)
+    valid = _finite(x).all(1) & _finite(s)  # (N, H, W)
     keep = _mask(valid, x)
     # one stack of the images whose window sums are needed: the span, its square, the channels
     # (nodata as 0: its bits cleared) and the valid pixels (1, else 0); the first 2 + c need the
@@ -422,7 +428,6 @@ def filter_channels(block: torch.Tensor, band_set: BandSet, looks: float = LOOKS
     intensity and covariance channels refined-Lee filtered with one weight from the span of the
     intensities (So2Sat's covariance form; one intensity alone: the intensity form), the other
     channels (unfiltered complex parts) cropped. NaN stays NaN and never spreads."""
-    import torch
 
     idx = filtered_channels(band_set)
     if not idx:
@@ -435,11 +440,11 @@ def filter_channels(block: torch.Tensor, band_set: BandSet, looks: float = LOOKS
     sel = block if every else block[..., list(idx), :, :]
     span = block[..., span_idx, :, :].sum(-3)
     # a pixel invalid in any channel is invalid in all (the span sees only the intensities)
-    span = _keep(span, torch.isfinite(block).all(-3), float("nan"))
+    span = _keep(span, _finite(block).all(-3), float("nan"))
     filtered = refined_lee(sel, span, looks)
     if every:
         out = filtered
     else:
         out = block[..., HALO:-HALO, HALO:-HALO].clone()
         out[..., list(idx), :, :] = filtered
-    return _keep(out, torch.isfinite(filtered).all(-3, keepdim=True), float("nan"))
+    return _keep(out, _finite(filtered).all(-3, keepdim=True), float("nan"))
