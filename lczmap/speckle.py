@@ -169,6 +169,8 @@ _EDGE_PIXELS = int(_edge_masks()[0].sum())  # 28
 #: Input pixels per image a strip of rows holds on the CPU (strips keep the work in the cache) and
 #: on an accelerator (strips bound the memory of large tiles: about 55 planes of a strip's size).
 _STRIP_PIXELS, _STRIP_PIXELS_ACCELERATOR = 1 << 17, 1 << 22
+#: Output rows a strip holds at least (wide images: the halo's rows would otherwise dominate).
+_STRIP_ROWS = 32
 
 
 def _bits(t: torch.Tensor) -> torch.Tensor:
@@ -231,7 +233,7 @@ def refined_lee(x: torch.Tensor, span: torch.Tensor | None = None, looks: float 
     s = x.sum(1) if span is None else span.reshape(-1, hh, ww).to(x.dtype)
     h, w = hh - 2 * HALO, ww - 2 * HALO
     out = torch.empty((x.shape[0], c, h, w), dtype=x.dtype, device=x.device)
-    step = max(1, (_STRIP_PIXELS if _on_cpu(x) else _STRIP_PIXELS_ACCELERATOR) // (ww * x.shape[0]) - 2 * HALO)
+    step = max(_STRIP_ROWS, (_STRIP_PIXELS if _on_cpu(x) else _STRIP_PIXELS_ACCELERATOR) // (ww * x.shape[0]) - 2 * HALO)
     ws = _Workspace(x.dtype, x.device)
     for r in range(0, h, step):
         r1 = min(h, r + step)
