@@ -34,7 +34,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import SceneError
+from ..errors import RemoteError, SceneError
 from ..predict.grid import Tile, tile_block
 from ..predict.kernel import TileResult, compute_tile, window_sums
 from ..predict.model import Model
@@ -228,7 +228,10 @@ def reach(placement: Placement, tile: Tile) -> Tile | None:
 
 
 def failed(scene: Scene, exc: BaseException) -> SceneError:
-    """A scene that failed to read halfway, as one line naming it."""
+    """A scene that failed to read halfway, as one line naming it; a remote file's failure keeps
+    the :class:`~lczmap.errors.RemoteError`'s words (the HTTP status and what to do)."""
+    if isinstance(exc, RemoteError):
+        return SceneError(f"{scene.name} failed to read: {str(exc).splitlines()[0]}; or pass --skip-bad to map without it")
     cause: BaseException | None = exc
     while cause is not None and "previous exception" in str(cause) and cause.__cause__ is not None:
         cause = cause.__cause__  # rasterio: "Read failed. See previous exception for details."

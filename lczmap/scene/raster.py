@@ -293,13 +293,9 @@ def _remote_reads(scene: Scene) -> Iterator[None]:
     try:
         yield
     except rasterio.errors.RasterioError as exc:
-        paths = [*scene.sources, *([scene.angle.path] if scene.angle is not None else []), *(m.path for m in scene.masks)]
-        if any("://" in p or p.startswith("/vsi") for p in paths):
-            from ..remote.http import read_failure
-
-            remote = read_failure(paths, exc)
-            if remote is not None:
-                raise remote from None
+        remote = scene.remote_failure(exc)
+        if remote is not None:
+            raise remote from None
         raise
 
 

@@ -20,6 +20,7 @@ from rasterio.vrt import WarpedVRT
 from rasterio.windows import Window
 
 from ..bands import Backscatter, Channel
+from ..errors import RemoteError
 from .grid import Warp
 from .masks import MaskKind, invalid
 from .mirror import read_mirrored
@@ -124,8 +125,32 @@ class Scene:
 
     def read(self, r0: int, r1: int, c0: int, c1: int, out: np.ndarray | None = None) -> np.ndarray:
         """Pixels of rows ``r0:r1`` and columns ``c0:c1`` (may run outside the scene: mirrored),
-        into ``out`` (float32, C x rows x columns) when given."""
-        return read_mirrored(self._read_window, self.height, self.width, r0, r1, c0, c1, out=out)
+        into ``out`` (float32, C x rows x columns) when given. A remote file that fails to read
+        (a signature that expired mid-run, a server error GDAL's retries did not cure) raises the
+        one-line :class:`~lczmap.errors.RemoteError` of :meth:`remote_failure`."""
+        try:
+            return read_mirrored(self._read_window, self.height, self.width, r0, r1, c0, c1, out=out)
+        except rasterio.errors.RasterioError as exc:
+            remote = self.remote_failure(exc)
+            if remote is not None:
+                raise remote from None
+            raise
+
+    @property
+    def paths(self) -> list[str]:
+        """Every file the scene reads: its sources, the angle raster and the masks."""
+        return [*self.sources, *([self.angle.path] if self.angle is not None else []), *(m.path for m in self.masks)]
+
+    def remote_failure(self, exc: BaseException) -> RemoteError | None:
+        """The one line for GDAL's failure ``exc`` to read a remote file of this scene
+        (:func:`lczmap.remote.http.read_failure`: the HTTP status GDAL names or, when it names
+        none, the status the file's address answers now), or None when no remote file explains it."""
+        paths = self.paths
+        if not any("://" in p or p.startswith("/vsi") for p in paths):
+            return None
+        from ..remote.http import read_failure
+
+        return read_failure(paths, exc)
 
     def _read_window(self, rlo: int, rhi: int, clo: int, chi: int, out: np.ndarray | None = None) -> np.ndarray:
         if self.reader is not None:

@@ -230,3 +230,38 @@ def test_read_error_probes_the_address(twin_scene):
         assert read_failure(["/tmp/local.tif"], words) is None
     err = read_failure([vv], words)  # the server has gone
     assert err is not None and "cannot reach the server" in str(err)
+
+
+def _top_row(path):
+    """Byte offsets (from, to) of ``path``'s top row of tiles, past the header's first byte (GDAL
+    reads the header from byte 0 on open), from GDAL's tile index (tiles stored row by row)."""
+    with rasterio.open(path) as ds:
+        first = int(ds.get_tag_item("BLOCK_OFFSET_0_0", "TIFF", bidx=1))
+        second_row = int(ds.get_tag_item("BLOCK_OFFSET_0_1", "TIFF", bidx=1))
+    return max(first // 2, 1), second_row
+
+
+@pytest.mark.parametrize("command", ["predict", "mosaic"])
+def test_a_refusal_after_the_checks_at_open_is_named_in_one_line(tmp_path, twin_scene, ckpt, command):
+    """The open-time checks read a sample from the middle of the scene and pass; the signature
+    then expires (every request from the first read of the top row of tiles on is refused), so the
+    refusal comes from the map's own tile reads. The line names the status and the file, not a
+    damaged raster, and no map is written."""
+    root, bounds, files = twin_scene
+    lo, hi = _top_row(files["vv"])
+    assert lo < hi
+    with Server(root) as srv:
+        srv.refuse["/scenes/a/vv.tif"] = (lo, hi, 403)
+        out = tmp_path / "out"
+        out.mkdir()
+        its = {"type": "FeatureCollection", "features": [item("S1A_a", srv.url, "scenes/a", bounds, "2023-06-01T05:00:00Z")]}
+        (tmp_path / "items.json").write_text(json.dumps(its))
+        args = ["-q", command, str(tmp_path / "items.json"), str(out / "m.tif"), "-m", str(ckpt)]
+        args += ["--workers", "0"] if command == "mosaic" else []
+        res = CliRunner().invoke(main, [*args, "--device", "cpu"])
+        assert "/scenes/a/vv.tif" in srv.expired, "the refusal never came: the test means nothing"
+        assert res.exit_code == 1 and len(res.output.strip().splitlines()) == 1, res.output
+        assert "refused access (403)" in res.output and "vv.tif" in res.output, res.output
+        assert "damaged" not in res.output, res.output
+        # no map; predict keeps its hidden resume state (.m.tif.partial) for the rerun
+        assert [p for p in os.listdir(out) if not p.startswith(".")] == []
