@@ -155,6 +155,25 @@ def _corners_only(rings: np.ndarray) -> np.ndarray:
     return shapely.linearrings(closed, indices=np.repeat(np.arange(n), np.bincount(ring, minlength=n) + 1))
 
 
+def _outline(outlines: np.ndarray) -> object:
+    """The union of one zone's part outlines: their coverage union, checked.
+
+    The outlines are a valid coverage by construction, and areas in pixel coordinates are exact
+    (whole pixels), so a coverage union that is not one polygon of the expected area can only come
+    from an input that GEOS's coverage union does not handle; then the general (slower) union is
+    used.
+    """
+    import shapely
+
+    try:
+        merged = shapely.coverage_union_all(outlines)
+    except shapely.errors.GEOSException:
+        merged = None
+    if merged is None or merged.geom_type != "Polygon" or merged.area != shapely.area(outlines).sum():
+        merged = shapely.union_all(outlines)
+    return merged
+
+
 def _stitch(zones: list[Zone], rows: np.ndarray) -> None:
     """Merge the parts of zones cut by strip edges (``rows``) into one polygon each, in place.
 
@@ -176,7 +195,7 @@ def _stitch(zones: list[Zone], rows: np.ndarray) -> None:
     parts = np.asarray([p for z in cut for p in z.parts], dtype=object)
     outlines = shapely.polygons(_densify_on_rows(shapely.get_exterior_ring(parts), rows))
     bounds = np.r_[0, np.cumsum(sizes)]
-    merged = np.asarray([shapely.coverage_union_all(outlines[a:b]) for a, b in zip(bounds[:-1], bounds[1:])], dtype=object)
+    merged = np.asarray([_outline(outlines[a:b]) for a, b in zip(bounds[:-1], bounds[1:])], dtype=object)
     outer, outer_zone = shapely.get_rings(merged, return_index=True)
     outer_shell = np.r_[True, outer_zone[1:] != outer_zone[:-1]]
     inner, inner_part = shapely.get_rings(parts, return_index=True)

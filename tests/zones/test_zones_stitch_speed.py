@@ -192,3 +192,15 @@ def test_corners_only_drops_exactly_the_collinear_vertices():
     assert np.array_equal(shapely.get_num_coordinates(out), shapely.get_num_coordinates(reference))
     same = shapely.equals_exact(shapely.normalize(shapely.polygons(out)), shapely.normalize(shapely.polygons(reference)), 0)
     assert same.all()
+
+
+def test_outline_falls_back_to_the_general_union(tmp_path, monkeypatch):
+    """A coverage union that comes back wrong (here: one part short) is replaced by union_all."""
+    path = write_raster(tmp_path / "lcz.tif", snake())
+    seen = record_stitches(monkeypatch)
+    monkeypatch.setattr(shapely, "coverage_union_all", lambda parts: shapely.union_all(parts[1:]))
+    run_zones(path, 4)
+    assert seen
+    for parts, stitched in seen:
+        reference = shapely.simplify(shapely.union_all(parts), 0.0)
+        assert shapely.equals_exact(shapely.normalize(stitched), shapely.normalize(reference), tolerance=0.0)
