@@ -378,8 +378,9 @@ def _log_timings(name: str, timings: Timings) -> None:
     parts = [f"setup {timings.setup:.1f} s", f"tiles {timings.tiles:.1f} s"]
     if timings.read_wait is not None:
         parts[-1] += (
-            f" (waiting for reads {timings.read_wait:.1f} s, model {timings.compute or 0.0:.1f} s, "
-            f"storing {timings.store or 0.0:.1f} s)"
+            f" (waiting for reads {timings.read_wait:.1f} s, model {timings.compute or 0.0:.1f} s"
+            + (f" of which the speckle filter {timings.filter:.1f} s" if timings.filter is not None else "")
+            + f", storing {timings.store or 0.0:.1f} s)"
         )
     if timings.device_span is not None:
         parts.append(f"device busy {timings.device_span:.1f} s of the tiles' time")

@@ -21,6 +21,7 @@ device as strided views (``Tensor.unfold``): only one batch of windows at a time
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -131,6 +132,7 @@ class LaunchedTile:
     event: torch.cuda.Event | None = None
     start: torch.cuda.Event | None = None
     copied: torch.cuda.Event | None = None  # CUDA event: the block's copy to the device is done
+    filter_seconds: float | None = None  # the speckle filter's seconds (CPU: timed; CUDA: asynchronous, None)
 
 
 @dataclass
@@ -227,7 +229,9 @@ def launch_tile(
         if cuda:
             copied = torch.cuda.Event()
             copied.record()
+        t_filter = time.perf_counter()
         x = filter_block(x, model, plan)
+        filter_seconds = None if cuda or not plan.filtering else time.perf_counter() - t_filter
         if prep.missing:
             fill = _host_to(device, np.asarray(model.fill, dtype=np.float32)).view(-1, 1, 1)
             x = torch.where(torch.isnan(x), fill, x)
@@ -277,7 +281,7 @@ def launch_tile(
             out_probs = None if out_probs is None else _pinned_copy(out_probs)
             event = torch.cuda.Event(enable_timing=True)
             event.record()
-    return LaunchedTile(codes, conf, out_probs, int(valid_np.sum()), batch, event, start, copied)
+    return LaunchedTile(codes, conf, out_probs, int(valid_np.sum()), batch, event, start, copied, filter_seconds)
 
 
 def finish_tile(launched: LaunchedTile) -> TileResult:

@@ -72,7 +72,9 @@ Progress = Callable[..., ProgressBar]
 class Timings:
     """Where the seconds of a run went: ``setup``, ``tiles`` (of which the calling thread spent
     ``read_wait`` waiting for reads, ``compute`` running or waiting for the model, ``store``
-    storing results; local runs only, else None) and ``write`` (the output files). On CUDA,
+    storing results; local runs only, else None) and ``write`` (the output files). On the CPU,
+    ``filter`` is the part of ``compute`` the speckle filter took (None when it did not run, and
+    on CUDA, whose filter runs asynchronously). On CUDA,
     ``device_span`` sums, per tile, the device time from reaching the tile to finishing it:
     ``tiles - device_span`` is the time the GPU sat waiting for the host."""
 
@@ -82,6 +84,7 @@ class Timings:
     read_wait: float | None = None
     compute: float | None = None
     store: float | None = None
+    filter: float | None = None
     device_span: float | None = None
 
     def as_dict(self) -> dict[str, float]:
@@ -280,6 +283,8 @@ def _run_local_on(
         launched = launch_tile(prep, model, plan, batch, probabilities=probabilities)
         batch = launched.batch_size  # halved for the next tiles once out of memory
         timings.add("compute", time.perf_counter() - t0)
+        if launched.filter_seconds is not None:
+            timings.add("filter", launched.filter_seconds)
         prep.release(launched.copied)  # CUDA: once copied to the device; elsewhere: done with the block
         del prep
         if previous is not None:

@@ -326,6 +326,20 @@ def test_timings_say_where_the_time_went(ckpt, scene_tif, tmp_path, caplog):
     assert any("waiting for reads" in r.getMessage() and "writing" in r.getMessage() for r in caplog.records)
 
 
+def test_timings_give_the_speckle_filters_share(ckpt, scene_tif, tmp_path, caplog):
+    """On the CPU the filter's seconds are timed inside the model's: a share a user can read from
+    the INFO line; with the filter off there is no filter time."""
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="lczmap.predict"):
+        res = predict_scene(scene_tif, tmp_path / "f.tif", ckpt, tile_size=4, speckle_filter="refined-lee")
+    t = res.timings.as_dict()
+    assert 0 < t["filter"] <= t["compute"]
+    assert any("of which the speckle filter" in r.getMessage() for r in caplog.records)
+    off = predict_scene(scene_tif, tmp_path / "n.tif", ckpt, tile_size=4, speckle_filter="none")
+    assert "filter" not in off.timings.as_dict() and off.timings.compute > 0
+
+
 @pytest.mark.slow
 def test_distributed_cluster_gives_identical_raster(ckpt, scene_tif, tmp_path, monkeypatch):
     from distributed import LocalCluster
