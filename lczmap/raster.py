@@ -454,15 +454,13 @@ def lcz_aux_xml(coding: str = "1-17", bands: tuple[int, ...] = (1,)) -> str:
     )
 
 
-def lcz_qml(coding: str = "1-17", band: int = 1) -> str:
-    """A QGIS layer style (paletted renderer of ``band``, WUDAPT colours, 'LCZ 6 Open low-rise'
-    labels) for values in ``coding``.
-
-    lczmap ships the default (1-17, band 1) as ``lczmap/styles/lcz_raster.qml``; this function is
-    its source."""
-    entries = "\n".join(
-        f'        <paletteEntry value="{coded_value(c.code, coding)}" color="{c.colour}" alpha="255" label="{escape(c.title)}"/>'
-        for c in LCZ_CLASSES
+def paletted_qml(entries: Iterable[tuple[int, str, str]], band: int = 1) -> str:
+    """A QGIS layer style: a paletted renderer of ``band`` with one entry per ``(value, colour
+    '#rrggbb', label)`` of ``entries``, nearest-neighbour resampling (classes are never blended).
+    The LCZ map's style (:func:`lcz_qml`) and the change layer's are made with it."""
+    lines = "\n".join(
+        f'        <paletteEntry value="{value}" color="{colour}" alpha="255" label="{escape(label)}"/>'
+        for value, colour, label in entries
     )
     return (
         "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
@@ -474,7 +472,7 @@ def lcz_qml(coding: str = "1-17", band: int = 1) -> str:
         "<statAccuracy>Estimated</statAccuracy><cumulativeCutLower>0.02</cumulativeCutLower>"
         "<cumulativeCutUpper>0.98</cumulativeCutUpper><stdDevFactor>2</stdDevFactor></minMaxOrigin>\n"
         "      <colorPalette>\n"
-        f"{entries}\n"
+        f"{lines}\n"
         "      </colorPalette>\n"
         '      <colorramp type="randomcolors" name="[source]"/>\n'
         "    </rasterrenderer>\n"
@@ -485,6 +483,15 @@ def lcz_qml(coding: str = "1-17", band: int = 1) -> str:
         "  <blendMode>0</blendMode>\n"
         "</qgis>\n"
     )
+
+
+def lcz_qml(coding: str = "1-17", band: int = 1) -> str:
+    """A QGIS layer style (paletted renderer of ``band``, WUDAPT colours, 'LCZ 6 Open low-rise'
+    labels) for values in ``coding``.
+
+    lczmap ships the default (1-17, band 1) as ``lczmap/styles/lcz_raster.qml``; this function is
+    its source."""
+    return paletted_qml(((coded_value(c.code, coding), c.colour, c.title) for c in LCZ_CLASSES), band)
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:

@@ -6,9 +6,9 @@ pixels light grey; labels "D Low plants -> 6 Open low-rise"."""
 from __future__ import annotations
 
 from collections.abc import Iterable
-from xml.sax.saxutils import escape
 
 from ..classes import lcz
+from ..raster import paletted_qml
 
 __all__ = [
     "NO_CHANGE",
@@ -58,23 +58,5 @@ def change_qml(values: Iterable[int]) -> str:
     entries = []
     for v in sorted({NO_CHANGE, *(int(x) for x in values if int(x) != CHANGE_NODATA)}):
         r, g, b = transition_colour(v)
-        entries.append(
-            f'        <paletteEntry value="{v}" color="#{r:02x}{g:02x}{b:02x}" alpha="255" '
-            f'label="{escape(transition_label(v))}"/>'
-        )
-    return (
-        "<!DOCTYPE qgis PUBLIC 'http://mrcc.com/qgis.dtd' 'SYSTEM'>\n"
-        '<qgis version="3.22" styleCategories="AllStyleCategories">\n'
-        "  <pipe>\n"
-        '    <rasterrenderer type="paletted" band="1" opacity="1" alphaBand="-1" nodataColor="">\n'
-        "      <rasterTransparency/>\n"
-        "      <colorPalette>\n" + "\n".join(entries) + "\n      </colorPalette>\n"
-        '      <colorramp type="randomcolors" name="[source]"/>\n'
-        "    </rasterrenderer>\n"
-        '    <brightnesscontrast brightness="0" contrast="0" gamma="1"/>\n'
-        '    <huesaturation saturation="0" grayscaleMode="0" colorizeOn="0" colorizeStrength="100"/>\n'
-        '    <rasterresampler maxOversampling="2" zoomedInResampler="nearest" zoomedOutResampler="nearest"/>\n'
-        "  </pipe>\n"
-        "  <blendMode>0</blendMode>\n"
-        "</qgis>\n"
-    )
+        entries.append((v, f"#{r:02x}{g:02x}{b:02x}", transition_label(v)))
+    return paletted_qml(entries)
