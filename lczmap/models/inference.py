@@ -1,23 +1,28 @@
 """A network made ready for inference on the CPU (:func:`cpu_inference_network`): batch norm folded
-into the convolution before it, channels-last memory for batch-norm (and norm-free) networks, and
-batches run in sub-batches small enough to stay in the CPU's caches.
+into the convolution before it, instance norm and the ReLU after it computed in one pass for
+channels-last memory (:class:`ChannelsLastInstanceNorm`), channels-last memory for the whole network
+(unless it holds a norm torch only runs well in NCHW), and batches run in sub-batches small enough
+to stay in the CPU's caches.
 
-Measured on the demo model and scene (docs/benchmarks.md, "CPU inference copy";
-``scripts/bench/bench_cpu_inference.py``, one torch thread on a shared 2-core AVX2 machine): the
-batch-norm demo model 1.54-2.59x faster on the model alone and 1.18-1.56x end to end in predict
-(three runs, load 3-6), with the same class on every pixel. Instance-norm networks keep their
-norm (it has no running statistics to fold) and NCHW memory; for them only the sub-batches are
-left: 0.97-1.45x on the model alone and 0.88-1.01x in predict in those runs (no gain end to end).
-Part of what the sub-batches save is allocation: a 512-window pass of the demo
-encoder allocates 32 MiB activation tensors (512 x 16 x 32 x 32 floats), which glibc serves with a
-fresh mmap (its adaptive threshold stops at 32 MiB), and in some processes every such pass
-page-faulted its memory afresh (1.5 of 3.3 s in system time in one measurement); 64-window passes
-hardly ever did.
-The outputs equal the unfolded network's within float rounding (tests/train/test_cpu_inference.py).
+Measured on the demo scene (docs/benchmarks.md, "CPU inference copy";
+``scripts/bench/bench_cpu_inference.py``, one torch thread on a shared 2-core AVX2 machine):
+predict end to end against db0d4e0, before this copy and the faster Refined Lee filter, 1.90x with
+the demo's batch-norm model and 1.77x with an instance-norm network of its architecture, the same
+class on every pixel; the copy against the network as it is, same code: 1.69x and 2.57x on the
+model alone. Where it comes from: channels-last max pooling (4.6x less time than NCHW in predict),
+the folded batch norms, and for instance norm the channels-last pass (torch's own instance norm is
+slower in channels-last memory than in NCHW, which kept such networks in NCHW before). The
+convolutions themselves run near what one AVX2 core gives (about 40 GFLOP/s) in either layout.
+Part of what the sub-batches save is allocation: a 512-window pass of the demo encoder allocates
+32 MiB activation tensors (512 x 16 x 32 x 32 floats), which glibc serves with a fresh mmap until
+its adaptive threshold (at most 32 MiB) has risen, and then every such pass page-faults its memory
+afresh; that is why the network as it is ran slower with ``--speckle-filter none`` than with the
+filter (whose temporaries raise the threshold early). 64-window passes hardly ever fault.
+The outputs equal the unmodified network's within float rounding (tests/train/test_cpu_inference.py).
 
-Not tried in these measurements: TorchScript freezing with ``optimize_for_inference``,
-``torch.compile`` (its start-up cost would count in every predict run), bfloat16 (the measured CPU
-has AVX2 but neither AVX512-BF16 nor AMX).
+Not tried: TorchScript freezing with ``optimize_for_inference`` (within 10-15 % of this copy in one
+noisy measurement), ``torch.compile`` (its start-up cost would count in every predict run),
+bfloat16 (the measured CPU has AVX2 but neither AVX512-BF16 nor AMX).
 """
 
 from __future__ import annotations
