@@ -6,9 +6,9 @@ to stay in the CPU's caches.
 
 Measured on the demo scene (docs/benchmarks.md, "CPU inference copy";
 ``scripts/bench/bench_cpu_inference.py``, one torch thread on a shared 2-core AVX2 machine):
-predict end to end against db0d4e0, before this copy and the faster Refined Lee filter, 1.90x with
-the demo's batch-norm model and 1.77x with an instance-norm network of its architecture, the same
-class on every pixel; the copy against the network as it is, same code: 1.69x and 2.57x on the
+predict end to end against db0d4e0, before this copy and the faster Refined Lee filter, 1.58-1.90x
+with the demo's batch-norm model and 1.64-1.77x with an instance-norm network of its architecture
+(one or two threads, quiet and loaded machine), the same class on every pixel; the copy against the network as it is, same code: 1.69x and 2.57x on the
 model alone. Where it comes from: channels-last max pooling (4.6x less time than NCHW in predict),
 the folded batch norms, and for instance norm the channels-last pass (torch's own instance norm is
 slower in channels-last memory than in NCHW, which kept such networks in NCHW before). The

@@ -30,7 +30,14 @@ alone on those blocks (both filters, rounds alternating, memory warm), and the f
 call of each filter on the first block in fresh processes (``fresh_process``: what a one-tile
 predict from the CLI pays; a small call first, rounds alternating).
 
+``endtoend``: predict end to end with the model's filter against ``--speckle-filter none``, each
+run a fresh process (``one-run``), ``--rounds`` rounds with the order swapped every round; each
+process times ``predict_scene`` alone and counts its minor page faults and system time
+(``resource.getrusage``); medians, the filter's share (1 - none / default) and the load.
+
     python scripts/bench/bench_speckle.py speed --size 1000 1200
+    OMP_NUM_THREADS=1 python scripts/bench/bench_speckle.py endtoend --rounds 5 \\
+        --model DEMO/model.safetensors --scene DEMO/scene_grd.tif
     python scripts/bench/bench_speckle.py agreement --out /tmp/speckle-demo --cities 6
     OMP_NUM_THREADS=1 python scripts/bench/bench_speckle.py filter --baseline cc46d80 --rounds 3 \\
         --model DEMO/model.safetensors --scene DEMO/scene_grd.tif
@@ -324,6 +331,61 @@ def agreement(args) -> dict:
     return result
 
 
+def one_run(args) -> dict:
+    """One ``predict_scene`` in this (fresh) process: seconds, CPU seconds and minor page faults."""
+    import resource
+
+    import torch
+
+    from lczmap.predict import load_model, predict_scene
+
+    torch.set_num_threads(args.threads)
+    model = load_model(args.model)
+    kw = {"device": "cpu", "threads": args.threads, "overwrite": True}
+    if args.filter != "default":
+        kw["speckle_filter"] = args.filter
+    before, wall = resource.getrusage(resource.RUSAGE_SELF), time.perf_counter()
+    res = predict_scene(args.scene, args.out_tif, model, **kw)
+    wall = time.perf_counter() - wall
+    after = resource.getrusage(resource.RUSAGE_SELF)
+    return {
+        "filter": args.filter,
+        "wall_s": wall,
+        "user_s": after.ru_utime - before.ru_utime,
+        "sys_s": after.ru_stime - before.ru_stime,
+        "minor_faults": after.ru_minflt - before.ru_minflt,
+        "windows": res.n_windows,
+    }
+
+
+def end_to_end(args) -> dict:
+    """Predict with the model's filter against ``none``, fresh processes, rounds alternating."""
+    runs: dict[str, list[dict]] = {"default": [], "none": []}
+    load_before = open("/proc/loadavg").read().split()[:3]
+    with tempfile.TemporaryDirectory() as tmp:
+        for r in range(args.rounds):
+            for side in ("default", "none") if r % 2 == 0 else ("none", "default"):
+                cmd = [sys.executable, __file__, "one-run", side, "--model", str(args.model), "--scene", str(args.scene)]
+                cmd += ["--threads", str(args.threads), "--out-tif", str(Path(tmp) / f"{side}.tif")]
+                done = subprocess.run(cmd, capture_output=True, text=True)
+                if done.returncode:
+                    sys.exit(f"bench_speckle: a {side} run failed:\n{done.stderr[-2000:]}")
+                runs[side].append(json.loads(done.stdout.strip().splitlines()[-1]))
+                print(json.dumps(runs[side][-1]), flush=True)
+    measures = ("wall_s", "user_s", "sys_s", "minor_faults")
+    med = {k: {m: statistics.median(x[m] for x in v) for m in measures} for k, v in runs.items()}
+    return {
+        "scene": str(args.scene),
+        "model": str(args.model),
+        "threads": args.threads,
+        "load_before": load_before,
+        "load_after": open("/proc/loadavg").read().split()[:3],
+        "median": med,
+        "filter_share_of_predict": 1.0 - med["none"]["wall_s"] / med["default"]["wall_s"],
+        "runs": runs,
+    }
+
+
 def main() -> None:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     sub = ap.add_subparsers(dest="cmd", required=True)
@@ -348,6 +410,18 @@ def main() -> None:
     f.add_argument("--threads", type=int, default=1)
     f.add_argument("--warmup", type=int, default=1, help="untimed predict runs first (default 1)")
     f.add_argument("--out", default="/tmp/bench_speckle_filter")
+    e = sub.add_parser("endtoend")
+    e.add_argument("--model", type=Path, default=demo / "model.safetensors", help="a checkpoint (the demo's)")
+    e.add_argument("--scene", type=Path, default=demo / "scene_grd.tif", help="a scene predict reads (the demo's)")
+    e.add_argument("--rounds", type=int, default=5)
+    e.add_argument("--threads", type=int, default=1)
+    e.add_argument("--out", default="/tmp/bench_speckle_endtoend")
+    one = sub.add_parser("one-run", help="(used by endtoend) one predict in this process")
+    one.add_argument("filter", choices=("default", "none"))
+    one.add_argument("--model", type=Path, required=True)
+    one.add_argument("--scene", type=Path, required=True)
+    one.add_argument("--threads", type=int, default=1)
+    one.add_argument("--out-tif", type=Path, required=True)
     fc = sub.add_parser("first-call", help="(used by filter) one filter's first calls in this process")
     fc.add_argument("impl", choices=("baseline", "working"))
     fc.add_argument("block", type=Path)
@@ -358,11 +432,14 @@ def main() -> None:
     if args.cmd == "first-call":
         print(json.dumps(first_call(args)))
         return
-    if args.cmd == "filter":
+    if args.cmd == "one-run":
+        print(json.dumps(one_run(args)))
+        return
+    if args.cmd in ("filter", "endtoend"):
         for p in (args.model, args.scene):
             if not Path(p).exists():
                 sys.exit(f"bench_speckle: {p} not found: make the demo (python -m lczmap demo DIR) and pass --model/--scene")
-    result = {"speed": speed, "agreement": agreement, "filter": filter_share}[args.cmd](args)
+    result = {"speed": speed, "agreement": agreement, "filter": filter_share, "endtoend": end_to_end}[args.cmd](args)
     Path(args.out).mkdir(parents=True, exist_ok=True)
     (Path(args.out) / "bench_speckle.json").write_text(json.dumps(result, indent=2))
     print(json.dumps(result, indent=2))
