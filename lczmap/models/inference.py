@@ -5,19 +5,20 @@ channels-last memory (:class:`ChannelsLastInstanceNorm`), channels-last memory f
 to stay in the CPU's caches.
 
 Measured on the demo scene (docs/benchmarks.md, "CPU inference copy";
-``scripts/bench/bench_cpu_inference.py``, one torch thread on a shared 2-core AVX2 machine):
-predict end to end against db0d4e0, before this copy and the faster Refined Lee filter, 1.58-1.90x
-with the demo's batch-norm model and 1.64-1.77x with an instance-norm network of its architecture
-(one or two threads, quiet and loaded machine), the same class on every pixel; the copy against the network as it is, same code: 1.69x and 2.57x on the
-model alone. Where it comes from: channels-last max pooling (4.6x less time than NCHW in predict),
-the folded batch norms, and for instance norm the channels-last pass (torch's own instance norm is
-slower in channels-last memory than in NCHW, which kept such networks in NCHW before). The
-convolutions themselves run near what one AVX2 core gives (about 40 GFLOP/s) in either layout.
-Part of what the sub-batches save is allocation: a 512-window pass of the demo encoder allocates
-32 MiB activation tensors (512 x 16 x 32 x 32 floats), which glibc serves with a fresh mmap until
-its adaptive threshold (at most 32 MiB) has risen, and then every such pass page-faults its memory
-afresh; that is why the network as it is ran slower with ``--speckle-filter none`` than with the
-filter (whose temporaries raise the threshold early). 64-window passes hardly ever fault.
+``scripts/bench/bench_cpu_inference.py``, a shared 2-core AVX2 machine): predict end to end against
+db0d4e0, before this copy and the faster Refined Lee filter, 1.58-1.90x with the demo's batch-norm
+model and 1.64-1.77x with an instance-norm network of its architecture (one or two threads, quiet
+and loaded machine), the same class on every pixel; the copy against the network as it is, same
+code: 1.69x and 2.57x on the model alone. Where it comes from: channels-last max pooling (4.6x less
+time than NCHW in predict), the folded batch norms, and for instance norm the channels-last pass
+(torch's own instance norm is slower in channels-last memory than in NCHW, which kept such networks
+in NCHW before). The convolutions themselves run near what one AVX2 core gives (about 40 GFLOP/s) in
+either layout. Part of what the sub-batches save is allocation: a 512-window pass of the demo encoder allocates 32
+MiB activation tensors (512 x 16 x 32 x 32 floats), which glibc serves with a fresh mmap,
+page-faulting their memory afresh in every pass, until a freed large block has raised its adaptive
+mmap threshold (at most 32 MiB); that is why the network as it is ran slower with ``--speckle-filter
+none`` than with the filter, whose large temporaries raise the threshold early. 64-window passes
+hardly ever fault.
 The outputs equal the unmodified network's within float rounding (tests/train/test_cpu_inference.py).
 
 Not tried: TorchScript freezing with ``optimize_for_inference`` (within 10-15 % of this copy in one
