@@ -13,8 +13,9 @@ code: 1.69x and 2.57x on the model alone. Where it comes from: channels-last max
 time than NCHW in predict), the folded batch norms, and for instance norm the channels-last pass
 (torch's own instance norm is slower in channels-last memory than in NCHW, which kept such networks
 in NCHW before). The convolutions themselves run near what one AVX2 core gives (about 40 GFLOP/s) in
-either layout. Part of what the sub-batches save is allocation: a 512-window pass of the demo encoder allocates 32
-MiB activation tensors (512 x 16 x 32 x 32 floats), which glibc serves with a fresh mmap,
+either layout.
+Part of what the sub-batches save is allocation: a 512-window pass of the demo encoder allocates
+32 MiB activation tensors (512 x 16 x 32 x 32 floats), which glibc serves with a fresh mmap,
 page-faulting their memory afresh in every pass, until a freed large block has raised its adaptive
 mmap threshold (at most 32 MiB); that is why the network as it is ran slower with ``--speckle-filter
 none`` than with the filter, whose large temporaries raise the threshold early. 64-window passes
