@@ -10,7 +10,7 @@
 # The GPU image has Python 3.12, torch + CUDA, h5py, numpy, xarray, click, tqdm, pytest, safetensors,
 # matplotlib, pandas, but no rasterio or dask: the carried wheels are installed first. Logs and JSON
 # figures go to $OUT (or ./gpu_out outside the device tool). Steps:
-#   1. tests/predict/test_gpu.py: CUDA training with AMP, CPU-loadable checkpoint, CUDA predict == CPU predict
+#   1. tests/predict/test_gpu.py: CUDA training with AMP, CPU-loadable checkpoint, CUDA predict == CPU predict; tests/test_speckle_identity.py: the Refined Lee filter on CUDA gives the bits of the code it replaced
 #   2. `lczmap -v predict` on a 10,980 x 10,980 scene, wall clock with Python start (target <= 10 s),
 #      and its timing line (reads waited, model, device busy, writing)
 #   3. scripts/bench/bench_predict.py on the same scene: model-only bound (a) vs end to end (b), target
@@ -45,8 +45,9 @@ cat "$OUT/env.txt" | tail -3
 python3 -c "import lczmap.predict, lczmap.train, lczmap.scene, lczmap.twin, lczmap.study" 2> "$OUT/import_error.txt" \
   || { echo "lczmap does not import on this image (a missing wheel?):"; tail -3 "$OUT/import_error.txt"; exit 1; }
 
-echo "== 1. GPU tests"
-timeout 200 python3 -m pytest -q -p no:cacheprovider -rs tests/predict/test_gpu.py 2>&1 | tee "$OUT/gpu_tests.log" || status=1
+echo "== 1. GPU tests (and the Refined Lee filter's bits on CUDA against the code it replaced)"
+timeout 200 python3 -m pytest -q -p no:cacheprovider -rs tests/predict/test_gpu.py tests/test_speckle_identity.py 2>&1 \
+  | tee "$OUT/gpu_tests.log" || status=1
 
 echo "== 2. lczmap predict, $SIZE x $SIZE, wall clock"
 scene=/tmp/lczmap_s10980.tif
