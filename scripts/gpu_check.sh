@@ -10,7 +10,8 @@
 # The GPU image has Python 3.12, torch + CUDA, h5py, numpy, xarray, click, tqdm, pytest, safetensors,
 # matplotlib, pandas, but no rasterio or dask: the carried wheels are installed first. Logs and JSON
 # figures go to $OUT (or ./gpu_out outside the device tool). Steps:
-#   1. tests/predict/test_gpu.py: CUDA training with AMP, CPU-loadable checkpoint, CUDA predict == CPU predict; tests/test_speckle_identity.py: the Refined Lee filter on CUDA gives the bits of the code it replaced
+#   1. tests/predict/test_gpu.py: CUDA training with AMP, CPU-loadable checkpoint, CUDA predict == CPU predict;
+#      tests/test_speckle_identity.py: the Refined Lee filter on CUDA gives the bits of the code it replaced
 #   2. `lczmap -v predict` on a 10,980 x 10,980 scene, wall clock with Python start (target <= 10 s),
 #      and its timing line (reads waited, model, device busy, writing)
 #   3. scripts/bench/bench_predict.py on the same scene: model-only bound (a) vs end to end (b), target
