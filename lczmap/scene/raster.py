@@ -6,12 +6,11 @@ a path is was decided before (:func:`lczmap.scene.open.detect`)."""
 
 from __future__ import annotations
 
-import contextlib
 import dataclasses
 import logging
 import os
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
@@ -279,24 +278,11 @@ def open_raster(
         conversions=tuple(conversions),
         prefiltered=prefiltered,
     )
-    with _remote_reads(scene):
-        scene = _check_values(scene, why_units, units, product, intensity, one_file, bands)
+    # a remote file refused here is named in one line by Scene.read (Scene.remote_failure)
+    scene = _check_values(scene, why_units, units, product, intensity, one_file, bands)
     for line in scene.conversions:
         log.info("%s: %s", name, line)
     return scene
-
-
-@contextlib.contextmanager
-def _remote_reads(scene: Scene) -> Iterator[None]:
-    """A failed read of a remote file of ``scene`` (a 403 from an expired token, a 5xx that
-    GDAL's retries did not cure) as the one line :func:`lczmap.remote.http.read_failure` says."""
-    try:
-        yield
-    except rasterio.errors.RasterioError as exc:
-        remote = scene.remote_failure(exc)
-        if remote is not None:
-            raise remote from None
-        raise
 
 
 def _check_values(

@@ -145,12 +145,9 @@ class Scene:
         """The one line for GDAL's failure ``exc`` to read a remote file of this scene
         (:func:`lczmap.remote.http.read_failure`: the HTTP status GDAL names or, when it names
         none, the status the file's address answers now), or None when no remote file explains it."""
-        paths = self.paths
-        if not any("://" in p or p.startswith("/vsi") for p in paths):
-            return None
         from ..remote.http import read_failure
 
-        return read_failure(paths, exc)
+        return read_failure(self.paths, exc)
 
     def _read_window(self, rlo: int, rhi: int, clo: int, chi: int, out: np.ndarray | None = None) -> np.ndarray:
         if self.reader is not None:
